@@ -1,0 +1,141 @@
+using ModelBox.Domain.Storage;
+
+namespace ModelBox.Domain.Operations;
+
+/// <summary>Input of <see cref="ModelRegistry.CreateModelAsync"/>, as the client sent it.</summary>
+public sealed record NewModel(
+    string? Namespace,
+    string? Name,
+    string? Owner,
+    string? Task,
+    string? Description,
+    IReadOnlyDictionary<string, string>? Metadata);
+
+/// <summary>Input of <see cref="ModelRegistry.CreateModelVersionAsync"/>.</summary>
+public sealed record NewModelVersion(
+    string? ModelId,
+    string? Name,
+    string? Version,
+    string? Description,
+    Framework Framework,
+    IReadOnlyList<string>? UniqueTags,
+    IReadOnlyDictionary<string, string>? Metadata);
+
+/// <summary>Models, their versions, and the namespaces objects live in.</summary>
+public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
+{
+    public async Task<CreateResult<Model>> CreateModelAsync(NewModel request, CancellationToken cancellationToken = default)
+    {
+        var ns = Validation.Namespace(request.Namespace);
+        var name = Validation.Required(request.Name, "name");
+        var now = Clock.Now(time);
+        var model = new Model(
+            ObjectIds.Model(ns, name),
+            ns,
+            name,
+            Validation.ShortText(request.Owner, "owner"),
+            Validation.ShortText(request.Task, "task"),
+            Validation.Description(request.Description),
+            Validation.Metadata(request.Metadata),
+            now,
+            now);
+        var result = await store.CreateModelAsync(model, cancellationToken).ConfigureAwait(false);
+        if (result.Value.DeletedAt is not null)
+        {
+            throw ModelBoxException.FailedPrecondition(
+                $"model '{name}' in namespace '{ns}' (id '{model.Id}') is deleted; restore it with RestoreModel");
+        }
+
+        return result;
+    }
+
+    public async Task<Model> GetModelAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        Validation.Id(id, "id", ObjectKind.Model);
+        var model = await store.GetModelAsync(id!, cancellationToken).ConfigureAwait(false);
+        return model is null || model.DeletedAt is not null ? throw ModelBoxException.NotFound("model", id!) : model;
+    }
+
+    public Task<Page<Model>> ListModelsAsync(string? @namespace, PageRequest page, CancellationToken cancellationToken = default) =>
+        store.ListModelsAsync(Validation.Namespace(@namespace), page, cancellationToken);
+
+    public async Task<DateTimeOffset> DeleteModelAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        Validation.Id(id, "id", ObjectKind.Model);
+        return await store.DeleteModelAsync(id!, Clock.Now(time), cancellationToken).ConfigureAwait(false)
+            ?? throw ModelBoxException.NotFound("model", id!);
+    }
+
+    public async Task<Model> RestoreModelAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        Validation.Id(id, "id", ObjectKind.Model);
+        return await store.RestoreModelAsync(id!, Clock.Now(time), cancellationToken).ConfigureAwait(false)
+            ?? throw ModelBoxException.NotFound("model", id!);
+    }
+
+    public async Task<CreateResult<ModelVersion>> CreateModelVersionAsync(NewModelVersion request, CancellationToken cancellationToken = default)
+    {
+        var modelId = Validation.Id(request.ModelId, "model", ObjectKind.Model);
+        var version = Validation.Required(request.Version, "version");
+        var tags = new List<string>();
+        foreach (var tag in request.UniqueTags ?? [])
+        {
+            var checkedTag = Validation.Required(tag, "unique_tags");
+            if (!tags.Contains(checkedTag, StringComparer.Ordinal))
+            {
+                tags.Add(checkedTag);
+            }
+        }
+
+        var now = Clock.Now(time);
+        var modelVersion = new ModelVersion(
+            ObjectIds.ModelVersion(modelId, version),
+            modelId,
+            Validation.ShortText(request.Name, "name"),
+            version,
+            Validation.Description(request.Description),
+            request.Framework,
+            tags,
+            Validation.Metadata(request.Metadata),
+            now,
+            now);
+        var result = await store.CreateModelVersionAsync(modelVersion, cancellationToken).ConfigureAwait(false);
+        if (result.Value.DeletedAt is not null)
+        {
+            throw ModelBoxException.FailedPrecondition(
+                $"version '{version}' of model '{modelId}' (id '{modelVersion.Id}') is deleted; restore it with RestoreModelVersion");
+        }
+
+        return result;
+    }
+
+    public async Task<ModelVersion> GetModelVersionAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        Validation.Id(id, "id", ObjectKind.ModelVersion);
+        var version = await store.GetModelVersionAsync(id!, cancellationToken).ConfigureAwait(false);
+        return version is null || version.DeletedAt is not null ? throw ModelBoxException.NotFound("model version", id!) : version;
+    }
+
+    public async Task<Page<ModelVersion>> ListModelVersionsAsync(string? modelId, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        await GetModelAsync(Validation.Id(modelId, "model", ObjectKind.Model), cancellationToken).ConfigureAwait(false);
+        return await store.ListModelVersionsAsync(modelId!, page, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<DateTimeOffset> DeleteModelVersionAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        Validation.Id(id, "id", ObjectKind.ModelVersion);
+        return await store.DeleteModelVersionAsync(id!, Clock.Now(time), cancellationToken).ConfigureAwait(false)
+            ?? throw ModelBoxException.NotFound("model version", id!);
+    }
+
+    public async Task<ModelVersion> RestoreModelVersionAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        Validation.Id(id, "id", ObjectKind.ModelVersion);
+        return await store.RestoreModelVersionAsync(id!, Clock.Now(time), cancellationToken).ConfigureAwait(false)
+            ?? throw ModelBoxException.NotFound("model version", id!);
+    }
+
+    public Task<Page<NamespaceInfo>> ListNamespacesAsync(PageRequest page, CancellationToken cancellationToken = default) =>
+        store.ListNamespacesAsync(page, cancellationToken);
+}

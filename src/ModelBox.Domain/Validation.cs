@@ -1,0 +1,138 @@
+namespace ModelBox.Domain;
+
+/// <summary>Limits on client input and the checks that enforce them, naming the wire field in every message.</summary>
+public static class Validation
+{
+    public const int MaxNameLength = 256;
+    public const int MaxDescriptionLength = 64 * 1024;
+    public const int MaxMetadataKeyLength = 256;
+    public const int MaxMetadataValueBytes = 1024 * 1024;
+    public const string DefaultNamespace = "default";
+
+    /// <summary>A required short string: names, versions, ids.</summary>
+    public static string Required(string? value, string field)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is required");
+        }
+
+        return ShortText(value, field);
+    }
+
+    /// <summary>An optional short string: owner, task, external id.</summary>
+    public static string ShortText(string? value, string field)
+    {
+        value ??= string.Empty;
+        if (value.Length > MaxNameLength)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is {value.Length} characters long; the limit is {MaxNameLength}");
+        }
+
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                throw ModelBoxException.InvalidArgument($"{field} must not contain control characters");
+            }
+        }
+
+        return value;
+    }
+
+    public static string Description(string? value, string field = "description")
+    {
+        value ??= string.Empty;
+        if (value.Length > MaxDescriptionLength)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is {value.Length} characters long; the limit is {MaxDescriptionLength}");
+        }
+
+        if (value.Contains('\0', StringComparison.Ordinal))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} must not contain NUL characters");
+        }
+
+        return value;
+    }
+
+    /// <summary>A namespace: empty means <c>default</c>; otherwise letters, digits, '-', '_' and '.' (it appears in URLs).</summary>
+    public static string Namespace(string? value, string field = "namespace")
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return DefaultNamespace;
+        }
+
+        if (value.Length > MaxNameLength)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is {value.Length} characters long; the limit is {MaxNameLength}");
+        }
+
+        foreach (var c in value)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '.'))
+            {
+                throw ModelBoxException.InvalidArgument($"{field} '{value}' may only contain letters, digits, '-', '_' and '.'");
+            }
+        }
+
+        return value;
+    }
+
+    /// <summary>An id that must name an object of the given kind.</summary>
+    public static string Id(string? value, string field, ObjectKind kind)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is required");
+        }
+
+        if (!ObjectIds.TryGetKind(value, out var actual))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} '{Shorten(value)}' is not a ModelBox id");
+        }
+
+        if (actual != kind)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} '{value}' names a {Describe(actual)}, not a {Describe(kind)}");
+        }
+
+        return value;
+    }
+
+    public static IReadOnlyDictionary<string, string> Metadata(IReadOnlyDictionary<string, string>? metadata, string field = "metadata")
+    {
+        if (metadata is null)
+        {
+            return new Dictionary<string, string>(StringComparer.Ordinal);
+        }
+
+        foreach (var (key, json) in metadata)
+        {
+            if (key.Length == 0)
+            {
+                throw ModelBoxException.InvalidArgument($"{field} has an empty key");
+            }
+
+            ShortText(key, $"{field} key");
+            if (System.Text.Encoding.UTF8.GetByteCount(json) > MaxMetadataValueBytes)
+            {
+                throw ModelBoxException.InvalidArgument($"{field}['{key}'] is larger than {MaxMetadataValueBytes} bytes of JSON");
+            }
+        }
+
+        return metadata;
+    }
+
+    public static string Describe(ObjectKind kind) => kind switch
+    {
+        ObjectKind.Experiment => "experiment",
+        ObjectKind.Checkpoint => "checkpoint",
+        ObjectKind.Model => "model",
+        ObjectKind.ModelVersion => "model version",
+        _ => kind.ToString(),
+    };
+
+    private static string Shorten(string value) => value.Length <= 80 ? value : value[..80] + "...";
+}
