@@ -1,0 +1,127 @@
+using System.Text.Json;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Proto = ModelBox.Protocol;
+
+namespace ModelBox.Client;
+
+/// <summary>Converts between wire messages and SDK objects, so no protocol type reaches the public API.</summary>
+internal static class ProtocolMapping
+{
+    public static Experiment ToSdk(this Proto.Experiment e) => new()
+    {
+        Id = e.Id,
+        Name = e.Name,
+        Namespace = e.Namespace,
+        Owner = e.Owner,
+        Framework = (Framework)e.Framework,
+        Task = e.Task,
+        ExternalId = e.ExternalId,
+        Description = e.Description,
+        Status = (ExperimentStatus)e.Status,
+        EndedAt = e.EndedAt?.ToDateTimeOffset(),
+        Metadata = ToSdk(e.Metadata),
+        CreatedAt = ToSdk(e.CreatedAt),
+        UpdatedAt = ToSdk(e.UpdatedAt),
+    };
+
+    public static Checkpoint ToSdk(this Proto.Checkpoint c) => new()
+    {
+        Id = c.Id,
+        ExperimentId = c.ExperimentId,
+        Epoch = checked((long)c.Epoch),
+        Metrics = new Dictionary<string, float>(c.Metrics, StringComparer.Ordinal),
+        Files = c.Files.Select(ToSdk).ToArray(),
+        Metadata = ToSdk(c.Metadata),
+        CreatedAt = ToSdk(c.CreatedAt),
+        UpdatedAt = ToSdk(c.UpdatedAt),
+    };
+
+    public static Model ToSdk(this Proto.Model m) => new()
+    {
+        Id = m.Id,
+        Name = m.Name,
+        Namespace = m.Namespace,
+        Owner = m.Owner,
+        Task = m.Task,
+        Description = m.Description,
+        Files = m.Files.Select(ToSdk).ToArray(),
+        Metadata = ToSdk(m.Metadata),
+        CreatedAt = ToSdk(m.CreatedAt),
+        UpdatedAt = ToSdk(m.UpdatedAt),
+    };
+
+    public static ModelVersion ToSdk(this Proto.ModelVersion v) => new()
+    {
+        Id = v.Id,
+        ModelId = v.ModelId,
+        Version = v.Version,
+        Name = v.Name,
+        Description = v.Description,
+        Framework = (Framework)v.Framework,
+        UniqueTags = v.UniqueTags.ToArray(),
+        Files = v.Files.Select(ToSdk).ToArray(),
+        Metadata = ToSdk(v.Metadata),
+        CreatedAt = ToSdk(v.CreatedAt),
+        UpdatedAt = ToSdk(v.UpdatedAt),
+    };
+
+    public static NamespaceInfo ToSdk(this Proto.Namespace n) => new()
+    {
+        Name = n.Name,
+        CreatedAt = ToSdk(n.CreatedAt),
+    };
+
+    public static ArtifactFile ToSdk(this Proto.FileMetadata f) => new()
+    {
+        Id = f.Id,
+        ParentId = f.ParentId,
+        Kind = (FileKind)f.FileType,
+        Checksum = f.Checksum,
+        Path = f.Path,
+        CreatedAt = ToSdk(f.CreatedAt),
+    };
+
+    public static Proto.MLFramework ToProto(this Framework framework) => (Proto.MLFramework)framework;
+
+    public static Proto.ExperimentStatus ToProto(this ExperimentStatus status) => (Proto.ExperimentStatus)status;
+
+    public static DateTimeOffset ToSdk(Timestamp? timestamp) =>
+        timestamp is null ? default : timestamp.ToDateTimeOffset();
+
+    public static IReadOnlyDictionary<string, JsonElement> ToSdk(Proto.Metadata? metadata)
+    {
+        if (metadata is null || metadata.Metadata_.Count == 0)
+        {
+            return EmptyMetadata.Instance;
+        }
+
+        var result = new Dictionary<string, JsonElement>(metadata.Metadata_.Count, StringComparer.Ordinal);
+        foreach (var (key, value) in metadata.Metadata_)
+        {
+            // JsonFormatter writes the Value as the JSON it stands for (not as a Value message).
+            using var document = JsonDocument.Parse(JsonFormatter.Default.Format(value));
+            result[key] = document.RootElement.Clone();
+        }
+
+        return result;
+    }
+
+    public static Proto.Metadata? ToProto(IReadOnlyDictionary<string, JsonElement>? metadata)
+    {
+        if (metadata is null || metadata.Count == 0)
+        {
+            return null;
+        }
+
+        var result = new Proto.Metadata();
+        foreach (var (key, element) in metadata)
+        {
+            result.Metadata_[key] = element.ValueKind == JsonValueKind.Undefined
+                ? Value.ForNull()
+                : JsonParser.Default.Parse<Value>(element.GetRawText());
+        }
+
+        return result;
+    }
+}
