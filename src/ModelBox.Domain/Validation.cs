@@ -95,7 +95,7 @@ public static class Validation
 
         if (actual != kind)
         {
-            throw ModelBoxException.InvalidArgument($"{field} '{value}' names a {Describe(actual)}, not a {Describe(kind)}");
+            throw ModelBoxException.InvalidArgument($"{field} '{value}' is the id of {WithArticle(actual)}, not of {WithArticle(kind)}");
         }
 
         return value;
@@ -133,6 +133,12 @@ public static class Validation
         ObjectKind.ModelVersion => "model version",
         _ => kind.ToString(),
     };
+
+    private static string WithArticle(ObjectKind kind)
+    {
+        var noun = Describe(kind);
+        return (noun[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an " : "a ") + noun;
+    }
 
     private static string Shorten(string value) => value.Length <= 80 ? value : value[..80] + "...";
 }

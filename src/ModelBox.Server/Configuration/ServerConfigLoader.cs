@@ -1,0 +1,169 @@
+using System.Collections;
+using System.Text;
+using Tomlyn;
+using Tomlyn.Model;
+
+namespace ModelBox.Server.Configuration;
+
+/// <summary>
+/// Reads <see cref="ServerConfig"/> from TOML and MODELBOX_* variables, and writes the commented default file.
+/// One table of keys drives all three, so a key cannot be documented but unknown, or known but undocumented.
+/// </summary>
+public static class ServerConfigLoader
+{
+    private sealed record Key(
+        string Path,
+        string Comment,
+        Func<ServerConfig, string> Get,
+        Func<ServerConfig, string, ServerConfig> Set,
+        string[]? Allowed = null)
+    {
+        public string EnvironmentVariable => "MODELBOX_" + Path.Replace('.', '_').ToUpperInvariant();
+    }
+
+    private static readonly Key[] Keys =
+    [
+        new("listen_addr", "Address of the gRPC listener (HTTP/2 cleartext). \":8085\" means every interface.",
+            c => c.ListenAddr, (c, v) => c with { ListenAddr = v }),
+        new("data_dir", "Folder for the embedded database and, by default, the artifact blobs.",
+            c => c.DataDir, (c, v) => c with { DataDir = v }),
+        new("metadata_storage", "Metadata backend: \"integrated\" (embedded SQLite under data_dir).",
+            c => c.MetadataStorage, (c, v) => c with { MetadataStorage = v }, ["integrated"]),
+        new("artifact_storage", "Artifact backend: \"filesystem\" (blobs under [filesystem] base_dir).",
+            c => c.ArtifactStorage, (c, v) => c with { ArtifactStorage = v }, ["filesystem"]),
+        new("filesystem.base_dir", "Blob folder of the filesystem artifact store; empty means \"<data_dir>/blobs\".",
+            c => c.FilesystemBaseDir, (c, v) => c with { FilesystemBaseDir = v }),
+        new("prometheus.listen_addr", "Address of the Prometheus /metrics endpoint.",
+            c => c.PrometheusListenAddr, (c, v) => c with { PrometheusListenAddr = v }),
+    ];
+
+    /// <summary>The environment variable that overrides each key, for docs and tests.</summary>
+    public static IReadOnlyDictionary<string, string> EnvironmentVariables =>
+        Keys.ToDictionary(k => k.Path, k => k.EnvironmentVariable, StringComparer.Ordinal);
+
+    /// <summary>Loads the configuration: defaults, then the file (when given), then the environment.</summary>
+    public static ServerConfig Load(string? path, IDictionary? environment = null)
+    {
+        var config = new ServerConfig();
+        if (path is not null)
+        {
+            if (!File.Exists(path))
+            {
+                throw new ConfigurationException($"config file '{path}' does not exist (create one with `modelbox server init-config`)");
+            }
+
+            config = ApplyToml(config, File.ReadAllText(path), path);
+        }
+
+        environment ??= Environment.GetEnvironmentVariables();
+        foreach (var key in Keys)
+        {
+            if (environment[key.EnvironmentVariable] is string value)
+            {
+                config = key.Set(config, value);
+            }
+        }
+
+        Validate(config);
+        return config;
+    }
+
+    /// <summary>Applies the keys of a TOML document; unknown keys and values of the wrong type are errors naming the key.</summary>
+    public static ServerConfig ApplyToml(ServerConfig config, string toml, string source = "config")
+    {
+        TomlTable table;
+        try
+        {
+            table = TomlSerializer.Deserialize<TomlTable>(toml) ?? new TomlTable();
+        }
+        catch (TomlException ex)
+        {
+            throw new ConfigurationException($"{source}: not valid TOML: {ex.Message}", ex);
+        }
+
+        foreach (var (name, value) in Flatten(table, prefix: string.Empty))
+        {
+            var key = Array.Find(Keys, k => k.Path == name)
+                ?? throw new ConfigurationException($"{source}: unknown key '{name}' (known keys: {string.Join(", ", Keys.Select(k => k.Path))})");
+            if (value is not string text)
+            {
+                throw new ConfigurationException($"{source}: key '{name}' must be a string");
+            }
+
+            config = key.Set(config, text);
+        }
+
+        return config;
+    }
+
+    /// <summary>The default configuration as TOML, with a comment on every key.</summary>
+    public static string DefaultToml()
+    {
+        var defaults = new ServerConfig();
+        var text = new StringBuilder();
+        text.AppendLine("# ModelBox server configuration.");
+        text.AppendLine("# Every key can be overridden by an environment variable: MODELBOX_ + the key path in upper snake case");
+        text.AppendLine("# (listen_addr -> MODELBOX_LISTEN_ADDR, [filesystem] base_dir -> MODELBOX_FILESYSTEM_BASE_DIR).");
+        string? table = null;
+        foreach (var key in Keys.OrderBy(k => k.Path.Contains('.', StringComparison.Ordinal)))
+        {
+            var dot = key.Path.IndexOf('.', StringComparison.Ordinal);
+            var keyTable = dot < 0 ? null : key.Path[..dot];
+            if (keyTable != table)
+            {
+                text.AppendLine().Append('[').Append(keyTable).AppendLine("]");
+                table = keyTable;
+            }
+            else
+            {
+                text.AppendLine();
+            }
+
+            text.Append("# ").AppendLine(key.Comment);
+            text.Append("# Environment: ").AppendLine(key.EnvironmentVariable);
+            text.Append(dot < 0 ? key.Path : key.Path[(dot + 1)..]).Append(" = \"").Append(Escape(key.Get(defaults))).AppendLine("\"");
+        }
+
+        return text.ToString();
+    }
+
+    private static void Validate(ServerConfig config)
+    {
+        foreach (var key in Keys)
+        {
+            var value = key.Get(config);
+            if (key.Allowed is { } allowed && !allowed.Contains(value, StringComparer.Ordinal))
+            {
+                throw new ConfigurationException($"{key.Path}: '{value}' is not supported; expected {string.Join(" or ", allowed.Select(a => $"\"{a}\""))}");
+            }
+        }
+
+        ListenAddress.Parse(config.ListenAddr, "listen_addr");
+        ListenAddress.Parse(config.PrometheusListenAddr, "prometheus.listen_addr");
+        if (string.IsNullOrWhiteSpace(config.DataDir))
+        {
+            throw new ConfigurationException("data_dir: must not be empty");
+        }
+    }
+
+    private static IEnumerable<(string Path, object? Value)> Flatten(TomlTable table, string prefix)
+    {
+        foreach (var (name, value) in table)
+        {
+            var path = prefix + name;
+            if (value is TomlTable nested)
+            {
+                foreach (var entry in Flatten(nested, path + "."))
+                {
+                    yield return entry;
+                }
+            }
+            else
+            {
+                yield return (path, value);
+            }
+        }
+    }
+
+    private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
+}

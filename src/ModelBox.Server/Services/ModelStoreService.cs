@@ -1,0 +1,178 @@
+using Grpc.Core;
+using ModelBox.Domain;
+using ModelBox.Domain.Operations;
+using ModelBox.Protocol;
+
+namespace ModelBox.Server.Services;
+
+/// <summary>
+/// The ModelStore gRPC service: maps wire messages to domain operations and back, nothing else.
+/// Validation lives in the domain; errors become statuses in <see cref="ErrorMappingInterceptor"/>.
+/// RPCs of later capabilities (artifacts, metrics, events, watch, actions) answer UNIMPLEMENTED from the base class.
+/// </summary>
+public sealed class ModelStoreService(ExperimentTracker experiments, ModelRegistry models) : ModelStore.ModelStoreBase
+{
+    public override async Task<CreateExperimentResponse> CreateExperiment(CreateExperimentRequest request, ServerCallContext context)
+    {
+        var result = await experiments.CreateExperimentAsync(
+            new NewExperiment(
+                request.Namespace,
+                request.Name,
+                request.Owner,
+                request.Framework.ToDomain(),
+                request.Task,
+                request.ExternalId,
+                request.Description,
+                request.Metadata.ToJsonMap()),
+            context.CancellationToken);
+        return new CreateExperimentResponse
+        {
+            ExperimentId = result.Value.Id,
+            ExperimentExists = result.Existed,
+            CreatedAt = result.Value.CreatedAt.ToTimestamp(),
+            UpdatedAt = result.Value.UpdatedAt.ToTimestamp(),
+        };
+    }
+
+    public override async Task<GetExperimentResponse> GetExperiment(GetExperimentRequest request, ServerCallContext context) =>
+        new() { Experiment = (await experiments.GetExperimentAsync(request.Id, context.CancellationToken)).ToProto() };
+
+    public override async Task<ListExperimentsResponse> ListExperiments(ListExperimentsRequest request, ServerCallContext context)
+    {
+        var page = await experiments.ListExperimentsAsync(
+            request.Namespace, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var response = new ListExperimentsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
+        response.Experiments.Add(page.Items.Select(e => e.ToProto()));
+        return response;
+    }
+
+    public override async Task<UpdateExperimentResponse> UpdateExperiment(UpdateExperimentRequest request, ServerCallContext context)
+    {
+        var changes = new ExperimentChanges(
+            request.Status == Protocol.ExperimentStatus.Unspecified ? null : (Domain.ExperimentStatus)request.Status,
+            request.HasDescription ? request.Description : null,
+            request.HasExternalId ? request.ExternalId : null);
+        var experiment = await experiments.UpdateExperimentAsync(request.Id, changes, context.CancellationToken);
+        return new UpdateExperimentResponse { Experiment = experiment.ToProto() };
+    }
+
+    public override async Task<DeleteExperimentResponse> DeleteExperiment(DeleteExperimentRequest request, ServerCallContext context) =>
+        new() { DeletedAt = (await experiments.DeleteExperimentAsync(request.Id, context.CancellationToken)).ToTimestamp() };
+
+    public override async Task<RestoreExperimentResponse> RestoreExperiment(RestoreExperimentRequest request, ServerCallContext context) =>
+        new() { Experiment = (await experiments.RestoreExperimentAsync(request.Id, context.CancellationToken)).ToProto() };
+
+    public override async Task<CreateCheckpointResponse> CreateCheckpoint(CreateCheckpointRequest request, ServerCallContext context)
+    {
+        var result = await experiments.CreateCheckpointAsync(
+            new NewCheckpoint(
+                request.ExperimentId,
+                request.Epoch,
+                request.Metrics.ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal),
+                request.Metadata.ToJsonMap()),
+            context.CancellationToken);
+        return new CreateCheckpointResponse
+        {
+            CheckpointId = result.Value.Id,
+            Exists = result.Existed,
+            CreatedAt = result.Value.CreatedAt.ToTimestamp(),
+            UpdatedAt = result.Value.UpdatedAt.ToTimestamp(),
+        };
+    }
+
+    public override async Task<GetCheckpointResponse> GetCheckpoint(GetCheckpointRequest request, ServerCallContext context)
+    {
+        var checkpoint = request.CheckpointId.Length > 0
+            ? await experiments.GetCheckpointAsync(request.CheckpointId, context.CancellationToken)
+            : await experiments.GetCheckpointAsync(request.ExperimentId, request.Epoch, context.CancellationToken);
+        return new GetCheckpointResponse { Checkpoint = checkpoint.ToProto() };
+    }
+
+    public override async Task<ListCheckpointsResponse> ListCheckpoints(ListCheckpointsRequest request, ServerCallContext context)
+    {
+        var page = await experiments.ListCheckpointsAsync(
+            request.ExperimentId, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var response = new ListCheckpointsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
+        response.Checkpoints.Add(page.Items.Select(c => c.ToProto()));
+        return response;
+    }
+
+    public override async Task<CreateModelResponse> CreateModel(CreateModelRequest request, ServerCallContext context)
+    {
+        var result = await models.CreateModelAsync(
+            new NewModel(request.Namespace, request.Name, request.Owner, request.Task, request.Description, request.Metadata.ToJsonMap()),
+            context.CancellationToken);
+        return new CreateModelResponse
+        {
+            Id = result.Value.Id,
+            Exists = result.Existed,
+            CreatedAt = result.Value.CreatedAt.ToTimestamp(),
+            UpdatedAt = result.Value.UpdatedAt.ToTimestamp(),
+        };
+    }
+
+    public override async Task<GetModelResponse> GetModel(GetModelRequest request, ServerCallContext context) =>
+        new() { Model = (await models.GetModelAsync(request.Id, context.CancellationToken)).ToProto() };
+
+    public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    {
+        var page = await models.ListModelsAsync(
+            request.Namespace, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var response = new ListModelsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
+        response.Models.Add(page.Items.Select(m => m.ToProto()));
+        return response;
+    }
+
+    public override async Task<DeleteModelResponse> DeleteModel(DeleteModelRequest request, ServerCallContext context) =>
+        new() { DeletedAt = (await models.DeleteModelAsync(request.Id, context.CancellationToken)).ToTimestamp() };
+
+    public override async Task<RestoreModelResponse> RestoreModel(RestoreModelRequest request, ServerCallContext context) =>
+        new() { Model = (await models.RestoreModelAsync(request.Id, context.CancellationToken)).ToProto() };
+
+    public override async Task<CreateModelVersionResponse> CreateModelVersion(CreateModelVersionRequest request, ServerCallContext context)
+    {
+        var result = await models.CreateModelVersionAsync(
+            new NewModelVersion(
+                request.Model,
+                request.Name,
+                request.Version,
+                request.Description,
+                request.Framework.ToDomain(),
+                request.UniqueTags,
+                request.Metadata.ToJsonMap()),
+            context.CancellationToken);
+        return new CreateModelVersionResponse
+        {
+            ModelVersion = result.Value.Id,
+            Exists = result.Existed,
+            CreatedAt = result.Value.CreatedAt.ToTimestamp(),
+            UpdatedAt = result.Value.UpdatedAt.ToTimestamp(),
+        };
+    }
+
+    public override async Task<GetModelVersionResponse> GetModelVersion(GetModelVersionRequest request, ServerCallContext context) =>
+        new() { ModelVersion = (await models.GetModelVersionAsync(request.Id, context.CancellationToken)).ToProto() };
+
+    public override async Task<ListModelVersionsResponse> ListModelVersions(ListModelVersionsRequest request, ServerCallContext context)
+    {
+        var page = await models.ListModelVersionsAsync(
+            request.Model, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var response = new ListModelVersionsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
+        response.ModelVersions.Add(page.Items.Select(v => v.ToProto()));
+        return response;
+    }
+
+    public override async Task<DeleteModelVersionResponse> DeleteModelVersion(DeleteModelVersionRequest request, ServerCallContext context) =>
+        new() { DeletedAt = (await models.DeleteModelVersionAsync(request.Id, context.CancellationToken)).ToTimestamp() };
+
+    public override async Task<RestoreModelVersionResponse> RestoreModelVersion(RestoreModelVersionRequest request, ServerCallContext context) =>
+        new() { ModelVersion = (await models.RestoreModelVersionAsync(request.Id, context.CancellationToken)).ToProto() };
+
+    public override async Task<ListNamespacesResponse> ListNamespaces(ListNamespacesRequest request, ServerCallContext context)
+    {
+        var page = await models.ListNamespacesAsync(PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var response = new ListNamespacesResponse { NextPageToken = page.NextPageToken ?? string.Empty };
+        response.Namespaces.Add(page.Items.Select(n => n.ToProto()));
+        return response;
+    }
+}

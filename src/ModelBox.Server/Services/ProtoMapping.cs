@@ -1,0 +1,134 @@
+using Google.Protobuf;
+using Google.Protobuf.Collections;
+using Google.Protobuf.WellKnownTypes;
+using ModelBox.Domain;
+using Proto = ModelBox.Protocol;
+
+namespace ModelBox.Server.Services;
+
+/// <summary>Converts between wire messages and domain objects; the only place that knows both.</summary>
+internal static class ProtoMapping
+{
+    public static Timestamp ToTimestamp(this DateTimeOffset value) => Timestamp.FromDateTimeOffset(value);
+
+    public static Dictionary<string, string> ToJsonMap(this Proto.Metadata? metadata, string field = "metadata") =>
+        metadata is null ? new Dictionary<string, string>(StringComparer.Ordinal) : metadata.Metadata_.ToJsonMap(field);
+
+    public static Dictionary<string, string> ToJsonMap(this MapField<string, Value> values, string field = "metadata")
+    {
+        var map = new Dictionary<string, string>(values.Count, StringComparer.Ordinal);
+        foreach (var (key, value) in values)
+        {
+            map[key] = ToJson(value, $"{field}['{key}']");
+        }
+
+        return map;
+    }
+
+    public static Proto.Metadata ToProtoMetadata(this IReadOnlyDictionary<string, string> metadata)
+    {
+        var result = new Proto.Metadata();
+        foreach (var (key, json) in metadata)
+        {
+            result.Metadata_[key] = Value.Parser.ParseJson(json);
+        }
+
+        return result;
+    }
+
+    public static Proto.Experiment ToProto(this Experiment e)
+    {
+        var proto = new Proto.Experiment
+        {
+            Id = e.Id,
+            Name = e.Name,
+            Namespace = e.Namespace,
+            Owner = e.Owner,
+            Framework = (Proto.MLFramework)e.Framework,
+            ExternalId = e.ExternalId,
+            Task = e.Task,
+            Description = e.Description,
+            Metadata = e.Metadata.ToProtoMetadata(),
+            Status = (Proto.ExperimentStatus)e.Status,
+            CreatedAt = e.CreatedAt.ToTimestamp(),
+            UpdatedAt = e.UpdatedAt.ToTimestamp(),
+        };
+        if (e.EndedAt is { } ended)
+        {
+            proto.EndedAt = ended.ToTimestamp();
+        }
+
+        return proto;
+    }
+
+    public static Proto.Checkpoint ToProto(this Checkpoint c)
+    {
+        var proto = new Proto.Checkpoint
+        {
+            Id = c.Id,
+            Epoch = (ulong)c.Epoch,
+            ExperimentId = c.ExperimentId,
+            Metadata = c.Metadata.ToProtoMetadata(),
+            CreatedAt = c.CreatedAt.ToTimestamp(),
+            UpdatedAt = c.UpdatedAt.ToTimestamp(),
+        };
+        proto.Metrics.Add(c.Metrics.ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal));
+        return proto;
+    }
+
+    public static Proto.Model ToProto(this Model m) => new()
+    {
+        Id = m.Id,
+        Name = m.Name,
+        Owner = m.Owner,
+        Namespace = m.Namespace,
+        Description = m.Description,
+        Task = m.Task,
+        Metadata = m.Metadata.ToProtoMetadata(),
+        CreatedAt = m.CreatedAt.ToTimestamp(),
+        UpdatedAt = m.UpdatedAt.ToTimestamp(),
+    };
+
+    public static Proto.ModelVersion ToProto(this ModelVersion v)
+    {
+        var proto = new Proto.ModelVersion
+        {
+            Id = v.Id,
+            ModelId = v.ModelId,
+            Name = v.Name,
+            Version = v.Version,
+            Description = v.Description,
+            Metadata = v.Metadata.ToProtoMetadata(),
+            Framework = (Proto.MLFramework)v.Framework,
+            CreatedAt = v.CreatedAt.ToTimestamp(),
+            UpdatedAt = v.UpdatedAt.ToTimestamp(),
+        };
+        proto.UniqueTags.Add(v.UniqueTags);
+        return proto;
+    }
+
+    public static Proto.Namespace ToProto(this NamespaceInfo n) => new() { Name = n.Name, CreatedAt = n.CreatedAt.ToTimestamp() };
+
+    public static Framework ToDomain(this Proto.MLFramework framework) =>
+        System.Enum.IsDefined((Framework)framework)
+            ? (Framework)framework
+            : throw ModelBoxException.InvalidArgument($"framework {(int)framework} is not a known framework");
+
+    private static string ToJson(Value value, string field)
+    {
+        if (value.KindCase == Value.KindOneofCase.None)
+        {
+            return "null";
+        }
+
+        try
+        {
+            return JsonFormatter.Default.Format(value);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // NaN and infinities have no JSON form.
+            throw ModelBoxException.InvalidArgument($"{field} cannot be written as JSON: {ex.Message}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System.CommandLine;
+using ModelBox.Server.Configuration;
+using ModelBox.Server.Hosting;
+
+namespace ModelBox.Cli.Server;
+
+/// <summary>`modelbox server ...`: run the metadata server and manage its configuration.</summary>
+public static class ServerCommand
+{
+    public static Command Create()
+    {
+        var server = new Command("server", "Run and configure the ModelBox metadata server");
+        server.Subcommands.Add(CreateStart());
+        server.Subcommands.Add(CreateInitConfig());
+        return server;
+    }
+
+    private static Command CreateStart()
+    {
+        var configPath = new Option<string?>("--config-path")
+        {
+            Description = "TOML configuration file; without one the server runs on the embedded default (SQLite + blobs under ./modelbox-data)",
+        };
+        var start = new Command("start", "Start the metadata server (gRPC on listen_addr, default 0.0.0.0:8085)") { configPath };
+        start.SetAction(async (parseResult, cancellationToken) =>
+        {
+            ServerConfig config;
+            try
+            {
+                config = ServerConfigLoader.Load(parseResult.GetValue(configPath));
+            }
+            catch (ConfigurationException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                return 1;
+            }
+
+            try
+            {
+                await using var host = ModelBoxServer.Create(config);
+                await host.RunAsync(cancellationToken);
+                return 0;
+            }
+            catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException || ex.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
+            {
+                await Console.Error.WriteLineAsync($"error: cannot listen on {config.ListenAddr}: {ex.Message}");
+                return 1;
+            }
+            catch (ConfigurationException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                return 1;
+            }
+        });
+        return start;
+    }
+
+    private static Command CreateInitConfig()
+    {
+        var path = new Option<string>("--path") { Description = "Where to write the file", DefaultValueFactory = _ => "modelbox.toml" };
+        var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
+        var init = new Command("init-config", "Write a server configuration file with every key and its default") { path, force };
+        init.SetAction(async (parseResult, cancellationToken) =>
+        {
+            var target = parseResult.GetValue(path)!;
+            if (File.Exists(target) && !parseResult.GetValue(force))
+            {
+                await Console.Error.WriteLineAsync($"error: {target} already exists (use --force to overwrite)");
+                return 1;
+            }
+
+            await File.WriteAllTextAsync(target, ServerConfigLoader.DefaultToml(), cancellationToken);
+            Console.WriteLine($"wrote {Path.GetFullPath(target)}");
+            return 0;
+        });
+        return init;
+    }
+}

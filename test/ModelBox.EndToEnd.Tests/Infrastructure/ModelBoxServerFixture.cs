@@ -1,0 +1,101 @@
+using System.Collections.Concurrent;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
+using ModelBox.Server.Configuration;
+using ModelBox.Server.Hosting;
+
+namespace ModelBox.EndToEnd.Tests.Infrastructure;
+
+/// <summary>
+/// A real ModelBox server (Kestrel, HTTP/2 cleartext) on a random loopback port with its own temporary data folder.
+/// Errors the server logs are collected; the fixture fails when any was logged (grpc-dotnet's VerifyNoErrorsScope idea).
+/// </summary>
+public sealed class ModelBoxServerFixture : IAsyncLifetime
+{
+    private readonly ErrorCollector _errors = new();
+    private ModelBoxServer? _server;
+
+    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "modelbox-e2e-" + Guid.NewGuid().ToString("N"));
+
+    /// <summary>The server's URL, e.g. <c>http://127.0.0.1:41234</c>.</summary>
+    public string Address { get; private set; } = string.Empty;
+
+    /// <summary>The server's <c>host:port</c>, as the CLI and non-.NET clients take it.</summary>
+    public string HostPort => new Uri(Address).Authority;
+
+    /// <summary>Errors the server logged so far.</summary>
+    public IReadOnlyCollection<string> LoggedErrors => _errors.Errors;
+
+    public ModelBox.Protocol.ModelStore.ModelStoreClient CreateGrpcClient(out GrpcChannel channel)
+    {
+        channel = GrpcChannel.ForAddress(Address);
+        return new ModelBox.Protocol.ModelStore.ModelStoreClient(channel);
+    }
+
+    public async Task InitializeAsync()
+    {
+        var config = new ServerConfig { ListenAddr = "127.0.0.1:0", DataDir = DataDir };
+        _server = ModelBoxServer.Create(config, logging =>
+        {
+            logging.SetMinimumLevel(LogLevel.Warning);
+            logging.AddProvider(_errors);
+        });
+        await _server.StartAsync();
+        Address = _server.GrpcAddress.Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.StopAsync();
+            await _server.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        if (!_errors.Errors.IsEmpty)
+        {
+            throw new InvalidOperationException("the server logged errors:\n" + string.Join("\n", _errors.Errors));
+        }
+    }
+
+    private sealed class ErrorCollector : ILoggerProvider
+    {
+        public ConcurrentQueue<string> Errors { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, Errors);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(string category, ConcurrentQueue<string> errors) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (logLevel >= LogLevel.Error)
+                {
+                    errors.Enqueue($"{category}: {formatter(state, exception)} {exception}");
+                }
+            }
+        }
+    }
+}
+
+/// <summary>Tests in this collection share one server.</summary>
+[CollectionDefinition(Name)]
+public sealed class ServerCollection : ICollectionFixture<ModelBoxServerFixture>
+{
+    public const string Name = "server";
+}
