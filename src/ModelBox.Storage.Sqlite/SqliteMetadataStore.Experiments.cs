@@ -1,0 +1,301 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+using ModelBox.Domain;
+using static ModelBox.Storage.Sqlite.SqliteValues;
+
+namespace ModelBox.Storage.Sqlite;
+
+// Experiments and their checkpoints.
+public sealed partial class SqliteMetadataStore
+{
+    private const string ExperimentColumns =
+        "id AS Id, namespace AS Namespace, name AS Name, owner AS Owner, framework AS Framework, task AS Task, "
+        + "external_id AS ExternalId, description AS Description, status AS Status, ended_at AS EndedAt, "
+        + "created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt";
+
+    private const string CheckpointColumns =
+        "id AS Id, experiment_id AS ExperimentId, epoch AS Epoch, metrics AS Metrics, "
+        + "created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt";
+
+    public Task<CreateResult<Experiment>> CreateExperimentAsync(Experiment experiment, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(experiment);
+        return WriteAsync(
+            async (connection, transaction) =>
+            {
+                await RecordNamespaceAsync(connection, transaction, experiment.Namespace, experiment.CreatedAt, cancellationToken).ConfigureAwait(false);
+                var inserted = await connection.ExecuteAsync(Command(
+                    """
+                    INSERT INTO experiments (id, namespace, name, owner, framework, task, external_id, description, status, ended_at,
+                                             created_at, updated_at, deleted_at)
+                    VALUES (@Id, @Namespace, @Name, @Owner, @Framework, @Task, @ExternalId, @Description, @Status, @EndedAt,
+                            @CreatedAt, @UpdatedAt, NULL)
+                    ON CONFLICT (id) DO NOTHING
+                    """,
+                    new
+                    {
+                        experiment.Id,
+                        experiment.Namespace,
+                        experiment.Name,
+                        experiment.Owner,
+                        Framework = (int)experiment.Framework,
+                        experiment.Task,
+                        experiment.ExternalId,
+                        experiment.Description,
+                        Status = (int)experiment.Status,
+                        EndedAt = ToMicros(experiment.EndedAt),
+                        CreatedAt = ToMicros(experiment.CreatedAt),
+                        UpdatedAt = ToMicros(experiment.UpdatedAt),
+                    },
+                    transaction,
+                    cancellationToken)).ConfigureAwait(false) == 1;
+                if (inserted)
+                {
+                    await InsertMetadataAsync(connection, transaction, experiment.Id, experiment.Metadata, experiment.CreatedAt, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                var stored = await ReadExperimentAsync(connection, transaction, experiment.Id, cancellationToken).ConfigureAwait(false);
+                return new CreateResult<Experiment>(stored!, Existed: !inserted);
+            },
+            cancellationToken);
+    }
+
+    public Task<Experiment?> GetExperimentAsync(string id, CancellationToken cancellationToken = default) =>
+        ReadAsync((connection, transaction) => ReadExperimentAsync(connection, transaction, id, cancellationToken), cancellationToken);
+
+    public Task<Page<Experiment>> ListExperimentsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        var after = DecodeToken(page, 2);
+        var sql = $"SELECT {ExperimentColumns} FROM experiments WHERE namespace = @Namespace AND deleted_at IS NULL"
+            + (after is null ? string.Empty : " AND (created_at, id) < (@AfterCreatedAt, @AfterId)")
+            + " ORDER BY created_at DESC, id DESC LIMIT @Take";
+        var parameters = new
+        {
+            Namespace = @namespace,
+            AfterCreatedAt = after is null ? 0 : ParseKey(after[0]),
+            AfterId = after?[1],
+            Take = Take(page),
+        };
+        return ReadAsync(
+            async (connection, transaction) =>
+            {
+                var rows = (await connection.QueryAsync<ExperimentRow>(Command(sql, parameters, transaction, cancellationToken)).ConfigureAwait(false)).AsList();
+                var items = ToPage(rows, page, row => row, row => [Key(row.CreatedAt), row.Id]);
+                var metadata = await LoadMetadataAsync(connection, transaction, items.Items.Select(row => row.Id).ToList(), cancellationToken)
+                    .ConfigureAwait(false);
+                return new Page<Experiment>(items.Items.Select(row => row.ToExperiment(MetadataOf(metadata, row.Id))).ToList(), items.NextPageToken);
+            },
+            cancellationToken);
+    }
+
+    public Task<Experiment?> UpdateExperimentAsync(string id, ExperimentChanges changes, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        return WriteAsync(
+            async (connection, transaction) =>
+            {
+                var current = await ReadExperimentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+                if (current is null || current.DeletedAt is not null)
+                {
+                    return null;
+                }
+
+                var status = changes.Status ?? current.Status;
+                var endedAt = current.EndedAt;
+                // Only a change of status moves the end time, so a retried "finish" keeps the time the run first ended.
+                if (status != current.Status)
+                {
+                    endedAt = status switch
+                    {
+                        ExperimentStatus.Finished or ExperimentStatus.Failed or ExperimentStatus.Killed => now,
+                        ExperimentStatus.Running => null,
+                        _ => endedAt,
+                    };
+                }
+
+                var updated = current with
+                {
+                    Status = status,
+                    EndedAt = endedAt,
+                    Description = changes.Description ?? current.Description,
+                    ExternalId = changes.ExternalId ?? current.ExternalId,
+                    UpdatedAt = now,
+                };
+                await connection.ExecuteAsync(Command(
+                    """
+                    UPDATE experiments
+                    SET status = @Status, ended_at = @EndedAt, description = @Description, external_id = @ExternalId, updated_at = @UpdatedAt
+                    WHERE id = @Id
+                    """,
+                    new
+                    {
+                        updated.Id,
+                        Status = (int)updated.Status,
+                        EndedAt = ToMicros(updated.EndedAt),
+                        updated.Description,
+                        updated.ExternalId,
+                        UpdatedAt = ToMicros(updated.UpdatedAt),
+                    },
+                    transaction,
+                    cancellationToken)).ConfigureAwait(false);
+                return await ReadExperimentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+            },
+            cancellationToken);
+    }
+
+    public Task<DateTimeOffset?> DeleteExperimentAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            (connection, transaction) =>
+                SoftDeleteAsync(connection, transaction, "experiments", id, now, ("checkpoints", "experiment_id"), cancellationToken),
+            cancellationToken);
+
+    public Task<Experiment?> RestoreExperimentAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            async (connection, transaction) =>
+                await RestoreAsync(connection, transaction, "experiments", id, now, ("checkpoints", "experiment_id"), cancellationToken).ConfigureAwait(false)
+                    ? await ReadExperimentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false)
+                    : null,
+            cancellationToken);
+
+    public Task<CreateResult<Checkpoint>> CreateCheckpointAsync(Checkpoint checkpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        return WriteAsync(
+            async (connection, transaction) =>
+            {
+                var experiment = await GetDeletionAsync(connection, transaction, "experiments", checkpoint.ExperimentId, cancellationToken)
+                    .ConfigureAwait(false);
+                if (experiment is null || experiment.DeletedAt is not null)
+                {
+                    throw ModelBoxException.NotFound("experiment", checkpoint.ExperimentId);
+                }
+
+                var inserted = await connection.ExecuteAsync(Command(
+                    """
+                    INSERT INTO checkpoints (id, experiment_id, epoch, metrics, created_at, updated_at, deleted_at)
+                    VALUES (@Id, @ExperimentId, @Epoch, @Metrics, @CreatedAt, @UpdatedAt, NULL)
+                    ON CONFLICT (id) DO NOTHING
+                    """,
+                    new
+                    {
+                        checkpoint.Id,
+                        checkpoint.ExperimentId,
+                        checkpoint.Epoch,
+                        Metrics = MetricsToJson(checkpoint.Metrics),
+                        CreatedAt = ToMicros(checkpoint.CreatedAt),
+                        UpdatedAt = ToMicros(checkpoint.UpdatedAt),
+                    },
+                    transaction,
+                    cancellationToken)).ConfigureAwait(false) == 1;
+                if (inserted)
+                {
+                    await InsertMetadataAsync(connection, transaction, checkpoint.Id, checkpoint.Metadata, checkpoint.CreatedAt, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                var stored = await ReadCheckpointAsync(connection, transaction, checkpoint.Id, cancellationToken).ConfigureAwait(false);
+                return new CreateResult<Checkpoint>(stored!, Existed: !inserted);
+            },
+            cancellationToken);
+    }
+
+    public Task<Checkpoint?> GetCheckpointAsync(string id, CancellationToken cancellationToken = default) =>
+        ReadAsync((connection, transaction) => ReadCheckpointAsync(connection, transaction, id, cancellationToken), cancellationToken);
+
+    public Task<Page<Checkpoint>> ListCheckpointsAsync(string experimentId, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        var after = DecodeToken(page, 1);
+        var sql = $"SELECT {CheckpointColumns} FROM checkpoints WHERE experiment_id = @ExperimentId AND deleted_at IS NULL"
+            + (after is null ? string.Empty : " AND epoch > @AfterEpoch")
+            + " ORDER BY epoch LIMIT @Take";
+        var parameters = new
+        {
+            ExperimentId = experimentId,
+            AfterEpoch = after is null ? 0 : ParseKey(after[0]),
+            Take = Take(page),
+        };
+        return ReadAsync(
+            async (connection, transaction) =>
+            {
+                var rows = (await connection.QueryAsync<CheckpointRow>(Command(sql, parameters, transaction, cancellationToken)).ConfigureAwait(false)).AsList();
+                var items = ToPage(rows, page, row => row, row => [Key(row.Epoch)]);
+                var metadata = await LoadMetadataAsync(connection, transaction, items.Items.Select(row => row.Id).ToList(), cancellationToken)
+                    .ConfigureAwait(false);
+                return new Page<Checkpoint>(items.Items.Select(row => row.ToCheckpoint(MetadataOf(metadata, row.Id))).ToList(), items.NextPageToken);
+            },
+            cancellationToken);
+    }
+
+    private static async Task<Experiment?> ReadExperimentAsync(
+        SqliteConnection connection, SqliteTransaction transaction, string id, CancellationToken cancellationToken)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<ExperimentRow>(Command(
+            $"SELECT {ExperimentColumns} FROM experiments WHERE id = @Id", new { Id = id }, transaction, cancellationToken)).ConfigureAwait(false);
+        return row?.ToExperiment(await LoadMetadataAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false));
+    }
+
+    private static async Task<Checkpoint?> ReadCheckpointAsync(
+        SqliteConnection connection, SqliteTransaction transaction, string id, CancellationToken cancellationToken)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<CheckpointRow>(Command(
+            $"SELECT {CheckpointColumns} FROM checkpoints WHERE id = @Id", new { Id = id }, transaction, cancellationToken)).ConfigureAwait(false);
+        return row?.ToCheckpoint(await LoadMetadataAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false));
+    }
+
+    private sealed class ExperimentRow
+    {
+        public string Id { get; set; } = string.Empty;
+        public string Namespace { get; set; } = string.Empty;
+        public string Name { get; set; } = string.Empty;
+        public string Owner { get; set; } = string.Empty;
+        public long Framework { get; set; }
+        public string Task { get; set; } = string.Empty;
+        public string ExternalId { get; set; } = string.Empty;
+        public string Description { get; set; } = string.Empty;
+        public long Status { get; set; }
+        public long? EndedAt { get; set; }
+        public long CreatedAt { get; set; }
+        public long UpdatedAt { get; set; }
+        public long? DeletedAt { get; set; }
+
+        public Experiment ToExperiment(IReadOnlyDictionary<string, string> metadata) => new(
+            Id,
+            Namespace,
+            Name,
+            Owner,
+            (Framework)Framework,
+            Task,
+            ExternalId,
+            Description,
+            (ExperimentStatus)Status,
+            FromMicros(EndedAt),
+            metadata,
+            FromMicros(CreatedAt),
+            FromMicros(UpdatedAt),
+            FromMicros(DeletedAt));
+    }
+
+    private sealed class CheckpointRow
+    {
+        public string Id { get; set; } = string.Empty;
+        public string ExperimentId { get; set; } = string.Empty;
+        public long Epoch { get; set; }
+        public string Metrics { get; set; } = "{}";
+        public long CreatedAt { get; set; }
+        public long UpdatedAt { get; set; }
+        public long? DeletedAt { get; set; }
+
+        public Checkpoint ToCheckpoint(IReadOnlyDictionary<string, string> metadata) => new(
+            Id,
+            ExperimentId,
+            Epoch,
+            MetricsFromJson(Metrics),
+            metadata,
+            FromMicros(CreatedAt),
+            FromMicros(UpdatedAt),
+            FromMicros(DeletedAt));
+    }
+}

@@ -1,0 +1,233 @@
+using System.Data.Common;
+using Dapper;
+using FluentMigrator.Runner;
+using FluentMigrator.Runner.Processors.SQLite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using ModelBox.Domain;
+using ModelBox.Domain.Storage;
+
+namespace ModelBox.Storage.Sqlite;
+
+/// <summary>
+/// The embedded metadata backend: one SQLite file in WAL mode. Readers run concurrently on pooled connections;
+/// writers queue on an in-process lock (SQLite has a single writer, and waiting in a queue beats spinning on
+/// SQLITE_BUSY) and take the database lock up front with BEGIN IMMEDIATE, so a transaction never has to upgrade a
+/// read lock and fail half-way. Other processes are waited for up to the busy timeout.
+/// </summary>
+public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
+{
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
+
+    private readonly SqliteStoreOptions _options;
+    private readonly string _connectionString;
+    private readonly string _connectionPragmas;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private int _journalModeSet;
+
+    public SqliteMetadataStore(SqliteStoreOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.DatabasePath, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.BusyTimeoutMilliseconds, nameof(options));
+
+        var path = Path.GetFullPath(options.DatabasePath);
+        var directory = Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        _options = options with { DatabasePath = path };
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SqliteMetadataStore>();
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            // Microsoft.Data.Sqlite retries a busy statement itself until the command timeout; keep that loop
+            // within the configured busy timeout so the timeout means what it says.
+            DefaultTimeout = Math.Max(1, (options.BusyTimeoutMilliseconds + 999) / 1000),
+        }.ToString();
+        _connectionPragmas =
+            $"PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout={options.BusyTimeoutMilliseconds};";
+    }
+
+    /// <summary>The full path of the database file.</summary>
+    public string DatabasePath => _options.DatabasePath;
+
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Opening one connection first puts the file in WAL mode before the migrator touches it.
+            await using (await OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+            {
+            }
+
+            // FluentMigrator has no asynchronous API; the schema work is small and local.
+            RunMigrations();
+        }
+        catch (SqliteException exception) when (IsBusy(exception))
+        {
+            throw Unavailable(exception);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public Task PingAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync(
+            async (connection, transaction) =>
+                await connection.ExecuteScalarAsync<long>(Command("SELECT 1", null, transaction, cancellationToken)).ConfigureAwait(false),
+            cancellationToken);
+
+    public ValueTask DisposeAsync()
+    {
+        // Pooled connections keep the file (and its -wal and -shm companions) open; let them go.
+        using (var connection = new SqliteConnection(_connectionString))
+        {
+            SqliteConnection.ClearPool(connection);
+        }
+
+        _writeLock.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private void RunMigrations()
+    {
+        using var services = new ServiceCollection()
+            // FluentMigrator logs every statement at Information; the store reports the migrations it applied instead.
+            .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
+            .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
+            .AddFluentMigratorCore()
+            .ConfigureRunner(runner => runner
+                .AddSQLite(useStrictTables: true)
+                .WithGlobalConnectionString(_connectionString)
+                .WithMigrationsIn(typeof(SqliteMetadataStore).Assembly))
+            .AddScoped<SQLiteDbFactory, MicrosoftDataSqliteDbFactory>()
+            .BuildServiceProvider();
+        using var scope = services.CreateScope();
+        var runner = scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
+        var versions = scope.ServiceProvider.GetRequiredService<IVersionLoader>();
+        var pending = runner.MigrationLoader.LoadMigrations()
+            .Where(migration => !versions.VersionInfo.HasAppliedMigration(migration.Key))
+            .ToList();
+
+        runner.MigrateUp();
+
+        foreach (var (version, migration) in pending)
+        {
+            SqliteStoreLog.MigrationApplied(_logger, version, migration.Description ?? string.Empty, _options.DatabasePath);
+        }
+
+        if (pending.Count == 0)
+        {
+            SqliteStoreLog.SchemaUpToDate(_logger, _options.DatabasePath, versions.VersionInfo.Latest());
+        }
+    }
+
+    /// <summary>Opens a connection with the store's pragmas applied (internal so tests can check them).</summary>
+    internal async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = connection.CreateCommand();
+            command.CommandText = _connectionPragmas;
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+
+            // The journal mode is a property of the database file, not of the connection: set it once.
+            if (Volatile.Read(ref _journalModeSet) == 0)
+            {
+                command.CommandText = "PRAGMA journal_mode=WAL;";
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                Volatile.Write(ref _journalModeSet, 1);
+            }
+
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Runs a read in a deferred transaction, so it sees one snapshot (WAL readers never block the writer).</summary>
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                var transaction = connection.BeginTransaction(deferred: true);
+                await using (transaction.ConfigureAwait(false))
+                {
+                    return await read(connection, transaction).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (SqliteException exception) when (IsBusy(exception))
+        {
+            throw Unavailable(exception);
+        }
+    }
+
+    /// <summary>Runs a write in an immediate transaction, one writer of this process at a time; commits unless it throws.</summary>
+    private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> write, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                var transaction = connection.BeginTransaction(deferred: false);
+                await using (transaction.ConfigureAwait(false))
+                {
+                    var result = await write(connection, transaction).ConfigureAwait(false);
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return result;
+                }
+            }
+        }
+        catch (SqliteException exception) when (IsBusy(exception))
+        {
+            throw Unavailable(exception);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private static bool IsBusy(SqliteException exception) => exception.SqliteErrorCode is SqliteBusy or SqliteLocked;
+
+    private ModelBoxException Unavailable(SqliteException exception)
+    {
+        SqliteStoreLog.DatabaseBusy(_logger, _options.DatabasePath, _options.BusyTimeoutMilliseconds, exception);
+        return new ModelBoxException(
+            ErrorKind.Unavailable,
+            $"the metadata database is locked by another process and stayed locked for {_options.BusyTimeoutMilliseconds} ms; retry later",
+            exception);
+    }
+
+    /// <summary>
+    /// FluentMigrator's SQLite factory probes System.Data.SQLite and Mono.Data.Sqlite by reflection before it finds
+    /// Microsoft.Data.Sqlite; pin the provider this store opens its own connections with.
+    /// </summary>
+    private sealed class MicrosoftDataSqliteDbFactory(IServiceProvider serviceProvider) : SQLiteDbFactory(serviceProvider)
+    {
+        protected override DbProviderFactory CreateFactory() => SqliteFactory.Instance;
+    }
+}
