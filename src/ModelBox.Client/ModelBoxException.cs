@@ -39,7 +39,7 @@ public class ModelBoxException : Exception
         if (exception.Status.DebugException is { } transportError)
         {
             var cause = transportError.InnerException?.Message ?? transportError.Message;
-            return $"cannot reach ModelBox server at {serverAddress}: {cause}";
+            return $"cannot reach ModelBox server at {serverAddress}: {cause} (is the server running, and is the address right?)";
         }
 
         return $"ModelBox server at {serverAddress} is unavailable: {exception.Status.Detail}";

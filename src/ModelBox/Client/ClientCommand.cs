@@ -1,0 +1,24 @@
+using System.CommandLine;
+
+namespace ModelBox.Cli.Client;
+
+/// <summary>The <c>modelbox client</c> command: the CLI over the ModelBox SDK.</summary>
+public static class ClientCommand
+{
+    /// <summary>Builds the <c>client</c> command and its subcommands.</summary>
+    public static Command Create()
+    {
+        var global = new ClientGlobalOptions();
+        var command = new Command("client", "Talk to a ModelBox server: experiments, checkpoints, models, model versions, namespaces");
+        global.AddTo(command);
+        command.Add(InitConfigCommand.Create(global));
+        command.Add(ExperimentCommands.Create(global));
+        command.Add(CheckpointCommands.Create(global));
+        command.Add(ModelCommands.Create(global));
+        command.Add(ModelVersionCommands.Create(global));
+        command.Add(NamespaceCommands.Create(global));
+        // The original CLI listed models with `modelbox client list`; keep that spelling working.
+        command.Add(ModelCommands.ListCommand(global));
+        return command;
+    }
+}

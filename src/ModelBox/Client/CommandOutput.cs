@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace ModelBox.Cli.Client;
+
+/// <summary>The output format chosen with <c>--output</c>.</summary>
+internal enum OutputFormat
+{
+    /// <summary>Aligned tables and key/value views for people.</summary>
+    Table,
+    /// <summary>Undecorated JSON for scripts.</summary>
+    Json,
+}
+
+/// <summary>One column of a list table.</summary>
+internal sealed record Column<T>(string Header, Func<T, string> Value);
+
+/// <summary>Writes results to standard output, as tables for people or as JSON for scripts.</summary>
+internal sealed class CommandOutput
+{
+    // Wide enough that ids and names never wrap when the output goes to a file or a pipe.
+    private const int RedirectedWidth = 512;
+
+    private readonly OutputFormat _format;
+    private readonly TextWriter _writer;
+    private readonly Lazy<IAnsiConsole> _console;
+
+    public CommandOutput(OutputFormat format, TextWriter writer)
+    {
+        _format = format;
+        _writer = writer;
+        _console = new Lazy<IAnsiConsole>(CreateConsole);
+    }
+
+    /// <summary>Writes one object: JSON, or a key/value view.</summary>
+    public void WriteObject<T>(T value, IEnumerable<(string Key, string Value)> fields)
+    {
+        if (_format == OutputFormat.Json)
+        {
+            WriteJson(value);
+            return;
+        }
+
+        var grid = new Grid().AddColumn(new GridColumn().NoWrap().PadRight(2)).AddColumn();
+        foreach (var (key, text) in fields)
+        {
+            grid.AddRow(new Text(key, new Style(decoration: Decoration.Bold)), new Text(text));
+        }
+
+        _console.Value.Write(grid);
+    }
+
+    /// <summary>Writes a list: a JSON array, or an aligned table.</summary>
+    public void WriteList<T>(IReadOnlyList<T> items, IReadOnlyList<Column<T>> columns, string emptyMessage)
+    {
+        if (_format == OutputFormat.Json)
+        {
+            WriteJson(items);
+            return;
+        }
+
+        if (items.Count == 0)
+        {
+            _writer.WriteLine(emptyMessage);
+            return;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded);
+        foreach (var column in columns)
+        {
+            table.AddColumn(new TableColumn(new Text(column.Header, new Style(decoration: Decoration.Bold))));
+        }
+
+        foreach (var item in items)
+        {
+            table.AddRow(columns.Select(c => (IRenderable)new Text(c.Value(item))).ToArray());
+        }
+
+        _console.Value.Write(table);
+    }
+
+    /// <summary>Writes the outcome of an operation without an object (a delete): a sentence, or the JSON of <paramref name="json"/>.</summary>
+    public void WriteOutcome(string sentence, object json)
+    {
+        if (_format == OutputFormat.Json)
+        {
+            WriteJson(json);
+            return;
+        }
+
+        _writer.WriteLine(sentence);
+    }
+
+    public static string Time(DateTimeOffset? time) =>
+        time is { } t && t != default ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "";
+
+    public static string Metadata(IReadOnlyDictionary<string, JsonElement> metadata) =>
+        string.Join(", ", metadata.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => $"{m.Key}={m.Value.GetRawText()}"));
+
+    private void WriteJson<T>(T value)
+    {
+        _writer.WriteLine(JsonSerializer.Serialize(value, CliJson.Options));
+    }
+
+    private IAnsiConsole CreateConsole()
+    {
+        var redirected = Console.IsOutputRedirected;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(_writer),
+            Ansi = redirected ? AnsiSupport.No : AnsiSupport.Detect,
+            ColorSystem = redirected ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
+            Interactive = InteractionSupport.No,
+        });
+        if (redirected)
+        {
+            console.Profile.Width = RedirectedWidth;
+        }
+
+        return console;
+    }
+}
