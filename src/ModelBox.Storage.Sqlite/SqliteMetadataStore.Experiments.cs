@@ -64,7 +64,7 @@ public sealed partial class SqliteMetadataStore
     public Task<Experiment?> GetExperimentAsync(string id, CancellationToken cancellationToken = default) =>
         ReadAsync((connection, transaction) => ReadExperimentAsync(connection, transaction, id, cancellationToken), cancellationToken);
 
-    public Task<Page<Experiment>> ListExperimentsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default)
+    public async Task<Page<Experiment>> ListExperimentsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
         var after = DecodeToken(page, 2);
@@ -78,7 +78,7 @@ public sealed partial class SqliteMetadataStore
             AfterId = after?[1],
             Take = Take(page),
         };
-        return ReadAsync(
+        return await ReadAsync(
             async (connection, transaction) =>
             {
                 var rows = (await connection.QueryAsync<ExperimentRow>(Command(sql, parameters, transaction, cancellationToken)).ConfigureAwait(false)).AsList();
@@ -87,7 +87,7 @@ public sealed partial class SqliteMetadataStore
                     .ConfigureAwait(false);
                 return new Page<Experiment>(items.Items.Select(row => row.ToExperiment(MetadataOf(metadata, row.Id))).ToList(), items.NextPageToken);
             },
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
     }
 
     public Task<Experiment?> UpdateExperimentAsync(string id, ExperimentChanges changes, DateTimeOffset now, CancellationToken cancellationToken = default)
@@ -204,7 +204,7 @@ public sealed partial class SqliteMetadataStore
     public Task<Checkpoint?> GetCheckpointAsync(string id, CancellationToken cancellationToken = default) =>
         ReadAsync((connection, transaction) => ReadCheckpointAsync(connection, transaction, id, cancellationToken), cancellationToken);
 
-    public Task<Page<Checkpoint>> ListCheckpointsAsync(string experimentId, PageRequest page, CancellationToken cancellationToken = default)
+    public async Task<Page<Checkpoint>> ListCheckpointsAsync(string experimentId, PageRequest page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
         var after = DecodeToken(page, 1);
@@ -217,7 +217,7 @@ public sealed partial class SqliteMetadataStore
             AfterEpoch = after is null ? 0 : ParseKey(after[0]),
             Take = Take(page),
         };
-        return ReadAsync(
+        return await ReadAsync(
             async (connection, transaction) =>
             {
                 var rows = (await connection.QueryAsync<CheckpointRow>(Command(sql, parameters, transaction, cancellationToken)).ConfigureAwait(false)).AsList();
@@ -226,7 +226,7 @@ public sealed partial class SqliteMetadataStore
                     .ConfigureAwait(false);
                 return new Page<Checkpoint>(items.Items.Select(row => row.ToCheckpoint(MetadataOf(metadata, row.Id))).ToList(), items.NextPageToken);
             },
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<Experiment?> ReadExperimentAsync(

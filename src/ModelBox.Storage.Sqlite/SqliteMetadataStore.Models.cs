@@ -56,7 +56,7 @@ public sealed partial class SqliteMetadataStore
     public Task<Model?> GetModelAsync(string id, CancellationToken cancellationToken = default) =>
         ReadAsync((connection, transaction) => ReadModelAsync(connection, transaction, id, cancellationToken), cancellationToken);
 
-    public Task<Page<Model>> ListModelsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default)
+    public async Task<Page<Model>> ListModelsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
         var after = DecodeToken(page, 2);
@@ -70,7 +70,7 @@ public sealed partial class SqliteMetadataStore
             AfterId = after?[1],
             Take = Take(page),
         };
-        return ReadAsync(
+        return await ReadAsync(
             async (connection, transaction) =>
             {
                 var rows = (await connection.QueryAsync<ModelRow>(Command(sql, parameters, transaction, cancellationToken)).ConfigureAwait(false)).AsList();
@@ -79,7 +79,7 @@ public sealed partial class SqliteMetadataStore
                     .ConfigureAwait(false);
                 return new Page<Model>(items.Items.Select(row => row.ToModel(MetadataOf(metadata, row.Id))).ToList(), items.NextPageToken);
             },
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
     }
 
     public Task<DateTimeOffset?> DeleteModelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
@@ -141,7 +141,7 @@ public sealed partial class SqliteMetadataStore
     public Task<ModelVersion?> GetModelVersionAsync(string id, CancellationToken cancellationToken = default) =>
         ReadAsync((connection, transaction) => ReadModelVersionAsync(connection, transaction, id, cancellationToken), cancellationToken);
 
-    public Task<Page<ModelVersion>> ListModelVersionsAsync(string modelId, PageRequest page, CancellationToken cancellationToken = default)
+    public async Task<Page<ModelVersion>> ListModelVersionsAsync(string modelId, PageRequest page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
         var after = DecodeToken(page, 2);
@@ -155,7 +155,7 @@ public sealed partial class SqliteMetadataStore
             AfterId = after?[1],
             Take = Take(page),
         };
-        return ReadAsync(
+        return await ReadAsync(
             async (connection, transaction) =>
             {
                 var rows = (await connection.QueryAsync<ModelVersionRow>(Command(sql, parameters, transaction, cancellationToken)).ConfigureAwait(false)).AsList();
@@ -164,7 +164,7 @@ public sealed partial class SqliteMetadataStore
                     .ConfigureAwait(false);
                 return new Page<ModelVersion>(items.Items.Select(row => row.ToModelVersion(MetadataOf(metadata, row.Id))).ToList(), items.NextPageToken);
             },
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
     }
 
     public Task<DateTimeOffset?> DeleteModelVersionAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>

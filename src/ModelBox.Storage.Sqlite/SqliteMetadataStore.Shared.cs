@@ -10,21 +10,21 @@ public sealed partial class SqliteMetadataStore
 {
     private const string MalformedTokenMessage = "page_token is malformed; pass the next_page_token of the previous page";
 
-    public Task<Page<NamespaceInfo>> ListNamespacesAsync(PageRequest page, CancellationToken cancellationToken = default)
+    public async Task<Page<NamespaceInfo>> ListNamespacesAsync(PageRequest page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
         var after = DecodeToken(page, 1);
         var sql = "SELECT name AS Name, created_at AS CreatedAt FROM namespaces"
             + (after is null ? string.Empty : " WHERE name > @AfterName")
             + " ORDER BY name LIMIT @Take";
-        return ReadAsync(
+        return await ReadAsync(
             async (connection, transaction) =>
             {
                 var rows = (await connection.QueryAsync<NamespaceRow>(
                     Command(sql, new { AfterName = after?[0], Take = Take(page) }, transaction, cancellationToken)).ConfigureAwait(false)).AsList();
                 return ToPage(rows, page, row => new NamespaceInfo(row.Name, FromMicros(row.CreatedAt)), row => [row.Name]);
             },
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
     }
 
     private static CommandDefinition Command(string sql, object? parameters, SqliteTransaction transaction, CancellationToken cancellationToken) =>

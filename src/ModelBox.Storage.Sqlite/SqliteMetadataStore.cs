@@ -109,7 +109,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
             .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
             .AddFluentMigratorCore()
             .ConfigureRunner(runner => runner
-                .AddSQLite(useStrictTables: true)
+                .AddSQLite()
                 .WithGlobalConnectionString(_connectionString)
                 .WithMigrationsIn(typeof(SqliteMetadataStore).Assembly))
             .AddScoped<SQLiteDbFactory, MicrosoftDataSqliteDbFactory>()
@@ -143,6 +143,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var command = connection.CreateCommand();
             command.CommandText = _connectionPragmas;
+            // Per connection, on every open: a pooled connection may last have been used by the migrator.
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
 
             // The journal mode is a property of the database file, not of the connection: set it once.
