@@ -55,6 +55,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
             });
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             builder.Logging.AddFilter("Grpc.AspNetCore", LogLevel.Warning);
+            builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         }
         else
         {
@@ -111,12 +112,6 @@ public sealed class ModelBoxServer : IAsyncDisposable
         await _app.StopAsync(cancellationToken);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        if (_app.Services.GetService<IMetadataStore>() is IAsyncDisposable store)
-        {
-            await store.DisposeAsync();
-        }
-    }
+    /// <summary>Disposes the host; the container disposes the store it created.</summary>
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
 }

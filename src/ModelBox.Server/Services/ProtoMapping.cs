@@ -121,14 +121,20 @@ internal static class ProtoMapping
             return "null";
         }
 
-        try
+        // JSON has no NaN or infinity; the formatter would silently turn them into strings.
+        if (!IsFinite(value))
         {
-            return JsonFormatter.Default.Format(value);
+            throw ModelBoxException.InvalidArgument($"{field} holds NaN or an infinity, which JSON metadata cannot represent");
         }
-        catch (InvalidOperationException ex)
-        {
-            // NaN and infinities have no JSON form.
-            throw ModelBoxException.InvalidArgument($"{field} cannot be written as JSON: {ex.Message}");
-        }
+
+        return JsonFormatter.Default.Format(value);
     }
+
+    private static bool IsFinite(Value value) => value.KindCase switch
+    {
+        Value.KindOneofCase.NumberValue => double.IsFinite(value.NumberValue),
+        Value.KindOneofCase.ListValue => value.ListValue.Values.All(IsFinite),
+        Value.KindOneofCase.StructValue => value.StructValue.Fields.Values.All(IsFinite),
+        _ => true,
+    };
 }

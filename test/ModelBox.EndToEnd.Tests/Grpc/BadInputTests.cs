@@ -115,7 +115,7 @@ public sealed class BadInputTests : IDisposable
 
     private static CreateExperimentRequest WithMetadata(CreateExperimentRequest request, string key, Value value)
     {
-        request.Metadata = new Metadata();
+        request.Metadata = new Protocol.Metadata();
         request.Metadata.Metadata_[key] = value;
         return request;
     }

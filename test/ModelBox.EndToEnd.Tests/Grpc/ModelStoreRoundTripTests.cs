@@ -35,7 +35,7 @@ public sealed class ModelStoreRoundTripTests : IDisposable
             Task = "lid",
             ExternalId = "slurm-42",
             Description = "language id",
-            Metadata = new Metadata(),
+            Metadata = new Protocol.Metadata(),
         };
         request.Metadata.Metadata_["lr"] = Value.ForNumber(0.001);
         request.Metadata.Metadata_["layers"] = Value.ForList(Value.ForNumber(1), Value.ForString("two"));
@@ -151,7 +151,7 @@ public sealed class ModelStoreRoundTripTests : IDisposable
         var versionRequest = new CreateModelVersionRequest
         {
             Model = created.Id, Name = "wav2vec-v1", Version = "1.0", Description = "first", Framework = MLFramework.Keras,
-            Metadata = new Metadata(),
+            Metadata = new Protocol.Metadata(),
         };
         versionRequest.UniqueTags.Add("prod");
         versionRequest.Metadata.Metadata_["wer"] = Value.ForNumber(0.12);
@@ -257,7 +257,7 @@ public sealed class ModelStoreRoundTripTests : IDisposable
         }
         while (token.Length > 0);
 
-        Assert.Equal(5, pages);
+        Assert.True(pages == 5, $"pages={pages} seen={seen.Count}");
         Assert.Equal(ids.Order(StringComparer.Ordinal), seen.Select(e => e.Id).Order(StringComparer.Ordinal));
         var created = seen.Select(e => e.CreatedAt.ToDateTimeOffset()).ToList();
         Assert.Equal(created.OrderDescending(), created);

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using ModelBox.EndToEnd.Tests.Infrastructure;
+using ModelBox.Protocol;
+
+namespace ModelBox.EndToEnd.Tests.ServerProcess;
+
+/// <summary>`modelbox server ...` as users run it: a child process, configured by file and environment, stopped by signal.</summary>
+public sealed class ServerProcessTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("modelbox-proc-").FullName;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task Init_config_then_start_serves_persists_across_restart_and_stops_on_sigterm()
+    {
+        var configPath = Path.Combine(_dir, "modelbox.toml");
+        var init = await ModelBoxExecutable.RunAsync(["server", "init-config", "--path", configPath]);
+        Assert.Equal(0, init.ExitCode);
+        Assert.Contains("listen_addr = \"0.0.0.0:8085\"", await File.ReadAllTextAsync(configPath), StringComparison.Ordinal);
+
+        var again = await ModelBoxExecutable.RunAsync(["server", "init-config", "--path", configPath]);
+        Assert.NotEqual(0, again.ExitCode);
+        Assert.Contains("error:", again.Stderr, StringComparison.Ordinal);
+
+        // The file's data_dir is relative: it resolves against the working directory, like the embedded default.
+        var port = ModelBoxExecutable.FreePort();
+        var environment = new Dictionary<string, string> { ["MODELBOX_LISTEN_ADDR"] = $"127.0.0.1:{port}" };
+        string experimentId;
+        using (var server = ModelBoxExecutable.Start(["server", "start", "--config-path", configPath], environment, _dir))
+        {
+            var client = await ConnectAsync(port, server);
+            experimentId = (await client.CreateExperimentAsync(new CreateExperimentRequest { Name = "persisted", Namespace = "proc" })).ExperimentId;
+            await StopWithSigtermAsync(server);
+        }
+
+        Assert.True(File.Exists(Path.Combine(_dir, "modelbox-data", "modelbox.db")));
+        using (var server = ModelBoxExecutable.Start(["server", "start", "--config-path", configPath], environment, _dir))
+        {
+            var client = await ConnectAsync(port, server);
+            var experiment = await client.GetExperimentAsync(new GetExperimentRequest { Id = experimentId });
+            Assert.Equal("persisted", experiment.Experiment.Name);
+            await StopWithSigtermAsync(server);
+        }
+    }
+
+    [Fact]
+    public async Task Start_without_config_uses_the_embedded_default_under_the_working_directory()
+    {
+        var port = ModelBoxExecutable.FreePort();
+        using var server = ModelBoxExecutable.Start(["server", "start"], new Dictionary<string, string> { ["MODELBOX_LISTEN_ADDR"] = $"127.0.0.1:{port}" }, _dir);
+        var client = await ConnectAsync(port, server);
+        var created = await client.CreateModelAsync(new CreateModelRequest { Name = "embedded" });
+        Assert.False(created.Exists);
+        Assert.True(File.Exists(Path.Combine(_dir, "modelbox-data", "modelbox.db")));
+        await StopWithSigtermAsync(server);
+    }
+
+    [Theory]
+    [InlineData("listen_adress = \"0.0.0.0:1\"", "listen_adress")]
+    [InlineData("metadata_storage = \"oracle\"", "metadata_storage")]
+    public async Task A_bad_config_stops_start_up_with_a_message_naming_the_key(string toml, string key)
+    {
+        var configPath = Path.Combine(_dir, "bad.toml");
+        await File.WriteAllTextAsync(configPath, toml);
+        var result = await ModelBoxExecutable.RunAsync(["server", "start", "--config-path", configPath], workingDirectory: _dir);
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: ", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains(key, result.Stderr, StringComparison.Ordinal);
+    }
+
+    private static async Task<ModelStore.ModelStoreClient> ConnectAsync(int port, Process server)
+    {
+        var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
+        var health = new Health.HealthClient(channel);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            if (server.HasExited)
+            {
+                throw new InvalidOperationException($"server exited with {server.ExitCode}: {await server.StandardError.ReadToEndAsync()}");
+            }
+
+            try
+            {
+                var status = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: timeout.Token);
+                if (status.Status == HealthCheckResponse.Types.ServingStatus.Serving)
+                {
+                    return new ModelStore.ModelStoreClient(channel);
+                }
+            }
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+            {
+                // Not listening yet: poll again (bounded by the timeout above).
+            }
+
+            await Task.Delay(100, timeout.Token);
+        }
+    }
+
+    private static async Task StopWithSigtermAsync(Process server)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var stdout = server.StandardOutput.ReadToEndAsync(timeout.Token);
+        await server.WaitForExitAsync(timeout.Token);
+        Assert.Equal(0, server.ExitCode);
+        Assert.Contains("shutting down", await stdout, StringComparison.Ordinal);
+    }
+}
