@@ -157,6 +157,8 @@ public sealed class ClientCliTests(ModelBoxServerFixture server)
     public async Task Usage_errors_print_one_error_line_and_exit_2()
     {
         (await _cli.ClientAsync("experiments", "create", "--name", Unique("x"), "--framework", "caffe")).AssertError(2, "pytorch");
+        (await _cli.ClientAsync("experiments", "create", "--owner", "x")).AssertError(2, "'--name' is required");
+        (await _cli.ClientAsync("experiments", "frobnicate")).AssertError(2, "frobnicate");
         (await _cli.ClientAsync("experiments", "update", "exp-0", "--status", "paused")).AssertError(2, "--status");
         (await _cli.ClientAsync("experiments", "update", "exp-0")).AssertError(2, "nothing to update");
         (await _cli.ClientAsync("checkpoints", "create", "--experiment-id", "exp-0", "--epoch", "1", "--metric", "loss")).AssertError(2, "key=value");
