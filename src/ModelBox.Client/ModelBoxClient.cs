@@ -10,7 +10,7 @@ namespace ModelBox.Client;
 /// An async client of a ModelBox server: experiments, checkpoints, models, model versions and namespaces.
 /// Thread-safe; create one per server and reuse it. Failures surface as <see cref="ModelBoxException"/> subclasses.
 /// </summary>
-public sealed class ModelBoxClient : IAsyncDisposable
+public sealed partial class ModelBoxClient : IAsyncDisposable
 {
     private readonly GrpcChannel _channel;
     private readonly ModelStore.ModelStoreClient _store;

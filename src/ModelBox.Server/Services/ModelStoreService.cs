@@ -8,10 +8,14 @@ namespace ModelBox.Server.Services;
 /// <summary>
 /// The ModelStore gRPC service: maps wire messages to domain operations and back, nothing else.
 /// Validation lives in the domain; errors become statuses in <see cref="ErrorMappingInterceptor"/>.
-/// RPCs of later capabilities (artifacts, metrics, events, watch, actions) answer UNIMPLEMENTED from the base class.
+/// Each capability's RPCs live in their own part (ModelStoreService.Capability.cs) and take their domain operations from
+/// <c>services</c>; RPCs not implemented yet answer UNIMPLEMENTED from the base class.
 /// </summary>
-public sealed class ModelStoreService(ExperimentTracker experiments, ModelRegistry models) : ModelStore.ModelStoreBase
+public sealed partial class ModelStoreService(IServiceProvider services) : ModelStore.ModelStoreBase
 {
+    private readonly ExperimentTracker experiments = services.GetRequiredService<ExperimentTracker>();
+    private readonly ModelRegistry models = services.GetRequiredService<ModelRegistry>();
+
     public override async Task<CreateExperimentResponse> CreateExperiment(CreateExperimentRequest request, ServerCallContext context)
     {
         var result = await experiments.CreateExperimentAsync(
