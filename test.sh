@@ -60,15 +60,20 @@ import xml.etree.ElementTree as ET
 results_dir, dotnet_status = sys.argv[1], int(sys.argv[2])
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 
+
+def assembly_name(test: ET.Element) -> str:
+    # TestMethod's codeBase keeps the assembly's case; UnitTest's storage is lowercased.
+    method = test.find("t:TestMethod", ns)
+    path = method.get("codeBase", "") if method is not None else test.get("storage", "")
+    return os.path.splitext(os.path.basename(path))[0]
+
+
 # project -> [passed, failed, skipped]
 projects: dict[str, list[int]] = {}
 failures: list[str] = []
 for path in sorted(glob.glob(os.path.join(results_dir, "**", "*.trx"), recursive=True)):
     run = ET.parse(path).getroot()
-    storage = {
-        test.get("id"): os.path.splitext(os.path.basename(test.get("storage", "")))[0]
-        for test in run.iterfind("t:TestDefinitions/t:UnitTest", ns)
-    }
+    storage = {test.get("id"): assembly_name(test) for test in run.iterfind("t:TestDefinitions/t:UnitTest", ns)}
     for result in run.iterfind("t:Results/t:UnitTestResult", ns):
         project = storage.get(result.get("testId"), "") or os.path.basename(path)
         counts = projects.setdefault(project, [0, 0, 0])
