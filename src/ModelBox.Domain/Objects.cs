@@ -90,3 +90,6 @@ public sealed record CreateResult<T>(T Value, bool Existed);
 
 /// <summary>The changes an update applies to an experiment; null means "leave alone".</summary>
 public sealed record ExperimentChanges(ExperimentStatus? Status, string? Description, string? ExternalId);
+
+/// <summary>What the store knows of any object by id: its kind, the namespace it lives in, and whether it (or its parent) is deleted.</summary>
+public sealed record ObjectRef(string Id, ObjectKind Kind, string Namespace, bool Deleted);

@@ -801,6 +801,27 @@ public abstract class MetadataStoreSpecification : IAsyncLifetime
     protected static IReadOnlyDictionary<string, string> Metadata(params (string Key, string Json)[] entries) =>
         entries.ToDictionary(entry => entry.Key, entry => entry.Json, StringComparer.Ordinal);
 
+    [Fact]
+    public async Task FindObject_resolves_every_kind_to_its_namespace_and_reports_deletion_through_the_parent()
+    {
+        var experiment = (await Store.CreateExperimentAsync(Experiment("find", "run", T0))).Value;
+        var checkpoint = (await Store.CreateCheckpointAsync(Checkpoint(experiment.Id, 1, T0))).Value;
+        var model = (await Store.CreateModelAsync(Model("find-models", "m", T0))).Value;
+        var version = (await Store.CreateModelVersionAsync(Version(model.Id, "1", T0))).Value;
+
+        Assert.Equal(new ObjectRef(experiment.Id, ObjectKind.Experiment, "find", false), await Store.FindObjectAsync(experiment.Id));
+        Assert.Equal(new ObjectRef(checkpoint.Id, ObjectKind.Checkpoint, "find", false), await Store.FindObjectAsync(checkpoint.Id));
+        Assert.Equal(new ObjectRef(model.Id, ObjectKind.Model, "find-models", false), await Store.FindObjectAsync(model.Id));
+        Assert.Equal(new ObjectRef(version.Id, ObjectKind.ModelVersion, "find-models", false), await Store.FindObjectAsync(version.Id));
+        Assert.Null(await Store.FindObjectAsync(ObjectIds.Experiment("find", "missing")));
+        Assert.Null(await Store.FindObjectAsync("not-an-id"));
+
+        await Store.DeleteModelAsync(model.Id, T0.AddSeconds(1));
+        Assert.True((await Store.FindObjectAsync(model.Id))!.Deleted);
+        Assert.True((await Store.FindObjectAsync(version.Id))!.Deleted);
+        Assert.False((await Store.FindObjectAsync(checkpoint.Id))!.Deleted);
+    }
+
     protected static Experiment Experiment(string @namespace, string name, DateTimeOffset at) => new(
         ObjectIds.Experiment(@namespace, name),
         @namespace,

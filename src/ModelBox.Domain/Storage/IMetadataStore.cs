@@ -66,6 +66,13 @@ public interface IMetadataStore
     /// <summary>Namespaces by ascending name.</summary>
     Task<Page<NamespaceInfo>> ListNamespacesAsync(PageRequest page, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Resolves any object id to its kind and namespace, for operations that accept any object as parent (metadata,
+    /// metrics, events, artifacts). <c>Deleted</c> is true when the object or its parent is soft-deleted; null when the
+    /// id names nothing.
+    /// </summary>
+    Task<ObjectRef?> FindObjectAsync(string id, CancellationToken cancellationToken = default);
+
     /// <summary>Cheap round trip used by health checks.</summary>
     Task PingAsync(CancellationToken cancellationToken = default);
 }
