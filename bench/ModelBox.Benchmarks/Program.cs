@@ -12,7 +12,7 @@ using ModelBox.Server.Hosting;
 var options = BenchOptions.Parse(args);
 var dataDir = Directory.CreateTempSubdirectory("modelbox-bench-").FullName;
 var server = ModelBoxServer.Create(
-    new ServerConfig { ListenAddr = "127.0.0.1:0", DataDir = dataDir },
+    new ServerConfig { ListenAddr = "127.0.0.1:0", HttpListenAddr = "127.0.0.1:0", PrometheusListenAddr = "127.0.0.1:0", DataDir = dataDir },
     logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
 try
 {
@@ -40,7 +40,7 @@ try
     long getCounter = 0;
     var operations = new (string Name, Func<Task> Call)[]
     {
-        ("no-op (health Check)", async () => await health.CheckAsync(new HealthCheckRequest())),
+        ("no-op (health Check)", async () => await health.CheckAsync(new HealthCheckRequest { Service = "liveness" })),
         ("CreateExperiment", async () =>
             await store.CreateExperimentAsync(NewExperiment($"create-{Interlocked.Increment(ref createCounter)}"))),
         ("GetExperiment", async () =>

@@ -14,4 +14,10 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 4, EventName = "Stopping", Level = LogLevel.Information, Message = "ModelBox is shutting down")]
     public static partial void Stopping(ILogger logger);
+
+    [LoggerMessage(EventId = 5, EventName = "Request", Level = LogLevel.Information, Message = "{Method} {Status} {DurationMs:0.000} ms from {Peer}")]
+    public static partial void Request(ILogger logger, string method, Grpc.Core.StatusCode status, double durationMs, string peer);
+
+    [LoggerMessage(EventId = 6, EventName = "ListeningHttp", Level = LogLevel.Information, Message = "Serving {What} on {Address}")]
+    public static partial void ListeningOn(ILogger logger, string what, string address);
 }

@@ -21,6 +21,33 @@ public sealed record ServerConfig
     /// <summary>Address of the Prometheus endpoint.</summary>
     public string PrometheusListenAddr { get; init; } = ":2112";
 
+    /// <summary>Address of the HTTP/1.1 listener serving the REST/JSON API and its OpenAPI document.</summary>
+    public string HttpListenAddr { get; init; } = ":8081";
+
+    /// <summary>Log output: <c>text</c> (human-readable lines) or <c>json</c> (one JSON object per line).</summary>
+    public string LogFormat { get; init; } = "text";
+
+    /// <summary>How long shutdown waits for in-flight calls (uploads, watches) before it stops them.</summary>
+    public int ShutdownTimeoutSeconds { get; init; } = 30;
+
+    /// <summary>PEM certificate of the gRPC and HTTP listeners; empty means cleartext.</summary>
+    public string TlsCertFile { get; init; } = string.Empty;
+
+    /// <summary>PEM private key that goes with <see cref="TlsCertFile"/>.</summary>
+    public string TlsKeyFile { get; init; } = string.Empty;
+
+    /// <summary>Largest gRPC message the server accepts or sends.</summary>
+    public int MaxMessageSizeBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Most concurrent streams (calls) on one HTTP/2 connection.</summary>
+    public int MaxConcurrentStreams { get; init; } = 100;
+
+    /// <summary>Deadline applied to unary calls that arrive without one; 0 means none.</summary>
+    public int UnaryDeadlineSeconds { get; init; } = 60;
+
+    /// <summary>True when TLS is configured.</summary>
+    public bool TlsEnabled => TlsCertFile.Length > 0;
+
     /// <summary>The SQLite database file of the integrated store.</summary>
     public string SqliteDatabasePath => Path.Combine(Path.GetFullPath(DataDir), "modelbox.db");
 

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Globalization;
 using System.Text;
 using Tomlyn;
 using Tomlyn.Model;
@@ -16,7 +17,8 @@ public static class ServerConfigLoader
         string Comment,
         Func<ServerConfig, string> Get,
         Func<ServerConfig, string, ServerConfig> Set,
-        string[]? Allowed = null)
+        string[]? Allowed = null,
+        bool IsInteger = false)
     {
         public string EnvironmentVariable => "MODELBOX_" + Path.Replace('.', '_').ToUpperInvariant();
     }
@@ -35,6 +37,22 @@ public static class ServerConfigLoader
             c => c.FilesystemBaseDir, (c, v) => c with { FilesystemBaseDir = v }),
         new("prometheus.listen_addr", "Address of the Prometheus /metrics endpoint.",
             c => c.PrometheusListenAddr, (c, v) => c with { PrometheusListenAddr = v }),
+        new("http_listen_addr", "Address of the HTTP/1.1 listener: REST/JSON API under /api/v1, OpenAPI at /api/v1/openapi.json.",
+            c => c.HttpListenAddr, (c, v) => c with { HttpListenAddr = v }),
+        new("log_format", "Log output: \"text\" (human-readable) or \"json\" (one JSON object per line).",
+            c => c.LogFormat, (c, v) => c with { LogFormat = v }, ["text", "json"]),
+        new("shutdown_timeout_seconds", "On SIGINT/SIGTERM, how long in-flight calls may finish before they are stopped.",
+            c => Text(c.ShutdownTimeoutSeconds), (c, v) => c with { ShutdownTimeoutSeconds = Integer(v, "shutdown_timeout_seconds", 0, 3600) }, IsInteger: true),
+        new("tls.cert_file", "PEM certificate for the gRPC and HTTP listeners; empty means cleartext.",
+            c => c.TlsCertFile, (c, v) => c with { TlsCertFile = v }),
+        new("tls.key_file", "PEM private key of the certificate.",
+            c => c.TlsKeyFile, (c, v) => c with { TlsKeyFile = v }),
+        new("limits.max_message_size_bytes", "Largest gRPC message accepted or sent (uploads stream in chunks below it).",
+            c => Text(c.MaxMessageSizeBytes), (c, v) => c with { MaxMessageSizeBytes = Integer(v, "limits.max_message_size_bytes", 64 * 1024, int.MaxValue) }, IsInteger: true),
+        new("limits.max_concurrent_streams", "Most concurrent calls on one HTTP/2 connection.",
+            c => Text(c.MaxConcurrentStreams), (c, v) => c with { MaxConcurrentStreams = Integer(v, "limits.max_concurrent_streams", 1, 100_000) }, IsInteger: true),
+        new("limits.unary_deadline_seconds", "Deadline given to unary calls that arrive without one; 0 means none.",
+            c => Text(c.UnaryDeadlineSeconds), (c, v) => c with { UnaryDeadlineSeconds = Integer(v, "limits.unary_deadline_seconds", 0, 86_400) }, IsInteger: true),
     ];
 
     /// <summary>The environment variable that overrides each key, for docs and tests.</summary>
@@ -85,11 +103,13 @@ public static class ServerConfigLoader
         {
             var key = Array.Find(Keys, k => k.Path == name)
                 ?? throw new ConfigurationException($"{source}: unknown key '{name}' (known keys: {string.Join(", ", Keys.Select(k => k.Path))})");
-            if (value is not string text)
+            var text = (value, key.IsInteger) switch
             {
-                throw new ConfigurationException($"{source}: key '{name}' must be a string");
-            }
-
+                (string s, false) => s,
+                (long n, true) => Text(n),
+                (_, true) => throw new ConfigurationException($"{source}: key '{name}' must be an integer"),
+                _ => throw new ConfigurationException($"{source}: key '{name}' must be a string"),
+            };
             config = key.Set(config, text);
         }
 
@@ -121,7 +141,9 @@ public static class ServerConfigLoader
 
             text.Append("# ").AppendLine(key.Comment);
             text.Append("# Environment: ").AppendLine(key.EnvironmentVariable);
-            text.Append(dot < 0 ? key.Path : key.Path[(dot + 1)..]).Append(" = \"").Append(Escape(key.Get(defaults))).AppendLine("\"");
+            var leaf = dot < 0 ? key.Path : key.Path[(dot + 1)..];
+            var value = key.IsInteger ? key.Get(defaults) : "\"" + Escape(key.Get(defaults)) + "\"";
+            text.Append(leaf).Append(" = ").AppendLine(value);
         }
 
         return text.ToString();
@@ -140,11 +162,31 @@ public static class ServerConfigLoader
 
         ListenAddress.Parse(config.ListenAddr, "listen_addr");
         ListenAddress.Parse(config.PrometheusListenAddr, "prometheus.listen_addr");
+        ListenAddress.Parse(config.HttpListenAddr, "http_listen_addr");
+        if (config.TlsCertFile.Length > 0 != config.TlsKeyFile.Length > 0)
+        {
+            throw new ConfigurationException("tls.cert_file and tls.key_file: give both, or neither");
+        }
+
+        foreach (var (file, key) in new[] { (config.TlsCertFile, "tls.cert_file"), (config.TlsKeyFile, "tls.key_file") })
+        {
+            if (file.Length > 0 && !File.Exists(file))
+            {
+                throw new ConfigurationException($"{key}: '{file}' does not exist");
+            }
+        }
         if (string.IsNullOrWhiteSpace(config.DataDir))
         {
             throw new ConfigurationException("data_dir: must not be empty");
         }
     }
+
+    private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static int Integer(string value, string key, int min, int max) =>
+        long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed) && parsed >= min && parsed <= max
+            ? (int)parsed
+            : throw new ConfigurationException($"{key}: '{value}' is not an integer between {min} and {max}");
 
     private static IEnumerable<(string Path, object? Value)> Flatten(TomlTable table, string prefix)
     {

@@ -1,26 +1,34 @@
+using System.Net;
 using System.Reflection;
-using Grpc.Health.V1;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
+using ModelBox.Server.Observability;
 using ModelBox.Server.Services;
+using Prometheus;
 
 namespace ModelBox.Server.Hosting;
 
 /// <summary>
-/// A ModelBox server: Kestrel with an HTTP/2-only gRPC listener (stock gRPC clients send cleartext HTTP/2 with prior
-/// knowledge, which an Http1AndHttp2 endpoint without TLS refuses), the ModelStore service, health, and the store.
+/// A ModelBox server: Kestrel with three listeners. gRPC is HTTP/2-only (stock gRPC clients send cleartext HTTP/2 with
+/// prior knowledge, which an Http1AndHttp2 endpoint without TLS refuses); the REST/JSON API and its OpenAPI document
+/// are on an HTTP/1.1 listener; Prometheus has its own. Requests are routed by the listener they arrived on.
 /// </summary>
 public sealed class ModelBoxServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly ListenOptions _grpc;
+    private readonly ListenOptions _http;
+    private readonly ListenOptions _prometheus;
 
-    private ModelBoxServer(WebApplication app, ServerConfig config)
+    private ModelBoxServer(WebApplication app, ServerConfig config, ListenOptions grpc, ListenOptions http, ListenOptions prometheus)
     {
         _app = app;
         Config = config;
+        _grpc = grpc;
+        _http = http;
+        _prometheus = prometheus;
     }
 
     /// <summary>The configuration the server runs with.</summary>
@@ -30,49 +38,83 @@ public sealed class ModelBoxServer : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>The bound gRPC address as a URL, e.g. <c>http://127.0.0.1:8085</c>; known once started.</summary>
-    public string GrpcAddress =>
-        _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
-        ?? throw new InvalidOperationException("the server has not started");
+    public string GrpcAddress => Url(_grpc, Config.TlsEnabled);
+
+    /// <summary>The bound REST/JSON address, e.g. <c>http://127.0.0.1:8081</c>.</summary>
+    public string HttpAddress => Url(_http, Config.TlsEnabled);
+
+    /// <summary>The bound Prometheus address, e.g. <c>http://127.0.0.1:2112</c>.</summary>
+    public string PrometheusAddress => Url(_prometheus, tls: false);
 
     /// <summary>The version the server reports.</summary>
     public static string Version =>
         typeof(ModelBoxServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
+    /// <summary>When this process started.</summary>
+    public static DateTimeOffset ProcessStartedAt { get; } = DateTimeOffset.UtcNow;
+
     /// <summary>Builds a server; <paramref name="configureLogging"/> lets hosts (the CLI, tests) choose log output.</summary>
     public static ModelBoxServer Create(ServerConfig config, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var listen = ListenAddress.Parse(config.ListenAddr, "listen_addr");
+        var grpcAddress = ListenAddress.Parse(config.ListenAddr, "listen_addr");
+        var httpAddress = ListenAddress.Parse(config.HttpListenAddr, "http_listen_addr");
+        var prometheusAddress = ListenAddress.Parse(config.PrometheusListenAddr, "prometheus.listen_addr");
+        var certificate = config.TlsEnabled ? LoadCertificate(config) : null;
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         if (configureLogging is null)
         {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                o.UseUtcTimestamp = true;
-            });
-            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-            builder.Logging.AddFilter("Grpc.AspNetCore", LogLevel.Warning);
-            builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+            ConfigureDefaultLogging(builder.Logging, config.LogFormat);
         }
         else
         {
             configureLogging(builder.Logging);
         }
 
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.ShutdownTimeoutSeconds));
+        ListenOptions? grpc = null, http = null, prometheus = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(listen.Address, listen.Port, endpoint => endpoint.Protocols = HttpProtocols.Http2);
+            kestrel.Limits.Http2.MaxStreamsPerConnection = config.MaxConcurrentStreams;
+            kestrel.Listen(grpcAddress.Address, grpcAddress.Port, endpoint =>
+            {
+                grpc = endpoint;
+                endpoint.Protocols = HttpProtocols.Http2;
+                if (certificate is not null)
+                {
+                    endpoint.UseHttps(certificate);
+                }
+            });
+            kestrel.Listen(httpAddress.Address, httpAddress.Port, endpoint =>
+            {
+                http = endpoint;
+                endpoint.Protocols = certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
+                if (certificate is not null)
+                {
+                    endpoint.UseHttps(certificate);
+                }
+            });
+            kestrel.Listen(prometheusAddress.Address, prometheusAddress.Port, endpoint =>
+            {
+                prometheus = endpoint;
+                endpoint.Protocols = HttpProtocols.Http1;
+            });
         });
         builder.Services.AddModelBoxServer(config);
 
         var app = builder.Build();
+        var server = new ModelBoxServer(app, config, grpc!, http!, prometheus!);
+        app.Use(server.RouteByListener);
+        app.UseRouting();
+        app.UseDefaultUnaryDeadline(config);
         app.MapGrpcService<ModelStoreService>();
-        app.MapGrpcService<Grpc.HealthCheck.HealthServiceImpl>();
-        return new ModelBoxServer(app, config);
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        app.MapMetrics("/metrics");
+        return server;
     }
 
     /// <summary>Migrates the store, then starts listening.</summary>
@@ -83,12 +125,10 @@ public sealed class ModelBoxServer : IAsyncDisposable
         await store.MigrateAsync(cancellationToken);
         ServerLog.SchemaReady(logger, Config.MetadataStorage, Config.SqliteDatabasePath);
 
-        var health = _app.Services.GetRequiredService<Grpc.HealthCheck.HealthServiceImpl>();
-        health.SetStatus(string.Empty, HealthCheckResponse.Types.ServingStatus.Serving);
-        health.SetStatus(Protocol.ModelStore.Descriptor.FullName, HealthCheckResponse.Types.ServingStatus.Serving);
-
         await _app.StartAsync(cancellationToken);
         ServerLog.Listening(logger, Version, GrpcAddress);
+        ServerLog.ListeningOn(logger, "REST/JSON", HttpAddress);
+        ServerLog.ListeningOn(logger, "Prometheus metrics", PrometheusAddress + "/metrics");
     }
 
     /// <summary>Runs until <paramref name="cancellationToken"/> fires or the process gets SIGINT/SIGTERM.</summary>
@@ -104,14 +144,85 @@ public sealed class ModelBoxServer : IAsyncDisposable
         await StopAsync(CancellationToken.None);
     }
 
-    /// <summary>Stops accepting calls and lets in-flight calls finish.</summary>
+    /// <summary>Stops accepting calls and lets in-flight calls finish, up to the shutdown timeout.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        var health = _app.Services.GetRequiredService<Grpc.HealthCheck.HealthServiceImpl>();
-        health.SetStatus(string.Empty, HealthCheckResponse.Types.ServingStatus.NotServing);
-        await _app.StopAsync(cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(Config.ShutdownTimeoutSeconds));
+        await _app.StopAsync(timeout.Token);
     }
 
     /// <summary>Disposes the host; the container disposes the store it created.</summary>
     public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    private Task RouteByListener(HttpContext context, RequestDelegate next)
+    {
+        var port = context.Connection.LocalPort;
+        var path = context.Request.Path;
+        var allowed = port == Port(_prometheus)
+            ? path.StartsWithSegments("/metrics", StringComparison.Ordinal)
+            : port != Port(_http) || path.StartsWithSegments("/api", StringComparison.Ordinal);
+        if (!allowed)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        }
+
+        return next(context);
+    }
+
+    private static int Port(ListenOptions listener) => listener.IPEndPoint?.Port ?? -1;
+
+    private static string Url(ListenOptions listener, bool tls)
+    {
+        var endpoint = listener.IPEndPoint ?? throw new InvalidOperationException("the listener has no IP endpoint");
+        var host = endpoint.Address.Equals(IPAddress.Any) || endpoint.Address.Equals(IPAddress.IPv6Any)
+            ? "127.0.0.1"
+            : endpoint.Address.ToString();
+        if (endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && host.Contains(':', StringComparison.Ordinal))
+        {
+            host = $"[{host}]";
+        }
+
+        return $"{(tls ? "https" : "http")}://{host}:{endpoint.Port}";
+    }
+
+    private static X509Certificate2 LoadCertificate(ServerConfig config)
+    {
+        try
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(config.TlsCertFile, config.TlsKeyFile);
+            // Export and re-import: SslStream on Linux needs a certificate whose key is not ephemeral.
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), password: null);
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException)
+        {
+            throw new ConfigurationException($"tls.cert_file / tls.key_file: cannot load a certificate and key from '{config.TlsCertFile}' and '{config.TlsKeyFile}': {ex.Message}", ex);
+        }
+    }
+
+    private static void ConfigureDefaultLogging(ILoggingBuilder logging, string format)
+    {
+        if (format == "json")
+        {
+            logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+        else
+        {
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        logging.AddFilter("Grpc.AspNetCore", LogLevel.Warning);
+    }
 }

@@ -1,6 +1,7 @@
 using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
+using ModelBox.Server.Observability;
 using ModelBox.Server.Services;
 using ModelBox.Storage.Sqlite;
 
@@ -18,10 +19,21 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ModelRegistry>();
         services.AddGrpc(options =>
         {
+            // Outermost first: telemetry sees the final status; errors map innermost.
+            options.Interceptors.Add<CallTelemetryInterceptor>();
             options.Interceptors.Add<ErrorMappingInterceptor>();
             options.EnableDetailedErrors = false;
+            options.MaxReceiveMessageSize = config.MaxMessageSizeBytes;
+            options.MaxSendMessageSize = config.MaxMessageSizeBytes;
         });
-        services.AddSingleton<Grpc.HealthCheck.HealthServiceImpl>();
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks(options =>
+        {
+            // "" and the service name report readiness (the store answers); "liveness" only that the process serves.
+            options.Services.Map(string.Empty, _ => true);
+            options.Services.Map(Protocol.ModelStore.Descriptor.FullName, _ => true);
+            options.Services.Map("liveness", _ => false);
+        }).AddCheck<MetadataStoreHealthCheck>("metadata_store");
         return config.MetadataStorage switch
         {
             "integrated" => services.UseSqliteMetadata(config.SqliteDatabasePath),

@@ -20,6 +20,15 @@ public sealed class ModelBoxServerFixture : IAsyncLifetime
     /// <summary>The server's URL, e.g. <c>http://127.0.0.1:41234</c>.</summary>
     public string Address { get; private set; } = string.Empty;
 
+    /// <summary>The REST/JSON listener's URL.</summary>
+    public string HttpAddress { get; private set; } = string.Empty;
+
+    /// <summary>The Prometheus listener's URL.</summary>
+    public string PrometheusAddress { get; private set; } = string.Empty;
+
+    /// <summary>The running server (for tests that need its services).</summary>
+    public ModelBoxServer Server => _server ?? throw new InvalidOperationException("not started");
+
     /// <summary>The server's <c>host:port</c>, as the CLI and non-.NET clients take it.</summary>
     public string HostPort => new Uri(Address).Authority;
 
@@ -34,14 +43,22 @@ public sealed class ModelBoxServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var config = new ServerConfig { ListenAddr = "127.0.0.1:0", DataDir = DataDir };
+        var config = new ServerConfig
+        {
+            ListenAddr = "127.0.0.1:0",
+            HttpListenAddr = "127.0.0.1:0",
+            PrometheusListenAddr = "127.0.0.1:0",
+            DataDir = DataDir,
+        };
         _server = ModelBoxServer.Create(config, logging =>
         {
             logging.SetMinimumLevel(LogLevel.Warning);
             logging.AddProvider(_errors);
         });
         await _server.StartAsync();
-        Address = _server.GrpcAddress.Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
+        Address = _server.GrpcAddress;
+        HttpAddress = _server.HttpAddress;
+        PrometheusAddress = _server.PrometheusAddress;
     }
 
     public async Task DisposeAsync()

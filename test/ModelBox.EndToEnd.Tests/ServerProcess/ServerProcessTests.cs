@@ -37,7 +37,7 @@ public sealed class ServerProcessTests : IDisposable
 
         // The file's data_dir is relative: it resolves against the working directory, like the embedded default.
         var port = ModelBoxExecutable.FreePort();
-        var environment = new Dictionary<string, string> { ["MODELBOX_LISTEN_ADDR"] = $"127.0.0.1:{port}" };
+        var environment = Listeners(port);
         string experimentId;
         using (var server = ModelBoxExecutable.Start(["server", "start", "--config-path", configPath], environment, _dir))
         {
@@ -60,7 +60,7 @@ public sealed class ServerProcessTests : IDisposable
     public async Task Start_without_config_uses_the_embedded_default_under_the_working_directory()
     {
         var port = ModelBoxExecutable.FreePort();
-        using var server = ModelBoxExecutable.Start(["server", "start"], new Dictionary<string, string> { ["MODELBOX_LISTEN_ADDR"] = $"127.0.0.1:{port}" }, _dir);
+        using var server = ModelBoxExecutable.Start(["server", "start"], Listeners(port), _dir);
         var client = await ConnectAsync(port, server);
         var created = await client.CreateModelAsync(new CreateModelRequest { Name = "embedded" });
         Assert.False(created.Exists);
@@ -80,6 +80,14 @@ public sealed class ServerProcessTests : IDisposable
         Assert.StartsWith("error: ", result.Stderr, StringComparison.Ordinal);
         Assert.Contains(key, result.Stderr, StringComparison.Ordinal);
     }
+
+    /// <summary>Every listener on a free loopback port, so parallel tests never collide on the defaults.</summary>
+    private static Dictionary<string, string> Listeners(int grpcPort) => new()
+    {
+        ["MODELBOX_LISTEN_ADDR"] = $"127.0.0.1:{grpcPort}",
+        ["MODELBOX_HTTP_LISTEN_ADDR"] = $"127.0.0.1:{ModelBoxExecutable.FreePort()}",
+        ["MODELBOX_PROMETHEUS_LISTEN_ADDR"] = $"127.0.0.1:{ModelBoxExecutable.FreePort()}",
+    };
 
     private static async Task<ModelStore.ModelStoreClient> ConnectAsync(int port, Process server)
     {

@@ -1,0 +1,39 @@
+using System.Diagnostics.Metrics;
+
+namespace ModelBox.Domain.Telemetry;
+
+/// <summary>
+/// ModelBox's own instruments, on a System.Diagnostics.Metrics meter so any layer can record without knowing the
+/// exporter; the server publishes them on the Prometheus endpoint (dots become underscores, counters get _total).
+/// </summary>
+public static class ModelBoxMetrics
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "ModelBox";
+
+    private static readonly Meter Meter = new(MeterName, "1.0");
+
+    /// <summary>gRPC calls completed, by method and status code.</summary>
+    public static readonly Counter<long> RpcCalls = Meter.CreateCounter<long>("modelbox.rpc.calls", "{call}", "gRPC calls completed, by method and status code");
+
+    /// <summary>gRPC call latency in seconds, by method.</summary>
+    public static readonly Histogram<double> RpcDuration = Meter.CreateHistogram<double>("modelbox.rpc.duration", "s", "gRPC call latency, by method");
+
+    /// <summary>Streaming calls in progress, by method.</summary>
+    public static readonly UpDownCounter<long> StreamsInFlight = Meter.CreateUpDownCounter<long>("modelbox.rpc.streams_in_flight", "{stream}", "Streaming calls in progress, by method");
+
+    /// <summary>Artifact bytes received from clients.</summary>
+    public static readonly Counter<long> BytesUploaded = Meter.CreateCounter<long>("modelbox.artifacts.bytes_uploaded", "By", "Artifact bytes received from clients");
+
+    /// <summary>Artifact bytes sent to clients.</summary>
+    public static readonly Counter<long> BytesDownloaded = Meter.CreateCounter<long>("modelbox.artifacts.bytes_downloaded", "By", "Artifact bytes sent to clients");
+
+    /// <summary>Metric points stored.</summary>
+    public static readonly Counter<long> MetricPointsIngested = Meter.CreateCounter<long>("modelbox.metrics.points_ingested", "{point}", "Metric points stored");
+
+    /// <summary>Change-stream watchers connected.</summary>
+    public static readonly UpDownCounter<long> WatchersConnected = Meter.CreateUpDownCounter<long>("modelbox.changes.watchers", "{watcher}", "Change-stream watchers connected");
+
+    /// <summary>Storage operation latency in seconds, by backend and operation (read or write).</summary>
+    public static readonly Histogram<double> StorageDuration = Meter.CreateHistogram<double>("modelbox.storage.duration", "s", "Storage operation latency, by backend and operation");
+}
