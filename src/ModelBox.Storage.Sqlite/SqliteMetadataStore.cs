@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Diagnostics;
 using Dapper;
 using FluentMigrator.Runner;
 using FluentMigrator.Runner.Processors.SQLite;
@@ -8,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelBox.Domain;
 using ModelBox.Domain.Storage;
+using ModelBox.Domain.Telemetry;
 
 namespace ModelBox.Storage.Sqlite;
 
@@ -166,6 +168,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
     /// <summary>Runs a read in a deferred transaction, so it sees one snapshot (WAL readers never block the writer).</summary>
     private async Task<T> ReadAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> read, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
         try
         {
             var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -182,11 +185,16 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
         {
             throw Unavailable(exception);
         }
+        finally
+        {
+            ModelBoxMetrics.StorageDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, ReadTags);
+        }
     }
 
     /// <summary>Runs a write in an immediate transaction, one writer of this process at a time; commits unless it throws.</summary>
     private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> write, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -209,8 +217,12 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
         finally
         {
             _writeLock.Release();
+            ModelBoxMetrics.StorageDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, WriteTags);
         }
     }
+
+    private static readonly KeyValuePair<string, object?>[] ReadTags = [new("backend", "sqlite"), new("operation", "read")];
+    private static readonly KeyValuePair<string, object?>[] WriteTags = [new("backend", "sqlite"), new("operation", "write")];
 
     private static bool IsBusy(SqliteException exception) => exception.SqliteErrorCode is SqliteBusy or SqliteLocked;
 

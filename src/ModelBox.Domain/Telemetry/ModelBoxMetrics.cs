@@ -4,14 +4,15 @@ namespace ModelBox.Domain.Telemetry;
 
 /// <summary>
 /// ModelBox's own instruments, on a System.Diagnostics.Metrics meter so any layer can record without knowing the
-/// exporter; the server publishes them on the Prometheus endpoint (dots become underscores, counters get _total).
+/// exporter; the server bridges them to its Prometheus endpoint (dots become underscores, counters get _total).
 /// </summary>
 public static class ModelBoxMetrics
 {
     /// <summary>The meter's name.</summary>
     public const string MeterName = "ModelBox";
 
-    private static readonly Meter Meter = new(MeterName, "1.0");
+    /// <summary>The meter every instrument belongs to.</summary>
+    public static readonly Meter Meter = new(MeterName, "1.0");
 
     /// <summary>gRPC calls completed, by method and status code.</summary>
     public static readonly Counter<long> RpcCalls = Meter.CreateCounter<long>("modelbox.rpc.calls", "{call}", "gRPC calls completed, by method and status code");

@@ -30,10 +30,13 @@ public static class ServiceCollectionExtensions
         services.AddGrpcHealthChecks(options =>
         {
             // "" and the service name report readiness (the store answers); "liveness" only that the process serves.
-            options.Services.Map(string.Empty, _ => true);
-            options.Services.Map(Protocol.ModelStore.Descriptor.FullName, _ => true);
-            options.Services.Map("liveness", _ => false);
-        }).AddCheck<MetadataStoreHealthCheck>("metadata_store");
+            options.Services.Map(string.Empty, check => check.Name == "metadata_store");
+            options.Services.Map(Protocol.ModelStore.Descriptor.FullName, check => check.Name == "metadata_store");
+            options.Services.Map("liveness", check => check.Name == "process");
+        })
+            .AddCheck<MetadataStoreHealthCheck>("metadata_store")
+            .AddCheck("process", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+        PrometheusBridge.EnsureStarted();
         return config.MetadataStorage switch
         {
             "integrated" => services.UseSqliteMetadata(config.SqliteDatabasePath),
