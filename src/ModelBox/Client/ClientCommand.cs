@@ -17,6 +17,7 @@ public static class ClientCommand
         command.Add(ModelCommands.Create(global));
         command.Add(ModelVersionCommands.Create(global));
         command.Add(NamespaceCommands.Create(global));
+        command.Add(HealthCommand.Create(global));
         // The original CLI listed models with `modelbox client list`; keep that spelling working.
         command.Add(ModelCommands.ListCommand(global));
         return command;

@@ -21,13 +21,22 @@ public static class ServerCommand
         {
             Description = "TOML configuration file; without one the server runs on the embedded default (SQLite + blobs under ./modelbox-data)",
         };
-        var start = new Command("start", "Start the metadata server (gRPC on listen_addr, default 0.0.0.0:8085)") { configPath };
+        var logFormat = new Option<string?>("--log-format")
+        {
+            Description = "Log output: text (human-readable lines) or json (one JSON object per line); overrides log_format",
+        };
+        logFormat.AcceptOnlyFromAmong("text", "json");
+        var start = new Command("start", "Start the metadata server (gRPC on listen_addr, default 0.0.0.0:8085)") { configPath, logFormat };
         start.SetAction(async (parseResult, cancellationToken) =>
         {
             ServerConfig config;
             try
             {
                 config = ServerConfigLoader.Load(parseResult.GetValue(configPath));
+                if (parseResult.GetValue(logFormat) is { } format)
+                {
+                    config = config with { LogFormat = format };
+                }
             }
             catch (ConfigurationException ex)
             {

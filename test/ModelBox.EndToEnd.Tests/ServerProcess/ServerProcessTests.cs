@@ -68,6 +68,43 @@ public sealed class ServerProcessTests : IDisposable
         await StopWithSigtermAsync(server);
     }
 
+    [Fact]
+    public async Task Json_logs_have_one_object_per_line_and_one_line_per_request()
+    {
+        var port = ModelBoxExecutable.FreePort();
+        using var server = ModelBoxExecutable.Start(["server", "start", "--log-format", "json"], Listeners(port), _dir);
+        var client = await ConnectAsync(port, server);
+        await client.CreateModelAsync(new CreateModelRequest { Name = "logged" });
+        var stdout = await StopWithSigtermAsync(server);
+
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(lines);
+        var entries = lines.Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement).ToList();
+        var request = Assert.Single(entries, e => e.GetProperty("EventId").GetInt32() == 5
+            && e.GetProperty("State").GetProperty("Method").GetString() == "/modelbox.ModelStore/CreateModel");
+        Assert.Equal("OK", request.GetProperty("State").GetProperty("Status").GetString());
+        Assert.Contains("127.0.0.1", request.GetProperty("State").GetProperty("Peer").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Client_health_reports_serving_version_and_backend()
+    {
+        var port = ModelBoxExecutable.FreePort();
+        using var server = ModelBoxExecutable.Start(["server", "start"], Listeners(port), _dir);
+        await ConnectAsync(port, server);
+        var health = await ModelBoxExecutable.RunAsync(["client", "health", "--server-addr", $"127.0.0.1:{port}", "--output", "json"]);
+        Assert.Equal(0, health.ExitCode);
+        using var json = System.Text.Json.JsonDocument.Parse(health.Stdout);
+        Assert.Equal("SERVING", json.RootElement.GetProperty("status").GetString());
+        Assert.Equal("integrated", json.RootElement.GetProperty("metadata_storage").GetString());
+        Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("version").GetString()));
+        await StopWithSigtermAsync(server);
+
+        var down = await ModelBoxExecutable.RunAsync(["client", "health", "--server-addr", $"127.0.0.1:{port}"]);
+        Assert.Equal(1, down.ExitCode);
+        Assert.Contains($"127.0.0.1:{port}", down.Stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("listen_adress = \"0.0.0.0:1\"", "listen_adress")]
     [InlineData("metadata_storage = \"oracle\"", "metadata_storage")]
@@ -118,7 +155,7 @@ public sealed class ServerProcessTests : IDisposable
         }
     }
 
-    private static async Task StopWithSigtermAsync(Process server)
+    private static async Task<string> StopWithSigtermAsync(Process server)
     {
         using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
@@ -129,6 +166,8 @@ public sealed class ServerProcessTests : IDisposable
         var stdout = server.StandardOutput.ReadToEndAsync(timeout.Token);
         await server.WaitForExitAsync(timeout.Token);
         Assert.Equal(0, server.ExitCode);
-        Assert.Contains("shutting down", await stdout, StringComparison.Ordinal);
+        var output = await stdout;
+        Assert.Contains("shutting down", output, StringComparison.Ordinal);
+        return output;
     }
 }
