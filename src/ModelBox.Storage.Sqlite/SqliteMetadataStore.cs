@@ -31,6 +31,14 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private int _journalModeSet;
 
+    // Open connections kept by the store itself: pragmas run once per connection, not once per call, and SQLite keeps
+    // its page cache and schema warm. Readers are many (WAL readers run in parallel); the writer is one, like SQLite's.
+    private readonly System.Collections.Concurrent.ConcurrentBag<SqliteConnection> _idleReaders = [];
+    private readonly string _heldConnectionString;
+    private SqliteConnection? _writer;
+    private const int MaxIdleReaders = 16;
+    private volatile bool _disposed;
+
     public SqliteMetadataStore(SqliteStoreOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -57,6 +65,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
         }.ToString();
         _connectionPragmas =
             $"PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout={options.BusyTimeoutMilliseconds};";
+        _heldConnectionString = new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString();
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -91,16 +100,27 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
                 await connection.ExecuteScalarAsync<long>(Command("SELECT 1", null, transaction, cancellationToken)).ConfigureAwait(false),
             cancellationToken);
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        // Pooled connections keep the file (and its -wal and -shm companions) open; let them go.
+        _disposed = true;
+        while (_idleReaders.TryTake(out var reader))
+        {
+            await reader.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_writer is not null)
+        {
+            await _writer.DisposeAsync().ConfigureAwait(false);
+            _writer = null;
+        }
+
+        // Pooled connections (migrations, tests) keep the file (and its -wal and -shm companions) open; let them go.
         using (var connection = new SqliteConnection(_connectionString))
         {
             SqliteConnection.ClearPool(connection);
         }
 
         _writeLock.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     private void RunMigrations()
@@ -137,9 +157,12 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
     }
 
     /// <summary>Opens a connection with the store's pragmas applied (internal so tests can check them).</summary>
-    internal async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    internal Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
+        OpenConnectionAsync(_connectionString, cancellationToken);
+
+    private async Task<SqliteConnection> OpenConnectionAsync(string connectionString, CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(connectionString);
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -171,13 +194,36 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using (connection.ConfigureAwait(false))
+            var connection = _idleReaders.TryTake(out var idle)
+                ? idle
+                : await OpenConnectionAsync(_heldConnectionString, cancellationToken).ConfigureAwait(false);
+            var healthy = false;
+            try
             {
                 var transaction = connection.BeginTransaction(deferred: true);
                 await using (transaction.ConfigureAwait(false))
                 {
-                    return await read(connection, transaction).ConfigureAwait(false);
+                    var result = await read(connection, transaction).ConfigureAwait(false);
+                    healthy = true;
+                    return result;
+                }
+            }
+            catch (ModelBoxException)
+            {
+                // The client's mistake, not the connection's.
+                healthy = true;
+                throw;
+            }
+            finally
+            {
+                // A connection that saw an error is not trusted again; idle ones beyond the cap are closed.
+                if (healthy && _idleReaders.Count < MaxIdleReaders && !_disposed)
+                {
+                    _idleReaders.Add(connection);
+                }
+                else
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
                 }
             }
         }
@@ -198,8 +244,8 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using (connection.ConfigureAwait(false))
+            var connection = _writer ??= await OpenConnectionAsync(_heldConnectionString, cancellationToken).ConfigureAwait(false);
+            try
             {
                 var transaction = connection.BeginTransaction(deferred: false);
                 await using (transaction.ConfigureAwait(false))
@@ -208,6 +254,13 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                     return result;
                 }
+            }
+            catch (Exception exception) when (exception is not ModelBoxException)
+            {
+                // Start the next write on a fresh connection rather than one left in an unknown state.
+                _writer = null;
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
             }
         }
         catch (SqliteException exception) when (IsBusy(exception))
