@@ -25,6 +25,21 @@ public static class ServiceCollectionExtensions
             options.EnableDetailedErrors = false;
             options.MaxReceiveMessageSize = config.MaxMessageSizeBytes;
             options.MaxSendMessageSize = config.MaxMessageSizeBytes;
+        }).AddJsonTranscoding();
+        services.AddGrpcSwagger();
+        services.AddSwaggerGen(options =>
+        {
+            options.SwaggerDoc("v1", new Microsoft.OpenApi.Models.OpenApiInfo
+            {
+                Title = "ModelBox REST/JSON API",
+                Version = "v1",
+                Description = "Every unary and server-streaming RPC of modelbox.ModelStore, transcoded from the gRPC contract.",
+            });
+            var protocolDocs = Path.Combine(AppContext.BaseDirectory, "ModelBox.Protocol.xml");
+            if (File.Exists(protocolDocs))
+            {
+                options.IncludeGrpcXmlComments(protocolDocs, includeControllerXmlComments: true);
+            }
         });
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks(options =>

@@ -37,12 +37,23 @@ public sealed class PythonClientTests(ModelBoxServerFixture server)
         var stubs = Directory.CreateTempSubdirectory("modelbox-pystubs-").FullName;
         try
         {
+            // The REST bindings (google.api.http options) do not change the gRPC wire; a client that does not serve
+            // REST generates from the contract without them, so it needs no googleapis protos.
+            var protoRoot = Path.Combine(stubs, "proto");
+            Directory.CreateDirectory(Path.Combine(protoRoot, "modelbox"));
+            var contract = await File.ReadAllTextAsync(Path.Combine(repoRoot, "proto", "modelbox", "modelbox.proto"));
+            contract = contract.Replace("import \"google/api/annotations.proto\";", string.Empty, StringComparison.Ordinal);
+            contract = System.Text.RegularExpressions.Regex.Replace(
+                contract, @"\s*\{\s*option \(google\.api\.http\) = \{.*?\};\s*\}", ";", System.Text.RegularExpressions.RegexOptions.Singleline);
+            Assert.DoesNotContain("option (google.api", contract, StringComparison.Ordinal);
+            await File.WriteAllTextAsync(Path.Combine(protoRoot, "modelbox", "modelbox.proto"), contract);
+
             var generated = await RunAsync(protoc,
             [
                 "--python_out=" + stubs,
                 "--grpc_python_out=" + stubs,
                 "--plugin=protoc-gen-grpc_python=" + grpcPlugin,
-                "-I", Path.Combine(repoRoot, "proto"),
+                "-I", protoRoot,
                 "-I", "/usr/include",
                 "modelbox/modelbox.proto",
             ]);
