@@ -17,6 +17,10 @@ public enum MetricValueKind : byte
 /// </summary>
 /// <param name="Step">The training step (0 or more).</param>
 /// <param name="WallclockSeconds">Unix seconds, as the wire carries them.</param>
+/// <param name="Kind">Which of the value fields holds the value.</param>
+/// <param name="Number">The float or double value.</param>
+/// <param name="Text">The string tensor.</param>
+/// <param name="Bytes">The bytes tensor.</param>
 public readonly record struct MetricPoint(
     long Step, long WallclockSeconds, MetricValueKind Kind, double Number, string? Text = null, byte[]? Bytes = null)
 {
@@ -40,6 +44,8 @@ public sealed record MetricSeriesPoints(string ParentId, string Key, IReadOnlyLi
 public sealed record MetricSeries(string Key, IReadOnlyList<MetricPoint> Points);
 
 /// <summary>A series over a step range, possibly downsampled.</summary>
+/// <param name="Key">The metric key.</param>
+/// <param name="Points">The points by step, then time.</param>
 /// <param name="TotalPoints">How many points the range holds before downsampling.</param>
 /// <param name="Downsampled">True when <paramref name="Points"/> is a subset of the range's points.</param>
 public sealed record MetricSeriesView(string Key, IReadOnlyList<MetricPoint> Points, long TotalPoints, bool Downsampled);
