@@ -8,10 +8,17 @@ public static class MetricBenchmarks
     public static async Task RunAsync(string[] args)
     {
         var points = Option(args, "--points", 2_000_000);
+
         switch (args[0])
         {
             case "metrics-layout":
                 await MetricLayoutBenchmark.RunAsync(points);
+                break;
+            case "metrics-ingest":
+                await MetricIngestBenchmark.RunIngestAsync(points);
+                break;
+            case "metrics-series":
+                await MetricIngestBenchmark.RunSeriesAsync(Option(args, "--points", 1_000_000), Option(args, "--calls", 50));
                 break;
             default:
                 throw new ArgumentException($"unknown mode {args[0]}; expected metrics-layout, metrics-ingest or metrics-series");
