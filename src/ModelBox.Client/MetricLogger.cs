@@ -103,9 +103,13 @@ public sealed class MetricLogger : IAsyncDisposable
     {
         if (Volatile.Read(ref _failure) is { } failure)
         {
-            throw failure is ModelBoxException modelBox
-                ? new ModelBoxException(modelBox.StatusCode, $"sending buffered metrics of '{_parentId}' failed: {modelBox.Message}", failure)
-                : new ModelBoxException(Grpc.Core.StatusCode.Unknown, $"sending buffered metrics of '{_parentId}' failed: {failure.Message}", failure);
+            // The typed failure of the send (not found, invalid argument, unavailable), so callers can catch it as usual.
+            if (failure is ModelBoxException)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+
+            throw new ModelBoxException(Grpc.Core.StatusCode.Unknown, $"sending buffered metrics of '{_parentId}' failed: {failure.Message}", failure);
         }
     }
 
