@@ -9,6 +9,12 @@ using ModelBox.Server.Hosting;
 
 // RPC benchmark: an in-process server on loopback, a real HTTP/2 gRPC channel, and for each concurrency the
 // no-op RPC (health Check) measured in the same run as the baseline the store's RPCs are compared with.
+if (args.Length > 0 && args[0].StartsWith("metrics-", StringComparison.Ordinal))
+{
+    await ModelBox.Benchmarks.Metrics.MetricBenchmarks.RunAsync(args);
+    return;
+}
+
 var options = BenchOptions.Parse(args);
 var dataDir = Directory.CreateTempSubdirectory("modelbox-bench-").FullName;
 var server = ModelBoxServer.Create(

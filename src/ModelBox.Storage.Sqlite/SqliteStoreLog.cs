@@ -15,4 +15,8 @@ internal static partial class SqliteStoreLog
     [LoggerMessage(EventId = 3, EventName = "DatabaseBusy", Level = LogLevel.Warning,
         Message = "SQLite database {DatabasePath} stayed locked past the busy timeout of {BusyTimeoutMilliseconds} ms")]
     public static partial void DatabaseBusy(ILogger logger, string databasePath, int busyTimeoutMilliseconds, Exception exception);
+
+    [LoggerMessage(EventId = 4, EventName = "MetricGroupFailed", Level = LogLevel.Error,
+        Message = "Committing a group of {Requests} metric appends ({Points} points) failed")]
+    public static partial void MetricGroupFailed(ILogger logger, int requests, long points, Exception exception);
 }

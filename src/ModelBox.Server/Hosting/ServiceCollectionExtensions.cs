@@ -17,6 +17,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ExperimentTracker>();
         services.AddSingleton<ModelRegistry>();
+        services.AddSingleton<MetricLog>();
         services.AddGrpc(options =>
         {
             // Outermost first: telemetry sees the final status; errors map innermost.
@@ -64,6 +65,10 @@ public static class ServiceCollectionExtensions
     {
         services.AddSingleton<IMetadataStore>(sp => new SqliteMetadataStore(
             new SqliteStoreOptions(databasePath),
+            sp.GetRequiredService<ILoggerFactory>()));
+        // Metrics share the database file, its connections and its single writer lock with the metadata.
+        services.AddSingleton<IMetricStore>(sp => new SqliteMetricStore(
+            (SqliteMetadataStore)sp.GetRequiredService<IMetadataStore>(),
             sp.GetRequiredService<ILoggerFactory>()));
         return services;
     }

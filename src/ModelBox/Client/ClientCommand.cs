@@ -18,6 +18,7 @@ public static class ClientCommand
         command.Add(ModelVersionCommands.Create(global));
         command.Add(NamespaceCommands.Create(global));
         command.Add(HealthCommand.Create(global));
+        command.Add(MetricCommands.Create(global));
         // The original CLI listed models with `modelbox client list`; keep that spelling working.
         command.Add(ModelCommands.ListCommand(global));
         return command;

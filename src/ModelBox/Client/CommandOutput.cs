@@ -34,6 +34,9 @@ internal sealed class CommandOutput
         _console = new Lazy<IAnsiConsole>(CreateConsole);
     }
 
+    /// <summary>True when the output is JSON for scripts.</summary>
+    public bool IsJson => _format == OutputFormat.Json;
+
     /// <summary>Writes one object: JSON, or a key/value view.</summary>
     public void WriteObject<T>(T value, IEnumerable<(string Key, string Value)> fields)
     {

@@ -1,0 +1,33 @@
+using System.Globalization;
+
+namespace ModelBox.Benchmarks.Metrics;
+
+/// <summary>The metric benchmark modes: <c>metrics-layout</c>, <c>metrics-ingest</c>, <c>metrics-series</c>.</summary>
+public static class MetricBenchmarks
+{
+    public static async Task RunAsync(string[] args)
+    {
+        var points = Option(args, "--points", 2_000_000);
+
+        switch (args[0])
+        {
+            case "metrics-layout":
+                await MetricLayoutBenchmark.RunAsync(points);
+                break;
+            case "metrics-ingest":
+                await MetricIngestBenchmark.RunIngestAsync(points);
+                break;
+            case "metrics-series":
+                await MetricIngestBenchmark.RunSeriesAsync(Option(args, "--points", 1_000_000), Option(args, "--calls", 50));
+                break;
+            default:
+                throw new ArgumentException($"unknown mode {args[0]}; expected metrics-layout, metrics-ingest or metrics-series");
+        }
+    }
+
+    internal static int Option(string[] args, string name, int fallback)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}

@@ -1,0 +1,51 @@
+namespace ModelBox.Domain;
+
+/// <summary>What a metric point holds (numbers match the storage column <c>kind</c>; None is "the client set nothing").</summary>
+public enum MetricValueKind : byte
+{
+    None = 0,
+    Float = 1,
+    Double = 2,
+    StringTensor = 3,
+    BytesTensor = 4,
+}
+
+/// <summary>
+/// One metric point. Float and double values live in <see cref="Number"/> (a float widens to double exactly, so it
+/// narrows back unchanged); NaN and infinities are values like any other. Tensors live in <see cref="Text"/> or
+/// <see cref="Bytes"/>.
+/// </summary>
+/// <param name="Step">The training step (0 or more).</param>
+/// <param name="WallclockSeconds">Unix seconds, as the wire carries them.</param>
+/// <param name="Kind">Which of the value fields holds the value.</param>
+/// <param name="Number">The float or double value.</param>
+/// <param name="Text">The string tensor.</param>
+/// <param name="Bytes">The bytes tensor.</param>
+public readonly record struct MetricPoint(
+    long Step, long WallclockSeconds, MetricValueKind Kind, double Number, string? Text = null, byte[]? Bytes = null)
+{
+    public bool IsNumeric => Kind is MetricValueKind.Float or MetricValueKind.Double;
+
+    public static MetricPoint OfFloat(long step, long wallclockSeconds, float value) => new(step, wallclockSeconds, MetricValueKind.Float, value);
+
+    public static MetricPoint OfDouble(long step, long wallclockSeconds, double value) => new(step, wallclockSeconds, MetricValueKind.Double, value);
+
+    public static MetricPoint OfString(long step, long wallclockSeconds, string value) =>
+        new(step, wallclockSeconds, MetricValueKind.StringTensor, 0, Text: value);
+
+    public static MetricPoint OfBytes(long step, long wallclockSeconds, byte[] value) =>
+        new(step, wallclockSeconds, MetricValueKind.BytesTensor, 0, Bytes: value);
+}
+
+/// <summary>Points of one series (an object and a key), as logged.</summary>
+public sealed record MetricSeriesPoints(string ParentId, string Key, IReadOnlyList<MetricPoint> Points);
+
+/// <summary>A stored series: its key and its points by step, then time, then arrival.</summary>
+public sealed record MetricSeries(string Key, IReadOnlyList<MetricPoint> Points);
+
+/// <summary>A series over a step range, possibly downsampled.</summary>
+/// <param name="Key">The metric key.</param>
+/// <param name="Points">The points by step, then time.</param>
+/// <param name="TotalPoints">How many points the range holds before downsampling.</param>
+/// <param name="Downsampled">True when <paramref name="Points"/> is a subset of the range's points.</param>
+public sealed record MetricSeriesView(string Key, IReadOnlyList<MetricPoint> Points, long TotalPoints, bool Downsampled);

@@ -1,0 +1,224 @@
+using ModelBox.Domain.Storage;
+
+namespace ModelBox.Domain.Operations;
+
+/// <summary>
+/// Metric series of any object: validation of keys and points, parent checks, then the metric store.
+/// Field names in messages are the wire's (<c>series[2].values[7]</c>) so a client can find the bad point.
+/// </summary>
+public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, TimeProvider time)
+{
+    /// <summary>The longest metric key, in characters.</summary>
+    public const int MaxKeyLength = 250;
+
+    /// <summary>The largest string or bytes tensor of one point.</summary>
+    public const int MaxTensorBytes = 1024 * 1024;
+
+    /// <summary>The largest export page; larger requests are reduced to it.</summary>
+    public const int MaxExportPageSize = 100_000;
+
+    /// <summary>The export page size when the client asks for 0.</summary>
+    public const int DefaultExportPageSize = 10_000;
+
+    /// <summary>The most points a downsampled read may ask for.</summary>
+    public const int MaxSeriesPoints = 100_000;
+
+    /// <summary>Logs one point.</summary>
+    public Task<long> LogAsync(string? parentId, string? key, MetricPoint? point, CancellationToken cancellationToken = default)
+    {
+        if (point is not { } value)
+        {
+            throw ModelBoxException.InvalidArgument("value is required");
+        }
+
+        return LogBatchAsync([new MetricSeriesPoints(parentId!, key!, [value])], single: true, cancellationToken);
+    }
+
+    /// <summary>Logs the points of many series (of one or many objects) in one commit; returns how many were stored.</summary>
+    public Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
+        LogBatchAsync(batch, single: false, cancellationToken);
+
+    /// <summary>Every series of an object with every point.</summary>
+    public async Task<IReadOnlyList<MetricSeries>> GetMetricsAsync(string? parentId, CancellationToken cancellationToken = default)
+    {
+        await RequireParentAsync(parentId, "parent_id", cancellationToken).ConfigureAwait(false);
+        return await metrics.ReadAllAsync(parentId!, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One series over a step range, downsampled to at most <paramref name="maxPoints"/> (0 = every point).</summary>
+    public async Task<MetricSeriesView> GetSeriesAsync(
+        string? parentId, string? key, ulong startStep, ulong? endStep, int maxPoints, CancellationToken cancellationToken = default)
+    {
+        var validKey = Key(key, "key");
+        var from = Step(startStep, "start_step");
+        var to = endStep is { } end ? Step(end, "end_step") : long.MaxValue;
+        if (to < from)
+        {
+            throw ModelBoxException.InvalidArgument($"end_step {to} is before start_step {from}");
+        }
+
+        if (maxPoints is 1 or < 0 or > MaxSeriesPoints)
+        {
+            throw ModelBoxException.InvalidArgument(
+                $"max_points must be 0 (every point) or between 2 and {MaxSeriesPoints}; the first and last points are always kept");
+        }
+
+        await RequireParentAsync(parentId, "parent_id", cancellationToken).ConfigureAwait(false);
+        var downsampler = new MetricDownsampler(maxPoints);
+        await metrics.ScanAsync(parentId!, validKey, from, to, downsampler, cancellationToken).ConfigureAwait(false);
+        var points = downsampler.Result(out var downsampled);
+        return new MetricSeriesView(validKey, points, downsampler.Count, downsampled);
+    }
+
+    /// <summary>One page of raw points of a series, for exports.</summary>
+    public async Task<Page<MetricPoint>> ExportAsync(
+        string? parentId, string? key, int pageSize, string? pageToken, CancellationToken cancellationToken = default)
+    {
+        var validKey = Key(key, "key");
+        if (pageSize < 0)
+        {
+            throw ModelBoxException.InvalidArgument("page_size must not be negative");
+        }
+
+        var token = string.IsNullOrEmpty(pageToken) ? null : pageToken;
+        if (token is not null)
+        {
+            _ = PageTokens.Decode(token);
+        }
+
+        await RequireParentAsync(parentId, "parent_id", cancellationToken).ConfigureAwait(false);
+        var page = new PageRequest(pageSize == 0 ? DefaultExportPageSize : Math.Min(pageSize, MaxExportPageSize), token);
+        return await metrics.ReadPageAsync(parentId!, validKey, page, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, bool single, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        var validated = new MetricSeriesPoints[batch.Count];
+        var parents = new HashSet<string>(StringComparer.Ordinal);
+        long total = 0;
+        for (var s = 0; s < batch.Count; s++)
+        {
+            var series = batch[s];
+            var prefix = single ? string.Empty : $"series[{s}].";
+            var parentId = ParentId(series.ParentId, prefix + "parent_id");
+            var key = Key(series.Key, prefix + "key");
+            var points = Points(series.Points, single ? "value" : prefix + "values", single, now);
+            parents.Add(parentId);
+            validated[s] = series with { Points = points };
+            total += points.Count;
+        }
+
+        if (total == 0)
+        {
+            return 0;
+        }
+
+        // One lookup per distinct parent per request: a batch is usually one run's keys, so this is one cheap read.
+        foreach (var parentId in parents)
+        {
+            await RequireParentAsync(parentId, "parent_id", cancellationToken).ConfigureAwait(false);
+        }
+
+        return await metrics.AppendAsync(validated, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static IReadOnlyList<MetricPoint> Points(IReadOnlyList<MetricPoint>? points, string field, bool single, long now)
+    {
+        if (points is null)
+        {
+            return [];
+        }
+
+        MetricPoint[]? fixedUp = null;
+        for (var i = 0; i < points.Count; i++)
+        {
+            var point = points[i];
+            var name = single ? field : $"{field}[{i}]";
+            switch (point.Kind)
+            {
+                case MetricValueKind.Float or MetricValueKind.Double:
+                    break;
+                case MetricValueKind.StringTensor when point.Text is not null && point.Text.Length <= MaxTensorBytes
+                    && System.Text.Encoding.UTF8.GetByteCount(point.Text) <= MaxTensorBytes:
+                    break;
+                case MetricValueKind.BytesTensor when point.Bytes is not null && point.Bytes.Length <= MaxTensorBytes:
+                    break;
+                case MetricValueKind.StringTensor or MetricValueKind.BytesTensor:
+                    throw ModelBoxException.InvalidArgument($"{name} is larger than {MaxTensorBytes} bytes");
+                default:
+                    throw ModelBoxException.InvalidArgument($"{name} has no value; set one of f_val, d_val, s_tensor or b_tensor");
+            }
+
+            if (point.Step < 0)
+            {
+                throw ModelBoxException.InvalidArgument($"{name}.step is larger than {long.MaxValue}");
+            }
+
+            if (point.WallclockSeconds < 0)
+            {
+                throw ModelBoxException.InvalidArgument($"{name}.wallclock_time is larger than {long.MaxValue}");
+            }
+
+            if (point.WallclockSeconds == 0)
+            {
+                // Not given: the server's clock. Copy only when needed; a training loop's batches rarely need it.
+                fixedUp ??= [.. points];
+                fixedUp[i] = point with { WallclockSeconds = now };
+            }
+        }
+
+        return fixedUp ?? points;
+    }
+
+    private static string ParentId(string? parentId, string field)
+    {
+        if (string.IsNullOrEmpty(parentId))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is required");
+        }
+
+        return ObjectIds.TryGetKind(parentId, out _)
+            ? parentId
+            : throw ModelBoxException.InvalidArgument($"{field} '{(parentId.Length <= 80 ? parentId : parentId[..80] + "...")}' is not a ModelBox id");
+    }
+
+    /// <summary>A metric key: 1 to 250 characters, no control characters.</summary>
+    public static string Key(string? key, string field)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is required");
+        }
+
+        if (key.Length > MaxKeyLength)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is {key.Length} characters long; the limit is {MaxKeyLength}");
+        }
+
+        foreach (var c in key)
+        {
+            if (char.IsControl(c))
+            {
+                throw ModelBoxException.InvalidArgument($"{field} must not contain control characters");
+            }
+        }
+
+        return key;
+    }
+
+    private static long Step(ulong step, string field) =>
+        step > long.MaxValue ? throw ModelBoxException.InvalidArgument($"{field} {step} is larger than {long.MaxValue}") : (long)step;
+
+    private async Task RequireParentAsync(string? parentId, string field, CancellationToken cancellationToken)
+    {
+        var id = ParentId(parentId, field);
+        var found = await objects.FindObjectAsync(id, cancellationToken).ConfigureAwait(false);
+        if (found is null || found.Deleted)
+        {
+            ObjectIds.TryGetKind(id, out var kind);
+            throw ModelBoxException.NotFound(Validation.Describe(kind), id);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using ModelBox.Client;
+
+namespace ModelBox.Cli.Client;
+
+/// <summary><c>modelbox client metrics ...</c>: log a point, read series.</summary>
+internal static class MetricCommands
+{
+    private static readonly Column<PointRow>[] s_columns =
+    [
+        new("KEY", r => r.Key),
+        new("STEP", r => r.Step.ToString(CultureInfo.InvariantCulture)),
+        new("TIME", r => CommandOutput.Time(r.Time)),
+        new("VALUE", r => r.Value),
+    ];
+
+    public static Command Create(ClientGlobalOptions global)
+    {
+        var command = new Command("metrics", "Log and read metric series of any object");
+        command.Aliases.Add("metric");
+        command.Add(LogCommand(global));
+        command.Add(GetCommand(global));
+        return command;
+    }
+
+    private static Command LogCommand(ClientGlobalOptions global)
+    {
+        var parentId = ParentIdOption();
+        var key = new Option<string>("--key") { Description = "The metric key (1 to 250 characters)", Required = true };
+        var value = new Option<string>("--value") { Description = "The value: a number, nan, inf or -inf (stored as a double)", Required = true };
+        var step = new Option<long>("--step") { Description = "The training step (default 0)" };
+        var time = new Option<long?>("--time") { Description = "Wall-clock time in Unix seconds (default now)" };
+        var command = new Command("log", "Log one metric point") { parentId, key, value, step, time };
+        global.SetClientAction(command, async (parseResult, client, output, ct) =>
+        {
+            var number = ParseValue(parseResult.GetRequiredValue(value));
+            var stepValue = parseResult.GetValue(step);
+            if (stepValue < 0)
+            {
+                throw new CliUsageException($"--step must be 0 or more, not {stepValue}");
+            }
+
+            var at = parseResult.GetValue(time) is { } seconds
+                ? seconds > 0 ? DateTimeOffset.FromUnixTimeSeconds(seconds) : throw new CliUsageException($"--time must be positive Unix seconds, not {seconds}")
+                : DateTimeOffset.UtcNow;
+            var parent = parseResult.GetRequiredValue(parentId);
+            var metricKey = parseResult.GetRequiredValue(key);
+            await client.LogMetricAsync(parent, metricKey, number, stepValue, at, ct);
+            output.WriteOutcome(
+                string.Create(CultureInfo.InvariantCulture, $"Logged {metricKey}={Text(MetricValue.FromDouble(number))} at step {stepValue} of {parent}."),
+                new { ParentId = parent, Key = metricKey, Step = stepValue, Time = DateTimeOffset.FromUnixTimeSeconds(at.ToUnixTimeSeconds()), Value = Json(MetricValue.FromDouble(number)) });
+        });
+        return command;
+    }
+
+    private static Command GetCommand(ClientGlobalOptions global)
+    {
+        var parentId = ParentIdOption();
+        var key = new Option<string?>("--key") { Description = "Only this key (default: every key)" };
+        var maxPoints = new Option<int>("--max-points")
+        {
+            Description = "Downsample each series on the server to at most this many points (0 = every point; otherwise at least 2)",
+        };
+        var command = new Command("get", "Show the metric series of an object") { parentId, key, maxPoints };
+        global.SetClientAction(command, async (parseResult, client, output, ct) =>
+        {
+            var parent = parseResult.GetRequiredValue(parentId);
+            var max = parseResult.GetValue(maxPoints);
+            if (max is < 0 or 1)
+            {
+                throw new CliUsageException($"--max-points must be 0 or at least 2, not {max}");
+            }
+
+            IReadOnlyList<MetricSeries> series;
+            if (parseResult.GetValue(key) is { } only)
+            {
+                var view = await client.GetMetricSeriesAsync(parent, only, maxPoints: max, cancellationToken: ct);
+                series = view.Points.Count == 0 ? [] : [new MetricSeries(view.Key, view.Points)];
+            }
+            else
+            {
+                series = await client.GetMetricsAsync(parent, ct);
+                if (max > 0)
+                {
+                    var downsampled = new List<MetricSeries>(series.Count);
+                    foreach (var s in series)
+                    {
+                        var view = await client.GetMetricSeriesAsync(parent, s.Key, maxPoints: max, cancellationToken: ct);
+                        downsampled.Add(new MetricSeries(view.Key, view.Points));
+                    }
+
+                    series = downsampled;
+                }
+            }
+
+            if (output.IsJson)
+            {
+                output.WriteList(
+                    series.Select(s => new SeriesJson(s.Key, s.Points.Select(p => new PointJson(p.Step, p.Time, Kind(p.Value.Kind), Json(p.Value))).ToArray())).ToArray(),
+                    [],
+                    "");
+                return;
+            }
+
+            var rows = series.SelectMany(s => s.Points.Select(p => new PointRow(s.Key, p.Step, p.Time, Text(p.Value)))).ToArray();
+            output.WriteList(rows, s_columns, "No metrics.");
+        });
+        return command;
+    }
+
+    private static Option<string> ParentIdOption() =>
+        new("--parent-id") { Description = "The object: an experiment, checkpoint, model or model version id", Required = true };
+
+    private static double ParseValue(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "nan" => double.NaN,
+        "inf" or "+inf" or "infinity" => double.PositiveInfinity,
+        "-inf" or "-infinity" => double.NegativeInfinity,
+        var number when double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) => value,
+        _ => throw new CliUsageException($"--value '{text}' is not a number (use nan, inf or -inf for those)"),
+    };
+
+    private static string Kind(MetricValueKind kind) => kind switch
+    {
+        MetricValueKind.Float => "float",
+        MetricValueKind.Double => "double",
+        MetricValueKind.String => "string",
+        _ => "bytes",
+    };
+
+    private static string Text(MetricValue value) => value.Kind switch
+    {
+        MetricValueKind.Float or MetricValueKind.Double when double.IsNaN(value.Number) => "NaN",
+        MetricValueKind.Float or MetricValueKind.Double when double.IsPositiveInfinity(value.Number) => "Infinity",
+        MetricValueKind.Float or MetricValueKind.Double when double.IsNegativeInfinity(value.Number) => "-Infinity",
+        _ => value.ToString(),
+    };
+
+    /// <summary>Numbers as JSON numbers; NaN and infinities as the strings proto3's JSON mapping uses; bytes as base64.</summary>
+    private static JsonElement Json(MetricValue value) => value.Kind switch
+    {
+        MetricValueKind.Float or MetricValueKind.Double when double.IsFinite(value.Number) =>
+            // A float prints as its shortest decimal (0.1, not 0.100000001490116).
+            JsonSerializer.SerializeToElement(value.Kind == MetricValueKind.Float
+                ? double.Parse(((float)value.Number).ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
+                : value.Number),
+        _ => JsonSerializer.SerializeToElement(Text(value)),
+    };
+
+    private sealed record PointRow(string Key, long Step, DateTimeOffset Time, string Value);
+
+    private sealed record PointJson(long Step, DateTimeOffset Time, string Kind, JsonElement Value);
+
+    private sealed record SeriesJson(string Key, IReadOnlyList<PointJson> Points);
+}
