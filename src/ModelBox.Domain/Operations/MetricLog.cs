@@ -1,4 +1,5 @@
 using ModelBox.Domain.Storage;
+using ModelBox.Domain.Telemetry;
 
 namespace ModelBox.Domain.Operations;
 
@@ -121,7 +122,9 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
             await RequireParentAsync(parentId, "parent_id", cancellationToken).ConfigureAwait(false);
         }
 
-        return await metrics.AppendAsync(validated, cancellationToken).ConfigureAwait(false);
+        var written = await metrics.AppendAsync(validated, cancellationToken).ConfigureAwait(false);
+        ModelBoxMetrics.MetricPointsIngested.Add(written);
+        return written;
     }
 
     private static IReadOnlyList<MetricPoint> Points(IReadOnlyList<MetricPoint>? points, string field, bool single, long now)
