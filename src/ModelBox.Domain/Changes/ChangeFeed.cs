@@ -53,11 +53,16 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
     /// the buffer size behind, and of kind <see cref="ErrorKind.Unavailable"/> when the server shuts down; in both cases the
     /// consumer resumes by watching again from the last sequence it received.
     /// </summary>
-    public async IAsyncEnumerable<ChangeRecord> WatchAsync(
-        string @namespace, long since, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<ChangeRecord> WatchAsync(string @namespace, long since, CancellationToken cancellationToken = default) =>
+        WatchAsync(@namespace, since, _options.WatcherBufferSize, cancellationToken);
+
+    /// <summary>As the public overload, with this watcher's own buffer size (tests mix slow and fast watchers).</summary>
+    internal async IAsyncEnumerable<ChangeRecord> WatchAsync(
+        string @namespace, long since, int bufferSize, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(@namespace);
-        var watcher = new Watcher(_options.WatcherBufferSize);
+        ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
+        var watcher = new Watcher(bufferSize);
         var reader = Acquire(@namespace);
         try
         {
