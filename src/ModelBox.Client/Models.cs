@@ -246,3 +246,73 @@ internal static class EmptyMetadata
 {
     public static readonly IReadOnlyDictionary<string, JsonElement> Instance = new Dictionary<string, JsonElement>();
 }
+
+/// <summary>The outcome of a metadata write.</summary>
+public sealed record MetadataWriteResult
+{
+    /// <summary>Keys written (update) or keys that existed and were removed (delete).</summary>
+    public int Keys { get; init; }
+
+    /// <summary>When.</summary>
+    public DateTimeOffset UpdatedAt { get; init; }
+}
+
+/// <summary>Something that happened to an object, as logged with <see cref="ModelBoxClient.LogEventAsync"/>.</summary>
+public sealed record Event
+{
+    /// <summary>The event id (assigned by the server).</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The object it belongs to.</summary>
+    public required string ParentId { get; init; }
+
+    /// <summary>What happened.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Who reported it.</summary>
+    public string Source { get; init; } = "";
+
+    /// <summary>When it happened (the server keeps nanoseconds; .NET holds 100 ns).</summary>
+    public DateTimeOffset WallclockTime { get; init; }
+
+    /// <summary>JSON per key.</summary>
+    public IReadOnlyDictionary<string, JsonElement> Metadata { get; init; } = new Dictionary<string, JsonElement>();
+
+    /// <summary>When the server stored it.</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>What happened to an object in the change stream.</summary>
+public enum ChangeKind
+{
+    /// <summary>Not reported.</summary>
+    Undefined = 0,
+    /// <summary>The object was created (or an event logged).</summary>
+    Created = 1,
+    /// <summary>The object was updated (a restore after a delete is an update too; metadata writes are updates).</summary>
+    Updated = 2,
+    /// <summary>The object was soft-deleted.</summary>
+    Deleted = 3,
+}
+
+/// <summary>One change in a namespace.</summary>
+public sealed record Change
+{
+    /// <summary>Its position in the change log; watch again from it to resume right after it.</summary>
+    public long Sequence { get; init; }
+
+    /// <summary>What happened.</summary>
+    public ChangeKind Kind { get; init; }
+
+    /// <summary>experiment, checkpoint, model, model_version, metadata (the id is the object the metadata belongs to), event or file.</summary>
+    public required string ObjectKind { get; init; }
+
+    /// <summary>The id of the object that changed.</summary>
+    public required string ObjectId { get; init; }
+
+    /// <summary>When it was committed.</summary>
+    public DateTimeOffset ChangedAt { get; init; }
+
+    /// <summary>The object's new state as JSON (snake_case fields).</summary>
+    public JsonElement Payload { get; init; }
+}

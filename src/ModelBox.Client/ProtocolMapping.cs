@@ -82,6 +82,31 @@ internal static class ProtocolMapping
         CreatedAt = ToSdk(f.CreatedAt),
     };
 
+    public static Event ToSdk(this Proto.Event e) => new()
+    {
+        Id = e.Id,
+        ParentId = e.ParentId,
+        Name = e.Name,
+        Source = e.Source?.Name ?? "",
+        WallclockTime = ToSdk(e.WallclockTime),
+        Metadata = ToSdk(e.Metadata),
+        CreatedAt = ToSdk(e.CreatedAt),
+    };
+
+    public static Change ToSdk(this Proto.WatchNamespaceResponse c)
+    {
+        using var payload = JsonDocument.Parse(c.Payload is null ? "null" : JsonFormatter.Default.Format(c.Payload));
+        return new Change
+        {
+            Sequence = checked((long)c.Sequence),
+            Kind = (ChangeKind)c.Event,
+            ObjectKind = c.ObjectKind,
+            ObjectId = c.ObjectId,
+            ChangedAt = ToSdk(c.ChangedAt),
+            Payload = payload.RootElement.Clone(),
+        };
+    }
+
     public static Proto.MLFramework ToProto(this Framework framework) => (Proto.MLFramework)framework;
 
     public static Proto.ExperimentStatus ToProto(this ExperimentStatus status) => (Proto.ExperimentStatus)status;

@@ -13,6 +13,8 @@ public enum ErrorKind
     FailedPrecondition,
     /// <summary>A limit was exceeded.</summary>
     ResourceExhausted,
+    /// <summary>The operation was ended early and should be resumed by the client (a change stream that fell behind).</summary>
+    Aborted,
     /// <summary>The store is unreachable; retrying later can succeed.</summary>
     Unavailable,
 }

@@ -11,6 +11,8 @@ public enum ObjectKind
     Checkpoint,
     Model,
     ModelVersion,
+    /// <summary>A logged event; its id is random (time-ordered), not derived from a natural key: logging twice is two events.</summary>
+    Event,
 }
 
 /// <summary>
@@ -31,6 +33,19 @@ public static class ObjectIds
     public static string Checkpoint(string experimentId, long epoch) =>
         Make(ObjectKind.Checkpoint, experimentId, epoch.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
+    /// <summary>
+    /// A new event id: <c>evt-</c>, 14 hex digits of the Unix time in microseconds, 18 random hex digits. Ids of events
+    /// logged later sort later (within a microsecond the order is random), and two events never share an id.
+    /// </summary>
+    public static string NewEvent(DateTimeOffset now)
+    {
+        var micros = (now.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / 10;
+        Span<byte> random = stackalloc byte[9];
+        RandomNumberGenerator.Fill(random);
+        return Prefix(ObjectKind.Event) + "-" + (micros & 0x00FF_FFFF_FFFF_FFFF).ToString("x14", System.Globalization.CultureInfo.InvariantCulture)
+            + Convert.ToHexStringLower(random);
+    }
+
     /// <summary>The prefix that names a kind in its ids.</summary>
     public static string Prefix(ObjectKind kind) => kind switch
     {
@@ -38,6 +53,7 @@ public static class ObjectIds
         ObjectKind.Checkpoint => "ckpt",
         ObjectKind.Model => "mdl",
         ObjectKind.ModelVersion => "mver",
+        ObjectKind.Event => "evt",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

@@ -93,3 +93,25 @@ public sealed record ExperimentChanges(ExperimentStatus? Status, string? Descrip
 
 /// <summary>What the store knows of any object by id: its kind, the namespace it lives in, and whether it (or its parent) is deleted.</summary>
 public sealed record ObjectRef(string Id, ObjectKind Kind, string Namespace, bool Deleted);
+
+/// <summary>Something that happened to an object (a job started, a deployment failed), as a training script logged it.</summary>
+/// <param name="Id">Server-assigned, unique per logged event (see <see cref="ObjectIds.NewEvent"/>).</param>
+/// <param name="ParentId">The object the event belongs to.</param>
+/// <param name="Name">What happened.</param>
+/// <param name="Source">Who reported it.</param>
+/// <param name="WallclockUnixNanos">When it happened, as the client said, in Unix nanoseconds: the wire's full precision.</param>
+/// <param name="Metadata">JSON per key.</param>
+/// <param name="CreatedAt">When the server stored it.</param>
+public sealed record LoggedEvent(
+    string Id,
+    string ParentId,
+    string Name,
+    string Source,
+    long WallclockUnixNanos,
+    IReadOnlyDictionary<string, string> Metadata,
+    DateTimeOffset CreatedAt);
+
+/// <summary>The outcome of a metadata write.</summary>
+/// <param name="KeysAffected">Keys written (update) or keys that existed and were removed (delete).</param>
+/// <param name="UpdatedAt">When.</param>
+public sealed record MetadataWriteResult(int KeysAffected, DateTimeOffset UpdatedAt);

@@ -131,6 +131,7 @@ public static class Validation
         ObjectKind.Checkpoint => "checkpoint",
         ObjectKind.Model => "model",
         ObjectKind.ModelVersion => "model version",
+        ObjectKind.Event => "event",
         _ => kind.ToString(),
     };
 

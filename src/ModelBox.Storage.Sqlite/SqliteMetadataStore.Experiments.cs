@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
 using ModelBox.Domain;
+using ModelBox.Domain.Changes;
 using static ModelBox.Storage.Sqlite.SqliteValues;
 
 namespace ModelBox.Storage.Sqlite;
@@ -56,6 +57,12 @@ public sealed partial class SqliteMetadataStore
                 }
 
                 var stored = await ReadExperimentAsync(connection, transaction, experiment.Id, cancellationToken).ConfigureAwait(false);
+                if (inserted)
+                {
+                    await AppendExperimentChangeAsync(connection, transaction, stored!, ChangeType.Created, stored!.CreatedAt, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
                 return new CreateResult<Experiment>(stored!, Existed: !inserted);
             },
             cancellationToken);
@@ -140,23 +147,49 @@ public sealed partial class SqliteMetadataStore
                     },
                     transaction,
                     cancellationToken)).ConfigureAwait(false);
-                return await ReadExperimentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+                var stored = await ReadExperimentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+                await AppendExperimentChangeAsync(connection, transaction, stored!, ChangeType.Updated, now, cancellationToken).ConfigureAwait(false);
+                return stored;
             },
             cancellationToken);
     }
 
     public Task<DateTimeOffset?> DeleteExperimentAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         WriteAsync(
-            (connection, transaction) =>
-                SoftDeleteAsync(connection, transaction, "experiments", id, now, ("checkpoints", "experiment_id"), cancellationToken),
+            async (connection, transaction) =>
+            {
+                var deletion = await SoftDeleteAsync(connection, transaction, "experiments", id, now, ("checkpoints", "experiment_id"), cancellationToken)
+                    .ConfigureAwait(false);
+                if (deletion is { Changed: true })
+                {
+                    await AppendExperimentTreeChangesAsync(connection, transaction, id, deletion.ChildIds, ChangeType.Deleted, now, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                return deletion?.DeletedAt;
+            },
             cancellationToken);
 
     public Task<Experiment?> RestoreExperimentAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         WriteAsync(
             async (connection, transaction) =>
-                await RestoreAsync(connection, transaction, "experiments", id, now, ("checkpoints", "experiment_id"), cancellationToken).ConfigureAwait(false)
-                    ? await ReadExperimentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false)
-                    : null,
+            {
+                var restoration = await RestoreAsync(connection, transaction, "experiments", id, now, ("checkpoints", "experiment_id"), cancellationToken)
+                    .ConfigureAwait(false);
+                if (restoration is null)
+                {
+                    return null;
+                }
+
+                if (restoration.Changed)
+                {
+                    // A restore is an update: the object existed all along, and its state now shows deleted_at cleared.
+                    await AppendExperimentTreeChangesAsync(connection, transaction, id, restoration.ChildIds, ChangeType.Updated, now, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                return await ReadExperimentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+            },
             cancellationToken);
 
     public Task<CreateResult<Checkpoint>> CreateCheckpointAsync(Checkpoint checkpoint, CancellationToken cancellationToken = default)
@@ -196,6 +229,14 @@ public sealed partial class SqliteMetadataStore
                 }
 
                 var stored = await ReadCheckpointAsync(connection, transaction, checkpoint.Id, cancellationToken).ConfigureAwait(false);
+                if (inserted)
+                {
+                    var @namespace = await ExperimentNamespaceAsync(connection, transaction, checkpoint.ExperimentId, cancellationToken).ConfigureAwait(false);
+                    await AppendChangeAsync(
+                        connection, transaction, @namespace, ChangeObjectKinds.Checkpoint, stored!.Id, ChangeType.Created, stored.CreatedAt,
+                        ChangeStateJson.Checkpoint(stored, @namespace), cancellationToken).ConfigureAwait(false);
+                }
+
                 return new CreateResult<Checkpoint>(stored!, Existed: !inserted);
             },
             cancellationToken);
@@ -228,6 +269,38 @@ public sealed partial class SqliteMetadataStore
             },
             cancellationToken).ConfigureAwait(false);
     }
+
+    private Task AppendExperimentChangeAsync(
+        SqliteConnection connection, SqliteTransaction transaction, Experiment experiment, ChangeType change, DateTimeOffset at, CancellationToken cancellationToken) =>
+        AppendChangeAsync(
+            connection, transaction, experiment.Namespace, ChangeObjectKinds.Experiment, experiment.Id, change, at,
+            ChangeStateJson.Experiment(experiment), cancellationToken);
+
+    /// <summary>One change record for the experiment and one for each checkpoint that went (or came back) with it.</summary>
+    private async Task AppendExperimentTreeChangesAsync(
+        SqliteConnection connection,
+        SqliteTransaction transaction,
+        string id,
+        IReadOnlyList<string> checkpointIds,
+        ChangeType change,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        var experiment = (await ReadExperimentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false))!;
+        await AppendExperimentChangeAsync(connection, transaction, experiment, change, now, cancellationToken).ConfigureAwait(false);
+        foreach (var checkpointId in checkpointIds)
+        {
+            var checkpoint = (await ReadCheckpointAsync(connection, transaction, checkpointId, cancellationToken).ConfigureAwait(false))!;
+            await AppendChangeAsync(
+                connection, transaction, experiment.Namespace, ChangeObjectKinds.Checkpoint, checkpoint.Id, change, now,
+                ChangeStateJson.Checkpoint(checkpoint, experiment.Namespace), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static Task<string> ExperimentNamespaceAsync(
+        SqliteConnection connection, SqliteTransaction transaction, string experimentId, CancellationToken cancellationToken) =>
+        connection.ExecuteScalarAsync<string>(Command(
+            "SELECT namespace FROM experiments WHERE id = @Id", new { Id = experimentId }, transaction, cancellationToken))!;
 
     private static async Task<Experiment?> ReadExperimentAsync(
         SqliteConnection connection, SqliteTransaction transaction, string id, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
 using ModelBox.Domain;
+using ModelBox.Domain.Changes;
 using static ModelBox.Storage.Sqlite.SqliteValues;
 
 namespace ModelBox.Storage.Sqlite;
@@ -48,6 +49,13 @@ public sealed partial class SqliteMetadataStore
                 }
 
                 var stored = await ReadModelAsync(connection, transaction, model.Id, cancellationToken).ConfigureAwait(false);
+                if (inserted)
+                {
+                    await AppendChangeAsync(
+                        connection, transaction, stored!.Namespace, ChangeObjectKinds.Model, stored.Id, ChangeType.Created, stored.CreatedAt,
+                        ChangeStateJson.Model(stored), cancellationToken).ConfigureAwait(false);
+                }
+
                 return new CreateResult<Model>(stored!, Existed: !inserted);
             },
             cancellationToken);
@@ -84,15 +92,39 @@ public sealed partial class SqliteMetadataStore
 
     public Task<DateTimeOffset?> DeleteModelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         WriteAsync(
-            (connection, transaction) => SoftDeleteAsync(connection, transaction, "models", id, now, ("model_versions", "model_id"), cancellationToken),
+            async (connection, transaction) =>
+            {
+                var deletion = await SoftDeleteAsync(connection, transaction, "models", id, now, ("model_versions", "model_id"), cancellationToken)
+                    .ConfigureAwait(false);
+                if (deletion is { Changed: true })
+                {
+                    await AppendModelTreeChangesAsync(connection, transaction, id, deletion.ChildIds, ChangeType.Deleted, now, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                return deletion?.DeletedAt;
+            },
             cancellationToken);
 
     public Task<Model?> RestoreModelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         WriteAsync(
             async (connection, transaction) =>
-                await RestoreAsync(connection, transaction, "models", id, now, ("model_versions", "model_id"), cancellationToken).ConfigureAwait(false)
-                    ? await ReadModelAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false)
-                    : null,
+            {
+                var restoration = await RestoreAsync(connection, transaction, "models", id, now, ("model_versions", "model_id"), cancellationToken)
+                    .ConfigureAwait(false);
+                if (restoration is null)
+                {
+                    return null;
+                }
+
+                if (restoration.Changed)
+                {
+                    await AppendModelTreeChangesAsync(connection, transaction, id, restoration.ChildIds, ChangeType.Updated, now, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                return await ReadModelAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+            },
             cancellationToken);
 
     public Task<CreateResult<ModelVersion>> CreateModelVersionAsync(ModelVersion version, CancellationToken cancellationToken = default)
@@ -133,6 +165,12 @@ public sealed partial class SqliteMetadataStore
                 }
 
                 var stored = await ReadModelVersionAsync(connection, transaction, version.Id, cancellationToken).ConfigureAwait(false);
+                if (inserted)
+                {
+                    await AppendModelVersionChangeAsync(connection, transaction, stored!, ChangeType.Created, stored!.CreatedAt, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
                 return new CreateResult<ModelVersion>(stored!, Existed: !inserted);
             },
             cancellationToken);
@@ -169,7 +207,18 @@ public sealed partial class SqliteMetadataStore
 
     public Task<DateTimeOffset?> DeleteModelVersionAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         WriteAsync(
-            (connection, transaction) => SoftDeleteAsync(connection, transaction, "model_versions", id, now, children: null, cancellationToken),
+            async (connection, transaction) =>
+            {
+                var deletion = await SoftDeleteAsync(connection, transaction, "model_versions", id, now, children: null, cancellationToken)
+                    .ConfigureAwait(false);
+                if (deletion is { Changed: true })
+                {
+                    var stored = await ReadModelVersionAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+                    await AppendModelVersionChangeAsync(connection, transaction, stored!, ChangeType.Deleted, now, cancellationToken).ConfigureAwait(false);
+                }
+
+                return deletion?.DeletedAt;
+            },
             cancellationToken);
 
     public Task<ModelVersion?> RestoreModelVersionAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
@@ -190,10 +239,50 @@ public sealed partial class SqliteMetadataStore
                         $"model version '{id}' belongs to model '{version.ModelId}', which is deleted; restore the model first");
                 }
 
-                await RestoreAsync(connection, transaction, "model_versions", id, now, children: null, cancellationToken).ConfigureAwait(false);
-                return await ReadModelVersionAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+                var restoration = await RestoreAsync(connection, transaction, "model_versions", id, now, children: null, cancellationToken)
+                    .ConfigureAwait(false);
+                var stored = await ReadModelVersionAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+                if (restoration is { Changed: true })
+                {
+                    await AppendModelVersionChangeAsync(connection, transaction, stored!, ChangeType.Updated, now, cancellationToken).ConfigureAwait(false);
+                }
+
+                return stored;
             },
             cancellationToken);
+
+    private async Task AppendModelVersionChangeAsync(
+        SqliteConnection connection, SqliteTransaction transaction, ModelVersion version, ChangeType change, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var @namespace = await connection.ExecuteScalarAsync<string>(Command(
+            "SELECT namespace FROM models WHERE id = @Id", new { Id = version.ModelId }, transaction, cancellationToken)).ConfigureAwait(false);
+        await AppendChangeAsync(
+            connection, transaction, @namespace!, ChangeObjectKinds.ModelVersion, version.Id, change, at,
+            ChangeStateJson.ModelVersion(version, @namespace!), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One change record for the model and one for each version that went (or came back) with it.</summary>
+    private async Task AppendModelTreeChangesAsync(
+        SqliteConnection connection,
+        SqliteTransaction transaction,
+        string id,
+        IReadOnlyList<string> versionIds,
+        ChangeType change,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        var model = (await ReadModelAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false))!;
+        await AppendChangeAsync(
+            connection, transaction, model.Namespace, ChangeObjectKinds.Model, model.Id, change, now, ChangeStateJson.Model(model), cancellationToken)
+            .ConfigureAwait(false);
+        foreach (var versionId in versionIds)
+        {
+            var version = (await ReadModelVersionAsync(connection, transaction, versionId, cancellationToken).ConfigureAwait(false))!;
+            await AppendChangeAsync(
+                connection, transaction, model.Namespace, ChangeObjectKinds.ModelVersion, version.Id, change, now,
+                ChangeStateJson.ModelVersion(version, model.Namespace), cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     private static async Task<Model?> ReadModelAsync(
         SqliteConnection connection, SqliteTransaction transaction, string id, CancellationToken cancellationToken)

@@ -106,9 +106,9 @@ public sealed partial class SqliteMetadataStore
 
     /// <summary>
     /// Soft-deletes a live parent and its live children with one timestamp, which is how a restore later tells the
-    /// children deleted with the parent from those deleted before it.
+    /// children deleted with the parent from those deleted before it. Null when there is no such row.
     /// </summary>
-    private static async Task<DateTimeOffset?> SoftDeleteAsync(
+    private static async Task<SoftDeletion?> SoftDeleteAsync(
         SqliteConnection connection,
         SqliteTransaction transaction,
         string table,
@@ -125,26 +125,28 @@ public sealed partial class SqliteMetadataStore
 
         if (state.DeletedAt is { } deletedAt)
         {
-            return FromMicros(deletedAt);
+            return new SoftDeletion(FromMicros(deletedAt), Changed: false, []);
         }
 
         var parameters = new { Id = id, Now = ToMicros(now) };
         await connection.ExecuteAsync(Command(
             $"UPDATE {table} SET deleted_at = @Now, updated_at = @Now WHERE id = @Id", parameters, transaction, cancellationToken)).ConfigureAwait(false);
+        List<string> childIds = [];
         if (children is var (childTable, parentColumn))
         {
-            await connection.ExecuteAsync(Command(
-                $"UPDATE {childTable} SET deleted_at = @Now, updated_at = @Now WHERE {parentColumn} = @Id AND deleted_at IS NULL",
+            // RETURNING names the children this delete took with it: each gets its own change record.
+            childIds = (await connection.QueryAsync<string>(Command(
+                $"UPDATE {childTable} SET deleted_at = @Now, updated_at = @Now WHERE {parentColumn} = @Id AND deleted_at IS NULL RETURNING id",
                 parameters,
                 transaction,
-                cancellationToken)).ConfigureAwait(false);
+                cancellationToken)).ConfigureAwait(false)).AsList();
         }
 
-        return FromMicros(parameters.Now);
+        return new SoftDeletion(FromMicros(parameters.Now), Changed: true, childIds);
     }
 
-    /// <summary>Restores a deleted row and the children that carry its deletion timestamp; false when there is no such row.</summary>
-    private static async Task<bool> RestoreAsync(
+    /// <summary>Restores a deleted row and the children that carry its deletion timestamp; null when there is no such row.</summary>
+    private static async Task<Restoration?> RestoreAsync(
         SqliteConnection connection,
         SqliteTransaction transaction,
         string table,
@@ -156,28 +158,35 @@ public sealed partial class SqliteMetadataStore
         var state = await GetDeletionAsync(connection, transaction, table, id, cancellationToken).ConfigureAwait(false);
         if (state is null)
         {
-            return false;
+            return null;
         }
 
         if (state.DeletedAt is not { } deletedAt)
         {
-            return true;
+            return new Restoration(Changed: false, []);
         }
 
         var parameters = new { Id = id, Now = ToMicros(now), DeletedAt = deletedAt };
         await connection.ExecuteAsync(Command(
             $"UPDATE {table} SET deleted_at = NULL, updated_at = @Now WHERE id = @Id", parameters, transaction, cancellationToken)).ConfigureAwait(false);
+        List<string> childIds = [];
         if (children is var (childTable, parentColumn))
         {
-            await connection.ExecuteAsync(Command(
-                $"UPDATE {childTable} SET deleted_at = NULL, updated_at = @Now WHERE {parentColumn} = @Id AND deleted_at = @DeletedAt",
+            childIds = (await connection.QueryAsync<string>(Command(
+                $"UPDATE {childTable} SET deleted_at = NULL, updated_at = @Now WHERE {parentColumn} = @Id AND deleted_at = @DeletedAt RETURNING id",
                 parameters,
                 transaction,
-                cancellationToken)).ConfigureAwait(false);
+                cancellationToken)).ConfigureAwait(false)).AsList();
         }
 
-        return true;
+        return new Restoration(Changed: true, childIds);
     }
+
+    /// <summary>The outcome of a soft delete: when, whether this call deleted it, and the children it deleted.</summary>
+    private sealed record SoftDeletion(DateTimeOffset DeletedAt, bool Changed, IReadOnlyList<string> ChildIds);
+
+    /// <summary>The outcome of a restore: whether this call restored it, and the children it restored.</summary>
+    private sealed record Restoration(bool Changed, IReadOnlyList<string> ChildIds);
 
     /// <summary>The sort key of the last row of the previous page, or null for the first page.</summary>
     private static string[]? DecodeToken(PageRequest page, int parts)

@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelBox.Domain;
+using ModelBox.Domain.Changes;
 using ModelBox.Domain.Storage;
 using ModelBox.Domain.Telemetry;
 
@@ -19,7 +20,7 @@ namespace ModelBox.Storage.Sqlite;
 /// SQLITE_BUSY) and take the database lock up front with BEGIN IMMEDIATE, so a transaction never has to upgrade a
 /// read lock and fail half-way. Other processes are waited for up to the busy timeout.
 /// </summary>
-public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
+public sealed partial class SqliteMetadataStore : IMetadataStore, IObjectMetadataStore, IEventStore, IAsyncDisposable
 {
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
@@ -29,6 +30,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
     private readonly string _connectionPragmas;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly InProcessChangeSignal _changeSignal;
     private int _journalModeSet;
 
     // Open connections kept by the store itself: pragmas run once per connection, not once per call, and SQLite keeps
@@ -39,8 +41,13 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
     private const int MaxIdleReaders = 16;
     private volatile bool _disposed;
 
-    public SqliteMetadataStore(SqliteStoreOptions options, ILoggerFactory? loggerFactory = null)
+    /// <param name="options">Where the database is.</param>
+    /// <param name="loggerFactory">Logging; null logs nothing.</param>
+    /// <param name="changeSignal">The signal raised after commits that appended change records; null creates one
+    /// (see <see cref="ChangeSignal"/>).</param>
+    public SqliteMetadataStore(SqliteStoreOptions options, ILoggerFactory? loggerFactory = null, InProcessChangeSignal? changeSignal = null)
     {
+        _changeSignal = changeSignal ?? new InProcessChangeSignal();
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrWhiteSpace(options.DatabasePath, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegative(options.BusyTimeoutMilliseconds, nameof(options));
@@ -252,6 +259,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
                 {
                     var result = await write(connection, transaction).ConfigureAwait(false);
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    PublishChanges();
                     return result;
                 }
             }
@@ -269,6 +277,8 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IAsyncDisposab
         }
         finally
         {
+            // Rolled back (or published): either way the next transaction starts with no pending wake-ups.
+            _changedNamespaces.Clear();
             _writeLock.Release();
             ModelBoxMetrics.StorageDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, WriteTags);
         }

@@ -48,6 +48,10 @@ public sealed record ServerConfig
     /// <summary>True when TLS is configured.</summary>
     public bool TlsEnabled => TlsCertFile.Length > 0;
 
+    /// <summary>How many live changes may wait for one WatchNamespace stream before it is ended with ABORTED (the client
+    /// resumes from its last sequence). Bounds the memory a slow watcher can hold.</summary>
+    public int WatchBufferSize { get; init; } = 1024;
+
     /// <summary>The SQLite database file of the integrated store.</summary>
     public string SqliteDatabasePath => Path.Combine(Path.GetFullPath(DataDir), "modelbox.db");
 

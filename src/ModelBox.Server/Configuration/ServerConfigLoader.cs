@@ -53,6 +53,8 @@ public static class ServerConfigLoader
             c => Text(c.MaxConcurrentStreams), (c, v) => c with { MaxConcurrentStreams = Integer(v, "limits.max_concurrent_streams", 1, 100_000) }, IsInteger: true),
         new("limits.unary_deadline_seconds", "Deadline given to unary calls that arrive without one; 0 means none.",
             c => Text(c.UnaryDeadlineSeconds), (c, v) => c with { UnaryDeadlineSeconds = Integer(v, "limits.unary_deadline_seconds", 0, 86_400) }, IsInteger: true),
+        new("watch.buffer_size", "Live changes buffered per WatchNamespace stream; a watcher that falls further behind is ended with ABORTED and resumes from its last sequence.",
+            c => Text(c.WatchBufferSize), (c, v) => c with { WatchBufferSize = Integer(v, "watch.buffer_size", 1, 1_000_000) }, IsInteger: true),
     ];
 
     /// <summary>The environment variable that overrides each key, for docs and tests.</summary>

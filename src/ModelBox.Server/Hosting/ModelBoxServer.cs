@@ -2,6 +2,7 @@ using System.Net;
 using System.Reflection;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using ModelBox.Domain.Changes;
 using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Observability;
@@ -125,6 +126,11 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var store = _app.Services.GetRequiredService<IMetadataStore>();
         await store.MigrateAsync(cancellationToken);
         ServerLog.SchemaReady(logger, Config.MetadataStorage, Config.SqliteDatabasePath);
+
+        // Watch streams never end on their own: end them (UNAVAILABLE, resumable) as soon as shutdown begins, so a graceful
+        // stop does not wait out the shutdown timeout for them.
+        var feed = _app.Services.GetRequiredService<ChangeFeed>();
+        _app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(feed.Shutdown);
 
         await _app.StartAsync(cancellationToken);
         ServerLog.Listening(logger, Version, GrpcAddress);

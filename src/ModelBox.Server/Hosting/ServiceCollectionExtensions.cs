@@ -1,3 +1,4 @@
+using ModelBox.Domain.Changes;
 using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
@@ -18,6 +19,13 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ExperimentTracker>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<MetricLog>();
+        services.AddSingleton<MetadataEditor>();
+        services.AddSingleton<EventLog>();
+        services.AddSingleton<ChangeStream>();
+        services.AddSingleton(sp => new ChangeFeed(
+            sp.GetRequiredService<IChangeLog>(),
+            sp.GetRequiredService<IChangeSignal>(),
+            new ChangeFeedOptions(WatcherBufferSize: config.WatchBufferSize)));
         services.AddGrpc(options =>
         {
             // Outermost first: telemetry sees the final status; errors map innermost.
@@ -63,12 +71,20 @@ public static class ServiceCollectionExtensions
     /// <summary>Stores metadata in an embedded SQLite database file.</summary>
     public static IServiceCollection UseSqliteMetadata(this IServiceCollection services, string databasePath)
     {
-        services.AddSingleton<IMetadataStore>(sp => new SqliteMetadataStore(
+        // One signal for the process: the store raises it after commits, the change feed listens.
+        services.AddSingleton<InProcessChangeSignal>();
+        services.AddSingleton<IChangeSignal>(sp => sp.GetRequiredService<InProcessChangeSignal>());
+        services.AddSingleton(sp => new SqliteMetadataStore(
             new SqliteStoreOptions(databasePath),
-            sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<InProcessChangeSignal>()));
+        services.AddSingleton<IMetadataStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
+        services.AddSingleton<IObjectMetadataStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
+        services.AddSingleton<IEventStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
+        services.AddSingleton<IChangeLog>(sp => sp.GetRequiredService<SqliteMetadataStore>());
         // Metrics share the database file, its connections and its single writer lock with the metadata.
         services.AddSingleton<IMetricStore>(sp => new SqliteMetricStore(
-            (SqliteMetadataStore)sp.GetRequiredService<IMetadataStore>(),
+            sp.GetRequiredService<SqliteMetadataStore>(),
             sp.GetRequiredService<ILoggerFactory>()));
         return services;
     }

@@ -83,6 +83,7 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
         ErrorKind.AlreadyExists => StatusCode.AlreadyExists,
         ErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
         ErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
+        ErrorKind.Aborted => StatusCode.Aborted,
         ErrorKind.Unavailable => StatusCode.Unavailable,
         _ => StatusCode.Internal,
     };

@@ -107,6 +107,47 @@ internal static class ProtoMapping
         return proto;
     }
 
+    public static Proto.Event ToProto(this LoggedEvent e) => new()
+    {
+        Id = e.Id,
+        ParentId = e.ParentId,
+        Name = e.Name,
+        Source = new Proto.EventSource { Name = e.Source },
+        WallclockTime = FromUnixNanos(e.WallclockUnixNanos),
+        Metadata = e.Metadata.ToProtoMetadata(),
+        CreatedAt = e.CreatedAt.ToTimestamp(),
+    };
+
+    /// <summary>A wire timestamp as Unix nanoseconds, exactly; INVALID_ARGUMENT naming the field when it is malformed or out of range.</summary>
+    public static long ToUnixNanos(this Timestamp value, string field)
+    {
+        if (value.Nanos is < 0 or >= 1_000_000_000)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} has nanos {value.Nanos}; it must be between 0 and 999999999");
+        }
+
+        try
+        {
+            return checked((value.Seconds * 1_000_000_000L) + value.Nanos);
+        }
+        catch (OverflowException)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is out of range (years 1678 to 2262 are supported)");
+        }
+    }
+
+    public static Timestamp FromUnixNanos(long unixNanos)
+    {
+        var seconds = Math.DivRem(unixNanos, 1_000_000_000L, out var nanos);
+        if (nanos < 0)
+        {
+            seconds -= 1;
+            nanos += 1_000_000_000L;
+        }
+
+        return new Timestamp { Seconds = seconds, Nanos = (int)nanos };
+    }
+
     public static Proto.Namespace ToProto(this NamespaceInfo n) => new() { Name = n.Name, CreatedAt = n.CreatedAt.ToTimestamp() };
 
     public static Framework ToDomain(this Proto.MLFramework framework) =>

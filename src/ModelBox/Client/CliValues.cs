@@ -97,12 +97,12 @@ internal static class CliValues
     /// Parses <c>--metadata key=json</c> options. A value that is not valid JSON is taken as a string, so
     /// <c>--metadata dataset=librispeech</c> works without shell-quoting the JSON quotes.
     /// </summary>
-    public static Dictionary<string, JsonElement>? ParseMetadata(IEnumerable<string>? pairs)
+    public static Dictionary<string, JsonElement>? ParseMetadata(IEnumerable<string>? pairs, string option = "--metadata")
     {
         Dictionary<string, JsonElement>? metadata = null;
         foreach (var pair in pairs ?? [])
         {
-            var (key, text) = SplitPair(pair, "--metadata");
+            var (key, text) = SplitPair(pair, option);
             JsonElement value;
             try
             {

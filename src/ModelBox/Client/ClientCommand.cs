@@ -19,6 +19,9 @@ public static class ClientCommand
         command.Add(NamespaceCommands.Create(global));
         command.Add(HealthCommand.Create(global));
         command.Add(MetricCommands.Create(global));
+        command.Add(MetadataCommands.Create(global));
+        command.Add(EventCommands.Create(global));
+        command.Add(WatchCommand.Create(global));
         // The original CLI listed models with `modelbox client list`; keep that spelling working.
         command.Add(ModelCommands.ListCommand(global));
         return command;

@@ -84,6 +84,19 @@ internal sealed class CommandOutput
         _console.Value.Write(table);
     }
 
+    /// <summary>Writes a map: one JSON object, or a table of its entries.</summary>
+    public void WriteMap<TKey, TValue>(IReadOnlyDictionary<TKey, TValue> map, IReadOnlyList<KeyValuePair<TKey, TValue>> rows, IReadOnlyList<Column<KeyValuePair<TKey, TValue>>> columns, string emptyMessage)
+        where TKey : notnull
+    {
+        if (_format == OutputFormat.Json)
+        {
+            WriteJson(map);
+            return;
+        }
+
+        WriteList(rows, columns, emptyMessage);
+    }
+
     /// <summary>Writes the outcome of an operation without an object (a delete): a sentence, or the JSON of <paramref name="json"/>.</summary>
     public void WriteOutcome(string sentence, object json)
     {

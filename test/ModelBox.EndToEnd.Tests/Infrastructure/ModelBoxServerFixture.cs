@@ -15,6 +15,9 @@ public sealed class ModelBoxServerFixture : IAsyncLifetime
     private readonly ErrorCollector _errors = new();
     private ModelBoxServer? _server;
 
+    /// <summary>Changes the settings; for a server of its own that a test starts and disposes itself.</summary>
+    public Func<ServerConfig, ServerConfig> Configure { get; init; } = config => config;
+
     public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "modelbox-e2e-" + Guid.NewGuid().ToString("N"));
 
     /// <summary>The server's URL, e.g. <c>http://127.0.0.1:41234</c>.</summary>
@@ -43,13 +46,13 @@ public sealed class ModelBoxServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var config = new ServerConfig
+        var config = Configure(new ServerConfig
         {
             ListenAddr = "127.0.0.1:0",
             HttpListenAddr = "127.0.0.1:0",
             PrometheusListenAddr = "127.0.0.1:0",
             DataDir = DataDir,
-        };
+        });
         _server = ModelBoxServer.Create(config, logging =>
         {
             logging.SetMinimumLevel(LogLevel.Warning);

@@ -1,0 +1,19 @@
+using ModelBox.Domain.Changes;
+
+namespace ModelBox.Domain.Operations;
+
+/// <summary>WatchNamespace: validates the request and hands it to the <see cref="ChangeFeed"/>.</summary>
+public sealed class ChangeStream(ChangeFeed feed)
+{
+    /// <summary>The changes of a namespace (empty means <c>default</c>) after <paramref name="since"/> (0: from the start).</summary>
+    public IAsyncEnumerable<ChangeRecord> WatchAsync(string? @namespace, ulong since, CancellationToken cancellationToken = default)
+    {
+        var ns = Validation.Namespace(@namespace);
+        if (since > long.MaxValue)
+        {
+            throw ModelBoxException.InvalidArgument($"since {since} is larger than {long.MaxValue}");
+        }
+
+        return feed.WatchAsync(ns, (long)since, cancellationToken);
+    }
+}

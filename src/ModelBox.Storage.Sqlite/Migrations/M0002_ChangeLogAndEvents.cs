@@ -1,0 +1,61 @@
+using FluentMigrator;
+
+namespace ModelBox.Storage.Sqlite.Migrations;
+
+/// <summary>
+/// The change log (the transactional outbox behind WatchNamespace) and logged events.
+/// <para>
+/// <c>changes.sequence</c> must become visible in commit order, or a watcher reading <c>sequence &gt; last</c> could
+/// skip a record that commits late. On SQLite the column is the rowid (INTEGER PRIMARY KEY) and writers are serialised
+/// by the database lock, so the order sequences are assigned in is the order transactions commit in. PostgreSQL and
+/// MySQL must not use an identity/auto-increment column for it (transaction A takes 10, B takes 11 and commits first, a
+/// reader sees 11 and never sees 10): their backends will keep a one-row counter table and, inside every transaction
+/// that appends changes, run <c>UPDATE change_counter SET value = value + n RETURNING value</c> (MySQL:
+/// <c>SELECT ... FOR UPDATE</c>) and insert explicit sequences. The row lock serialises change-producing commits in
+/// sequence order; those transactions are short. The column is therefore a plain 64-bit primary key here.
+/// </para>
+/// </summary>
+[Migration(2, "change log and events")]
+public sealed class M0002_ChangeLogAndEvents : Migration
+{
+    public override void Up()
+    {
+        Create.Table("changes")
+            .WithColumn("sequence").AsInt64().NotNullable().PrimaryKey()
+            .WithColumn("namespace").AsString().NotNullable()
+            .WithColumn("object_kind").AsString().NotNullable()
+            .WithColumn("object_id").AsString().NotNullable()
+            // created | updated | deleted
+            .WithColumn("change").AsString().NotNullable()
+            .WithColumn("changed_at").AsInt64().NotNullable()
+            .WithColumn("state_json").AsString().NotNullable();
+
+        // Watchers read one namespace from a sequence on.
+        Create.Index("ix_changes_namespace_sequence").OnTable("changes")
+            .OnColumn("namespace").Ascending()
+            .OnColumn("sequence").Ascending();
+
+        // Events hang off any object; their metadata lives in object_metadata like every object's.
+        Create.Table("events")
+            .WithColumn("id").AsString().NotNullable().PrimaryKey()
+            .WithColumn("parent_id").AsString().NotNullable()
+            .WithColumn("namespace").AsString().NotNullable()
+            .WithColumn("name").AsString().NotNullable()
+            .WithColumn("source").AsString().NotNullable()
+            // Unix nanoseconds: the full precision of the wire's Timestamp.
+            .WithColumn("wallclock_ns").AsInt64().NotNullable()
+            .WithColumn("created_at").AsInt64().NotNullable();
+
+        // ListEvents: one parent, oldest first, keyset on (wallclock, id).
+        Create.Index("ix_events_parent_wallclock").OnTable("events")
+            .OnColumn("parent_id").Ascending()
+            .OnColumn("wallclock_ns").Ascending()
+            .OnColumn("id").Ascending();
+    }
+
+    public override void Down()
+    {
+        Delete.Table("events");
+        Delete.Table("changes");
+    }
+}
