@@ -20,4 +20,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 6, EventName = "ListeningHttp", Level = LogLevel.Information, Message = "Serving {What} on {Address}")]
     public static partial void ListeningOn(ILogger logger, string what, string address);
+
+    [LoggerMessage(EventId = 7, EventName = "ClientAborted", Level = LogLevel.Debug, Message = "{Method}: the client closed the stream ({Reason})")]
+    public static partial void ClientAborted(ILogger logger, string method, string reason);
 }

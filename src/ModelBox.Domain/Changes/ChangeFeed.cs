@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using ModelBox.Domain.Telemetry;
 
 namespace ModelBox.Domain.Changes;
 
@@ -64,6 +65,7 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
         var watcher = new Watcher(bufferSize);
         var reader = Acquire(@namespace);
+        ModelBoxMetrics.WatchersConnected.Add(1);
         try
         {
             var position = await reader.AddAsync(watcher, cancellationToken).ConfigureAwait(false);
@@ -104,6 +106,7 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
         }
         finally
         {
+            ModelBoxMetrics.WatchersConnected.Add(-1);
             reader.Remove(watcher);
             Release(reader);
         }

@@ -70,6 +70,11 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
                 return new RpcException(new Status(ToStatusCode(domain.Kind), domain.Message));
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
+            case IOException when context.CancellationToken.IsCancellationRequested
+                || exception.InnerException is Microsoft.AspNetCore.Connections.ConnectionAbortedException:
+                // The client went away mid-stream: nothing is wrong with the server.
+                ServerLog.ClientAborted(logger, context.Method, exception.Message);
+                return new RpcException(new Status(StatusCode.Cancelled, "the client closed the stream"));
             default:
                 ServerLog.UnexpectedError(logger, context.Method, exception);
                 return new RpcException(new Status(StatusCode.Internal, "internal error; the server log has the details"));

@@ -77,6 +77,7 @@ public sealed class OperationsTests(ModelBoxServerFixture server) : IDisposable
             .Select(bytes => Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(bytes)).ToList();
         var modelStore = files.SelectMany(f => f.Service).Single(s => s.Name == "ModelStore");
         Assert.Contains(modelStore.Method, m => m.Name == "CreateExperiment");
+        Assert.False(await call.ResponseStream.MoveNext(CancellationToken.None));
     }
 
     [Fact]
