@@ -85,6 +85,14 @@ for path in sorted(glob.glob(os.path.join(results_dir, "**", "*.trx"), recursive
         else:
             counts[1] += 1
             failures.append(f"{project}: {result.get('testName')} ({outcome})")
+    # A fixture that fails on cleanup (for example, the server logged an error) is a run-level error, not a test
+    # result; count each as a failure so the summary line agrees with the exit code.
+    for info in run.iterfind("t:ResultSummary/t:RunInfos/t:RunInfo", ns):
+        if info.get("outcome") == "Error":
+            text = (info.findtext("t:Text", default="", namespaces=ns) or "").strip().splitlines()
+            project = os.path.basename(path)
+            projects.setdefault(project, [0, 0, 0])[1] += 1
+            failures.append(f"{project}: run error: {text[0] if text else 'unknown'}")
 
 if projects:
     width = max(len("project"), *(len(p) for p in projects))
