@@ -23,6 +23,7 @@ public enum ObjectKind
 public static class ObjectIds
 {
     private const int HashHexLength = 32;
+    private static readonly ObjectKind[] AllKinds = Enum.GetValues<ObjectKind>();
 
     public static string Experiment(string @namespace, string name) => Make(ObjectKind.Experiment, @namespace, name);
 
@@ -72,7 +73,7 @@ public static class ObjectIds
             return false;
         }
 
-        foreach (var candidate in Enum.GetValues<ObjectKind>())
+        foreach (var candidate in AllKinds)
         {
             if (id.AsSpan(0, dash).SequenceEqual(Prefix(candidate)))
             {

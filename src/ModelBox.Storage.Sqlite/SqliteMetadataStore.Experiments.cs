@@ -305,17 +305,21 @@ public sealed partial class SqliteMetadataStore
     private static async Task<Experiment?> ReadExperimentAsync(
         SqliteConnection connection, SqliteTransaction transaction, string id, CancellationToken cancellationToken)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<ExperimentRow>(Command(
-            $"SELECT {ExperimentColumns} FROM experiments WHERE id = @Id", new { Id = id }, transaction, cancellationToken)).ConfigureAwait(false);
-        return row?.ToExperiment(await LoadMetadataAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false));
+        var rows = await QueryPreparedAsync<ExperimentRow>(
+            connection, transaction, $"SELECT {ExperimentColumns} FROM experiments WHERE id = @Id", "@Id", id, cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0
+            ? null
+            : rows[0].ToExperiment(await LoadMetadataAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false));
     }
 
     private static async Task<Checkpoint?> ReadCheckpointAsync(
         SqliteConnection connection, SqliteTransaction transaction, string id, CancellationToken cancellationToken)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<CheckpointRow>(Command(
-            $"SELECT {CheckpointColumns} FROM checkpoints WHERE id = @Id", new { Id = id }, transaction, cancellationToken)).ConfigureAwait(false);
-        return row?.ToCheckpoint(await LoadMetadataAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false));
+        var rows = await QueryPreparedAsync<CheckpointRow>(
+            connection, transaction, $"SELECT {CheckpointColumns} FROM checkpoints WHERE id = @Id", "@Id", id, cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0
+            ? null
+            : rows[0].ToCheckpoint(await LoadMetadataAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false));
     }
 
     private sealed class ExperimentRow

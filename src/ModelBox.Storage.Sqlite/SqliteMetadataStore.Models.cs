@@ -287,17 +287,21 @@ public sealed partial class SqliteMetadataStore
     private static async Task<Model?> ReadModelAsync(
         SqliteConnection connection, SqliteTransaction transaction, string id, CancellationToken cancellationToken)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<ModelRow>(Command(
-            $"SELECT {ModelColumns} FROM models WHERE id = @Id", new { Id = id }, transaction, cancellationToken)).ConfigureAwait(false);
-        return row?.ToModel(await LoadMetadataAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false));
+        var rows = await QueryPreparedAsync<ModelRow>(
+            connection, transaction, $"SELECT {ModelColumns} FROM models WHERE id = @Id", "@Id", id, cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0
+            ? null
+            : rows[0].ToModel(await LoadMetadataAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false));
     }
 
     private static async Task<ModelVersion?> ReadModelVersionAsync(
         SqliteConnection connection, SqliteTransaction transaction, string id, CancellationToken cancellationToken)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(Command(
-            $"SELECT {ModelVersionColumns} FROM model_versions WHERE id = @Id", new { Id = id }, transaction, cancellationToken)).ConfigureAwait(false);
-        return row?.ToModelVersion(await LoadMetadataAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false));
+        var rows = await QueryPreparedAsync<ModelVersionRow>(
+            connection, transaction, $"SELECT {ModelVersionColumns} FROM model_versions WHERE id = @Id", "@Id", id, cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0
+            ? null
+            : rows[0].ToModelVersion(await LoadMetadataAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false));
     }
 
     private sealed class ModelRow

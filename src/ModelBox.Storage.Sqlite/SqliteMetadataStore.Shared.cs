@@ -62,8 +62,20 @@ public sealed partial class SqliteMetadataStore
     private static async Task<Dictionary<string, string>> LoadMetadataAsync(
         SqliteConnection connection, SqliteTransaction transaction, string objectId, CancellationToken cancellationToken)
     {
-        var all = await LoadMetadataAsync(connection, transaction, [objectId], cancellationToken).ConfigureAwait(false);
-        return all.TryGetValue(objectId, out var metadata) ? metadata : new Dictionary<string, string>(StringComparer.Ordinal);
+        var rows = await QueryPreparedAsync<MetadataRow>(
+            connection,
+            transaction,
+            "SELECT object_id AS ObjectId, key AS Key, value_json AS Json FROM object_metadata WHERE object_id = @ObjectId",
+            "@ObjectId",
+            objectId,
+            cancellationToken).ConfigureAwait(false);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var row in rows)
+        {
+            metadata.Add(row.Key, row.Json);
+        }
+
+        return metadata;
     }
 
     /// <summary>The metadata of many objects in one query, keyed by object id; objects without metadata are absent.</summary>
@@ -239,5 +251,38 @@ public sealed partial class SqliteMetadataStore
     private sealed class DeletionRow
     {
         public long? DeletedAt { get; set; }
+    }
+
+    // Prepared statements of the hottest reads, kept per connection: Microsoft.Data.Sqlite prepares a command's SQL on
+    // its first execution and keeps it while the command lives, so reusing the command skips SQLite's parse and plan.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SqliteConnection, Dictionary<string, SqliteCommand>> PreparedCommands = new();
+
+    /// <summary>Runs a read through a prepared command cached on the connection; rows map with Dapper's row parser.</summary>
+    private static async Task<List<T>> QueryPreparedAsync<T>(
+        SqliteConnection connection, SqliteTransaction? transaction, string sql, string parameterName, object parameterValue, CancellationToken cancellationToken)
+    {
+        var commands = PreparedCommands.GetOrCreateValue(connection);
+        if (!commands.TryGetValue(sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            command.Parameters.Add(new SqliteParameter(parameterName, parameterValue));
+            commands.Add(sql, command);
+        }
+
+        command.Transaction = transaction;
+        command.Parameters[0].Value = parameterValue;
+        var rows = new List<T>();
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            var parse = reader.GetRowParser<T>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                rows.Add(parse(reader));
+            }
+        }
+
+        return rows;
     }
 }
