@@ -151,6 +151,26 @@ public static class ServerConfigLoader
         return text.ToString();
     }
 
+    /// <summary>The configuration reference as a Markdown table (docs/operations.md embeds it; a test keeps them equal).</summary>
+    public static string ReferenceMarkdown()
+    {
+        var defaults = new ServerConfig();
+        var text = new StringBuilder();
+        text.AppendLine("| key | default | environment variable | meaning |");
+        text.AppendLine("| --- | --- | --- | --- |");
+        foreach (var key in Keys)
+        {
+            var dot = key.Path.IndexOf('.', StringComparison.Ordinal);
+            var name = dot < 0 ? key.Path : $"[{key.Path[..dot]}] {key.Path[(dot + 1)..]}";
+            var value = key.Get(defaults);
+            var shown = key.IsInteger ? value : $"\"{value}\"";
+            text.Append("| `").Append(name).Append("` | `").Append(shown).Append("` | `").Append(key.EnvironmentVariable)
+                .Append("` | ").Append(key.Comment.Replace("|", "\\|", StringComparison.Ordinal)).AppendLine(" |");
+        }
+
+        return text.ToString();
+    }
+
     private static void Validate(ServerConfig config)
     {
         foreach (var key in Keys)
