@@ -13,7 +13,8 @@ namespace ModelBox.Storage.Filesystem;
 /// </summary>
 public sealed partial class FilesystemBlobStore : IBlobStore
 {
-    private const int WriteBufferSize = 256 * 1024;
+    // Unbuffered: callers write large chunks already, and an abort must never try to flush bytes a full disk refused.
+    private const int WriteBufferSize = 0;
     private const int ReadBufferSize = 256 * 1024;
 
     private readonly string _blobRoot;
@@ -252,8 +253,14 @@ public sealed partial class FilesystemBlobStore : IBlobStore
             }
 
             _done = true;
-            await stream.DisposeAsync().ConfigureAwait(false);
-            File.Delete(path);
+            try
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
         }
     }
 }
