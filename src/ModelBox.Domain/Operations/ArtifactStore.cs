@@ -159,25 +159,18 @@ public sealed class ArtifactStore(
 
     /// <summary>
     /// Validates the files given with a create (checkpoint, model, model version) before the object is created, so a
-    /// bad file fails the create rather than leave an object without its files.
+    /// bad file fails the create rather than leave an object without its files. Their parent is the new object, whatever
+    /// parent_id they carry.
     /// </summary>
-    public IReadOnlyList<NewFile> ValidateFilesOfNewObject(IReadOnlyList<NewFile> requested, string parentId)
+    public IReadOnlyList<NewFile> ValidateFilesOfNewObject(IReadOnlyList<NewFile> requested)
     {
         ArgumentNullException.ThrowIfNull(requested);
-        return requested.Select((f, i) =>
-        {
-            if (!string.IsNullOrEmpty(f.ParentId) && !string.Equals(f.ParentId, parentId, StringComparison.Ordinal))
-            {
-                throw ModelBoxException.InvalidArgument(
-                    $"files[{i}].parent_id '{f.ParentId}' differs from the object being created ('{parentId}'); leave it empty");
-            }
-
-            return ValidateFile(f with { ParentId = parentId }, requireParent: true, $"files[{i}].");
-        }).ToList();
+        return requested.Select((f, i) => ValidateFile(f with { ParentId = null }, requireParent: false, $"files[{i}].")).ToList();
     }
 
-    /// <summary>Records the (validated) files given with a create as tracked files of the new object.</summary>
-    public async Task<IReadOnlyList<FileRecord>> AttachToNewObjectAsync(IReadOnlyList<NewFile> validated, CancellationToken cancellationToken = default)
+    /// <summary>Records files validated by <see cref="ValidateFilesOfNewObject"/> as tracked files of the new object.</summary>
+    public async Task<IReadOnlyList<FileRecord>> AttachToNewObjectAsync(
+        IReadOnlyList<NewFile> validated, string parentId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(validated);
         if (validated.Count == 0)
@@ -185,7 +178,7 @@ public sealed class ArtifactStore(
             return [];
         }
 
-        var records = ToTrackedRecords(validated);
+        var records = ToTrackedRecords(validated.Select(f => f with { ParentId = parentId }));
         await files.InsertFilesAsync(records, cancellationToken).ConfigureAwait(false);
         return records;
     }

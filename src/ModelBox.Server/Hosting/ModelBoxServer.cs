@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using ModelBox.Domain.Changes;
+using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Observability;
@@ -126,6 +127,11 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var store = _app.Services.GetRequiredService<IMetadataStore>();
         await store.MigrateAsync(cancellationToken);
         ServerLog.SchemaReady(logger, Config.MetadataStorage, Config.SqliteDatabasePath);
+
+        // Uploads a previous run left half-way are invisible; free their space.
+        var sweep = _app.Services.GetRequiredService<BlobSweepPolicy>();
+        var swept = await _app.Services.GetRequiredService<ArtifactStore>().SweepTemporariesAsync(sweep.IdleFor, cancellationToken);
+        ServerLog.ArtifactStoreReady(logger, Config.ArtifactStorage, swept);
 
         // Watch streams never end on their own: end them (UNAVAILABLE, resumable) as soon as shutdown begins, so a graceful
         // stop does not wait out the shutdown timeout for them.
