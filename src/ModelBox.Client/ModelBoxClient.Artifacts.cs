@@ -60,8 +60,9 @@ public sealed partial class ModelBoxClient
         if (content.CanSeek)
         {
             var start = content.Position;
-            using var md5 = MD5.Create();
-            metadata.Checksum = Convert.ToHexStringLower(await md5.ComputeHashAsync(content, cancellationToken).ConfigureAwait(false));
+            using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+            await HashExistingAsync(content, md5, null, cancellationToken).ConfigureAwait(false);
+            metadata.Checksum = Convert.ToHexStringLower(md5.GetHashAndReset());
             content.Position = start;
         }
 
@@ -76,10 +77,16 @@ public sealed partial class ModelBoxClient
             var buffer = new byte[ChunkSizeBytes];
             long sent = 0;
             int read;
+            // When the server verifies the MD5 sent up front, hashing again while sending would only repeat its check.
+            var verifyAfterwards = metadata.Checksum.Length == 0;
             while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
             {
-                streamingMd5.AppendData(buffer, 0, read);
-                streamingSha256.AppendData(buffer, 0, read);
+                if (verifyAfterwards)
+                {
+                    streamingMd5.AppendData(buffer, 0, read);
+                    streamingSha256.AppendData(buffer, 0, read);
+                }
+
                 // WriteAsync serializes the frame before it completes, so the buffer is free again afterwards.
                 await call.RequestStream.WriteAsync(
                     new UploadFileRequest { Chunks = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, cancellationToken).ConfigureAwait(false);
@@ -96,6 +103,11 @@ public sealed partial class ModelBoxClient
         }
 
         var file = await GetArtifactAsync(fileId, cancellationToken).ConfigureAwait(false);
+        if (metadata.Checksum.Length > 0)
+        {
+            return file;
+        }
+
         var sentMd5 = Convert.ToHexStringLower(streamingMd5.GetHashAndReset());
         var sentSha256 = Convert.ToHexStringLower(streamingSha256.GetHashAndReset());
         if (!string.Equals(file.Checksum, sentMd5, StringComparison.Ordinal) || !string.Equals(file.Sha256, sentSha256, StringComparison.Ordinal))
@@ -110,7 +122,7 @@ public sealed partial class ModelBoxClient
     }
 
     /// <summary>
-    /// Downloads a file to <paramref name="filePath"/>, verifying its MD5 and SHA-256. The bytes go to
+    /// Downloads a file to <paramref name="filePath"/>, verifying its SHA-256. The bytes go to
     /// <c>filePath + ".part"</c> first; an interrupted download leaves that file and a later call resumes from where it
     /// ended (a ranged download). The file appears under its name only once verified.
     /// </summary>
@@ -126,16 +138,16 @@ public sealed partial class ModelBoxClient
     {
         ArgumentException.ThrowIfNullOrEmpty(filePath);
         var partPath = filePath + ".part";
-        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+        // Only uploaded files can be downloaded, and each has a SHA-256: verify that (stronger than MD5, and faster).
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         ArtifactFile file;
         var part = new FileStream(partPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 0, FileOptions.Asynchronous);
         await using (part.ConfigureAwait(false))
         {
             // Resume: the bytes already here count towards the checksums.
-            var have = await HashExistingAsync(part, md5, sha256, cancellationToken).ConfigureAwait(false);
+            var have = await HashExistingAsync(part, sha256, null, cancellationToken).ConfigureAwait(false);
             progress?.Report(have);
-            file = await ReceiveAsync(fileId, (ulong)have, part, md5, sha256, progress, have, cancellationToken).ConfigureAwait(false);
+            file = await ReceiveAsync(fileId, (ulong)have, part, sha256, null, progress, have, cancellationToken).ConfigureAwait(false);
             if (part.Length != file.SizeBytes)
             {
                 // A partial file longer than the file itself belongs to something else: start over next time.
@@ -145,7 +157,7 @@ public sealed partial class ModelBoxClient
 
         try
         {
-            Verify(file, md5, sha256);
+            Verify(file, sha256);
         }
         catch
         {
@@ -157,7 +169,7 @@ public sealed partial class ModelBoxClient
         return file;
     }
 
-    /// <summary>Downloads a file into a stream and verifies its MD5 and SHA-256 once all bytes arrived.</summary>
+    /// <summary>Downloads a file into a stream and verifies its SHA-256 once all bytes arrived.</summary>
     /// <param name="fileId">The file id.</param>
     /// <param name="destination">Receives the bytes.</param>
     /// <param name="progress">Receives the number of bytes received so far.</param>
@@ -169,10 +181,9 @@ public sealed partial class ModelBoxClient
         string fileId, Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var file = await ReceiveAsync(fileId, 0, destination, md5, sha256, progress, 0, cancellationToken).ConfigureAwait(false);
-        Verify(file, md5, sha256);
+        var file = await ReceiveAsync(fileId, 0, destination, sha256, null, progress, 0, cancellationToken).ConfigureAwait(false);
+        Verify(file, sha256);
         return file;
     }
 
@@ -240,8 +251,8 @@ public sealed partial class ModelBoxClient
         string fileId,
         ulong offset,
         Stream destination,
-        IncrementalHash? md5,
-        IncrementalHash? sha256,
+        IncrementalHash? hash,
+        IncrementalHash? secondHash,
         IProgress<long>? progress,
         long progressBase,
         CancellationToken cancellationToken,
@@ -264,8 +275,8 @@ public sealed partial class ModelBoxClient
             while (await stream.MoveNext(cancellationToken).ConfigureAwait(false))
             {
                 var chunk = stream.Current.Chunks.Memory;
-                md5?.AppendData(chunk.Span);
-                sha256?.AppendData(chunk.Span);
+                hash?.AppendData(chunk.Span);
+                secondHash?.AppendData(chunk.Span);
                 await destination.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
                 received += chunk.Length;
                 progress?.Report(received);
@@ -280,17 +291,19 @@ public sealed partial class ModelBoxClient
         }
     }
 
-    private static async Task<long> HashExistingAsync(Stream part, IncrementalHash md5, IncrementalHash sha256, CancellationToken cancellationToken)
+    /// <summary>Hashes a stream to its end with large reads (a hash pass is bound by the hash, not by syscalls).</summary>
+    private static async Task<long> HashExistingAsync(Stream part, IncrementalHash md5, IncrementalHash? sha256, CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(ChunkSizeBytes);
+        const int HashBufferBytes = 1024 * 1024;
+        var buffer = ArrayPool<byte>.Shared.Rent(HashBufferBytes);
         try
         {
             long total = 0;
             int read;
-            while ((read = await part.ReadAsync(buffer.AsMemory(0, ChunkSizeBytes), cancellationToken).ConfigureAwait(false)) > 0)
+            while ((read = await part.ReadAsync(buffer.AsMemory(0, HashBufferBytes), cancellationToken).ConfigureAwait(false)) > 0)
             {
                 md5.AppendData(buffer, 0, read);
-                sha256.AppendData(buffer, 0, read);
+                sha256?.AppendData(buffer, 0, read);
                 total += read;
             }
 
@@ -302,16 +315,15 @@ public sealed partial class ModelBoxClient
         }
     }
 
-    private static void Verify(ArtifactFile file, IncrementalHash md5, IncrementalHash sha256)
+    private static void Verify(ArtifactFile file, IncrementalHash hash)
     {
-        var gotMd5 = Convert.ToHexStringLower(md5.GetHashAndReset());
-        var gotSha256 = Convert.ToHexStringLower(sha256.GetHashAndReset());
-        if ((file.Checksum.Length > 0 && !string.Equals(file.Checksum, gotMd5, StringComparison.Ordinal))
-            || (file.Sha256.Length > 0 && !string.Equals(file.Sha256, gotSha256, StringComparison.Ordinal)))
+        var got = Convert.ToHexStringLower(hash.GetHashAndReset());
+        var expected = hash.AlgorithmName == HashAlgorithmName.SHA256 ? file.Sha256 : file.Checksum;
+        if (expected.Length > 0 && !string.Equals(expected, got, StringComparison.Ordinal))
         {
             throw new ModelBoxException(
                 StatusCode.DataLoss,
-                $"file '{file.Id}' arrived damaged: MD5 {gotMd5} and SHA-256 {gotSha256} do not match the server's {file.Checksum} and {file.Sha256}");
+                $"file '{file.Id}' arrived damaged: its {hash.AlgorithmName.Name} is {got}, the server's is {expected}");
         }
     }
 }

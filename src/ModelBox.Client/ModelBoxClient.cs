@@ -169,6 +169,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
     /// <param name="epoch">The epoch (zero or more).</param>
     /// <param name="metrics">Metric values at this epoch.</param>
     /// <param name="metadata">Metadata: any JSON value per key.</param>
+    /// <param name="files">Files stored elsewhere to record with it (to upload bytes, use <see cref="UploadFileAsync(string, string, FileKind, IProgress{long}?, CancellationToken)"/> with the checkpoint id).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The stored checkpoint and whether it already existed.</returns>
     public async Task<CreateResult<Checkpoint>> CreateCheckpointAsync(
@@ -176,6 +177,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
         long epoch,
         IReadOnlyDictionary<string, float>? metrics = null,
         IReadOnlyDictionary<string, JsonElement>? metadata = null,
+        IEnumerable<TrackedFile>? files = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
@@ -185,6 +187,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
             Epoch = (ulong)epoch,
             Metadata = ProtocolMapping.ToProto(metadata),
         };
+        request.Files.Add((files ?? []).Select(f => f.ToProto()));
         if (metrics is not null)
         {
             request.Metrics.Add(metrics.ToDictionary(StringComparer.Ordinal));

@@ -86,9 +86,13 @@ public sealed class ArtifactStore(
                         $"the upload is larger than the server's limit of {options.MaxUploadSizeBytes} bytes (max_upload_size_bytes); nothing was kept");
                 }
 
+                // The chunk is immutable: write it and compute both hashes at the same time (hashing is the upload's
+                // main CPU cost, and MD5 cannot use more than one core by itself).
+                var write = writer.WriteAsync(chunk, cancellationToken);
+                var sha = Task.Run(() => sha256.AppendData(chunk.Span), CancellationToken.None);
                 md5.AppendData(chunk.Span);
-                sha256.AppendData(chunk.Span);
-                await writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                await sha.ConfigureAwait(false);
+                await write.ConfigureAwait(false);
             }
 
             var md5Hex = Convert.ToHexStringLower(md5.GetHashAndReset());

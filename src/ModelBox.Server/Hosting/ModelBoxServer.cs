@@ -80,6 +80,10 @@ public sealed class ModelBoxServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Uploads stream large files over one HTTP/2 stream: windows larger than the defaults (768 KiB / 1 MiB) keep
+            // the client sending while the server writes, at a bounded cost of a few MiB per connection.
+            kestrel.Limits.Http2.InitialStreamWindowSize = 4 * 1024 * 1024;
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 8 * 1024 * 1024;
             kestrel.Limits.Http2.MaxStreamsPerConnection = config.MaxConcurrentStreams;
             kestrel.Listen(grpcAddress.Address, grpcAddress.Port, endpoint =>
             {
