@@ -81,6 +81,11 @@ for _ in $(seq 1 100); do
     fi
     sleep 0.1
 done
+if ! "$debian_python" -c "import socket; socket.create_connection(('127.0.0.1', $s3rver_port), timeout=0.5)" 2>/dev/null; then
+    echo "s3rver did not open port $s3rver_port within 10 s:" >&2
+    cat "$s3rver_data.log" >&2
+    exit 1
+fi
 export MODELBOX_TEST_S3_ENDPOINT="http://127.0.0.1:$s3rver_port"
 echo "==> s3rver on $MODELBOX_TEST_S3_ENDPOINT"
 
