@@ -123,9 +123,11 @@ public sealed partial class ModelStoreService
         {
             return await requestStream.MoveNext(cancellationToken);
         }
-        catch (Exception exception) when (exception is IOException or InvalidOperationException && cancellationToken.IsCancellationRequested)
+        catch (IOException)
         {
-            throw new OperationCanceledException("the client went away during the upload", exception, cancellationToken);
+            // Kestrel reports a reset stream before (or without) cancelling the call's token; either way nobody waits
+            // for an answer, and the upload's temporary blob is dropped on the way out.
+            throw new RpcException(new Status(StatusCode.Cancelled, "the client went away during the upload"));
         }
     }
 }
