@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
 using ModelBox.Domain;
+using ModelBox.Domain.Changes;
 using ModelBox.Domain.Storage;
 using static ModelBox.Storage.Sqlite.SqliteValues;
 
@@ -24,13 +25,22 @@ public sealed partial class SqliteMetadataStore : IFileRecordStore
         await WriteAsync(
             async (connection, transaction) =>
             {
-                // TODO(changes): append one change record per file here (AppendChangeAsync) once the change stream lands.
                 await connection.ExecuteAsync(Command(
                     "INSERT INTO files (id, parent_id, file_type, path, uri, size_bytes, md5, sha256, stored, created_at, updated_at) "
                     + "VALUES (@Id, @ParentId, @FileType, @Path, @Uri, @SizeBytes, @Md5, @Sha256, @Stored, @CreatedAt, @UpdatedAt)",
                     files.Select(FileRow.From),
                     transaction,
                     cancellationToken)).ConfigureAwait(false);
+
+                // The transactional outbox: each file's change record commits with it (hard part 3).
+                foreach (var file in files)
+                {
+                    var @namespace = await FileNamespaceAsync(connection, transaction, file, cancellationToken).ConfigureAwait(false);
+                    await AppendChangeAsync(
+                        connection, transaction, @namespace, ChangeObjectKinds.File, file.Id, ChangeType.Created, file.CreatedAt,
+                        ChangeStateJson.File(file, @namespace), cancellationToken).ConfigureAwait(false);
+                }
+
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);
@@ -72,7 +82,7 @@ public sealed partial class SqliteMetadataStore : IFileRecordStore
             .ToDictionary(g => g.Key, g => (IReadOnlyList<FileRecord>)g.Select(r => r.ToRecord()).ToList(), StringComparer.Ordinal);
     }
 
-    public Task<FileDeletion?> DeleteFileAsync(string id, CancellationToken cancellationToken = default)
+    public Task<FileDeletion?> DeleteFileAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
         return WriteAsync<FileDeletion?>(
@@ -85,10 +95,14 @@ public sealed partial class SqliteMetadataStore : IFileRecordStore
                     return null;
                 }
 
-                // TODO(changes): append a deleted change record here once the change stream lands.
                 await connection.ExecuteAsync(Command("DELETE FROM files WHERE id = @Id", new { Id = id }, transaction, cancellationToken)).ConfigureAwait(false);
+                var file = row.ToRecord();
+                var @namespace = await FileNamespaceAsync(connection, transaction, file, cancellationToken).ConfigureAwait(false);
+                await AppendChangeAsync(
+                    connection, transaction, @namespace, ChangeObjectKinds.File, file.Id, ChangeType.Deleted, now, ChangeStateJson.File(file, @namespace),
+                    cancellationToken).ConfigureAwait(false);
                 var referenced = row.Stored && await IsBlobReferencedAsync(connection, transaction, row.Sha256, cancellationToken).ConfigureAwait(false);
-                return new FileDeletion(row.ToRecord(), referenced);
+                return new FileDeletion(file, referenced);
             },
             cancellationToken);
     }
@@ -98,6 +112,12 @@ public sealed partial class SqliteMetadataStore : IFileRecordStore
         ArgumentNullException.ThrowIfNull(sha256);
         return ReadAsync((connection, transaction) => IsBlobReferencedAsync(connection, transaction, sha256, cancellationToken), cancellationToken);
     }
+
+    /// <summary>The namespace of a file's parent, for its change records.</summary>
+    private static async Task<string> FileNamespaceAsync(
+        SqliteConnection connection, SqliteTransaction transaction, FileRecord file, CancellationToken cancellationToken) =>
+        (await LocateAsync(connection, transaction, file.ParentId, cancellationToken).ConfigureAwait(false))?.Namespace
+        ?? throw ModelBoxException.NotFound(ObjectIds.TryGetKind(file.ParentId, out var kind) ? Validation.Describe(kind) : "object", file.ParentId);
 
     private static async Task<bool> IsBlobReferencedAsync(
         SqliteConnection connection, SqliteTransaction transaction, string sha256, CancellationToken cancellationToken) =>

@@ -7,11 +7,11 @@ public sealed class SqliteFileRecordStoreTests : FileRecordStoreSpecification
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "modelbox-sqlite-tests", Guid.NewGuid().ToString("N"));
 
-    protected override async Task<IFileRecordStore> CreateStoreAsync()
+    protected override async Task<(IMetadataStore Objects, IFileRecordStore Files)> CreateStoresAsync()
     {
         var store = new SqliteMetadataStore(new SqliteStoreOptions(Path.Combine(_directory, "modelbox.db")));
         await store.MigrateAsync();
-        return store;
+        return (store, store);
     }
 
     public override async Task DisposeAsync()

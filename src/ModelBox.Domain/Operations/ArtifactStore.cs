@@ -243,7 +243,7 @@ public sealed class ArtifactStore(
         var now = Clock.Now(time);
         if (!file.Stored)
         {
-            _ = await files.DeleteFileAsync(file.Id, cancellationToken).ConfigureAwait(false)
+            _ = await files.DeleteFileAsync(file.Id, now, cancellationToken).ConfigureAwait(false)
                 ?? throw ModelBoxException.NotFound("file", file.Id);
             return now;
         }
@@ -252,7 +252,7 @@ public sealed class ArtifactStore(
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var deletion = await files.DeleteFileAsync(file.Id, cancellationToken).ConfigureAwait(false)
+            var deletion = await files.DeleteFileAsync(file.Id, now, cancellationToken).ConfigureAwait(false)
                 ?? throw ModelBoxException.NotFound("file", file.Id);
             if (!deletion.BlobStillReferenced)
             {

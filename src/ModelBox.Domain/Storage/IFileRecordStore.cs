@@ -6,7 +6,10 @@ namespace ModelBox.Domain.Storage;
 /// </summary>
 public interface IFileRecordStore
 {
-    /// <summary>Inserts the records in one transaction (all or none).</summary>
+    /// <summary>
+    /// Inserts the records in one transaction (all or none), each with its change record. Throws NotFound when a
+    /// parent does not exist.
+    /// </summary>
     Task InsertFilesAsync(IReadOnlyList<FileRecord> files, CancellationToken cancellationToken = default);
 
     Task<FileRecord?> GetFileAsync(string id, CancellationToken cancellationToken = default);
@@ -19,10 +22,10 @@ public interface IFileRecordStore
         IReadOnlyCollection<string> parentIds, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Deletes a record and tells whether another stored record still uses its blob, in one transaction; null when
-    /// there is no such record.
+    /// Deletes a record (with a deleted change record at <paramref name="now"/>) and tells whether another stored record
+    /// still uses its blob, in one transaction; null when there is no such record.
     /// </summary>
-    Task<FileDeletion?> DeleteFileAsync(string id, CancellationToken cancellationToken = default);
+    Task<FileDeletion?> DeleteFileAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default);
 
     /// <summary>Whether any stored record uses the blob with this SHA-256.</summary>
     Task<bool> IsBlobReferencedAsync(string sha256, CancellationToken cancellationToken = default);
