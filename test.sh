@@ -39,6 +39,56 @@ install_test_dependencies() {
 install_test_dependencies
 export MODELBOX_PYTHON="$debian_python"
 
+# The S3 blob-store tests run against s3rver (an S3 wire-protocol server from npm) on loopback. It is installed into
+# .tools/ (pinned), started on a free port with a temporary data folder, and stopped when this script exits.
+s3rver_version=3.7.1
+s3rver_dir="$root/.tools/s3rver"
+s3rver_main="$s3rver_dir/node_modules/s3rver/bin/s3rver.js"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "==> installing test dependencies: nodejs npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [[ ! -f "$s3rver_main" ]] || ! grep -q "\"version\": \"$s3rver_version\"" "$s3rver_dir/node_modules/s3rver/package.json"; then
+    echo "==> installing s3rver $s3rver_version into .tools/"
+    mkdir -p "$s3rver_dir"
+    (cd "$s3rver_dir" && npm install --no-audit --no-fund --silent --no-save "s3rver@$s3rver_version" >/dev/null)
+fi
+# s3rver decodes x-amz-copy-source with decodeURI, which leaves %2F encoded; S3 decodes the whole header (the AWS SDK
+# encodes the '/' between bucket and key). Apply S3's behaviour so server-side copies work as they do on S3.
+sed -i "s/decodeURI(ctx.headers\['x-amz-copy-source'\])/decodeURIComponent(ctx.headers['x-amz-copy-source'])/" \
+    "$s3rver_dir/node_modules/s3rver/lib/controllers/object.js"
+
+s3rver_data="$(mktemp -d)"
+s3rver_port="$("$debian_python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+node "$s3rver_main" -d "$s3rver_data" -a 127.0.0.1 -p "$s3rver_port" -s >"$s3rver_data.log" 2>&1 &
+s3rver_pid=$!
+stop_s3rver() {
+    kill "$s3rver_pid" 2>/dev/null || true
+    wait "$s3rver_pid" 2>/dev/null || true
+    rm -rf "$s3rver_data" "$s3rver_data.log"
+}
+trap stop_s3rver EXIT
+for _ in $(seq 1 100); do
+    if "$debian_python" -c "import socket, sys; socket.create_connection(('127.0.0.1', $s3rver_port), timeout=0.2)" 2>/dev/null; then
+        break
+    fi
+    if ! kill -0 "$s3rver_pid" 2>/dev/null; then
+        echo "s3rver exited during start-up:" >&2
+        cat "$s3rver_data.log" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+if ! "$debian_python" -c "import socket; socket.create_connection(('127.0.0.1', $s3rver_port), timeout=0.5)" 2>/dev/null; then
+    echo "s3rver did not open port $s3rver_port within 10 s:" >&2
+    cat "$s3rver_data.log" >&2
+    exit 1
+fi
+export MODELBOX_TEST_S3_ENDPOINT="http://127.0.0.1:$s3rver_port"
+echo "==> s3rver on $MODELBOX_TEST_S3_ENDPOINT"
+
 rm -rf "$results_dir"
 mkdir -p "$results_dir"
 

@@ -21,6 +21,12 @@ if (args.Length > 0 && args[0] == "changes")
     return;
 }
 
+if (args.Length > 0 && args[0] == "artifacts")
+{
+    Environment.ExitCode = await ArtifactBenchmark.RunAsync(args[1..]);
+    return;
+}
+
 var options = BenchOptions.Parse(args);
 var dataDir = Directory.CreateTempSubdirectory("modelbox-bench-").FullName;
 var server = ModelBoxServer.Create(

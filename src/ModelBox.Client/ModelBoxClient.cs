@@ -35,7 +35,16 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
         {
             // Cancellation should look like cancellation to callers, not like a failed call.
             ThrowOperationCanceledOnCancellation = true,
-            HttpHandler = _options.HttpHandler,
+            HttpHandler = _options.HttpHandler ?? new SocketsHttpHandler
+            {
+                // A download streams a whole file over one HTTP/2 stream. With the default 64 KiB starting window the
+                // server waits for a window update after every chunk until the window has grown; start large instead.
+                InitialHttp2StreamWindowSize = 8 * 1024 * 1024,
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                KeepAlivePingDelay = TimeSpan.FromSeconds(60),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+            },
             DisposeHttpClient = _options.HttpHandler is null,
         };
         _channel = GrpcChannel.ForAddress(ToUri(Address), channelOptions);
@@ -169,6 +178,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
     /// <param name="epoch">The epoch (zero or more).</param>
     /// <param name="metrics">Metric values at this epoch.</param>
     /// <param name="metadata">Metadata: any JSON value per key.</param>
+    /// <param name="files">Files stored elsewhere to record with it (to upload bytes, use <see cref="UploadFileAsync(string, string, FileKind, IProgress{long}?, CancellationToken)"/> with the checkpoint id).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The stored checkpoint and whether it already existed.</returns>
     public async Task<CreateResult<Checkpoint>> CreateCheckpointAsync(
@@ -176,6 +186,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
         long epoch,
         IReadOnlyDictionary<string, float>? metrics = null,
         IReadOnlyDictionary<string, JsonElement>? metadata = null,
+        IEnumerable<TrackedFile>? files = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
@@ -185,6 +196,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
             Epoch = (ulong)epoch,
             Metadata = ProtocolMapping.ToProto(metadata),
         };
+        request.Files.Add((files ?? []).Select(f => f.ToProto()));
         if (metrics is not null)
         {
             request.Metrics.Add(metrics.ToDictionary(StringComparer.Ordinal));

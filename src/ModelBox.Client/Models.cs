@@ -235,11 +235,48 @@ public sealed record ArtifactFile
     /// <summary>The MD5 of the content as lowercase hex, or empty.</summary>
     public string Checksum { get; init; } = "";
 
-    /// <summary>The client's original path (or URI for tracked artifacts).</summary>
+    /// <summary>The client's original path: a name only, never where the server keeps the bytes.</summary>
     public string Path { get; init; } = "";
+
+    /// <summary>Size in bytes (known for uploaded files).</summary>
+    public long SizeBytes { get; init; }
+
+    /// <summary>The SHA-256 of the content as lowercase hex (uploaded files), or empty.</summary>
+    public string Sha256 { get; init; } = "";
+
+    /// <summary>Where a tracked file lives (a URI outside ModelBox); empty for uploaded files.</summary>
+    public string Uri { get; init; } = "";
 
     /// <summary>When it was stored.</summary>
     public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When it last changed.</summary>
+    public DateTimeOffset UpdatedAt { get; init; }
+}
+
+/// <summary>A file stored outside ModelBox, to record with <see cref="ModelBoxClient.TrackArtifactsAsync"/> or a create.</summary>
+public sealed record TrackedFile
+{
+    /// <summary>The object it belongs to (ignored when given with a create: the new object is the parent).</summary>
+    public string? ParentId { get; init; }
+
+    /// <summary>The kind of file.</summary>
+    public FileKind Kind { get; init; }
+
+    /// <summary>Its path or name.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>Where it lives, e.g. <c>s3://bucket/key</c>.</summary>
+    public string? Uri { get; init; }
+
+    /// <summary>The MD5 of the content as lowercase hex, if known.</summary>
+    public string? Md5 { get; init; }
+
+    /// <summary>The SHA-256 of the content as lowercase hex, if known.</summary>
+    public string? Sha256 { get; init; }
+
+    /// <summary>The size in bytes, if known.</summary>
+    public long SizeBytes { get; init; }
 }
 
 internal static class EmptyMetadata

@@ -79,7 +79,22 @@ internal static class ProtocolMapping
         Kind = (FileKind)f.FileType,
         Checksum = f.Checksum,
         Path = f.Path,
+        SizeBytes = (long)f.SizeBytes,
+        Sha256 = f.Sha256,
+        Uri = f.Uri,
         CreatedAt = ToSdk(f.CreatedAt),
+        UpdatedAt = ToSdk(f.UpdatedAt),
+    };
+
+    public static Proto.FileMetadata ToProto(this TrackedFile f) => new()
+    {
+        ParentId = f.ParentId ?? "",
+        FileType = (Proto.FileType)f.Kind,
+        Checksum = f.Md5 ?? "",
+        Sha256 = f.Sha256 ?? "",
+        Path = f.Path ?? "",
+        Uri = f.Uri ?? "",
+        SizeBytes = (ulong)Math.Max(0, f.SizeBytes),
     };
 
     public static Event ToSdk(this Proto.Event e) => new()

@@ -17,6 +17,8 @@ public enum ErrorKind
     Aborted,
     /// <summary>The store is unreachable; retrying later can succeed.</summary>
     Unavailable,
+    /// <summary>Data arrived damaged (a checksum did not match); nothing was kept.</summary>
+    DataLoss,
 }
 
 /// <summary>A failure the client can act on; its message names the field or id concerned.</summary>

@@ -13,6 +13,8 @@ public enum ObjectKind
     ModelVersion,
     /// <summary>A logged event; its id is random (time-ordered), not derived from a natural key: logging twice is two events.</summary>
     Event,
+    /// <summary>A file record (uploaded or tracked); its id is random, since every upload is its own record.</summary>
+    File,
 }
 
 /// <summary>
@@ -47,6 +49,14 @@ public static class ObjectIds
             + Convert.ToHexStringLower(random);
     }
 
+    /// <summary>A new random file id: uploading the same bytes twice makes two records, so no natural key exists.</summary>
+    public static string NewFile()
+    {
+        Span<byte> random = stackalloc byte[HashHexLength / 2];
+        RandomNumberGenerator.Fill(random);
+        return Prefix(ObjectKind.File) + "-" + Convert.ToHexStringLower(random);
+    }
+
     /// <summary>The prefix that names a kind in its ids.</summary>
     public static string Prefix(ObjectKind kind) => kind switch
     {
@@ -55,6 +65,7 @@ public static class ObjectIds
         ObjectKind.Model => "mdl",
         ObjectKind.ModelVersion => "mver",
         ObjectKind.Event => "evt",
+        ObjectKind.File => "file",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

@@ -132,6 +132,7 @@ public static class Validation
         ObjectKind.Model => "model",
         ObjectKind.ModelVersion => "model version",
         ObjectKind.Event => "event",
+        ObjectKind.File => "file",
         _ => kind.ToString(),
     };
 

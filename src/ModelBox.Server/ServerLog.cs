@@ -23,4 +23,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 7, EventName = "ClientAborted", Level = LogLevel.Debug, Message = "{Method}: the client closed the stream ({Reason})")]
     public static partial void ClientAborted(ILogger logger, string method, string reason);
+
+    [LoggerMessage(EventId = 8, EventName = "ArtifactStoreReady", Level = LogLevel.Information, Message = "Artifact store '{Backend}' ready; removed {Swept} abandoned temporary uploads")]
+    public static partial void ArtifactStoreReady(ILogger logger, string backend, int swept);
 }

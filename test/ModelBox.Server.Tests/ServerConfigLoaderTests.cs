@@ -80,10 +80,38 @@ public sealed class ServerConfigLoaderTests : IDisposable
         Assert.Equal("/tmp/mb2", overridden.DataDir);
     }
 
+    [Fact]
+    public void The_s3_artifact_store_and_the_upload_limit_load_from_the_file_and_the_environment()
+    {
+        var path = Write("""
+            artifact_storage = "s3"
+            max_upload_size_bytes = 1048576
+            [s3]
+            endpoint = "http://127.0.0.1:9000"
+            region = "eu-west-1"
+            bucket = "models"
+            access_key_id = "AKIA"
+            force_path_style = false
+            """);
+
+        var config = ServerConfigLoader.Load(path, new Hashtable { ["MODELBOX_S3_SECRET_ACCESS_KEY"] = "secret" });
+
+        Assert.Equal("s3", config.ArtifactStorage);
+        Assert.Equal(1048576, config.MaxUploadSizeBytes);
+        Assert.Equal(("http://127.0.0.1:9000", "eu-west-1", "models"), (config.S3Endpoint, config.S3Region, config.S3Bucket));
+        Assert.Equal(("AKIA", "secret"), (config.S3AccessKeyId, config.S3SecretAccessKey));
+        Assert.False(config.S3ForcePathStyle);
+    }
+
     [Theory]
     [InlineData("listen_adr = \":1\"", "listen_adr")]
     [InlineData("[filesystem]\nbasedir = \"x\"", "filesystem.basedir")]
-    [InlineData("[s3]\nbucket = \"x\"", "s3.bucket")]
+    [InlineData("[s3]\nbuckit = \"x\"", "s3.buckit")]
+    [InlineData("artifact_storage = \"s3\"", "s3.bucket")]
+    [InlineData("artifact_storage = \"ftp\"", "artifact_storage")]
+    [InlineData("[s3]\nforce_path_style = \"maybe\"", "s3.force_path_style")]
+    [InlineData("max_upload_size_bytes = 0", "max_upload_size_bytes")]
+    [InlineData("max_upload_size_bytes = \"lots\"", "max_upload_size_bytes")]
     [InlineData("metadata_storage = \"oracle\"", "metadata_storage")]
     [InlineData("listen_addr = 8085", "listen_addr")]
     [InlineData("listen_addr = \"nonsense\"", "listen_addr")]

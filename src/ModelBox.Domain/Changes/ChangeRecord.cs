@@ -36,6 +36,7 @@ public static class ChangeObjectKinds
         ObjectKind.Model => Model,
         ObjectKind.ModelVersion => ModelVersion,
         ObjectKind.Event => Event,
+        ObjectKind.File => File,
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 }

@@ -47,6 +47,22 @@ public static class ChangeStateJson
         WriteTimes(w, c.CreatedAt, c.UpdatedAt, c.DeletedAt);
     });
 
+    /// <summary>A file record; <c>stored</c> tells an upload (bytes in the blob store) from a tracked file.</summary>
+    public static string File(FileRecord f, string @namespace) => Write(w =>
+    {
+        w.WriteString("id", f.Id);
+        w.WriteString("namespace", @namespace);
+        w.WriteString("parent_id", f.ParentId);
+        w.WriteString("file_type", f.Type.ToString().ToLowerInvariant());
+        w.WriteString("path", f.Path);
+        w.WriteString("uri", f.Uri);
+        w.WriteNumber("size_bytes", f.SizeBytes);
+        w.WriteString("checksum", f.Md5);
+        w.WriteString("sha256", f.Sha256);
+        w.WriteBoolean("stored", f.Stored);
+        WriteTimes(w, f.CreatedAt, f.UpdatedAt, null);
+    });
+
     public static string Model(Model m) => Write(w =>
     {
         w.WriteString("id", m.Id);

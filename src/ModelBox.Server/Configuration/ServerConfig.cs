@@ -12,11 +12,32 @@ public sealed record ServerConfig
     /// <summary>Metadata backend: <c>integrated</c> (SQLite).</summary>
     public string MetadataStorage { get; init; } = "integrated";
 
-    /// <summary>Artifact backend: <c>filesystem</c>.</summary>
+    /// <summary>Artifact backend: <c>filesystem</c> or <c>s3</c>.</summary>
     public string ArtifactStorage { get; init; } = "filesystem";
 
     /// <summary>Blob folder of the filesystem artifact store; empty means <c>{data_dir}/blobs</c>.</summary>
     public string FilesystemBaseDir { get; init; } = string.Empty;
+
+    /// <summary>The largest file an upload may carry, in bytes.</summary>
+    public long MaxUploadSizeBytes { get; init; } = Domain.Operations.ArtifactOptions.DefaultMaxUploadSizeBytes;
+
+    /// <summary>Service URL of an S3-compatible server; empty means AWS S3 in <see cref="S3Region"/>.</summary>
+    public string S3Endpoint { get; init; } = string.Empty;
+
+    /// <summary>S3 region (the signing region for S3-compatible servers).</summary>
+    public string S3Region { get; init; } = "us-east-1";
+
+    /// <summary>S3 bucket of the blobs; required when <see cref="ArtifactStorage"/> is <c>s3</c>.</summary>
+    public string S3Bucket { get; init; } = string.Empty;
+
+    /// <summary>S3 access key id; empty means the standard AWS credential chain (AWS_ACCESS_KEY_ID, profiles, roles).</summary>
+    public string S3AccessKeyId { get; init; } = string.Empty;
+
+    /// <summary>S3 secret access key.</summary>
+    public string S3SecretAccessKey { get; init; } = string.Empty;
+
+    /// <summary>Path-style addressing (endpoint/bucket/key), which most S3-compatible servers need.</summary>
+    public bool S3ForcePathStyle { get; init; } = true;
 
     /// <summary>Address of the Prometheus endpoint.</summary>
     public string PrometheusListenAddr { get; init; } = ":2112";

@@ -31,10 +31,24 @@ public static class ServerConfigLoader
             c => c.DataDir, (c, v) => c with { DataDir = v }),
         new("metadata_storage", "Metadata backend: \"integrated\" (embedded SQLite under data_dir).",
             c => c.MetadataStorage, (c, v) => c with { MetadataStorage = v }, ["integrated"]),
-        new("artifact_storage", "Artifact backend: \"filesystem\" (blobs under [filesystem] base_dir).",
-            c => c.ArtifactStorage, (c, v) => c with { ArtifactStorage = v }, ["filesystem"]),
+        new("artifact_storage", "Artifact backend: \"filesystem\" (blobs under [filesystem] base_dir) or \"s3\" (an S3-compatible bucket, see [s3]).",
+            c => c.ArtifactStorage, (c, v) => c with { ArtifactStorage = v }, ["filesystem", "s3"]),
+        new("max_upload_size_bytes", "Largest file an upload may carry, in bytes; a bigger one is refused with RESOURCE_EXHAUSTED.",
+            c => c.MaxUploadSizeBytes.ToString(CultureInfo.InvariantCulture), (c, v) => c with { MaxUploadSizeBytes = ParsePositive(v, "max_upload_size_bytes") }, IsInteger: true),
         new("filesystem.base_dir", "Blob folder of the filesystem artifact store; empty means \"<data_dir>/blobs\".",
             c => c.FilesystemBaseDir, (c, v) => c with { FilesystemBaseDir = v }),
+        new("s3.endpoint", "Service URL of an S3-compatible server (e.g. \"http://127.0.0.1:9000\"); empty means AWS S3 in [s3] region.",
+            c => c.S3Endpoint, (c, v) => c with { S3Endpoint = v }),
+        new("s3.region", "S3 region (also the signing region of S3-compatible servers).",
+            c => c.S3Region, (c, v) => c with { S3Region = v }),
+        new("s3.bucket", "Bucket holding the blobs (it must exist); required when artifact_storage is \"s3\".",
+            c => c.S3Bucket, (c, v) => c with { S3Bucket = v }),
+        new("s3.access_key_id", "Access key id; empty means the standard AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles, roles).",
+            c => c.S3AccessKeyId, (c, v) => c with { S3AccessKeyId = v }),
+        new("s3.secret_access_key", "Secret access key (prefer the environment variable to writing it here).",
+            c => c.S3SecretAccessKey, (c, v) => c with { S3SecretAccessKey = v }),
+        new("s3.force_path_style", "Path-style addressing (endpoint/bucket/key): \"true\" for most S3-compatible servers, \"false\" for virtual-hosted AWS buckets.",
+            c => c.S3ForcePathStyle ? "true" : "false", (c, v) => c with { S3ForcePathStyle = ParseBool(v, "s3.force_path_style") }),
         new("prometheus.listen_addr", "Address of the Prometheus /metrics endpoint.",
             c => c.PrometheusListenAddr, (c, v) => c with { PrometheusListenAddr = v }),
         new("http_listen_addr", "Address of the HTTP/1.1 listener: REST/JSON API under /api/v1, OpenAPI at /api/v1/openapi.json.",
@@ -109,6 +123,8 @@ public static class ServerConfigLoader
             {
                 (string s, false) => s,
                 (long n, true) => Text(n),
+                // A TOML boolean for the keys that hold one (s3.force_path_style); their parser checks the value.
+                (bool flag, false) => flag ? "true" : "false",
                 (_, true) => throw new ConfigurationException($"{source}: key '{name}' must be an integer"),
                 _ => throw new ConfigurationException($"{source}: key '{name}' must be a string"),
             };
@@ -184,6 +200,11 @@ public static class ServerConfigLoader
 
         ListenAddress.Parse(config.ListenAddr, "listen_addr");
         ListenAddress.Parse(config.PrometheusListenAddr, "prometheus.listen_addr");
+        if (config.ArtifactStorage == "s3" && string.IsNullOrWhiteSpace(config.S3Bucket))
+        {
+            throw new ConfigurationException("s3.bucket: must be set when artifact_storage is \"s3\"");
+        }
+
         ListenAddress.Parse(config.HttpListenAddr, "http_listen_addr");
         if (config.TlsCertFile.Length > 0 != config.TlsKeyFile.Length > 0)
         {
@@ -228,6 +249,18 @@ public static class ServerConfigLoader
             }
         }
     }
+
+    private static long ParsePositive(string value, string key) =>
+        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0
+            ? number
+            : throw new ConfigurationException($"{key}: '{value}' is not a positive whole number of bytes");
+
+    private static bool ParseBool(string value, string key) => value switch
+    {
+        "true" => true,
+        "false" => false,
+        _ => throw new ConfigurationException($"{key}: '{value}' is not \"true\" or \"false\""),
+    };
 
     private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
 }

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using ModelBox.Domain.Changes;
+using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Observability;
@@ -79,6 +80,10 @@ public sealed class ModelBoxServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Uploads stream large files over one HTTP/2 stream: windows larger than the defaults (768 KiB / 1 MiB) keep
+            // the client sending while the server writes, at a bounded cost of a few MiB per connection.
+            kestrel.Limits.Http2.InitialStreamWindowSize = 4 * 1024 * 1024;
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 8 * 1024 * 1024;
             kestrel.Limits.Http2.MaxStreamsPerConnection = config.MaxConcurrentStreams;
             kestrel.Listen(grpcAddress.Address, grpcAddress.Port, endpoint =>
             {
@@ -126,6 +131,11 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var store = _app.Services.GetRequiredService<IMetadataStore>();
         await store.MigrateAsync(cancellationToken);
         ServerLog.SchemaReady(logger, Config.MetadataStorage, Config.SqliteDatabasePath);
+
+        // Uploads a previous run left half-way are invisible; free their space.
+        var sweep = _app.Services.GetRequiredService<BlobSweepPolicy>();
+        var swept = await _app.Services.GetRequiredService<ArtifactStore>().SweepTemporariesAsync(sweep.IdleFor, cancellationToken);
+        ServerLog.ArtifactStoreReady(logger, Config.ArtifactStorage, swept);
 
         // Watch streams never end on their own: end them (UNAVAILABLE, resumable) as soon as shutdown begins, so a graceful
         // stop does not wait out the shutdown timeout for them.

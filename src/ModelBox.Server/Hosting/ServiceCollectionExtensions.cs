@@ -4,9 +4,14 @@ using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Observability;
 using ModelBox.Server.Services;
+using ModelBox.Storage.Filesystem;
+using ModelBox.Storage.S3;
 using ModelBox.Storage.Sqlite;
 
 namespace ModelBox.Server.Hosting;
+
+/// <summary>How long a temporary blob must sit unwritten before the start-up sweep treats it as abandoned.</summary>
+public sealed record BlobSweepPolicy(TimeSpan IdleFor);
 
 /// <summary>Registration of the ModelBox server's parts.</summary>
 public static class ServiceCollectionExtensions
@@ -26,6 +31,8 @@ public static class ServiceCollectionExtensions
             sp.GetRequiredService<IChangeLog>(),
             sp.GetRequiredService<IChangeSignal>(),
             new ChangeFeedOptions(WatcherBufferSize: config.WatchBufferSize)));
+        services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
+        services.AddSingleton<ArtifactStore>();
         services.AddGrpc(options =>
         {
             // Outermost first: telemetry sees the final status; errors map innermost.
@@ -61,11 +68,43 @@ public static class ServiceCollectionExtensions
             .AddCheck<MetadataStoreHealthCheck>("metadata_store")
             .AddCheck("process", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
         PrometheusBridge.EnsureStarted();
+        _ = config.ArtifactStorage switch
+        {
+            "filesystem" => services.UseFilesystemBlobs(config.BlobDirectory),
+            "s3" => services.UseS3Blobs(new S3BlobStoreOptions
+            {
+                Endpoint = config.S3Endpoint,
+                Region = config.S3Region,
+                Bucket = config.S3Bucket,
+                AccessKeyId = config.S3AccessKeyId,
+                SecretAccessKey = config.S3SecretAccessKey,
+                ForcePathStyle = config.S3ForcePathStyle,
+            }),
+            _ => throw new ConfigurationException($"artifact_storage: '{config.ArtifactStorage}' is not supported"),
+        };
         return config.MetadataStorage switch
         {
             "integrated" => services.UseSqliteMetadata(config.SqliteDatabasePath),
             _ => throw new ConfigurationException($"metadata_storage: '{config.MetadataStorage}' is not supported"),
         };
+    }
+
+    /// <summary>Stores blobs as files under <paramref name="baseDirectory"/>.</summary>
+    public static IServiceCollection UseFilesystemBlobs(this IServiceCollection services, string baseDirectory)
+    {
+        services.AddSingleton<IBlobStore>(_ => new FilesystemBlobStore(baseDirectory));
+        // A filesystem upload touches its temporary file with every chunk: one idle for a minute is abandoned.
+        services.AddSingleton(new BlobSweepPolicy(TimeSpan.FromMinutes(1)));
+        return services;
+    }
+
+    /// <summary>Stores blobs in an S3-compatible bucket.</summary>
+    public static IServiceCollection UseS3Blobs(this IServiceCollection services, S3BlobStoreOptions options)
+    {
+        services.AddSingleton<IBlobStore>(_ => new S3BlobStore(options));
+        // S3 reports when a multipart upload began, not when it was last written, and other replicas may be uploading.
+        services.AddSingleton(new BlobSweepPolicy(TimeSpan.FromHours(24)));
+        return services;
     }
 
     /// <summary>Stores metadata in an embedded SQLite database file.</summary>
@@ -82,6 +121,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<IObjectMetadataStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
         services.AddSingleton<IEventStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
         services.AddSingleton<IChangeLog>(sp => sp.GetRequiredService<SqliteMetadataStore>());
+        services.AddSingleton<IFileRecordStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
         // Metrics share the database file, its connections and its single writer lock with the metadata.
         services.AddSingleton<IMetricStore>(sp => new SqliteMetricStore(
             sp.GetRequiredService<SqliteMetadataStore>(),

@@ -90,6 +90,7 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
         ErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
         ErrorKind.Aborted => StatusCode.Aborted,
         ErrorKind.Unavailable => StatusCode.Unavailable,
+        ErrorKind.DataLoss => StatusCode.DataLoss,
         _ => StatusCode.Internal,
     };
 }

@@ -68,6 +68,7 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
 
     public override async Task<CreateCheckpointResponse> CreateCheckpoint(CreateCheckpointRequest request, ServerCallContext context)
     {
+        var files = artifacts.ValidateFilesOfNewObject(request.Files.ToNewFiles());
         var result = await experiments.CreateCheckpointAsync(
             new NewCheckpoint(
                 request.ExperimentId,
@@ -75,6 +76,7 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
                 request.Metrics.ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal),
                 request.Metadata.ToJsonMap()),
             context.CancellationToken);
+        await AttachFilesAsync(result, result.Value.Id, files, context.CancellationToken);
         return new CreateCheckpointResponse
         {
             CheckpointId = result.Value.Id,
@@ -89,7 +91,9 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
         var checkpoint = request.CheckpointId.Length > 0
             ? await experiments.GetCheckpointAsync(request.CheckpointId, context.CancellationToken)
             : await experiments.GetCheckpointAsync(request.ExperimentId, request.Epoch, context.CancellationToken);
-        return new GetCheckpointResponse { Checkpoint = checkpoint.ToProto() };
+        var proto = checkpoint.ToProto();
+        proto.Files.AddFiles(await FilesOfAsync([checkpoint.Id], context.CancellationToken), checkpoint.Id);
+        return new GetCheckpointResponse { Checkpoint = proto };
     }
 
     public override async Task<ListCheckpointsResponse> ListCheckpoints(ListCheckpointsRequest request, ServerCallContext context)
@@ -97,15 +101,23 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
         var page = await experiments.ListCheckpointsAsync(
             request.ExperimentId, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new ListCheckpointsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Checkpoints.Add(page.Items.Select(c => c.ToProto()));
+        var files = await FilesOfAsync(page.Items.Select(c => c.Id), context.CancellationToken);
+        response.Checkpoints.Add(page.Items.Select(c =>
+        {
+            var proto = c.ToProto();
+            proto.Files.AddFiles(files, c.Id);
+            return proto;
+        }));
         return response;
     }
 
     public override async Task<CreateModelResponse> CreateModel(CreateModelRequest request, ServerCallContext context)
     {
+        var files = artifacts.ValidateFilesOfNewObject(request.Files.ToNewFiles());
         var result = await models.CreateModelAsync(
             new NewModel(request.Namespace, request.Name, request.Owner, request.Task, request.Description, request.Metadata.ToJsonMap()),
             context.CancellationToken);
+        await AttachFilesAsync(result, result.Value.Id, files, context.CancellationToken);
         return new CreateModelResponse
         {
             Id = result.Value.Id,
@@ -115,15 +127,26 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
         };
     }
 
-    public override async Task<GetModelResponse> GetModel(GetModelRequest request, ServerCallContext context) =>
-        new() { Model = (await models.GetModelAsync(request.Id, context.CancellationToken)).ToProto() };
+    public override async Task<GetModelResponse> GetModel(GetModelRequest request, ServerCallContext context)
+    {
+        var model = await models.GetModelAsync(request.Id, context.CancellationToken);
+        var proto = model.ToProto();
+        proto.Files.AddFiles(await FilesOfAsync([model.Id], context.CancellationToken), model.Id);
+        return new GetModelResponse { Model = proto };
+    }
 
     public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
         var page = await models.ListModelsAsync(
             request.Namespace, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new ListModelsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Models.Add(page.Items.Select(m => m.ToProto()));
+        var files = await FilesOfAsync(page.Items.Select(m => m.Id), context.CancellationToken);
+        response.Models.Add(page.Items.Select(m =>
+        {
+            var proto = m.ToProto();
+            proto.Files.AddFiles(files, m.Id);
+            return proto;
+        }));
         return response;
     }
 
@@ -135,6 +158,7 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
 
     public override async Task<CreateModelVersionResponse> CreateModelVersion(CreateModelVersionRequest request, ServerCallContext context)
     {
+        var files = artifacts.ValidateFilesOfNewObject(request.Files.ToNewFiles());
         var result = await models.CreateModelVersionAsync(
             new NewModelVersion(
                 request.Model,
@@ -145,6 +169,7 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
                 request.UniqueTags,
                 request.Metadata.ToJsonMap()),
             context.CancellationToken);
+        await AttachFilesAsync(result, result.Value.Id, files, context.CancellationToken);
         return new CreateModelVersionResponse
         {
             ModelVersion = result.Value.Id,
@@ -154,15 +179,26 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
         };
     }
 
-    public override async Task<GetModelVersionResponse> GetModelVersion(GetModelVersionRequest request, ServerCallContext context) =>
-        new() { ModelVersion = (await models.GetModelVersionAsync(request.Id, context.CancellationToken)).ToProto() };
+    public override async Task<GetModelVersionResponse> GetModelVersion(GetModelVersionRequest request, ServerCallContext context)
+    {
+        var version = await models.GetModelVersionAsync(request.Id, context.CancellationToken);
+        var proto = version.ToProto();
+        proto.Files.AddFiles(await FilesOfAsync([version.Id], context.CancellationToken), version.Id);
+        return new GetModelVersionResponse { ModelVersion = proto };
+    }
 
     public override async Task<ListModelVersionsResponse> ListModelVersions(ListModelVersionsRequest request, ServerCallContext context)
     {
         var page = await models.ListModelVersionsAsync(
             request.Model, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new ListModelVersionsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.ModelVersions.Add(page.Items.Select(v => v.ToProto()));
+        var files = await FilesOfAsync(page.Items.Select(v => v.Id), context.CancellationToken);
+        response.ModelVersions.Add(page.Items.Select(v =>
+        {
+            var proto = v.ToProto();
+            proto.Files.AddFiles(files, v.Id);
+            return proto;
+        }));
         return response;
     }
 

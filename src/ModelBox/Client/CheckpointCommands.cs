@@ -32,7 +32,13 @@ internal static class CheckpointCommands
         var epoch = new Option<long>("--epoch") { Description = "The epoch (0 or more)", Required = true };
         var metrics = new Option<string[]>("--metric") { Description = "A metric value as key=number, repeatable", HelpName = "key=value" };
         var metadata = ExperimentCommands.MetadataOption();
-        var command = new Command("create", "Create a checkpoint (returns the existing one for the same epoch)") { experimentId, epoch, metrics, metadata };
+        var paths = new Option<string[]>("--path")
+        {
+            Description = "A file or directory of the checkpoint; recorded by path, or uploaded with --upload; repeatable",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var upload = new Option<bool>("--upload") { Description = "Upload the --path files to ModelBox (the server verifies their MD5)" };
+        var command = new Command("create", "Create a checkpoint (returns the existing one for the same epoch)") { experimentId, epoch, metrics, metadata, paths, upload };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
             var epochValue = parseResult.GetValue(epoch);
@@ -43,8 +49,24 @@ internal static class CheckpointCommands
 
             var metricValues = CliValues.ParseMetrics(parseResult.GetValue(metrics));
             var metadataValue = CliValues.ParseMetadata(parseResult.GetValue(metadata));
-            var result = await client.CreateCheckpointAsync(parseResult.GetRequiredValue(experimentId), epochValue, metricValues, metadataValue, ct);
-            Write(output, result.Value, result.AlreadyExisted);
+            var files = ArtifactCommands.Expand(parseResult.GetValue(paths) ?? []);
+            var uploadFiles = parseResult.GetValue(upload);
+            if (uploadFiles && files.Count == 0)
+            {
+                throw new CliUsageException("--upload needs at least one --path");
+            }
+
+            var tracked = uploadFiles ? [] : files.Select(f => new TrackedFile { Path = f.Name, Kind = FileKind.Checkpoint }).ToList();
+            var result = await client.CreateCheckpointAsync(
+                parseResult.GetRequiredValue(experimentId), epochValue, metricValues, metadataValue, tracked, ct);
+            var checkpoint = result.Value;
+            if (uploadFiles)
+            {
+                await ArtifactCommands.UploadAsync(client, output, checkpoint.Id, files, ct);
+                checkpoint = await client.GetCheckpointAsync(checkpoint.Id, ct);
+            }
+
+            Write(output, checkpoint, result.AlreadyExisted);
         });
         return command;
     }

@@ -22,6 +22,7 @@ public static class ClientCommand
         command.Add(MetadataCommands.Create(global));
         command.Add(EventCommands.Create(global));
         command.Add(WatchCommand.Create(global));
+        command.Add(ArtifactCommands.Create(global));
         // The original CLI listed models with `modelbox client list`; keep that spelling working.
         command.Add(ModelCommands.ListCommand(global));
         return command;

@@ -34,8 +34,23 @@ internal sealed class CommandOutput
         _console = new Lazy<IAnsiConsole>(CreateConsole);
     }
 
-    /// <summary>True when the output is JSON for scripts.</summary>
+    /// <summary>True when scripts read the output (<c>--output json</c>).</summary>
     public bool IsJson => _format == OutputFormat.Json;
+
+    /// <summary>True when a person watches a terminal: progress bars are drawn only then.</summary>
+    public bool IsInteractive => !IsJson && !Console.IsOutputRedirected;
+
+    /// <summary>The console tables and progress bars are drawn on.</summary>
+    public IAnsiConsole Ansi => _console.Value;
+
+    /// <summary>Writes one line of plain text (table mode only).</summary>
+    public void WriteLine(string line)
+    {
+        if (!IsJson)
+        {
+            _writer.WriteLine(line);
+        }
+    }
 
     /// <summary>Writes one object: JSON, or a key/value view.</summary>
     public void WriteObject<T>(T value, IEnumerable<(string Key, string Value)> fields)

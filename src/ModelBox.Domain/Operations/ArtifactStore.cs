@@ -1,0 +1,378 @@
+using System.Security.Cryptography;
+using ModelBox.Domain.Storage;
+
+namespace ModelBox.Domain.Operations;
+
+/// <summary>A file as the client describes it: for an upload, for tracking, or attached to a new object.</summary>
+// Checksum: The MD5 the client claims (lowercase hex), or empty.
+// Sha256: The SHA-256 the client claims (lowercase hex), or empty.
+// SizeBytes: The size the client claims (tracked files), or 0.
+public sealed record NewFile(
+    string? ParentId,
+    FileType Type,
+    string? Path,
+    string? Checksum = null,
+    string? Sha256 = null,
+    string? Uri = null,
+    ulong SizeBytes = 0);
+
+/// <summary>Limits of the artifact operations.</summary>
+public sealed record ArtifactOptions
+{
+    /// <summary>The default upload limit: 100 GiB.</summary>
+    public const long DefaultMaxUploadSizeBytes = 100L * 1024 * 1024 * 1024;
+
+    /// <summary>The largest upload accepted, in bytes.</summary>
+    public long MaxUploadSizeBytes { get; init; } = DefaultMaxUploadSizeBytes;
+}
+
+/// <summary>An open download: the record, and a stream of the requested range.</summary>
+public sealed record FileDownload(FileRecord File, long Offset, long Length, Stream Content) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync() => Content.DisposeAsync();
+}
+
+/// <summary>
+/// Artifacts: uploads, downloads, tracked files and their records. An upload is committed in this order (the
+/// architecture's hard part 4): stream to a temporary blob while hashing (MD5 and SHA-256) → verify the client's
+/// checksum (DATA_LOSS and nothing kept on mismatch) → move the blob to its content address (dropping the temporary
+/// one when the address exists) → insert the file record in one transaction → acknowledge. A crash before the record
+/// leaves only an unreferenced or temporary blob, never a record without bytes.
+/// </summary>
+public sealed class ArtifactStore(
+    IMetadataStore objects, IFileRecordStore files, IBlobStore blobs, ArtifactOptions options, TimeProvider time)
+{
+    /// <summary>Paths are names, not storage locations; the limit only keeps records reasonable.</summary>
+    public const int MaxPathLength = 4096;
+
+    // Uploads of the same content and deletes of its last record must not interleave between "the blob exists" and
+    // "the record is written", or a delete could free a blob an upload just counted on. Stripes bound the lock count.
+    private readonly SemaphoreSlim[] _contentLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
+
+    /// <summary>The largest upload accepted, in bytes.</summary>
+    public long MaxUploadSizeBytes => options.MaxUploadSizeBytes;
+
+    /// <summary>Validates an upload's metadata and its parent before any byte is read.</summary>
+    public async Task<NewFile> ValidateUploadAsync(NewFile file, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var validated = ValidateFile(file, requireParent: true, "metadata.");
+        await RequireLiveParentAsync(validated.ParentId!, "metadata.parent_id", cancellationToken).ConfigureAwait(false);
+        return validated;
+    }
+
+    /// <summary>
+    /// Stores the content of a file validated by <see cref="ValidateUploadAsync"/> and records it; returns the record
+    /// once both are durable. Anything thrown (a checksum mismatch, the size limit, a broken stream, cancellation)
+    /// leaves nothing visible.
+    /// </summary>
+    public async Task<FileRecord> UploadAsync(NewFile file, IAsyncEnumerable<ReadOnlyMemory<byte>> content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(content);
+        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var writer = await blobs.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        await using (writer.ConfigureAwait(false))
+        {
+            long size = 0;
+            await foreach (var chunk in content.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                size += chunk.Length;
+                if (size > options.MaxUploadSizeBytes)
+                {
+                    throw new ModelBoxException(
+                        ErrorKind.ResourceExhausted,
+                        $"the upload is larger than the server's limit of {options.MaxUploadSizeBytes} bytes (max_upload_size_bytes); nothing was kept");
+                }
+
+                // The chunk is immutable: write it and compute both hashes at the same time (hashing is the upload's
+                // main CPU cost, and MD5 cannot use more than one core by itself).
+                var write = writer.WriteAsync(chunk, cancellationToken);
+                var sha = Task.Run(() => sha256.AppendData(chunk.Span), CancellationToken.None);
+                md5.AppendData(chunk.Span);
+                await sha.ConfigureAwait(false);
+                await write.ConfigureAwait(false);
+            }
+
+            var md5Hex = Convert.ToHexStringLower(md5.GetHashAndReset());
+            var sha256Hex = Convert.ToHexStringLower(sha256.GetHashAndReset());
+            if (!string.IsNullOrEmpty(file.Checksum) && !string.Equals(file.Checksum, md5Hex, StringComparison.Ordinal))
+            {
+                throw new ModelBoxException(
+                    ErrorKind.DataLoss,
+                    $"checksum mismatch: the client sent MD5 {file.Checksum} but the server received {size} bytes with MD5 {md5Hex}; nothing was kept");
+            }
+
+            if (!string.IsNullOrEmpty(file.Sha256) && !string.Equals(file.Sha256, sha256Hex, StringComparison.Ordinal))
+            {
+                throw new ModelBoxException(
+                    ErrorKind.DataLoss,
+                    $"sha256 mismatch: the client sent {file.Sha256} but the server received {size} bytes with SHA-256 {sha256Hex}; nothing was kept");
+            }
+
+            var now = Clock.Now(time);
+            var record = new FileRecord(
+                ObjectIds.NewFile(), file.ParentId!, file.Type, file.Path ?? string.Empty, Uri: string.Empty, size, md5Hex, sha256Hex, Stored: true, now, now);
+
+            // The client may be gone by now, but the bytes are verified: finishing is cheaper than leaving an orphan.
+            var gate = ContentLock(sha256Hex);
+            await gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                var created = await writer.CommitAsync(sha256Hex, CancellationToken.None).ConfigureAwait(false);
+                try
+                {
+                    await files.InsertFilesAsync([record], CancellationToken.None).ConfigureAwait(false);
+                }
+                catch when (created)
+                {
+                    // Nothing references the blob this upload created: free it rather than wait for a sweep.
+                    await blobs.DeleteAsync(sha256Hex, CancellationToken.None).ConfigureAwait(false);
+                    throw;
+                }
+            }
+            finally
+            {
+                gate.Release();
+            }
+
+            return record;
+        }
+    }
+
+    /// <summary>Records files stored elsewhere (no bytes); all or none. Each names its own parent.</summary>
+    public async Task<IReadOnlyList<FileRecord>> TrackAsync(IReadOnlyList<NewFile> requested, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requested);
+        if (requested.Count == 0)
+        {
+            throw ModelBoxException.InvalidArgument("files is empty; name at least one file to track");
+        }
+
+        var validated = requested.Select((f, i) => ValidateFile(f, requireParent: true, $"files[{i}].")).ToList();
+        foreach (var (parentId, index) in validated.Select((f, i) => (f.ParentId!, i)).DistinctBy(p => p.Item1))
+        {
+            await RequireLiveParentAsync(parentId, $"files[{index}].parent_id", cancellationToken).ConfigureAwait(false);
+        }
+
+        var records = ToTrackedRecords(validated);
+        await files.InsertFilesAsync(records, cancellationToken).ConfigureAwait(false);
+        return records;
+    }
+
+    /// <summary>
+    /// Validates the files given with a create (checkpoint, model, model version) before the object is created, so a
+    /// bad file fails the create rather than leave an object without its files. Their parent is the new object, whatever
+    /// parent_id they carry.
+    /// </summary>
+    public IReadOnlyList<NewFile> ValidateFilesOfNewObject(IReadOnlyList<NewFile> requested)
+    {
+        ArgumentNullException.ThrowIfNull(requested);
+        return requested.Select((f, i) => ValidateFile(f with { ParentId = null }, requireParent: false, $"files[{i}].")).ToList();
+    }
+
+    /// <summary>Records files validated by <see cref="ValidateFilesOfNewObject"/> as tracked files of the new object.</summary>
+    public async Task<IReadOnlyList<FileRecord>> AttachToNewObjectAsync(
+        IReadOnlyList<NewFile> validated, string parentId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(validated);
+        if (validated.Count == 0)
+        {
+            return [];
+        }
+
+        var records = ToTrackedRecords(validated.Select(f => f with { ParentId = parentId }));
+        await files.InsertFilesAsync(records, cancellationToken).ConfigureAwait(false);
+        return records;
+    }
+
+    /// <summary>A file record by id; NOT_FOUND when it or its parent is gone.</summary>
+    public async Task<FileRecord> GetAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        Validation.Id(id, "id", ObjectKind.File);
+        var file = await files.GetFileAsync(id!, cancellationToken).ConfigureAwait(false);
+        if (file is null)
+        {
+            throw ModelBoxException.NotFound("file", id!);
+        }
+
+        var parent = await objects.FindObjectAsync(file.ParentId, cancellationToken).ConfigureAwait(false);
+        return parent is null || parent.Deleted ? throw ModelBoxException.NotFound("file", id!) : file;
+    }
+
+    /// <summary>The files of a live object, oldest first.</summary>
+    public async Task<IReadOnlyList<FileRecord>> ListAsync(string? parentId, CancellationToken cancellationToken = default)
+    {
+        var id = ValidateParentId(parentId, "parent_id");
+        await RequireLiveParentAsync(id, "parent_id", cancellationToken).ConfigureAwait(false);
+        return await files.ListFilesAsync(id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The files of objects the caller already read (for Get and List of checkpoints, models and versions).</summary>
+    public Task<IReadOnlyDictionary<string, IReadOnlyList<FileRecord>>> ListOfAsync(
+        IReadOnlyCollection<string> parentIds, CancellationToken cancellationToken = default) =>
+        files.ListFilesAsync(parentIds, cancellationToken);
+
+    /// <summary>Opens a range of an uploaded file: <paramref name="length"/> 0 means to the end.</summary>
+    public async Task<FileDownload> OpenDownloadAsync(string? id, ulong offset, ulong length, CancellationToken cancellationToken = default)
+    {
+        var file = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        if (!file.Stored)
+        {
+            throw ModelBoxException.FailedPrecondition(
+                $"file '{file.Id}' is tracked, not uploaded: its bytes live at '{(file.Uri.Length > 0 ? file.Uri : file.Path)}'");
+        }
+
+        if (offset > (ulong)file.SizeBytes)
+        {
+            throw ModelBoxException.InvalidArgument($"offset {offset} is past the end of file '{file.Id}' ({file.SizeBytes} bytes)");
+        }
+
+        var available = file.SizeBytes - (long)offset;
+        var count = length == 0 || length > (ulong)available ? available : (long)length;
+        var stream = await blobs.OpenReadAsync(file.Sha256, (long)offset, count, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"the blob {file.Sha256} of file '{file.Id}' is missing from the artifact store");
+        return new FileDownload(file, (long)offset, count, stream);
+    }
+
+    /// <summary>Deletes a file record, and its blob when no other record uses it; returns when.</summary>
+    public async Task<DateTimeOffset> DeleteAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        var file = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var now = Clock.Now(time);
+        if (!file.Stored)
+        {
+            _ = await files.DeleteFileAsync(file.Id, now, cancellationToken).ConfigureAwait(false)
+                ?? throw ModelBoxException.NotFound("file", file.Id);
+            return now;
+        }
+
+        var gate = ContentLock(file.Sha256);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var deletion = await files.DeleteFileAsync(file.Id, now, cancellationToken).ConfigureAwait(false)
+                ?? throw ModelBoxException.NotFound("file", file.Id);
+            if (!deletion.BlobStillReferenced)
+            {
+                await blobs.DeleteAsync(file.Sha256, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+
+        return now;
+    }
+
+    /// <summary>Removes temporary blobs idle for longer than <paramref name="idleFor"/> (abandoned uploads).</summary>
+    public Task<int> SweepTemporariesAsync(TimeSpan idleFor, CancellationToken cancellationToken = default) =>
+        blobs.SweepTemporariesAsync(time.GetUtcNow() - idleFor, cancellationToken);
+
+    private List<FileRecord> ToTrackedRecords(IEnumerable<NewFile> validated)
+    {
+        var now = Clock.Now(time);
+        return validated.Select(f => new FileRecord(
+            ObjectIds.NewFile(),
+            f.ParentId!,
+            f.Type,
+            f.Path ?? string.Empty,
+            f.Uri ?? string.Empty,
+            checked((long)f.SizeBytes),
+            f.Checksum ?? string.Empty,
+            f.Sha256 ?? string.Empty,
+            Stored: false,
+            now,
+            now)).ToList();
+    }
+
+    private static NewFile ValidateFile(NewFile file, bool requireParent, string prefix)
+    {
+        var parentId = requireParent ? ValidateParentId(file.ParentId, prefix + "parent_id") : file.ParentId;
+        if (!Enum.IsDefined(file.Type))
+        {
+            throw ModelBoxException.InvalidArgument($"{prefix}file_type {(int)file.Type} is not a known file type");
+        }
+
+        if (file.SizeBytes > long.MaxValue)
+        {
+            throw ModelBoxException.InvalidArgument($"{prefix}size_bytes {file.SizeBytes} is too large");
+        }
+
+        return file with
+        {
+            ParentId = parentId,
+            Path = Name(file.Path, prefix + "path"),
+            Uri = Name(file.Uri, prefix + "uri"),
+            Checksum = Hex(file.Checksum, 32, prefix + "checksum", "an MD5"),
+            Sha256 = Hex(file.Sha256, 64, prefix + "sha256", "a SHA-256"),
+        };
+    }
+
+    private static string ValidateParentId(string? parentId, string field)
+    {
+        if (string.IsNullOrEmpty(parentId))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is required");
+        }
+
+        if (!ObjectIds.TryGetKind(parentId, out var kind))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} '{(parentId.Length <= 80 ? parentId : parentId[..80] + "...")}' is not a ModelBox id");
+        }
+
+        return kind == ObjectKind.File
+            ? throw ModelBoxException.InvalidArgument($"{field} '{parentId}' is a file; files belong to experiments, checkpoints, models and model versions")
+            : parentId;
+    }
+
+    private async Task RequireLiveParentAsync(string parentId, string field, CancellationToken cancellationToken)
+    {
+        var parent = await objects.FindObjectAsync(parentId, cancellationToken).ConfigureAwait(false);
+        if (parent is null || parent.Deleted)
+        {
+            var kind = ObjectIds.TryGetKind(parentId, out var k) ? Validation.Describe(k) : "object";
+            throw new ModelBoxException(ErrorKind.NotFound, $"{field}: {kind} '{parentId}' not found");
+        }
+    }
+
+    /// <summary>A file's original name or URI: any text (it is never a storage path) but no control characters.</summary>
+    private static string Name(string? value, string field)
+    {
+        value ??= string.Empty;
+        if (value.Length > MaxPathLength)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is {value.Length} characters long; the limit is {MaxPathLength}");
+        }
+
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                throw ModelBoxException.InvalidArgument($"{field} must not contain control characters (such as NUL)");
+            }
+        }
+
+        return value;
+    }
+
+    private static string Hex(string? value, int length, string field, string what)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return string.Empty;
+        }
+
+        var lower = value.ToLowerInvariant();
+        if (lower.Length != length || !lower.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f'))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} '{(value.Length <= 80 ? value : value[..80] + "...")}' is not {what} in hex ({length} hex digits)");
+        }
+
+        return lower;
+    }
+
+    private SemaphoreSlim ContentLock(string sha256) => _contentLocks[Convert.ToInt32(sha256[..2], 16) % _contentLocks.Length];
+}

@@ -1,0 +1,77 @@
+namespace ModelBox.Domain.Storage;
+
+/// <summary>
+/// The blob-store port: immutable byte blobs addressed by the lowercase hex SHA-256 of their content.
+/// Bytes are first written to a temporary blob that nobody can read; <see cref="IBlobWriter.CommitAsync"/> moves it to
+/// its content address in one atomic step, so a blob is either absent or complete. The store never hashes: the caller
+/// computes the address while streaming and the store trusts it.
+/// </summary>
+public interface IBlobStore
+{
+    /// <summary>Starts a temporary blob; dispose the writer without committing to abort it.</summary>
+    Task<IBlobWriter> BeginWriteAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Opens the bytes <c>[offset, offset + length)</c> of a blob (to its end when <paramref name="length"/> is null);
+    /// null when no blob has this address.
+    /// </summary>
+    Task<Stream?> OpenReadAsync(string sha256, long offset = 0, long? length = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether a committed blob has this address.</summary>
+    Task<bool> ExistsAsync(string sha256, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a committed blob; false when there was none.</summary>
+    Task<bool> DeleteAsync(string sha256, CancellationToken cancellationToken = default);
+
+    /// <summary>The temporary blobs that exist now (uploads in progress or abandoned), with their last write.</summary>
+    IAsyncEnumerable<TemporaryBlob> ListTemporariesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Removes temporary blobs last written before <paramref name="idleSince"/>; returns how many were removed.</summary>
+    Task<int> SweepTemporariesAsync(DateTimeOffset idleSince, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A temporary blob being written. Disposing it without <see cref="CommitAsync"/> deletes it.</summary>
+public interface IBlobWriter : IAsyncDisposable
+{
+    /// <summary>How many bytes were written so far.</summary>
+    long Length { get; }
+
+    /// <summary>Appends bytes.</summary>
+    ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Makes the bytes durable and moves them to <paramref name="sha256"/>. When a blob with that address exists
+    /// already (the same content uploaded before), the temporary one is dropped. Returns true when this call created it.
+    /// </summary>
+    Task<bool> CommitAsync(string sha256, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A temporary blob as <see cref="IBlobStore.ListTemporariesAsync"/> reports it.</summary>
+public sealed record TemporaryBlob(string Name, DateTimeOffset LastWrite);
+
+/// <summary>Helpers for content addresses.</summary>
+public static class BlobAddress
+{
+    /// <summary>True for 64 lowercase hex characters; stores refuse anything else, so an address can never name a path.</summary>
+    public static bool IsValid(string? sha256)
+    {
+        if (sha256 is not { Length: 64 })
+        {
+            return false;
+        }
+
+        foreach (var c in sha256)
+        {
+            if (!char.IsAsciiDigit(c) && c is not (>= 'a' and <= 'f'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="sha256"/> is a valid address.</summary>
+    public static string Require(string? sha256) =>
+        IsValid(sha256) ? sha256! : throw new ArgumentException($"'{sha256}' is not a lowercase hex SHA-256", nameof(sha256));
+}

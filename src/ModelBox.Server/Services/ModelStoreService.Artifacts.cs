@@ -1,0 +1,133 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using Grpc.Core;
+using ModelBox.Domain;
+using ModelBox.Domain.Operations;
+using ModelBox.Protocol;
+
+namespace ModelBox.Server.Services;
+
+// Artifacts: uploads, downloads, tracked files, and the files of checkpoints, models and model versions.
+public sealed partial class ModelStoreService
+{
+    /// <summary>Download chunk size: below the large object heap, large enough to keep per-message overhead small.</summary>
+    internal const int DownloadChunkBytes = 64 * 1024;
+
+    private readonly ArtifactStore artifacts = services.GetRequiredService<ArtifactStore>();
+
+    public override async Task<UploadFileResponse> UploadFile(IAsyncStreamReader<UploadFileRequest> requestStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        if (!await ReadNextAsync(requestStream, cancellationToken))
+        {
+            throw ModelBoxException.InvalidArgument("the upload has no frames: the first frame must be the file's metadata");
+        }
+
+        if (requestStream.Current.StreamFrameCase != UploadFileRequest.StreamFrameOneofCase.Metadata)
+        {
+            throw ModelBoxException.InvalidArgument("the first frame of an upload must be the file's metadata, not chunks");
+        }
+
+        var file = await artifacts.ValidateUploadAsync(requestStream.Current.Metadata.ToNewFile(), cancellationToken);
+        var record = await artifacts.UploadAsync(file, ReadChunksAsync(requestStream, cancellationToken), cancellationToken);
+        return new UploadFileResponse { FileId = record.Id };
+    }
+
+    public override async Task DownloadFile(DownloadFileRequest request, IServerStreamWriter<DownloadFileResponse> responseStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        var download = await artifacts.OpenDownloadAsync(request.FileId, request.Offset, request.Length, cancellationToken);
+        await using (download)
+        {
+            await responseStream.WriteAsync(new DownloadFileResponse { Metadata = download.File.ToProto() }, cancellationToken);
+            var buffer = ArrayPool<byte>.Shared.Rent(DownloadChunkBytes);
+            try
+            {
+                long sent = 0;
+                while (sent < download.Length)
+                {
+                    var read = await download.Content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(DownloadChunkBytes, download.Length - sent)), cancellationToken);
+                    if (read == 0)
+                    {
+                        throw new InvalidOperationException(
+                            $"the blob of file '{download.File.Id}' ended after {download.Offset + sent} of {download.File.SizeBytes} bytes");
+                    }
+
+                    // WriteAsync serializes the message before it completes, so the buffer can be reused after it.
+                    await responseStream.WriteAsync(
+                        new DownloadFileResponse { Chunks = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, cancellationToken);
+                    sent += read;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    public override async Task<TrackArtifactsResponse> TrackArtifacts(TrackArtifactsRequest request, ServerCallContext context)
+    {
+        var records = await artifacts.TrackAsync(request.Files.ToNewFiles(), context.CancellationToken);
+        return new TrackArtifactsResponse { NumFilesTracked = records.Count, CreatedAt = records[0].CreatedAt.ToTimestamp() };
+    }
+
+    public override async Task<ListArtifactsResponse> ListArtifacts(ListArtifactsRequest request, ServerCallContext context)
+    {
+        var files = await artifacts.ListAsync(request.ParentId, context.CancellationToken);
+        var response = new ListArtifactsResponse();
+        response.Files.Add(files.Select(f => f.ToProto()));
+        return response;
+    }
+
+    public override async Task<GetArtifactResponse> GetArtifact(GetArtifactRequest request, ServerCallContext context) =>
+        new() { File = (await artifacts.GetAsync(request.Id, context.CancellationToken)).ToProto() };
+
+    public override async Task<DeleteArtifactResponse> DeleteArtifact(DeleteArtifactRequest request, ServerCallContext context) =>
+        new() { DeletedAt = (await artifacts.DeleteAsync(request.Id, context.CancellationToken)).ToTimestamp() };
+
+    /// <summary>Records the (validated) files given with a create as tracked files of the new object (not on a repeated create).</summary>
+    private async Task AttachFilesAsync<T>(CreateResult<T> result, string id, IReadOnlyList<NewFile> files, CancellationToken cancellationToken)
+    {
+        if (!result.Existed && files.Count > 0)
+        {
+            await artifacts.AttachToNewObjectAsync(files, id, cancellationToken);
+        }
+    }
+
+    /// <summary>The files of the objects about to be returned, in one query.</summary>
+    private Task<IReadOnlyDictionary<string, IReadOnlyList<FileRecord>>> FilesOfAsync(IEnumerable<string> ids, CancellationToken cancellationToken) =>
+        artifacts.ListOfAsync(ids.ToList(), cancellationToken);
+
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadChunksAsync(
+        IAsyncStreamReader<UploadFileRequest> requestStream, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (await ReadNextAsync(requestStream, cancellationToken))
+        {
+            var frame = requestStream.Current;
+            if (frame.StreamFrameCase != UploadFileRequest.StreamFrameOneofCase.Chunks)
+            {
+                throw ModelBoxException.InvalidArgument("an upload carries one metadata frame, first; a later frame held metadata again");
+            }
+
+            // The frame's bytes are immutable and not reused by the reader: no copy needed.
+            yield return frame.Chunks.Memory;
+        }
+    }
+
+    /// <summary>A client that goes away mid-stream is a cancellation, not a server error.</summary>
+    private static async Task<bool> ReadNextAsync(IAsyncStreamReader<UploadFileRequest> requestStream, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await requestStream.MoveNext(cancellationToken);
+        }
+        catch (IOException)
+        {
+            // Kestrel reports a reset stream before (or without) cancelling the call's token; either way nobody waits
+            // for an answer, and the upload's temporary blob is dropped on the way out.
+            throw new RpcException(new Status(StatusCode.Cancelled, "the client went away during the upload"));
+        }
+    }
+}

@@ -1,0 +1,209 @@
+using System.Security.Cryptography;
+using ModelBox.Domain.Storage;
+
+namespace ModelBox.Storage.Tests.Blobs;
+
+/// <summary>
+/// The behaviour every <see cref="IBlobStore"/> backend must show. A backend's test class subclasses this and supplies
+/// a fresh, empty store per test.
+/// </summary>
+public abstract class BlobStoreSpecification : IAsyncLifetime
+{
+    /// <summary>Bigger than one S3 part (the smallest, 5 MiB) twice over, so multipart paths run.</summary>
+    protected const int LargeBlobBytes = (12 * 1024 * 1024) + 12345;
+
+    private IBlobStore? _store;
+
+    protected IBlobStore Store => _store ?? throw new InvalidOperationException("the store is created in InitializeAsync");
+
+    protected abstract Task<IBlobStore> CreateStoreAsync();
+
+    public async Task InitializeAsync() => _store = await CreateStoreAsync();
+
+    public virtual Task DisposeAsync()
+    {
+        (_store as IDisposable)?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_committed_blob_reads_back_byte_for_byte()
+    {
+        var data = RandomBytes(100_000);
+
+        var created = await WriteAsync(data);
+
+        Assert.True(created);
+        Assert.True(await Store.ExistsAsync(Sha(data)));
+        Assert.Equal(data, await ReadAsync(Sha(data)));
+    }
+
+    [Fact]
+    public async Task A_blob_larger_than_a_part_streams_in_small_chunks_and_reads_back()
+    {
+        var data = RandomBytes(LargeBlobBytes);
+
+        Assert.True(await WriteAsync(data, chunkSize: 64 * 1024));
+
+        Assert.Equal(data, await ReadAsync(Sha(data)));
+    }
+
+    [Fact]
+    public async Task An_empty_blob_is_a_blob()
+    {
+        Assert.True(await WriteAsync([]));
+
+        Assert.True(await Store.ExistsAsync(Sha([])));
+        Assert.Empty(await ReadAsync(Sha([])));
+    }
+
+    [Fact]
+    public async Task Ranges_read_the_requested_bytes_and_stop_at_the_end()
+    {
+        var data = RandomBytes(LargeBlobBytes);
+        await WriteAsync(data, chunkSize: 1024 * 1024);
+        var sha = Sha(data);
+
+        Assert.Equal(data[1000..1100], await ReadAsync(sha, 1000, 100));
+        Assert.Equal(data[(LargeBlobBytes - 10)..], await ReadAsync(sha, LargeBlobBytes - 10, null));
+        Assert.Equal(data[(LargeBlobBytes - 10)..], await ReadAsync(sha, LargeBlobBytes - 10, 1000));
+        Assert.Equal(data[(6 * 1024 * 1024)..], await ReadAsync(sha, 6 * 1024 * 1024, null));
+        Assert.Empty(await ReadAsync(sha, LargeBlobBytes, null));
+        Assert.Empty(await ReadAsync(sha, 5, 0));
+    }
+
+    [Fact]
+    public async Task The_same_content_twice_is_stored_once()
+    {
+        var data = RandomBytes(10_000);
+
+        Assert.True(await WriteAsync(data));
+        Assert.False(await WriteAsync(data));
+
+        Assert.Equal(data, await ReadAsync(Sha(data)));
+        Assert.Empty(await ListTemporariesAsync());
+    }
+
+    [Fact]
+    public async Task A_write_disposed_without_commit_leaves_nothing()
+    {
+        var data = RandomBytes(LargeBlobBytes);
+        await using (var writer = await Store.BeginWriteAsync())
+        {
+            await writer.WriteAsync(data);
+            Assert.Equal(data.Length, writer.Length);
+        }
+
+        Assert.False(await Store.ExistsAsync(Sha(data)));
+        Assert.Null(await Store.OpenReadAsync(Sha(data)));
+        Assert.Empty(await ListTemporariesAsync());
+    }
+
+    [Fact]
+    public async Task A_write_in_progress_is_a_temporary_that_nobody_can_read()
+    {
+        var data = RandomBytes(1000);
+        await using var writer = await Store.BeginWriteAsync();
+        await writer.WriteAsync(data);
+
+        Assert.False(await Store.ExistsAsync(Sha(data)));
+
+        Assert.True(await writer.CommitAsync(Sha(data)));
+        Assert.Equal(data, await ReadAsync(Sha(data)));
+        Assert.Empty(await ListTemporariesAsync());
+    }
+
+    [Fact]
+    public async Task Delete_frees_the_blob_once()
+    {
+        var data = RandomBytes(2048);
+        await WriteAsync(data);
+
+        Assert.True(await Store.DeleteAsync(Sha(data)));
+        Assert.False(await Store.DeleteAsync(Sha(data)));
+
+        Assert.False(await Store.ExistsAsync(Sha(data)));
+        Assert.Null(await Store.OpenReadAsync(Sha(data)));
+    }
+
+    [Fact]
+    public async Task A_sweep_removes_idle_temporaries_and_spares_recent_ones()
+    {
+        var abandoned = await Store.BeginWriteAsync();
+        await abandoned.WriteAsync(RandomBytes(LargeBlobBytes));
+
+        Assert.Equal(0, await Store.SweepTemporariesAsync(DateTimeOffset.UtcNow.AddHours(-1)));
+        await SweepVisibleTemporariesAsync();
+
+        // A committed blob is not a temporary: the sweep leaves it alone.
+        var kept = RandomBytes(100);
+        await WriteAsync(kept);
+        await Store.SweepTemporariesAsync(DateTimeOffset.UtcNow.AddMinutes(1));
+        Assert.Equal(kept, await ReadAsync(Sha(kept)));
+        await abandoned.DisposeAsync();
+    }
+
+    /// <summary>The backend's temporaries are listed while written, and a sweep of everything removes them.</summary>
+    protected virtual async Task SweepVisibleTemporariesAsync()
+    {
+        Assert.NotEmpty(await ListTemporariesAsync());
+        Assert.True(await Store.SweepTemporariesAsync(DateTimeOffset.UtcNow.AddMinutes(1)) >= 1);
+        Assert.Empty(await ListTemporariesAsync());
+    }
+
+    [Theory]
+    [InlineData("../../../../etc/passwd")]
+    [InlineData("/etc/passwd")]
+    [InlineData("C:\\Windows\\win.ini")]
+    [InlineData("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789")]
+    [InlineData("0123")]
+    [InlineData("")]
+    public async Task Anything_but_a_lowercase_sha256_is_refused_as_an_address(string address)
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.ExistsAsync(address));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.OpenReadAsync(address));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.DeleteAsync(address));
+        await using var writer = await Store.BeginWriteAsync();
+        await writer.WriteAsync(RandomBytes(10));
+        await Assert.ThrowsAsync<ArgumentException>(() => writer.CommitAsync(address));
+    }
+
+    protected static byte[] RandomBytes(int count)
+    {
+        var data = new byte[count];
+        Random.Shared.NextBytes(data);
+        return data;
+    }
+
+    protected static string Sha(byte[] data) => Convert.ToHexStringLower(SHA256.HashData(data));
+
+    protected async Task<bool> WriteAsync(byte[] data, int chunkSize = 64 * 1024)
+    {
+        await using var writer = await Store.BeginWriteAsync();
+        for (var offset = 0; offset < data.Length; offset += chunkSize)
+        {
+            await writer.WriteAsync(data.AsMemory(offset, Math.Min(chunkSize, data.Length - offset)));
+        }
+
+        return await writer.CommitAsync(Sha(data));
+    }
+
+    protected async Task<byte[]> ReadAsync(string sha, long offset = 0, long? length = null)
+    {
+        await using var stream = await Store.OpenReadAsync(sha, offset, length) ?? throw new InvalidOperationException($"blob {sha} is missing");
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy);
+        return copy.ToArray();
+    }
+
+    protected async Task<List<TemporaryBlob>> ListTemporariesAsync()
+    {
+        var list = new List<TemporaryBlob>();
+        await foreach (var temporary in Store.ListTemporariesAsync())
+        {
+            list.Add(temporary);
+        }
+
+        return list;
+    }
+}
