@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using ModelBox.Domain.Storage;
+using ModelBox.Domain.Telemetry;
 
 namespace ModelBox.Domain.Operations;
 
@@ -93,6 +94,7 @@ public sealed class ArtifactStore(
                 md5.AppendData(chunk.Span);
                 await sha.ConfigureAwait(false);
                 await write.ConfigureAwait(false);
+                ModelBoxMetrics.BytesUploaded.Add(chunk.Length);
             }
 
             var md5Hex = Convert.ToHexStringLower(md5.GetHashAndReset());

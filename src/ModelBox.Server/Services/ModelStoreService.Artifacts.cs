@@ -5,6 +5,7 @@ using Grpc.Core;
 using ModelBox.Domain;
 using ModelBox.Domain.Operations;
 using ModelBox.Protocol;
+using ModelBox.Domain.Telemetry;
 
 namespace ModelBox.Server.Services;
 
@@ -57,6 +58,7 @@ public sealed partial class ModelStoreService
                     // WriteAsync serializes the message before it completes, so the buffer can be reused after it.
                     await responseStream.WriteAsync(
                         new DownloadFileResponse { Chunks = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, cancellationToken);
+                    ModelBoxMetrics.BytesDownloaded.Add(read);
                     sent += read;
                 }
             }
