@@ -12,6 +12,9 @@ public static class ServerCommand
         var server = new Command("server", "Run and configure the ModelBox metadata server");
         server.Subcommands.Add(CreateStart());
         server.Subcommands.Add(CreateInitConfig());
+        var reference = new Command("config-reference", "Print the configuration reference as a Markdown table (docs/operations.md embeds it)");
+        reference.SetAction(_ => Console.Write(ServerConfigLoader.ReferenceMarkdown()));
+        server.Subcommands.Add(reference);
         return server;
     }
 
