@@ -11,94 +11,43 @@ namespace ModelBox.Server.Observability;
 /// </summary>
 public sealed class CallTelemetryInterceptor(ILogger<CallTelemetryInterceptor> logger) : Interceptor
 {
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        var status = StatusCode.OK;
-        try
-        {
-            return await continuation(request, context);
-        }
-        catch (RpcException ex)
-        {
-            status = ex.StatusCode;
-            throw;
-        }
-        catch (Exception)
-        {
-            status = StatusCode.Unknown;
-            throw;
-        }
-        finally
-        {
-            Complete(context, started, status);
-        }
-    }
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
+        ObserveAsync(context, streaming: false, () => continuation(request, context));
 
-    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        var status = StatusCode.OK;
-        ModelBoxMetrics.StreamsInFlight.Add(1, Method(context));
-        try
-        {
-            return await continuation(requestStream, context);
-        }
-        catch (RpcException ex)
-        {
-            status = ex.StatusCode;
-            throw;
-        }
-        catch (Exception)
-        {
-            status = StatusCode.Unknown;
-            throw;
-        }
-        finally
-        {
-            ModelBoxMetrics.StreamsInFlight.Add(-1, Method(context));
-            Complete(context, started, status);
-        }
-    }
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
+        ObserveAsync(context, streaming: true, () => continuation(requestStream, context));
 
-    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        var status = StatusCode.OK;
-        ModelBoxMetrics.StreamsInFlight.Add(1, Method(context));
-        try
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
+        ObserveAsync(context, streaming: true, async () =>
         {
             await continuation(request, responseStream, context);
-        }
-        catch (RpcException ex)
-        {
-            status = ex.StatusCode;
-            throw;
-        }
-        catch (Exception)
-        {
-            status = StatusCode.Unknown;
-            throw;
-        }
-        finally
-        {
-            ModelBoxMetrics.StreamsInFlight.Add(-1, Method(context));
-            Complete(context, started, status);
-        }
-    }
+            return true;
+        });
 
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        var status = StatusCode.OK;
-        ModelBoxMetrics.StreamsInFlight.Add(1, Method(context));
-        try
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+        ObserveAsync(context, streaming: true, async () =>
         {
             await continuation(requestStream, responseStream, context);
+            return true;
+        });
+
+    private async Task<T> ObserveAsync<T>(ServerCallContext context, bool streaming, Func<Task<T>> call)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var method = new KeyValuePair<string, object?>("method", context.Method);
+        var status = StatusCode.OK;
+        if (streaming)
+        {
+            ModelBoxMetrics.StreamsInFlight.Add(1, method);
+        }
+
+        try
+        {
+            return await call();
         }
         catch (RpcException ex)
         {
@@ -112,18 +61,15 @@ public sealed class CallTelemetryInterceptor(ILogger<CallTelemetryInterceptor> l
         }
         finally
         {
-            ModelBoxMetrics.StreamsInFlight.Add(-1, Method(context));
-            Complete(context, started, status);
+            if (streaming)
+            {
+                ModelBoxMetrics.StreamsInFlight.Add(-1, method);
+            }
+
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            ModelBoxMetrics.RpcCalls.Add(1, method, new KeyValuePair<string, object?>("code", status.ToString()));
+            ModelBoxMetrics.RpcDuration.Record(elapsed.TotalSeconds, method);
+            ServerLog.Request(logger, context.Method, status, elapsed.TotalMilliseconds, context.Peer);
         }
-    }
-
-    private static KeyValuePair<string, object?> Method(ServerCallContext context) => new("method", context.Method);
-
-    private void Complete(ServerCallContext context, long started, StatusCode status)
-    {
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        ModelBoxMetrics.RpcCalls.Add(1, Method(context), new KeyValuePair<string, object?>("code", status.ToString()));
-        ModelBoxMetrics.RpcDuration.Record(elapsed.TotalSeconds, Method(context));
-        ServerLog.Request(logger, context.Method, status, elapsed.TotalMilliseconds, context.Peer);
     }
 }
