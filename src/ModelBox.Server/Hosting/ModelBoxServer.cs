@@ -240,6 +240,8 @@ public sealed class ModelBoxServer : IAsyncDisposable
 
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // A failed start (a port in use) is reported once, by the command, without the host's stack trace.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         logging.AddFilter("Grpc.AspNetCore", LogLevel.Warning);
     }
 }

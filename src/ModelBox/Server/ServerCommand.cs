@@ -55,7 +55,8 @@ public static class ServerCommand
             }
             catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException || ex.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
             {
-                await Console.Error.WriteLineAsync($"error: cannot listen on {config.ListenAddr}: {ex.Message}");
+                await Console.Error.WriteLineAsync(
+                    $"error: {ex.Message.TrimEnd('.')} (listeners: listen_addr {config.ListenAddr}, http_listen_addr {config.HttpListenAddr}, prometheus.listen_addr {config.PrometheusListenAddr})");
                 return 1;
             }
             catch (ConfigurationException ex)
