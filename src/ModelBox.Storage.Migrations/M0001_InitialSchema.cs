@@ -15,18 +15,18 @@ public sealed class M0001_InitialSchema : Migration
         Dialects.BinaryTextByDefault(this);
 
         Create.Table("namespaces")
-            .WithColumn("name").AsString(Lengths.Name).NotNullable().PrimaryKey()
+            .WithColumn("name").AsAnsiString(Lengths.Name).NotNullable().PrimaryKey()
             .WithColumn("created_at").AsInt64().NotNullable();
 
         Create.Table("experiments")
-            .WithColumn("id").AsString(Lengths.Id).NotNullable().PrimaryKey()
-            .WithColumn("namespace").AsString(Lengths.Name).NotNullable().ForeignKey("fk_experiments_namespace", "namespaces", "name")
-            .WithColumn("name").AsString(Lengths.Text).NotNullable()
-            .WithColumn("owner").AsString(Lengths.Text).NotNullable()
+            .WithColumn("id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("namespace").AsAnsiString(Lengths.Name).NotNullable().ForeignKey("fk_experiments_namespace", "namespaces", "name")
+            .WithColumn("name").AsAnsiString(Lengths.Text).NotNullable()
+            .WithColumn("owner").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("framework").AsInt32().NotNullable()
-            .WithColumn("task").AsString(Lengths.Text).NotNullable()
-            .WithColumn("external_id").AsString(Lengths.Text).NotNullable()
-            .WithColumn("description").AsString(Lengths.Text).NotNullable()
+            .WithColumn("task").AsAnsiString(Lengths.Text).NotNullable()
+            .WithColumn("external_id").AsAnsiString(Lengths.Text).NotNullable()
+            .WithColumn("description").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("status").AsInt32().NotNullable()
             .WithColumn("ended_at").AsInt64().Nullable()
             .WithColumn("created_at").AsInt64().NotNullable()
@@ -34,42 +34,42 @@ public sealed class M0001_InitialSchema : Migration
             .WithColumn("deleted_at").AsInt64().Nullable();
 
         Create.Table("checkpoints")
-            .WithColumn("id").AsString(Lengths.Id).NotNullable().PrimaryKey()
-            .WithColumn("experiment_id").AsString(Lengths.Id).NotNullable().ForeignKey("fk_checkpoints_experiment", "experiments", "id")
+            .WithColumn("id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("experiment_id").AsAnsiString(Lengths.Id).NotNullable().ForeignKey("fk_checkpoints_experiment", "experiments", "id")
             .WithColumn("epoch").AsInt64().NotNullable()
-            .WithColumn("metrics").AsString(Lengths.Text).NotNullable()
+            .WithColumn("metrics").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("created_at").AsInt64().NotNullable()
             .WithColumn("updated_at").AsInt64().NotNullable()
             .WithColumn("deleted_at").AsInt64().Nullable();
 
         Create.Table("models")
-            .WithColumn("id").AsString(Lengths.Id).NotNullable().PrimaryKey()
-            .WithColumn("namespace").AsString(Lengths.Name).NotNullable().ForeignKey("fk_models_namespace", "namespaces", "name")
-            .WithColumn("name").AsString(Lengths.Text).NotNullable()
-            .WithColumn("owner").AsString(Lengths.Text).NotNullable()
-            .WithColumn("task").AsString(Lengths.Text).NotNullable()
-            .WithColumn("description").AsString(Lengths.Text).NotNullable()
+            .WithColumn("id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("namespace").AsAnsiString(Lengths.Name).NotNullable().ForeignKey("fk_models_namespace", "namespaces", "name")
+            .WithColumn("name").AsAnsiString(Lengths.Text).NotNullable()
+            .WithColumn("owner").AsAnsiString(Lengths.Text).NotNullable()
+            .WithColumn("task").AsAnsiString(Lengths.Text).NotNullable()
+            .WithColumn("description").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("created_at").AsInt64().NotNullable()
             .WithColumn("updated_at").AsInt64().NotNullable()
             .WithColumn("deleted_at").AsInt64().Nullable();
 
         Create.Table("model_versions")
-            .WithColumn("id").AsString(Lengths.Id).NotNullable().PrimaryKey()
-            .WithColumn("model_id").AsString(Lengths.Id).NotNullable().ForeignKey("fk_model_versions_model", "models", "id")
-            .WithColumn("name").AsString(Lengths.Text).NotNullable()
-            .WithColumn("version").AsString(Lengths.Text).NotNullable()
-            .WithColumn("description").AsString(Lengths.Text).NotNullable()
+            .WithColumn("id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("model_id").AsAnsiString(Lengths.Id).NotNullable().ForeignKey("fk_model_versions_model", "models", "id")
+            .WithColumn("name").AsAnsiString(Lengths.Text).NotNullable()
+            .WithColumn("version").AsAnsiString(Lengths.Text).NotNullable()
+            .WithColumn("description").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("framework").AsInt32().NotNullable()
-            .WithColumn("unique_tags").AsString(Lengths.Text).NotNullable()
+            .WithColumn("unique_tags").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("created_at").AsInt64().NotNullable()
             .WithColumn("updated_at").AsInt64().NotNullable()
             .WithColumn("deleted_at").AsInt64().Nullable();
 
         // One table for the metadata of every kind: ids carry their kind, so they never collide.
         Create.Table("object_metadata")
-            .WithColumn("object_id").AsString(Lengths.Id).NotNullable().PrimaryKey()
-            .WithColumn("key").AsString(Lengths.Name).NotNullable().PrimaryKey()
-            .WithColumn("value_json").AsString(Lengths.Text).NotNullable()
+            .WithColumn("object_id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("key").AsAnsiString(Lengths.Name).NotNullable().PrimaryKey()
+            .WithColumn("value_json").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("updated_at").AsInt64().NotNullable();
 
         // The keyset orders of the listings. Lists only ever show live rows, so where the database has partial indexes

@@ -22,13 +22,13 @@ public sealed class M0002_ChangeLogAndEvents : Migration
     {
         Create.Table("changes")
             .WithColumn("sequence").AsInt64().NotNullable().PrimaryKey()
-            .WithColumn("namespace").AsString(Lengths.Name).NotNullable()
-            .WithColumn("object_kind").AsString(Lengths.Tag).NotNullable()
-            .WithColumn("object_id").AsString(Lengths.Id).NotNullable()
+            .WithColumn("namespace").AsAnsiString(Lengths.Name).NotNullable()
+            .WithColumn("object_kind").AsAnsiString(Lengths.Tag).NotNullable()
+            .WithColumn("object_id").AsAnsiString(Lengths.Id).NotNullable()
             // created | updated | deleted
-            .WithColumn("change").AsString(Lengths.Tag).NotNullable()
+            .WithColumn("change").AsAnsiString(Lengths.Tag).NotNullable()
             .WithColumn("changed_at").AsInt64().NotNullable()
-            .WithColumn("state_json").AsString(Lengths.Text).NotNullable();
+            .WithColumn("state_json").AsAnsiString(Lengths.Text).NotNullable();
 
         // Watchers read one namespace from a sequence on.
         Create.Index("ix_changes_namespace_sequence").OnTable("changes")
@@ -37,11 +37,11 @@ public sealed class M0002_ChangeLogAndEvents : Migration
 
         // Events hang off any object; their metadata lives in object_metadata like every object's.
         Create.Table("events")
-            .WithColumn("id").AsString(Lengths.Id).NotNullable().PrimaryKey()
-            .WithColumn("parent_id").AsString(Lengths.Id).NotNullable()
-            .WithColumn("namespace").AsString(Lengths.Name).NotNullable()
-            .WithColumn("name").AsString(Lengths.Text).NotNullable()
-            .WithColumn("source").AsString(Lengths.Text).NotNullable()
+            .WithColumn("id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("parent_id").AsAnsiString(Lengths.Id).NotNullable()
+            .WithColumn("namespace").AsAnsiString(Lengths.Name).NotNullable()
+            .WithColumn("name").AsAnsiString(Lengths.Text).NotNullable()
+            .WithColumn("source").AsAnsiString(Lengths.Text).NotNullable()
             // Unix nanoseconds: the full precision of the wire's Timestamp.
             .WithColumn("wallclock_ns").AsInt64().NotNullable()
             .WithColumn("created_at").AsInt64().NotNullable();

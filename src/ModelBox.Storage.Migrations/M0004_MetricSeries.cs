@@ -18,8 +18,8 @@ public sealed class M0004_MetricSeries : Migration
     {
         Create.Table("metric_series")
             .WithColumn("id").AsInt64().NotNullable().PrimaryKey().Identity()
-            .WithColumn("parent_id").AsString(Lengths.Id).NotNullable()
-            .WithColumn("key").AsString(Lengths.Name).NotNullable()
+            .WithColumn("parent_id").AsAnsiString(Lengths.Id).NotNullable()
+            .WithColumn("key").AsAnsiString(Lengths.Name).NotNullable()
             .WithColumn("point_count").AsInt64().NotNullable();
         Create.Index("ux_metric_series_parent_key").OnTable("metric_series")
             .OnColumn("parent_id").Ascending()
@@ -36,7 +36,7 @@ public sealed class M0004_MetricSeries : Migration
             .WithColumn("seq").AsInt64().NotNullable().PrimaryKey()
             .WithColumn("kind").AsInt16().NotNullable()
             .WithColumn("num").AsDouble().Nullable()
-            .WithColumn("txt").AsString(int.MaxValue).Nullable()
+            .WithColumn("txt").AsAnsiString(int.MaxValue).Nullable()
             .WithColumn("bin").AsBinary(int.MaxValue).Nullable();
 
         Dialects.BinaryText(this, "metric_series", ("parent_id", Lengths.Id), ("key", Lengths.Name));

@@ -18,7 +18,12 @@ public static class SchemaMigrations
     public const string VersionTable = "VersionInfo";
 }
 
-/// <summary>Column lengths of the indexed text columns (MySQL needs bounded VARCHARs to index them).</summary>
+/// <summary>
+/// Column lengths of the indexed text columns (MySQL needs bounded VARCHARs to index them). Text columns are declared
+/// with AsAnsiString: on MySQL AsString means NVARCHAR, which pins the 3-byte utf8 character set and a case-insensitive
+/// collation; VARCHAR takes the database default set in migration 1 (utf8mb4, binary). SQLite and PostgreSQL store both
+/// the same way (TEXT, varchar), in UTF-8.
+/// </summary>
 internal static class Lengths
 {
     /// <summary>Object ids: a kind prefix and 32 hex digits, or an event id; far below this.</summary>
