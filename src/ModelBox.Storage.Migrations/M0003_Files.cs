@@ -18,7 +18,7 @@ public sealed class M0003_Files : Migration
             .WithColumn("path").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("uri").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("size_bytes").AsInt64().NotNullable()
-            .WithColumn("md5").AsAnsiString(Lengths.Tag).NotNullable()
+            .WithColumn("md5").AsAnsiString(Lengths.Hash).NotNullable()
             .WithColumn("sha256").AsAnsiString(Lengths.Hash).NotNullable()
             // 1 when the bytes are in the blob store under sha256; tracked files may carry a sha256 they do not own.
             .WithColumn("stored").AsBoolean().NotNullable()

@@ -32,6 +32,7 @@ public static class MySqlStorage
         services.AddSingleton<IObjectMetadataStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IEventStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IChangeLog>(sp => sp.GetRequiredService<RelationalMetadataStore>());
+        services.AddSingleton<IFileRecordStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IMetricStore>(sp => new RelationalMetricStore(sp.GetRequiredService<RelationalMetadataStore>()));
         return services;
     }

@@ -115,3 +115,36 @@ public sealed class MySqlMetricStoreTests : RelationalMetricStoreTests
 {
     private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
 }
+
+public abstract class RelationalFileRecordStoreTests : FileRecordStoreSpecification
+{
+    private RelationalBackendFactory? _factory;
+
+    private protected abstract RelationalBackendFactory CreateFactory();
+
+    protected override async Task<(IMetadataStore Objects, IFileRecordStore Files)> CreateStoresAsync()
+    {
+        _factory = CreateFactory();
+        await _factory.CreateAsync();
+        return (_factory.Store, _factory.Store);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_factory is not null)
+        {
+            await _factory.DisposeAsync();
+        }
+    }
+}
+
+public sealed class PostgresFileRecordStoreTests : RelationalFileRecordStoreTests
+{
+    private protected override RelationalBackendFactory CreateFactory() => new PostgresBackendFactory();
+}
+
+public sealed class MySqlFileRecordStoreTests : RelationalFileRecordStoreTests
+{
+    private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
+}
