@@ -39,6 +39,21 @@ internal abstract class RelationalBackendFactory : IAsyncDisposable
 
     protected string? ConnectionString { get; private set; }
 
+    private readonly List<IAsyncDisposable> _extras = [];
+
+    /// <summary>Stores (as separate replicas) on another, empty database that nobody migrated yet.</summary>
+    public async Task<RelationalMetadataStore[]> OpenOnEmptyDatabaseAsync(int count)
+    {
+        var (database, connectionString) = await CreateDatabaseCoreAsync();
+        _extras.Add(database);
+        return Enumerable.Range(0, count).Select(_ =>
+        {
+            var dialect = CreateDialect(connectionString);
+            _extras.Insert(0, (IAsyncDisposable)dialect);
+            return new RelationalMetadataStore(dialect, new InProcessChangeSignal());
+        }).ToArray();
+    }
+
     /// <summary>Runs SQL (written with ANSI quotes) on the test database.</summary>
     public async Task ExecuteAsync(string sql, object? parameters = null)
     {
@@ -61,6 +76,11 @@ internal abstract class RelationalBackendFactory : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var extra in _extras)
+        {
+            await extra.DisposeAsync();
+        }
+
         if (_signal is not null)
         {
             await _signal.DisposeAsync();
