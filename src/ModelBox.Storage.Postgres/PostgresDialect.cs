@@ -61,7 +61,10 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
 
     public override string UpsertSeries =>
         "INSERT INTO metric_series (parent_id, \"key\", point_count) VALUES (@Parent, @Key, @Count) "
-        + "ON CONFLICT (parent_id, \"key\") DO UPDATE SET point_count = metric_series.point_count + EXCLUDED.point_count";
+        + "ON CONFLICT (parent_id, \"key\") DO UPDATE SET point_count = metric_series.point_count + EXCLUDED.point_count "
+        + "RETURNING id AS \"Id\", point_count AS \"PointCount\"";
+
+    public override bool UpsertSeriesReturnsRow => true;
 
     /// <summary>A row-value comparison, which PostgreSQL turns into one index range.</summary>
     public override string KeysetAfter(bool greater, params (string Column, string Parameter)[] key) =>

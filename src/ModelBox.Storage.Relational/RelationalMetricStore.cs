@@ -43,12 +43,25 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
                 foreach (var series in ordered)
                 {
                     var parameters = new { Parent = series.ParentId, series.Key, Count = (long)series.Points.Count };
-                    await session.ExecuteAsync(session.Dialect.UpsertSeries, parameters, cancellationToken).ConfigureAwait(false);
-                    var row = await session.QuerySingleOrDefaultAsync<SeriesRow>(
-                        "SELECT id AS Id, point_count AS PointCount FROM metric_series WHERE parent_id = @Parent AND \"key\" = @Key",
-                        parameters,
-                        cancellationToken).ConfigureAwait(false)
-                        ?? throw new InvalidOperationException("the metric series row vanished inside its transaction");
+                    SeriesRow? row;
+                    if (session.Dialect.UpsertSeriesReturnsRow)
+                    {
+                        row = await session.QuerySingleOrDefaultAsync<SeriesRow>(session.Dialect.UpsertSeries, parameters, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await session.ExecuteAsync(session.Dialect.UpsertSeries, parameters, cancellationToken).ConfigureAwait(false);
+                        // The upsert locked the row: this read sees it as this transaction left it.
+                        row = await session.QuerySingleOrDefaultAsync<SeriesRow>(
+                            "SELECT id AS Id, point_count AS PointCount FROM metric_series WHERE parent_id = @Parent AND \"key\" = @Key",
+                            parameters,
+                            cancellationToken).ConfigureAwait(false);
+                    }
+
+                    if (row is null)
+                    {
+                        throw new InvalidOperationException("the metric series row vanished inside its transaction");
+                    }
                     var seq = row.PointCount - series.Points.Count + 1;
                     foreach (var point in series.Points)
                     {

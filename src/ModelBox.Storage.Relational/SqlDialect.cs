@@ -53,8 +53,12 @@ public abstract class SqlDialect
     /// <summary>An INSERT of one row that overwrites <paramref name="updateColumns"/> when the key exists.</summary>
     public abstract string Upsert(string table, string columns, string values, string keyColumns, params string[] updateColumns);
 
-    /// <summary>An INSERT of a metric series row that adds <c>@Count</c> to <c>point_count</c> when the series exists.</summary>
+    /// <summary>An INSERT of a metric series row that adds <c>@Count</c> to <c>point_count</c> when the series exists; when
+    /// <see cref="UpsertSeriesReturnsRow"/>, it also returns the row's <c>Id</c> and <c>PointCount</c>.</summary>
     public abstract string UpsertSeries { get; }
+
+    /// <summary>Whether <see cref="UpsertSeries"/> returns the row (RETURNING), saving a second round trip.</summary>
+    public virtual bool UpsertSeriesReturnsRow => false;
 
     /// <summary>
     /// A keyset condition "the row sorts after (or before) the given key": <paramref name="greater"/> true for ascending
