@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Globalization;
+using ModelBox.Domain;
+using ModelBox.Domain.Changes;
+using ModelBox.Domain.Storage;
+using ModelBox.Storage.MySql;
+using ModelBox.Storage.Postgres;
+using ModelBox.Storage.Relational;
+using MySqlConnector;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace ModelBox.Benchmarks;
+
+/// <summary>
+/// Metric ingestion on the server databases: points/s through the store port (IMetricStore.AppendAsync: series upsert,
+/// seq assignment, the dialect's bulk path, commit) beside each database's raw bulk path into the same table in the same
+/// run (PostgreSQL binary COPY; MySQL multi-row INSERT and MySqlBulkCopy). Reads the test variables
+/// MODELBOX_TEST_POSTGRES_CONNECTION_STRING / MODELBOX_TEST_MYSQL_CONNECTION_STRING (admin-capable) and uses a fresh
+/// database per backend, dropped afterwards.
+/// Usage: relational-ingest [points=400000] [batch=1000] [writers=4]
+/// </summary>
+public static class RelationalIngestBenchmark
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var points = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 400_000;
+        var batch = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000;
+        var writers = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4;
+        Console.WriteLine("# Metric ingest on server databases: store port vs the raw bulk path");
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{points:N0} points per path, {batch} points per append (10 series of one of {writers} runs), {writers} concurrent writers, .NET {Environment.Version}, {Environment.ProcessorCount} cores"));
+        Console.WriteLine();
+        Console.WriteLine("| backend | path | seconds | points/s | store vs raw |");
+        Console.WriteLine("|---|---|---:|---:|---:|");
+        var failed = false;
+        foreach (var (name, variable) in new[] { ("postgres", "MODELBOX_TEST_POSTGRES_CONNECTION_STRING"), ("mysql", "MODELBOX_TEST_MYSQL_CONNECTION_STRING") })
+        {
+            if (Environment.GetEnvironmentVariable(variable) is not { Length: > 0 } admin)
+            {
+                Console.WriteLine($"| {name} | not run: {variable} is not set | | | |");
+                failed = true;
+                continue;
+            }
+
+            if (name == "postgres")
+            {
+                await RunPostgresAsync(admin, points, batch, writers);
+            }
+            else
+            {
+                await RunMySqlAsync(admin, points, batch, writers);
+            }
+        }
+
+        return failed ? 1 : 0;
+    }
+
+    private static async Task RunPostgresAsync(string admin, int points, int batch, int writers)
+    {
+        var name = "mbbench_" + Guid.NewGuid().ToString("N")[..16];
+        await using (var connection = new NpgsqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await new NpgsqlCommand($"CREATE DATABASE {name}", connection).ExecuteNonQueryAsync();
+        }
+
+        var connectionString = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+        try
+        {
+            await using var dialect = new PostgresDialect(new PostgresStorageOptions { ConnectionString = connectionString });
+            var store = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
+            await store.MigrateAsync();
+            var storeTime = await StorePathAsync(new RelationalMetricStore(store), points, batch, writers);
+            var rawTime = await ParallelAsync(points, batch, writers, async (offset, count) =>
+            {
+                await using var connection = new NpgsqlConnection(connectionString);
+                await connection.OpenAsync();
+                await using var transaction = await connection.BeginTransactionAsync();
+                await using (var importer = await connection.BeginBinaryImportAsync(
+                    "COPY metric_points (series_id, step, \"time\", seq, kind, num, txt, bin) FROM STDIN (FORMAT BINARY)"))
+                {
+                    for (var i = 0; i < count; i++)
+                    {
+                        await importer.StartRowAsync();
+                        await importer.WriteAsync(1_000_000L + ((offset + i) % 10), NpgsqlDbType.Bigint);
+                        await importer.WriteAsync((long)(offset + i), NpgsqlDbType.Bigint);
+                        await importer.WriteAsync(1_714_564_800L, NpgsqlDbType.Bigint);
+                        await importer.WriteAsync((long)(offset + i), NpgsqlDbType.Bigint);
+                        await importer.WriteAsync((short)1, NpgsqlDbType.Smallint);
+                        await importer.WriteAsync(0.5, NpgsqlDbType.Double);
+                        await importer.WriteNullAsync();
+                        await importer.WriteNullAsync();
+                    }
+
+                    await importer.CompleteAsync();
+                }
+
+                await transaction.CommitAsync();
+            });
+            Print("postgres", "store port: AppendAsync (upsert series + COPY + commit)", storeTime, points, rawTime);
+            Print("postgres", "raw: binary COPY in a transaction, same table", rawTime, points, rawTime);
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var connection = new NpgsqlConnection(admin);
+            await connection.OpenAsync();
+            await new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", connection).ExecuteNonQueryAsync();
+        }
+    }
+
+    private static async Task RunMySqlAsync(string admin, int points, int batch, int writers)
+    {
+        var name = "mbbench_" + Guid.NewGuid().ToString("N")[..16];
+        await using (var connection = new MySqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await new MySqlCommand($"CREATE DATABASE {name}", connection).ExecuteNonQueryAsync();
+        }
+
+        var connectionString = new MySqlConnectionStringBuilder(admin) { Database = name, AllowLoadLocalInfile = true }.ConnectionString;
+        try
+        {
+            await using var dialect = new MySqlDialect(new MySqlStorageOptions { ConnectionString = connectionString });
+            var store = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
+            await store.MigrateAsync();
+            var storeTime = await StorePathAsync(new RelationalMetricStore(store), points, batch, writers);
+            var rawInsert = await ParallelAsync(points, batch, writers, async (offset, count) =>
+            {
+                await using var connection = new MySqlConnection(connectionString);
+                await connection.OpenAsync();
+                await using var transaction = await connection.BeginTransactionAsync();
+                var sql = new System.Text.StringBuilder("INSERT INTO metric_points (series_id, step, `time`, seq, kind, num, txt, bin) VALUES ");
+                for (var i = 0; i < count; i++)
+                {
+                    sql.Append(i == 0 ? "" : ",").Append(CultureInfo.InvariantCulture,
+                        $"({1_000_000 + ((offset + i) % 10)},{offset + i},1714564800,{offset + i},1,0.5,NULL,NULL)");
+                }
+
+                await new MySqlCommand(sql.ToString(), connection, transaction).ExecuteNonQueryAsync();
+                await transaction.CommitAsync();
+            });
+            string bulkNote;
+            TimeSpan? rawBulk = null;
+            try
+            {
+                rawBulk = await ParallelAsync(points, batch, writers, async (offset, count) =>
+                {
+                    await using var connection = new MySqlConnection(connectionString);
+                    await connection.OpenAsync();
+                    await using var transaction = await connection.BeginTransactionAsync();
+                    var table = new System.Data.DataTable();
+                    foreach (var (column, type) in new[] { ("series_id", typeof(long)), ("step", typeof(long)), ("time", typeof(long)), ("seq", typeof(long)), ("kind", typeof(short)), ("num", typeof(double)), ("txt", typeof(string)), ("bin", typeof(byte[])) })
+                    {
+                        table.Columns.Add(column, type);
+                    }
+
+                    for (var i = 0; i < count; i++)
+                    {
+                        table.Rows.Add(2_000_000L + ((offset + i) % 10), (long)(offset + i), 1_714_564_800L, (long)(offset + i), (short)1, 0.5, DBNull.Value, DBNull.Value);
+                    }
+
+                    var bulk = new MySqlBulkCopy(connection, transaction) { DestinationTableName = "metric_points" };
+                    await bulk.WriteToServerAsync(table);
+                    await transaction.CommitAsync();
+                });
+                bulkNote = "raw: MySqlBulkCopy (LOAD DATA LOCAL) in a transaction";
+            }
+            catch (Exception exception)
+            {
+                bulkNote = $"raw: MySqlBulkCopy failed ({exception.GetType().Name}: {exception.Message.Split('\n')[0]})";
+            }
+
+            Print("mysql", "store port: AppendAsync (upsert series + multi-row INSERT + commit)", storeTime, points, rawInsert);
+            Print("mysql", $"raw: {batch}-row INSERT statements in a transaction, same table", rawInsert, points, rawInsert);
+            if (rawBulk is { } bulkTime)
+            {
+                Print("mysql", bulkNote, bulkTime, points, rawInsert);
+            }
+            else
+            {
+                Console.WriteLine($"| mysql | {bulkNote} | | | |");
+            }
+        }
+        finally
+        {
+            MySqlConnection.ClearAllPools();
+            await using var connection = new MySqlConnection(admin);
+            await connection.OpenAsync();
+            await new MySqlCommand($"DROP DATABASE IF EXISTS {name}", connection).ExecuteNonQueryAsync();
+        }
+    }
+
+    private static Task<TimeSpan> StorePathAsync(IMetricStore store, int points, int batch, int writers) =>
+        ParallelAsync(points, batch, writers, async (offset, count) =>
+        {
+            var series = Enumerable.Range(0, 10).Select(s => new List<MetricPoint>(count / 10 + 1)).ToArray();
+            for (var i = 0; i < count; i++)
+            {
+                series[(offset + i) % 10].Add(MetricPoint.OfFloat(offset + i, 1_714_564_800, 0.5f));
+            }
+
+            // Appends go round-robin to one of `writers` runs, so concurrent appends mostly touch different series, as concurrent
+            // training runs do (appends to one series take turns on its row lock, which hands out the point seq numbers).
+            var run = $"exp-bench-{offset / batch % writers}";
+            await store.AppendAsync(series.Select((p, s) => new MetricSeriesPoints(run, $"loss/{s}", p)).ToList());
+        });
+
+    /// <summary>Runs <paramref name="points"/> / <paramref name="batch"/> calls on <paramref name="writers"/> concurrent workers.</summary>
+    private static async Task<TimeSpan> ParallelAsync(int points, int batch, int writers, Func<int, int, Task> call)
+    {
+        var next = -batch;
+        var started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, writers).Select(_ => Task.Run(async () =>
+        {
+            while (true)
+            {
+                var offset = Interlocked.Add(ref next, batch);
+                if (offset >= points)
+                {
+                    return;
+                }
+
+                await call(offset, Math.Min(batch, points - offset));
+            }
+        })));
+        return Stopwatch.GetElapsedTime(started);
+    }
+
+    private static void Print(string backend, string path, TimeSpan elapsed, int points, TimeSpan raw) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {backend} | {path} | {elapsed.TotalSeconds:0.00} | {points / elapsed.TotalSeconds:N0} | {raw.TotalSeconds / elapsed.TotalSeconds:P0} |"));
+}

@@ -1,0 +1,168 @@
+using System.Text;
+using Dapper;
+using ModelBox.Domain;
+using ModelBox.Domain.Changes;
+using static ModelBox.Storage.Relational.RelationalValues;
+
+namespace ModelBox.Storage.Relational;
+
+// The change log: appended at the end of each write transaction (a transactional outbox), read by the change feed.
+public sealed partial class RelationalMetadataStore
+{
+    private const string ChangeColumns =
+        "sequence AS Sequence, namespace AS Namespace, object_kind AS ObjectKind, object_id AS ObjectId, \"change\" AS \"Change\", "
+        + "changed_at AS ChangedAt, state_json AS StateJson";
+
+    public Task<IReadOnlyList<ChangeRecord>> ReadChangesAsync(
+        string @namespace, long afterSequence, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        return ReadAsync<IReadOnlyList<ChangeRecord>>(
+            async session =>
+            {
+                var rows = await session.QueryAsync<ChangeRow>(
+                    $"SELECT {ChangeColumns} FROM changes WHERE namespace = @Namespace AND sequence > @After ORDER BY sequence LIMIT @Limit",
+                    new { Namespace = @namespace, After = afterSequence, Limit = limit },
+                    cancellationToken).ConfigureAwait(false);
+                return rows.ConvertAll(row => row.ToChangeRecord());
+            },
+            cancellationToken);
+    }
+
+    public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync(
+            async session => await session.ScalarAsync<long?>("SELECT MAX(sequence) FROM changes", null, cancellationToken).ConfigureAwait(false) ?? 0,
+            cancellationToken);
+
+    /// <summary>Queues a change record in the session; it is written with its sequence number just before the commit.</summary>
+    private static Task AppendChangeAsync(
+        DbSession session,
+        string @namespace,
+        string objectKind,
+        string objectId,
+        ChangeType change,
+        DateTimeOffset changedAt,
+        string stateJson,
+        CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        session.AppendChange(new ChangeRecordDraft(@namespace, objectKind, objectId, change, changedAt, stateJson));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Writes the session's change records with sequence numbers from the counter row, last thing before the commit: the
+    /// counter's row lock orders the commits of change-producing transactions, and is held only from here to the commit.
+    /// Returns the namespaces that changed.
+    /// </summary>
+    private async Task<HashSet<string>> WriteChangesAsync(DbSession session, CancellationToken cancellationToken)
+    {
+        var changes = session.Changes;
+        var first = await _dialect.ReserveSequencesAsync(session.Connection, session.Transaction, changes.Count, cancellationToken).ConfigureAwait(false);
+        var sql = new StringBuilder("INSERT INTO changes (sequence, namespace, object_kind, object_id, \"change\", changed_at, state_json) VALUES ");
+        var parameters = new DynamicParameters();
+        for (var i = 0; i < changes.Count; i++)
+        {
+            var change = changes[i];
+            sql.Append(i == 0 ? string.Empty : ", ").Append($"(@S{i}, @N{i}, @K{i}, @O{i}, @C{i}, @T{i}, @J{i})");
+            parameters.Add($"S{i}", first + i);
+            parameters.Add($"N{i}", change.Namespace);
+            parameters.Add($"K{i}", change.ObjectKind);
+            parameters.Add($"O{i}", change.ObjectId);
+            parameters.Add($"C{i}", ChangeName(change.Change));
+            parameters.Add($"T{i}", ToMicros(change.ChangedAt));
+            parameters.Add($"J{i}", change.StateJson);
+        }
+
+        await session.ExecuteAsync(sql.ToString(), parameters, cancellationToken).ConfigureAwait(false);
+        var namespaces = changes.Select(change => change.Namespace).ToHashSet(StringComparer.Ordinal);
+        await _dialect.NotifyChangesAsync(session.Connection, session.Transaction, namespaces, cancellationToken).ConfigureAwait(false);
+        return namespaces;
+    }
+
+    /// <summary>Where an object is (its kind and namespace, and whether it or an ancestor is deleted); null when unknown.</summary>
+    internal static async Task<ObjectRef?> LocateAsync(DbSession session, string id, CancellationToken cancellationToken)
+    {
+        if (!ObjectIds.TryGetKind(id, out var kind))
+        {
+            return null;
+        }
+
+        var sql = kind switch
+        {
+            ObjectKind.Experiment => "SELECT namespace AS Namespace, deleted_at AS DeletedAt, NULL AS ParentId FROM experiments WHERE id = @Id",
+            ObjectKind.Model => "SELECT namespace AS Namespace, deleted_at AS DeletedAt, NULL AS ParentId FROM models WHERE id = @Id",
+            ObjectKind.Checkpoint =>
+                "SELECT e.namespace AS Namespace, COALESCE(c.deleted_at, e.deleted_at) AS DeletedAt, NULL AS ParentId "
+                + "FROM checkpoints c JOIN experiments e ON e.id = c.experiment_id WHERE c.id = @Id",
+            ObjectKind.ModelVersion =>
+                "SELECT m.namespace AS Namespace, COALESCE(v.deleted_at, m.deleted_at) AS DeletedAt, NULL AS ParentId "
+                + "FROM model_versions v JOIN models m ON m.id = v.model_id WHERE v.id = @Id",
+            ObjectKind.Event => "SELECT namespace AS Namespace, NULL AS DeletedAt, parent_id AS ParentId FROM events WHERE id = @Id",
+            _ => null,
+        };
+        if (sql is null)
+        {
+            return null;
+        }
+
+        var row = await session.QuerySingleOrDefaultAsync<LocationRow>(sql, new { Id = id }, cancellationToken).ConfigureAwait(false);
+        if (row is null)
+        {
+            return null;
+        }
+
+        var deleted = row.DeletedAt is not null;
+        if (row.ParentId is not null)
+        {
+            // An event is hidden with the object it belongs to.
+            var parent = await LocateAsync(session, row.ParentId, cancellationToken).ConfigureAwait(false);
+            deleted = parent is null || parent.Deleted;
+        }
+
+        return new ObjectRef(id, kind, row.Namespace, deleted);
+    }
+
+    public Task<ObjectRef?> FindObjectAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return ReadAsync(session => LocateAsync(session, id, cancellationToken), cancellationToken);
+    }
+
+    private static string ChangeName(ChangeType change) => change switch
+    {
+        ChangeType.Created => "created",
+        ChangeType.Updated => "updated",
+        ChangeType.Deleted => "deleted",
+        _ => throw new ArgumentOutOfRangeException(nameof(change)),
+    };
+
+    private static ChangeType ParseChange(string change) => change switch
+    {
+        "created" => ChangeType.Created,
+        "updated" => ChangeType.Updated,
+        "deleted" => ChangeType.Deleted,
+        _ => throw new InvalidOperationException($"unknown change '{change}' in the change log"),
+    };
+
+    private sealed class ChangeRow
+    {
+        public long Sequence { get; set; }
+        public string Namespace { get; set; } = string.Empty;
+        public string ObjectKind { get; set; } = string.Empty;
+        public string ObjectId { get; set; } = string.Empty;
+        public string Change { get; set; } = string.Empty;
+        public long ChangedAt { get; set; }
+        public string StateJson { get; set; } = string.Empty;
+
+        public ChangeRecord ToChangeRecord() =>
+            new(Sequence, Namespace, ObjectKind, ObjectId, ParseChange(Change), FromMicros(ChangedAt), StateJson);
+    }
+
+    private sealed class LocationRow
+    {
+        public string Namespace { get; set; } = string.Empty;
+        public long? DeletedAt { get; set; }
+        public string? ParentId { get; set; }
+    }
+}

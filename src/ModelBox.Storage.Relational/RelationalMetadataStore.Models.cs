@@ -1,0 +1,346 @@
+using Dapper;
+using ModelBox.Domain;
+using ModelBox.Domain.Changes;
+using static ModelBox.Storage.Relational.RelationalValues;
+
+namespace ModelBox.Storage.Relational;
+
+// Models and their versions.
+public sealed partial class RelationalMetadataStore
+{
+    private const string ModelColumns =
+        "id AS Id, namespace AS Namespace, name AS Name, owner AS Owner, task AS Task, description AS Description, "
+        + "created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt";
+
+    private const string ModelVersionColumns =
+        "id AS Id, model_id AS ModelId, name AS Name, version AS Version, description AS Description, framework AS Framework, "
+        + "unique_tags AS UniqueTags, created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt";
+
+    public Task<CreateResult<Model>> CreateModelAsync(Model model, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return WriteAsync(
+            async session =>
+            {
+                await RecordNamespaceAsync(session, model.Namespace, model.CreatedAt, cancellationToken).ConfigureAwait(false);
+                var inserted = await session.ExecuteAsync(
+                    _dialect.InsertIfAbsent(
+                        "models",
+                        "id, namespace, name, owner, task, description, created_at, updated_at, deleted_at",
+                        "@Id, @Namespace, @Name, @Owner, @Task, @Description, @CreatedAt, @UpdatedAt, NULL",
+                        "id"),
+                    new
+                    {
+                        model.Id,
+                        model.Namespace,
+                        model.Name,
+                        model.Owner,
+                        model.Task,
+                        model.Description,
+                        CreatedAt = ToMicros(model.CreatedAt),
+                        UpdatedAt = ToMicros(model.UpdatedAt),
+                    }, cancellationToken).ConfigureAwait(false) == 1;
+                if (inserted)
+                {
+                    await InsertMetadataAsync(session, model.Id, model.Metadata, model.CreatedAt, cancellationToken).ConfigureAwait(false);
+                }
+
+                var stored = await ReadModelAsync(session, model.Id, cancellationToken).ConfigureAwait(false);
+                if (inserted)
+                {
+                    await AppendChangeAsync(
+            session, stored!.Namespace, ChangeObjectKinds.Model, stored.Id, ChangeType.Created, stored.CreatedAt,
+                        ChangeStateJson.Model(stored), cancellationToken).ConfigureAwait(false);
+                }
+
+                return new CreateResult<Model>(stored!, Existed: !inserted);
+            },
+            cancellationToken);
+    }
+
+    public Task<Model?> GetModelAsync(string id, CancellationToken cancellationToken = default) =>
+        ReadAsync(session => ReadModelAsync(session, id, cancellationToken), cancellationToken);
+
+    public async Task<Page<Model>> ListModelsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        var after = DecodeToken(page, 2);
+        var sql = $"SELECT {ModelColumns} FROM models WHERE namespace = @Namespace AND deleted_at IS NULL"
+            + (after is null ? string.Empty : " AND " + _dialect.KeysetAfter(greater: false, ("created_at", "@AfterCreatedAt"), ("id", "@AfterId")))
+            + " ORDER BY created_at DESC, id DESC LIMIT @Take";
+        var parameters = new
+        {
+            Namespace = @namespace,
+            AfterCreatedAt = after is null ? 0 : ParseKey(after[0]),
+            AfterId = after?[1],
+            Take = Take(page),
+        };
+        return await ReadAsync(
+            async session =>
+            {
+                var rows = (await session.QueryAsync<ModelRow>(sql, parameters, cancellationToken).ConfigureAwait(false)).AsList();
+                var items = ToPage(rows, page, row => row, row => [Key(row.CreatedAt), row.Id]);
+                var metadata = await LoadMetadataAsync(session, items.Items.Select(row => row.Id).ToList(), cancellationToken)
+                    .ConfigureAwait(false);
+                return new Page<Model>(items.Items.Select(row => row.ToModel(MetadataOf(metadata, row.Id))).ToList(), items.NextPageToken);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<DateTimeOffset?> DeleteModelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            async session =>
+            {
+                var deletion = await SoftDeleteAsync(session, "models", id, now, ("model_versions", "model_id"), cancellationToken)
+                    .ConfigureAwait(false);
+                if (deletion is { Changed: true })
+                {
+                    await AppendModelTreeChangesAsync(session, id, deletion.ChildIds, ChangeType.Deleted, now, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                return deletion?.DeletedAt;
+            },
+            cancellationToken);
+
+    public Task<Model?> RestoreModelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            async session =>
+            {
+                var restoration = await RestoreAsync(session, "models", id, now, ("model_versions", "model_id"), cancellationToken)
+                    .ConfigureAwait(false);
+                if (restoration is null)
+                {
+                    return null;
+                }
+
+                if (restoration.Changed)
+                {
+                    await AppendModelTreeChangesAsync(session, id, restoration.ChildIds, ChangeType.Updated, now, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                return await ReadModelAsync(session, id, cancellationToken).ConfigureAwait(false);
+            },
+            cancellationToken);
+
+    public Task<CreateResult<ModelVersion>> CreateModelVersionAsync(ModelVersion version, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        return WriteAsync(
+            async session =>
+            {
+                var model = await GetDeletionAsync(session, "models", version.ModelId, cancellationToken).ConfigureAwait(false);
+                if (model is null || model.DeletedAt is not null)
+                {
+                    throw ModelBoxException.NotFound("model", version.ModelId);
+                }
+
+                var inserted = await session.ExecuteAsync(
+                    _dialect.InsertIfAbsent(
+                        "model_versions",
+                        "id, model_id, name, version, description, framework, unique_tags, created_at, updated_at, deleted_at",
+                        "@Id, @ModelId, @Name, @Version, @Description, @Framework, @UniqueTags, @CreatedAt, @UpdatedAt, NULL",
+                        "id"),
+                    new
+                    {
+                        version.Id,
+                        version.ModelId,
+                        version.Name,
+                        version.Version,
+                        version.Description,
+                        Framework = (int)version.Framework,
+                        UniqueTags = TagsToJson(version.UniqueTags),
+                        CreatedAt = ToMicros(version.CreatedAt),
+                        UpdatedAt = ToMicros(version.UpdatedAt),
+                    }, cancellationToken).ConfigureAwait(false) == 1;
+                if (inserted)
+                {
+                    await InsertMetadataAsync(session, version.Id, version.Metadata, version.CreatedAt, cancellationToken).ConfigureAwait(false);
+                }
+
+                var stored = await ReadModelVersionAsync(session, version.Id, cancellationToken).ConfigureAwait(false);
+                if (inserted)
+                {
+                    await AppendModelVersionChangeAsync(session, stored!, ChangeType.Created, stored!.CreatedAt, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                return new CreateResult<ModelVersion>(stored!, Existed: !inserted);
+            },
+            cancellationToken);
+    }
+
+    public Task<ModelVersion?> GetModelVersionAsync(string id, CancellationToken cancellationToken = default) =>
+        ReadAsync(session => ReadModelVersionAsync(session, id, cancellationToken), cancellationToken);
+
+    public async Task<Page<ModelVersion>> ListModelVersionsAsync(string modelId, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        var after = DecodeToken(page, 2);
+        var sql = $"SELECT {ModelVersionColumns} FROM model_versions WHERE model_id = @ModelId AND deleted_at IS NULL"
+            + (after is null ? string.Empty : " AND " + _dialect.KeysetAfter(greater: true, ("created_at", "@AfterCreatedAt"), ("id", "@AfterId")))
+            + " ORDER BY created_at, id LIMIT @Take";
+        var parameters = new
+        {
+            ModelId = modelId,
+            AfterCreatedAt = after is null ? 0 : ParseKey(after[0]),
+            AfterId = after?[1],
+            Take = Take(page),
+        };
+        return await ReadAsync(
+            async session =>
+            {
+                var rows = (await session.QueryAsync<ModelVersionRow>(sql, parameters, cancellationToken).ConfigureAwait(false)).AsList();
+                var items = ToPage(rows, page, row => row, row => [Key(row.CreatedAt), row.Id]);
+                var metadata = await LoadMetadataAsync(session, items.Items.Select(row => row.Id).ToList(), cancellationToken)
+                    .ConfigureAwait(false);
+                return new Page<ModelVersion>(items.Items.Select(row => row.ToModelVersion(MetadataOf(metadata, row.Id))).ToList(), items.NextPageToken);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<DateTimeOffset?> DeleteModelVersionAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            async session =>
+            {
+                var deletion = await SoftDeleteAsync(session, "model_versions", id, now, children: null, cancellationToken)
+                    .ConfigureAwait(false);
+                if (deletion is { Changed: true })
+                {
+                    var stored = await ReadModelVersionAsync(session, id, cancellationToken).ConfigureAwait(false);
+                    await AppendModelVersionChangeAsync(session, stored!, ChangeType.Deleted, now, cancellationToken).ConfigureAwait(false);
+                }
+
+                return deletion?.DeletedAt;
+            },
+            cancellationToken);
+
+    public Task<ModelVersion?> RestoreModelVersionAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            async session =>
+            {
+                var version = await session.QuerySingleOrDefaultAsync<ModelVersionParentRow>(
+                    "SELECT model_id AS ModelId FROM model_versions WHERE id = @Id", new { Id = id }, cancellationToken).ConfigureAwait(false);
+                if (version is null)
+                {
+                    return null;
+                }
+
+                var model = await GetDeletionAsync(session, "models", version.ModelId, cancellationToken).ConfigureAwait(false);
+                if (model?.DeletedAt is not null)
+                {
+                    throw ModelBoxException.FailedPrecondition(
+                        $"model version '{id}' belongs to model '{version.ModelId}', which is deleted; restore the model first");
+                }
+
+                var restoration = await RestoreAsync(session, "model_versions", id, now, children: null, cancellationToken)
+                    .ConfigureAwait(false);
+                var stored = await ReadModelVersionAsync(session, id, cancellationToken).ConfigureAwait(false);
+                if (restoration is { Changed: true })
+                {
+                    await AppendModelVersionChangeAsync(session, stored!, ChangeType.Updated, now, cancellationToken).ConfigureAwait(false);
+                }
+
+                return stored;
+            },
+            cancellationToken);
+
+    private async Task AppendModelVersionChangeAsync(
+        DbSession session, ModelVersion version, ChangeType change, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var @namespace = await session.ScalarAsync<string>(
+            "SELECT namespace FROM models WHERE id = @Id", new { Id = version.ModelId }, cancellationToken).ConfigureAwait(false);
+        await AppendChangeAsync(
+            session, @namespace!, ChangeObjectKinds.ModelVersion, version.Id, change, at,
+            ChangeStateJson.ModelVersion(version, @namespace!), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One change record for the model and one for each version that went (or came back) with it.</summary>
+    private async Task AppendModelTreeChangesAsync(
+        DbSession session,
+        string id,
+        IReadOnlyList<string> versionIds,
+        ChangeType change,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        var model = (await ReadModelAsync(session, id, cancellationToken).ConfigureAwait(false))!;
+        await AppendChangeAsync(
+            session, model.Namespace, ChangeObjectKinds.Model, model.Id, change, now, ChangeStateJson.Model(model), cancellationToken)
+            .ConfigureAwait(false);
+        foreach (var versionId in versionIds)
+        {
+            var version = (await ReadModelVersionAsync(session, versionId, cancellationToken).ConfigureAwait(false))!;
+            await AppendChangeAsync(
+            session, model.Namespace, ChangeObjectKinds.ModelVersion, version.Id, change, now,
+                ChangeStateJson.ModelVersion(version, model.Namespace), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<Model?> ReadModelAsync(
+        DbSession session, string id, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<ModelRow>($"SELECT {ModelColumns} FROM models WHERE id = @Id", new { Id = id }, cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0
+            ? null
+            : rows[0].ToModel(await LoadMetadataAsync(session, id, cancellationToken).ConfigureAwait(false));
+    }
+
+    private static async Task<ModelVersion?> ReadModelVersionAsync(
+        DbSession session, string id, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<ModelVersionRow>($"SELECT {ModelVersionColumns} FROM model_versions WHERE id = @Id", new { Id = id }, cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0
+            ? null
+            : rows[0].ToModelVersion(await LoadMetadataAsync(session, id, cancellationToken).ConfigureAwait(false));
+    }
+
+    private sealed class ModelRow
+    {
+        public string Id { get; set; } = string.Empty;
+        public string Namespace { get; set; } = string.Empty;
+        public string Name { get; set; } = string.Empty;
+        public string Owner { get; set; } = string.Empty;
+        public string Task { get; set; } = string.Empty;
+        public string Description { get; set; } = string.Empty;
+        public long CreatedAt { get; set; }
+        public long UpdatedAt { get; set; }
+        public long? DeletedAt { get; set; }
+
+        public Model ToModel(IReadOnlyDictionary<string, string> metadata) => new(
+            Id, Namespace, Name, Owner, Task, Description, metadata, FromMicros(CreatedAt), FromMicros(UpdatedAt), FromMicros(DeletedAt));
+    }
+
+    private sealed class ModelVersionRow
+    {
+        public string Id { get; set; } = string.Empty;
+        public string ModelId { get; set; } = string.Empty;
+        public string Name { get; set; } = string.Empty;
+        public string Version { get; set; } = string.Empty;
+        public string Description { get; set; } = string.Empty;
+        public long Framework { get; set; }
+        public string UniqueTags { get; set; } = "[]";
+        public long CreatedAt { get; set; }
+        public long UpdatedAt { get; set; }
+        public long? DeletedAt { get; set; }
+
+        public ModelVersion ToModelVersion(IReadOnlyDictionary<string, string> metadata) => new(
+            Id,
+            ModelId,
+            Name,
+            Version,
+            Description,
+            (Framework)Framework,
+            TagsFromJson(UniqueTags),
+            metadata,
+            FromMicros(CreatedAt),
+            FromMicros(UpdatedAt),
+            FromMicros(DeletedAt));
+    }
+
+    private sealed class ModelVersionParentRow
+    {
+        public string ModelId { get; set; } = string.Empty;
+    }
+}

@@ -1,0 +1,210 @@
+using System.Data;
+using System.Diagnostics;
+using FluentMigrator.Runner;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using ModelBox.Domain;
+using ModelBox.Domain.Changes;
+using ModelBox.Domain.Storage;
+using ModelBox.Domain.Telemetry;
+using ModelBox.Storage.Migrations;
+
+namespace ModelBox.Storage.Relational;
+
+/// <summary>
+/// The metadata backend of the server databases (PostgreSQL, MySQL/MariaDB): one implementation of the storage ports,
+/// Dapper over pooled connections, with a <see cref="SqlDialect"/> for what differs. Many replicas may share the
+/// database: creates are insert-if-absent on the unique key, writes run in short READ COMMITTED transactions that are
+/// retried when the database breaks a deadlock, and change records take their sequence numbers from a counter row at
+/// the end of the writing transaction, so sequences become visible in commit order.
+/// </summary>
+public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMetadataStore, IEventStore, IChangeLog
+{
+    /// <summary>How often one call runs its transaction before it gives up (deadlocks, a restarting database).</summary>
+    private const int MaxAttempts = 5;
+
+    private readonly SqlDialect _dialect;
+    private readonly InProcessChangeSignal _localSignal;
+    private readonly ILogger _logger;
+    private readonly KeyValuePair<string, object?>[] _readTags;
+    private readonly KeyValuePair<string, object?>[] _writeTags;
+
+    /// <param name="dialect">The database.</param>
+    /// <param name="localSignal">Raised after each commit that appended change records (the watchers of this process);
+    /// other replicas learn of changes through the backend's <see cref="IChangeSignal"/>.</param>
+    /// <param name="loggerFactory">Logging; null logs nothing.</param>
+    public RelationalMetadataStore(SqlDialect dialect, InProcessChangeSignal localSignal, ILoggerFactory? loggerFactory = null)
+    {
+        _dialect = dialect ?? throw new ArgumentNullException(nameof(dialect));
+        _localSignal = localSignal ?? throw new ArgumentNullException(nameof(localSignal));
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RelationalMetadataStore>();
+        _readTags = [new("backend", dialect.Name), new("operation", "read")];
+        _writeTags = [new("backend", dialect.Name), new("operation", "write")];
+    }
+
+    /// <summary>The database.</summary>
+    public SqlDialect Dialect => _dialect;
+
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            // The lock makes replicas that start together migrate one after the other; the second finds nothing to do.
+            var connection = await _dialect.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                await _dialect.AcquireMigrationLockAsync(connection, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    // FluentMigrator has no asynchronous API.
+                    await Task.Run(RunMigrations, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    await _dialect.ReleaseMigrationLockAsync(connection, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception exception) when (exception is not ModelBoxException and not OperationCanceledException
+            && _dialect.Classify(exception) is not DbFailure.Other and var failure)
+        {
+            throw Unavailable(failure, exception);
+        }
+    }
+
+    public Task<SchemaStatus> GetSchemaStatusAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync(
+            async session =>
+            {
+                var current = await _dialect.VersionTableExistsAsync(session.Connection, session.Transaction, cancellationToken).ConfigureAwait(false)
+                    ? await session.ScalarAsync<long?>(
+                        $"SELECT MAX(\"Version\") FROM \"{SchemaMigrations.VersionTable}\"", null, cancellationToken).ConfigureAwait(false) ?? 0
+                    : 0;
+                return new SchemaStatus(current, SchemaMigrations.LatestVersion);
+            },
+            cancellationToken);
+
+    public Task PingAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync(session => session.ScalarAsync<int>("SELECT 1", null, cancellationToken), cancellationToken);
+
+    private void RunMigrations()
+    {
+        using var services = new ServiceCollection()
+            // FluentMigrator logs every statement at Information; the store reports the migrations it applied instead.
+            .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
+            .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
+            .AddFluentMigratorCore()
+            .ConfigureRunner(runner =>
+            {
+                _dialect.ConfigureMigrationRunner(runner);
+                runner.WithMigrationsIn(SchemaMigrations.Assembly);
+            })
+            .BuildServiceProvider();
+        using var scope = services.CreateScope();
+        var runner = scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
+        var versions = scope.ServiceProvider.GetRequiredService<IVersionLoader>();
+        var pending = runner.MigrationLoader.LoadMigrations()
+            .Where(migration => !versions.VersionInfo.HasAppliedMigration(migration.Key))
+            .ToList();
+
+        runner.MigrateUp();
+
+        foreach (var (version, migration) in pending)
+        {
+            RelationalStoreLog.MigrationApplied(_logger, _dialect.Name, version, migration.Description ?? string.Empty, _dialect.Describe());
+        }
+
+        if (pending.Count == 0)
+        {
+            RelationalStoreLog.SchemaUpToDate(_logger, _dialect.Name, _dialect.Describe(), versions.VersionInfo.Latest());
+        }
+    }
+
+    /// <summary>Runs a read in one REPEATABLE READ transaction, so it sees one snapshot.</summary>
+    internal Task<T> ReadAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken) =>
+        RunAsync(write: false, read, cancellationToken);
+
+    /// <summary>Runs a write in a READ COMMITTED transaction with its change records; commits unless it throws.</summary>
+    internal Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken) =>
+        RunAsync(write: true, write, cancellationToken);
+
+    private async Task<T> RunAsync<T>(bool write, Func<DbSession, Task<T>> work, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                var committing = false;
+                try
+                {
+                    var connection = await _dialect.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                    await using (connection.ConfigureAwait(false))
+                    {
+                        var transaction = await connection.BeginTransactionAsync(
+                            write ? IsolationLevel.ReadCommitted : IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+                        await using (transaction.ConfigureAwait(false))
+                        {
+                            var session = new DbSession(connection, transaction, _dialect);
+                            var result = await work(session).ConfigureAwait(false);
+                            var changed = session.Changes.Count == 0
+                                ? null
+                                : await WriteChangesAsync(session, cancellationToken).ConfigureAwait(false);
+                            committing = true;
+                            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                            if (changed is not null)
+                            {
+                                foreach (var @namespace in changed)
+                                {
+                                    _localSignal.Notify(@namespace);
+                                }
+                            }
+
+                            return result;
+                        }
+                    }
+                }
+                catch (Exception exception) when (exception is not ModelBoxException and not OperationCanceledException
+                    && _dialect.Classify(exception) is not DbFailure.Other and var failure)
+                {
+                    if (failure is DbFailure.Unavailable)
+                    {
+                        // After a restart every pooled connection is dead; do not hand them out one failure at a time.
+                        _dialect.ClearPool();
+                    }
+
+                    // A transaction that failed before its commit was sent did not happen, so running it again is safe;
+                    // one that failed during the commit may have committed, and only the caller can tell.
+                    var again = attempt < MaxAttempts && (failure is DbFailure.Retry || (failure is DbFailure.Unavailable && !committing));
+                    if (!again)
+                    {
+                        throw Unavailable(failure, exception);
+                    }
+
+                    RelationalStoreLog.TransactionRetried(_logger, _dialect.Name, attempt, failure, exception);
+                    await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            ModelBoxMetrics.StorageDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, write ? _writeTags : _readTags);
+        }
+    }
+
+    private static TimeSpan Backoff(int attempt) =>
+        TimeSpan.FromMilliseconds((20 << (attempt - 1)) + Random.Shared.Next(0, 20));
+
+    internal ModelBoxException Unavailable(DbFailure failure, Exception exception)
+    {
+        RelationalStoreLog.DatabaseUnavailable(_logger, _dialect.Name, _dialect.Describe(), failure, exception);
+        var message = failure switch
+        {
+            DbFailure.Timeout => $"the {_dialect.Name} metadata database did not answer within the statement timeout; retry later",
+            DbFailure.Retry => $"the {_dialect.Name} metadata database kept aborting the transaction because of concurrent writes; retry",
+            _ => $"the {_dialect.Name} metadata database is unavailable; retry later",
+        };
+        return new ModelBoxException(ErrorKind.Unavailable, message, exception);
+    }
+}

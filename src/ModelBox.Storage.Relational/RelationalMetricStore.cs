@@ -1,0 +1,264 @@
+using System.Data.Common;
+using ModelBox.Domain;
+using ModelBox.Domain.Storage;
+
+namespace ModelBox.Storage.Relational;
+
+/// <summary>
+/// Metric series in a server database, next to the metadata. An append is one transaction: each series row is upserted
+/// (which locks it and hands out the <c>seq</c> range of the new points from <c>point_count</c>), then all points go in
+/// through the dialect's bulk path (PostgreSQL binary COPY, MySQL multi-row INSERTs). Series are touched in key order,
+/// so two replicas appending to the same series never deadlock each other.
+/// </summary>
+public sealed class RelationalMetricStore(RelationalMetadataStore database) : IMetricStore
+{
+    private const string PointColumns = "step, \"time\", kind, num, txt, bin, seq";
+
+    private readonly RelationalMetadataStore _database = database ?? throw new ArgumentNullException(nameof(database));
+
+    public async Task<long> AppendAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        long count = 0;
+        foreach (var series in batch)
+        {
+            count += series.Points.Count;
+        }
+
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        // A stable sort: points of one series logged twice in a batch keep their order.
+        var ordered = batch
+            .Where(series => series.Points.Count > 0)
+            .OrderBy(series => series.ParentId, StringComparer.Ordinal)
+            .ThenBy(series => series.Key, StringComparer.Ordinal)
+            .ToList();
+        return await _database.WriteAsync(
+            async session =>
+            {
+                var rows = new List<PointRow>((int)Math.Min(count, 1_000_000));
+                foreach (var series in ordered)
+                {
+                    var parameters = new { Parent = series.ParentId, series.Key, Count = (long)series.Points.Count };
+                    SeriesRow? row;
+                    if (session.Dialect.UpsertSeriesReturnsRow)
+                    {
+                        row = await session.QuerySingleOrDefaultAsync<SeriesRow>(session.Dialect.UpsertSeries, parameters, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await session.ExecuteAsync(session.Dialect.UpsertSeries, parameters, cancellationToken).ConfigureAwait(false);
+                        // The upsert locked the row: this read sees it as this transaction left it.
+                        row = await session.QuerySingleOrDefaultAsync<SeriesRow>(
+                            "SELECT id AS Id, point_count AS PointCount FROM metric_series WHERE parent_id = @Parent AND \"key\" = @Key",
+                            parameters,
+                            cancellationToken).ConfigureAwait(false);
+                    }
+
+                    if (row is null)
+                    {
+                        throw new InvalidOperationException("the metric series row vanished inside its transaction");
+                    }
+                    var seq = row.PointCount - series.Points.Count + 1;
+                    foreach (var point in series.Points)
+                    {
+                        rows.Add(PointRow.From(row.Id, seq++, point));
+                    }
+                }
+
+                await session.Dialect.InsertPointsAsync(session.Connection, session.Transaction, rows, cancellationToken).ConfigureAwait(false);
+                return count;
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<IReadOnlyList<MetricSeries>> ReadAllAsync(string parentId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parentId);
+        return _database.ReadAsync<IReadOnlyList<MetricSeries>>(
+            async session =>
+            {
+                await using var command = session.CreateCommand(
+                    "SELECT s.\"key\", p.step, p.\"time\", p.kind, p.num, p.txt, p.bin, p.seq FROM metric_series s JOIN metric_points p ON p.series_id = s.id "
+                    + "WHERE s.parent_id = @Parent ORDER BY s.\"key\", p.step, p.\"time\", p.seq");
+                Add(command, "Parent", parentId);
+                var result = new List<MetricSeries>();
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                string? key = null;
+                List<MetricPoint>? points = null;
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var rowKey = reader.GetString(0);
+                    if (!string.Equals(rowKey, key, StringComparison.Ordinal))
+                    {
+                        key = rowKey;
+                        points = [];
+                        result.Add(new MetricSeries(key, points));
+                    }
+
+                    points!.Add(ReadPoint(reader, 1));
+                }
+
+                return result;
+            },
+            cancellationToken);
+    }
+
+    public Task ScanAsync(
+        string parentId, string key, long fromStep, long toStep, IMetricPointScanner scanner, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(scanner);
+        return _database.ReadAsync(
+            async session =>
+            {
+                if (await FindSeriesAsync(session, parentId, key, cancellationToken).ConfigureAwait(false) is not { } seriesId)
+                {
+                    return false;
+                }
+
+                var first = await EdgeStepAsync(session, seriesId, fromStep, toStep, "ASC", cancellationToken).ConfigureAwait(false);
+                var last = await EdgeStepAsync(session, seriesId, fromStep, toStep, "DESC", cancellationToken).ConfigureAwait(false);
+                if (first is null || last is null)
+                {
+                    return false;
+                }
+
+                scanner.Begin(first.Value, last.Value);
+                await using var command = session.CreateCommand(
+                    $"SELECT {PointColumns} FROM metric_points WHERE series_id = @Series AND step BETWEEN @From AND @To ORDER BY step, \"time\", seq");
+                Add(command, "Series", seriesId);
+                Add(command, "From", fromStep);
+                Add(command, "To", toStep);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    scanner.Add(ReadPoint(reader, 0));
+                }
+
+                return true;
+            },
+            cancellationToken);
+    }
+
+    public Task<Page<MetricPoint>> ReadPageAsync(string parentId, string key, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        if (page.Limit is not > 0)
+        {
+            throw new ArgumentException("a metric page needs a positive limit", nameof(page));
+        }
+
+        var after = Cursor(page.Token);
+        var limit = page.Limit.Value;
+        return _database.ReadAsync(
+            async session =>
+            {
+                if (await FindSeriesAsync(session, parentId, key, cancellationToken).ConfigureAwait(false) is not { } seriesId)
+                {
+                    return new Page<MetricPoint>([], null);
+                }
+
+                await using var command = session.CreateCommand(
+                    $"SELECT {PointColumns} FROM metric_points WHERE series_id = @Series"
+                    + (after is null
+                        ? string.Empty
+                        : " AND " + session.Dialect.KeysetAfter(greater: true, ("step", "@Step"), ("\"time\"", "@Time"), ("seq", "@Seq")))
+                    + " ORDER BY step, \"time\", seq LIMIT @Take");
+                Add(command, "Series", seriesId);
+                Add(command, "Take", (long)limit + 1);
+                if (after is var (step, time, seq))
+                {
+                    Add(command, "Step", step);
+                    Add(command, "Time", time);
+                    Add(command, "Seq", seq);
+                }
+
+                var points = new List<MetricPoint>(Math.Min(limit + 1, 16_384));
+                (long Step, long Time, long Seq) lastKey = default;
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (points.Count == limit)
+                    {
+                        // The extra row only says that another page follows.
+                        return new Page<MetricPoint>(points, PageTokens.Encode(
+                            RelationalValues.Key(lastKey.Step), RelationalValues.Key(lastKey.Time), RelationalValues.Key(lastKey.Seq)));
+                    }
+
+                    points.Add(ReadPoint(reader, 0));
+                    lastKey = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(6));
+                }
+
+                return new Page<MetricPoint>(points, null);
+            },
+            cancellationToken);
+    }
+
+    private static void Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+
+    private static async Task<long?> FindSeriesAsync(DbSession session, string parentId, string key, CancellationToken cancellationToken) =>
+        await session.ScalarAsync<long?>(
+            "SELECT id FROM metric_series WHERE parent_id = @Parent AND \"key\" = @Key", new { Parent = parentId, Key = key }, cancellationToken)
+            .ConfigureAwait(false);
+
+    private static Task<long?> EdgeStepAsync(
+        DbSession session, long seriesId, long fromStep, long toStep, string direction, CancellationToken cancellationToken) =>
+        session.ScalarAsync<long?>(
+            $"SELECT step FROM metric_points WHERE series_id = @Series AND step BETWEEN @From AND @To ORDER BY step {direction} LIMIT 1",
+            new { Series = seriesId, From = fromStep, To = toStep },
+            cancellationToken);
+
+    /// <summary>A point from columns step, time, kind, num, txt, bin starting at <paramref name="offset"/>.</summary>
+    private static MetricPoint ReadPoint(DbDataReader reader, int offset)
+    {
+        var kind = (MetricValueKind)Convert.ToInt32(reader.GetValue(offset + 2), System.Globalization.CultureInfo.InvariantCulture);
+        var step = reader.GetInt64(offset);
+        var time = reader.GetInt64(offset + 1);
+        return kind switch
+        {
+            MetricValueKind.StringTensor => new MetricPoint(step, time, kind, 0, Text: reader.GetString(offset + 4)),
+            MetricValueKind.BytesTensor => new MetricPoint(step, time, kind, 0, Bytes: reader.GetFieldValue<byte[]>(offset + 5)),
+            _ => new MetricPoint(step, time, kind, reader.IsDBNull(offset + 3) ? NonFinite(reader, offset + 4) : reader.GetDouble(offset + 3)),
+        };
+    }
+
+    /// <summary>A number the database cannot hold, spelled in <c>txt</c> (see <see cref="PointRow"/>).</summary>
+    private static double NonFinite(DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? double.NaN : reader.GetString(ordinal) switch
+        {
+            "Infinity" => double.PositiveInfinity,
+            "-Infinity" => double.NegativeInfinity,
+            _ => double.NaN,
+        };
+
+    private static (long Step, long Time, long Seq)? Cursor(string? token)
+    {
+        if (string.IsNullOrEmpty(token))
+        {
+            return null;
+        }
+
+        var keys = PageTokens.Decode(token);
+        return keys.Length == 3
+            && RelationalValues.TryParseKey(keys[0], out var step)
+            && RelationalValues.TryParseKey(keys[1], out var time)
+            && RelationalValues.TryParseKey(keys[2], out var seq)
+            ? (step, time, seq)
+            : throw ModelBoxException.InvalidArgument("page_token is malformed; pass the next_page_token of the previous page");
+    }
+
+    private sealed class SeriesRow
+    {
+        public long Id { get; set; }
+        public long PointCount { get; set; }
+    }
+}

@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using FluentMigrator.Runner;
+using ModelBox.Domain;
+
+namespace ModelBox.Storage.Relational;
+
+/// <summary>What a failed database call means for the caller.</summary>
+public enum DbFailure
+{
+    /// <summary>Not a database availability problem (a bug, a constraint the store did not expect): let it surface.</summary>
+    Other,
+
+    /// <summary>The transaction was rolled back by the database to break a deadlock or a serialization conflict: run it again.</summary>
+    Retry,
+
+    /// <summary>The database cannot be reached or is shutting down or restarting: the call fails with Unavailable; a fresh
+    /// connection may work.</summary>
+    Unavailable,
+
+    /// <summary>The statement ran past the configured statement timeout.</summary>
+    Timeout,
+}
+
+/// <summary>
+/// Everything the relational stores need to know about one database product. SQL in the stores is written once, in the
+/// common subset of PostgreSQL and MySQL, with the identifiers that are reserved words in MySQL (<c>"key"</c>,
+/// <c>"change"</c>) in ANSI double quotes; <see cref="Sql"/> translates what differs.
+/// </summary>
+public abstract class SqlDialect
+{
+    private readonly ConcurrentDictionary<string, string> _translated = new(StringComparer.Ordinal);
+
+    /// <summary>The backend's name in logs and metric tags ("postgres", "mysql").</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Where connections come from (a pooled data source).</summary>
+    public abstract DbDataSource DataSource { get; }
+
+    /// <summary>Seconds a statement may run (0: no limit).</summary>
+    public abstract int CommandTimeoutSeconds { get; }
+
+    /// <summary>The SQL text this database runs for <paramref name="sql"/> (cached per text).</summary>
+    public string Sql(string sql) => _translated.GetOrAdd(sql, Translate);
+
+    /// <summary>Rewrites portable SQL into this dialect; the default keeps it as is.</summary>
+    protected virtual string Translate(string sql) => sql;
+
+    /// <summary>An INSERT of one row that does nothing when a row with the same unique key exists; affects 1 row when it
+    /// inserted and 0 when it found the row.</summary>
+    public abstract string InsertIfAbsent(string table, string columns, string values, string keyColumns);
+
+    /// <summary>An INSERT of one row that overwrites <paramref name="updateColumns"/> when the key exists.</summary>
+    public abstract string Upsert(string table, string columns, string values, string keyColumns, params string[] updateColumns);
+
+    /// <summary>An INSERT of a metric series row that adds <c>@Count</c> to <c>point_count</c> when the series exists; when
+    /// <see cref="UpsertSeriesReturnsRow"/>, it also returns the row's <c>Id</c> and <c>PointCount</c>.</summary>
+    public abstract string UpsertSeries { get; }
+
+    /// <summary>Whether <see cref="UpsertSeries"/> returns the row (RETURNING), saving a second round trip.</summary>
+    public virtual bool UpsertSeriesReturnsRow => false;
+
+    /// <summary>
+    /// A keyset condition "the row sorts after (or before) the given key": <paramref name="greater"/> true for ascending
+    /// pages. The default spells it out column by column, which every database can seek an index with.
+    /// </summary>
+    public virtual string KeysetAfter(bool greater, params (string Column, string Parameter)[] key)
+    {
+        var op = greater ? ">" : "<";
+        var clause = $"{key[^1].Column} {op} {key[^1].Parameter}";
+        for (var i = key.Length - 2; i >= 0; i--)
+        {
+            clause = $"{key[i].Column} {op} {key[i].Parameter} OR ({key[i].Column} = {key[i].Parameter} AND ({clause}))";
+        }
+
+        return "(" + clause + ")";
+    }
+
+    /// <summary>"Column is one of the list parameter" (Dapper expands a list for IN; Npgsql takes an array whole).</summary>
+    public virtual string InList(string column, string parameter) => $"{column} IN {parameter}";
+
+    /// <summary>
+    /// Takes <paramref name="count"/> change-log sequence numbers from the counter row inside the caller's transaction and
+    /// returns the first. The row lock it takes is held until the transaction ends, so change-producing transactions
+    /// commit in sequence order.
+    /// </summary>
+    public abstract Task<long> ReserveSequencesAsync(DbConnection connection, DbTransaction transaction, int count, CancellationToken cancellationToken);
+
+    /// <summary>Tells other replicas (inside the transaction, delivered at commit) that these namespaces changed; the
+    /// default does nothing (their watchers poll).</summary>
+    public virtual Task NotifyChangesAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyCollection<string> namespaces, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    /// <summary>Inserts metric point rows through the database's fastest path, inside the caller's transaction.</summary>
+    public abstract Task InsertPointsAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<PointRow> points, CancellationToken cancellationToken);
+
+    /// <summary>Inserts point rows with multi-row INSERT statements of up to <paramref name="rowsPerStatement"/> rows.</summary>
+    protected async Task InsertPointsByValuesAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<PointRow> points, int rowsPerStatement, CancellationToken cancellationToken)
+    {
+        for (var start = 0; start < points.Count; start += rowsPerStatement)
+        {
+            var count = Math.Min(rowsPerStatement, points.Count - start);
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandTimeout = CommandTimeoutSeconds;
+            command.CommandText = Sql(PointInsertSql(count));
+            for (var i = 0; i < count; i++)
+            {
+                var point = points[start + i];
+                AddParameter(command, $"@a{i}", point.SeriesId);
+                AddParameter(command, $"@b{i}", point.Step);
+                AddParameter(command, $"@c{i}", point.Time);
+                AddParameter(command, $"@d{i}", point.Seq);
+                AddParameter(command, $"@e{i}", point.Kind);
+                AddParameter(command, $"@f{i}", point.Num);
+                AddParameter(command, $"@g{i}", point.Txt);
+                AddParameter(command, $"@h{i}", point.Bin);
+            }
+
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Adds a parameter; a null value is SQL NULL. Dialects may override to give the driver exact types.</summary>
+    protected virtual void AddParameter(DbCommand command, string name, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+    }
+
+    private readonly ConcurrentDictionary<int, string> _pointInsertSql = new();
+
+    private string PointInsertSql(int rows) => _pointInsertSql.GetOrAdd(rows, count =>
+    {
+        var sql = new System.Text.StringBuilder("INSERT INTO metric_points (series_id, step, \"time\", seq, kind, num, txt, bin) VALUES ");
+        for (var i = 0; i < count; i++)
+        {
+            sql.Append(i == 0 ? string.Empty : ", ").Append($"(@a{i}, @b{i}, @c{i}, @d{i}, @e{i}, @f{i}, @g{i}, @h{i})");
+        }
+
+        return sql.ToString();
+    });
+
+    /// <summary>What a failure means; see <see cref="DbFailure"/>.</summary>
+    public abstract DbFailure Classify(Exception exception);
+
+    /// <summary>Forgets pooled connections (after the database restarted, they are all dead).</summary>
+    public abstract void ClearPool();
+
+    /// <summary>Sets up the FluentMigrator runner for this database.</summary>
+    public abstract void ConfigureMigrationRunner(IMigrationRunnerBuilder runner);
+
+    /// <summary>Takes a database-wide lock for the migration (held on <paramref name="connection"/> until released).</summary>
+    public abstract Task AcquireMigrationLockAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Releases the lock of <see cref="AcquireMigrationLockAsync"/>.</summary>
+    public abstract Task ReleaseMigrationLockAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Whether FluentMigrator's version table exists in the current database/schema.</summary>
+    public abstract Task<bool> VersionTableExistsAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken);
+
+    /// <summary>The database named in logs (no password).</summary>
+    public abstract string Describe();
+}
+
+/// <summary>One row of <c>metric_points</c> as a dialect's bulk path writes it. Non-finite numbers are NULL in <c>num</c>
+/// and spelled in <c>txt</c>: MySQL has no NaN or infinity, and one encoding keeps the backends alike.</summary>
+public readonly record struct PointRow(long SeriesId, long Step, long Time, long Seq, short Kind, double? Num, string? Txt, byte[]? Bin)
+{
+    public static PointRow From(long seriesId, long seq, in MetricPoint point)
+    {
+        double? num = null;
+        var txt = point.Text;
+        if (point.IsNumeric)
+        {
+            if (double.IsFinite(point.Number))
+            {
+                num = point.Number;
+            }
+            else
+            {
+                txt = double.IsNaN(point.Number) ? "NaN" : point.Number > 0 ? "Infinity" : "-Infinity";
+            }
+        }
+
+        return new PointRow(seriesId, point.Step, point.WallclockSeconds, seq, (short)point.Kind, num, txt, point.Bytes);
+    }
+}

@@ -1,0 +1,133 @@
+using Dapper;
+using ModelBox.Domain.Changes;
+using ModelBox.Storage.MySql;
+using ModelBox.Storage.Postgres;
+using ModelBox.Storage.Relational;
+
+namespace ModelBox.Storage.Tests.Relational;
+
+/// <summary>A migrated relational backend on a fresh database of its own, dropped when disposed.</summary>
+internal abstract class RelationalBackendFactory : IAsyncDisposable
+{
+    private IAsyncDisposable? _database;
+    private IAsyncDisposable? _dialect;
+    private IAsyncDisposable? _signal;
+
+    public RelationalMetadataStore Store { get; private set; } = null!;
+
+    public IChangeSignal Signal { get; private set; } = null!;
+
+    public InProcessChangeSignal LocalSignal { get; } = new();
+
+    /// <summary>A fresh, migrated backend with all its ports.</summary>
+    public async Task<MetadataBackend> CreateAsync()
+    {
+        var (database, connectionString) = await CreateDatabaseAsync();
+        _database = database;
+        var dialect = CreateDialect(connectionString);
+        _dialect = (IAsyncDisposable)dialect;
+        Store = new RelationalMetadataStore(dialect, LocalSignal);
+        await Store.MigrateAsync();
+        var signal = await CreateSignalAsync(dialect, Store);
+        _signal = (IAsyncDisposable)signal;
+        Signal = signal;
+        return new MetadataBackend(Store, Store, Store, Store, signal, this);
+    }
+
+    /// <summary>Another store process on the same database (a second replica).</summary>
+    public RelationalMetadataStore OpenReplica(InProcessChangeSignal localSignal) => new(CreateDialect(ConnectionString!), localSignal);
+
+    protected string? ConnectionString { get; private set; }
+
+    private readonly List<IAsyncDisposable> _extras = [];
+
+    /// <summary>Stores (as separate replicas) on another, empty database that nobody migrated yet.</summary>
+    public async Task<RelationalMetadataStore[]> OpenOnEmptyDatabaseAsync(int count)
+    {
+        var (database, connectionString) = await CreateDatabaseCoreAsync();
+        _extras.Add(database);
+        return Enumerable.Range(0, count).Select(_ =>
+        {
+            var dialect = CreateDialect(connectionString);
+            _extras.Insert(0, (IAsyncDisposable)dialect);
+            return new RelationalMetadataStore(dialect, new InProcessChangeSignal());
+        }).ToArray();
+    }
+
+    /// <summary>Runs SQL (written with ANSI quotes) on the test database.</summary>
+    public async Task ExecuteAsync(string sql, object? parameters = null)
+    {
+        await using var connection = await Store.Dialect.DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync(Store.Dialect.Sql(sql), parameters);
+    }
+
+    private async Task<(IAsyncDisposable Database, string ConnectionString)> CreateDatabaseAsync()
+    {
+        var (database, connectionString) = await CreateDatabaseCoreAsync();
+        ConnectionString = connectionString;
+        return (database, connectionString);
+    }
+
+    protected abstract Task<(IAsyncDisposable Database, string ConnectionString)> CreateDatabaseCoreAsync();
+
+    protected abstract SqlDialect CreateDialect(string connectionString);
+
+    protected abstract Task<IChangeSignal> CreateSignalAsync(SqlDialect dialect, RelationalMetadataStore store);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var extra in _extras)
+        {
+            await extra.DisposeAsync();
+        }
+
+        if (_signal is not null)
+        {
+            await _signal.DisposeAsync();
+        }
+
+        if (_dialect is not null)
+        {
+            await _dialect.DisposeAsync();
+        }
+
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+}
+
+internal sealed class PostgresBackendFactory : RelationalBackendFactory
+{
+    protected override async Task<(IAsyncDisposable Database, string ConnectionString)> CreateDatabaseCoreAsync()
+    {
+        var database = await PostgresTestDatabase.CreateAsync();
+        return (database, database.ConnectionString);
+    }
+
+    protected override SqlDialect CreateDialect(string connectionString) =>
+        new PostgresDialect(new PostgresStorageOptions { ConnectionString = connectionString, MaxPoolSize = 20 });
+
+    protected override async Task<IChangeSignal> CreateSignalAsync(SqlDialect dialect, RelationalMetadataStore store)
+    {
+        var signal = new PostgresChangeSignal(LocalSignal, (PostgresDialect)dialect);
+        await signal.Listening.WaitAsync(TimeSpan.FromSeconds(60));
+        return signal;
+    }
+}
+
+internal sealed class MySqlBackendFactory : RelationalBackendFactory
+{
+    protected override async Task<(IAsyncDisposable Database, string ConnectionString)> CreateDatabaseCoreAsync()
+    {
+        var database = await MySqlTestDatabase.CreateAsync();
+        return (database, database.ConnectionString);
+    }
+
+    protected override SqlDialect CreateDialect(string connectionString) =>
+        new MySqlDialect(new MySqlStorageOptions { ConnectionString = connectionString, MaxPoolSize = 20 });
+
+    protected override Task<IChangeSignal> CreateSignalAsync(SqlDialect dialect, RelationalMetadataStore store) =>
+        Task.FromResult<IChangeSignal>(new PollingChangeSignal(LocalSignal, store, TimeSpan.FromMilliseconds(200), "mysql"));
+}
