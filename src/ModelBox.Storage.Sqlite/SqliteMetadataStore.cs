@@ -11,6 +11,7 @@ using ModelBox.Domain;
 using ModelBox.Domain.Changes;
 using ModelBox.Domain.Storage;
 using ModelBox.Domain.Telemetry;
+using ModelBox.Storage.Migrations;
 
 namespace ModelBox.Storage.Sqlite;
 
@@ -101,6 +102,23 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IObjectMetadat
         }
     }
 
+    public Task<SchemaStatus> GetSchemaStatusAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync(
+            async (connection, transaction) =>
+            {
+                var hasTable = await connection.ExecuteScalarAsync<long>(Command(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = @Name",
+                    new { Name = SchemaMigrations.VersionTable },
+                    transaction,
+                    cancellationToken)).ConfigureAwait(false) > 0;
+                var current = hasTable
+                    ? await connection.ExecuteScalarAsync<long?>(Command(
+                        $"SELECT MAX(Version) FROM \"{SchemaMigrations.VersionTable}\"", null, transaction, cancellationToken)).ConfigureAwait(false) ?? 0
+                    : 0;
+                return new SchemaStatus(current, SchemaMigrations.LatestVersion);
+            },
+            cancellationToken);
+
     public Task PingAsync(CancellationToken cancellationToken = default) =>
         ReadAsync(
             async (connection, transaction) =>
@@ -140,7 +158,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IObjectMetadat
             .ConfigureRunner(runner => runner
                 .AddSQLite()
                 .WithGlobalConnectionString(_connectionString)
-                .WithMigrationsIn(typeof(SqliteMetadataStore).Assembly))
+                .WithMigrationsIn(SchemaMigrations.Assembly))
             .AddScoped<SQLiteDbFactory, MicrosoftDataSqliteDbFactory>()
             .BuildServiceProvider();
         using var scope = services.CreateScope();

@@ -29,6 +29,34 @@ public abstract class MetadataStoreSpecification : IAsyncLifetime
         }
     }
 
+    /// <summary>Records a migration newer than this build knows, as a newer ModelBox would have.</summary>
+    protected abstract Task RecordMigrationAsync(long version);
+
+    // ---- Schema version ----
+
+    [Fact]
+    public async Task A_migrated_store_is_at_the_newest_schema_version()
+    {
+        var status = await Store.GetSchemaStatusAsync();
+
+        Assert.True(status.LatestKnownVersion >= 4);
+        Assert.Equal(status.LatestKnownVersion, status.CurrentVersion);
+        Assert.False(status.IsNewerThanKnown);
+        Assert.False(status.IsBehind);
+    }
+
+    [Fact]
+    public async Task A_database_migrated_by_a_newer_build_reports_its_version_as_newer_than_known()
+    {
+        var latest = (await Store.GetSchemaStatusAsync()).LatestKnownVersion;
+
+        await RecordMigrationAsync(latest + 1);
+
+        var status = await Store.GetSchemaStatusAsync();
+        Assert.Equal(latest + 1, status.CurrentVersion);
+        Assert.True(status.IsNewerThanKnown);
+    }
+
     // ---- Round trips ----
 
     [Fact]

@@ -19,6 +19,15 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreSpecification
         return store;
     }
 
+    protected override async Task RecordMigrationAsync(long version)
+    {
+        await using var connection = await OpenRawConnectionAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO VersionInfo (Version, AppliedOn, Description) VALUES ($version, '2030-01-01', 'from the future')";
+        command.Parameters.AddWithValue("$version", version);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();

@@ -12,6 +12,9 @@ public interface IMetadataStore
     /// <summary>Creates the schema or upgrades it to the newest version.</summary>
     Task MigrateAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>The schema version of the database beside the newest this build knows (reads only; never migrates).</summary>
+    Task<SchemaStatus> GetSchemaStatusAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Inserts the experiment unless its id exists; returns what is stored.</summary>
     Task<CreateResult<Experiment>> CreateExperimentAsync(Experiment experiment, CancellationToken cancellationToken = default);
 

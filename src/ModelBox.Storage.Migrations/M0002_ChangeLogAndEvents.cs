@@ -1,6 +1,6 @@
 using FluentMigrator;
 
-namespace ModelBox.Storage.Sqlite.Migrations;
+namespace ModelBox.Storage.Migrations;
 
 /// <summary>
 /// The change log (the transactional outbox behind WatchNamespace) and logged events.
@@ -22,13 +22,13 @@ public sealed class M0002_ChangeLogAndEvents : Migration
     {
         Create.Table("changes")
             .WithColumn("sequence").AsInt64().NotNullable().PrimaryKey()
-            .WithColumn("namespace").AsString().NotNullable()
-            .WithColumn("object_kind").AsString().NotNullable()
-            .WithColumn("object_id").AsString().NotNullable()
+            .WithColumn("namespace").AsString(Lengths.Name).NotNullable()
+            .WithColumn("object_kind").AsString(Lengths.Tag).NotNullable()
+            .WithColumn("object_id").AsString(Lengths.Id).NotNullable()
             // created | updated | deleted
-            .WithColumn("change").AsString().NotNullable()
+            .WithColumn("change").AsString(Lengths.Tag).NotNullable()
             .WithColumn("changed_at").AsInt64().NotNullable()
-            .WithColumn("state_json").AsString().NotNullable();
+            .WithColumn("state_json").AsString(Lengths.Text).NotNullable();
 
         // Watchers read one namespace from a sequence on.
         Create.Index("ix_changes_namespace_sequence").OnTable("changes")
@@ -37,11 +37,11 @@ public sealed class M0002_ChangeLogAndEvents : Migration
 
         // Events hang off any object; their metadata lives in object_metadata like every object's.
         Create.Table("events")
-            .WithColumn("id").AsString().NotNullable().PrimaryKey()
-            .WithColumn("parent_id").AsString().NotNullable()
-            .WithColumn("namespace").AsString().NotNullable()
-            .WithColumn("name").AsString().NotNullable()
-            .WithColumn("source").AsString().NotNullable()
+            .WithColumn("id").AsString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("parent_id").AsString(Lengths.Id).NotNullable()
+            .WithColumn("namespace").AsString(Lengths.Name).NotNullable()
+            .WithColumn("name").AsString(Lengths.Text).NotNullable()
+            .WithColumn("source").AsString(Lengths.Text).NotNullable()
             // Unix nanoseconds: the full precision of the wire's Timestamp.
             .WithColumn("wallclock_ns").AsInt64().NotNullable()
             .WithColumn("created_at").AsInt64().NotNullable();
@@ -51,11 +51,21 @@ public sealed class M0002_ChangeLogAndEvents : Migration
             .OnColumn("parent_id").Ascending()
             .OnColumn("wallclock_ns").Ascending()
             .OnColumn("id").Ascending();
+
+        // The change counter of the server databases (see above). One row; SQLite orders by its rowid instead.
+        IfDatabase(type => !Dialects.IsSqlite(type)).Create.Table("change_counter")
+            .WithColumn("id").AsInt32().NotNullable().PrimaryKey()
+            .WithColumn("value").AsInt64().NotNullable();
+        IfDatabase(type => !Dialects.IsSqlite(type)).Insert.IntoTable("change_counter").Row(new { id = 1, value = 0L });
+
+        Dialects.BinaryText(this, "changes", ("namespace", Lengths.Name), ("object_id", Lengths.Id));
+        Dialects.BinaryText(this, "events", ("id", Lengths.Id), ("parent_id", Lengths.Id));
     }
 
     public override void Down()
     {
         Delete.Table("events");
         Delete.Table("changes");
+        IfDatabase(type => !Dialects.IsSqlite(type)).Delete.Table("change_counter");
     }
 }

@@ -1,6 +1,6 @@
 using FluentMigrator;
 
-namespace ModelBox.Storage.Sqlite.Migrations;
+namespace ModelBox.Storage.Migrations;
 
 /// <summary>
 /// Metric series and their points. (object, key) maps once to an integer series id; points are keyed by
@@ -18,8 +18,8 @@ public sealed class M0004_MetricSeries : Migration
     {
         Create.Table("metric_series")
             .WithColumn("id").AsInt64().NotNullable().PrimaryKey().Identity()
-            .WithColumn("parent_id").AsString().NotNullable()
-            .WithColumn("key").AsString().NotNullable()
+            .WithColumn("parent_id").AsString(Lengths.Id).NotNullable()
+            .WithColumn("key").AsString(Lengths.Name).NotNullable()
             .WithColumn("point_count").AsInt64().NotNullable();
         Create.Index("ux_metric_series_parent_key").OnTable("metric_series")
             .OnColumn("parent_id").Ascending()
@@ -29,7 +29,7 @@ public sealed class M0004_MetricSeries : Migration
         IfDatabase("SQLite").Execute.Sql(
             "CREATE TABLE metric_points (series_id INTEGER NOT NULL, step INTEGER NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL, "
             + "kind INTEGER NOT NULL, num REAL, txt TEXT, bin BLOB, PRIMARY KEY (series_id, step, time, seq)) WITHOUT ROWID;");
-        IfDatabase(type => !type.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase)).Create.Table("metric_points")
+        IfDatabase(type => !Dialects.IsSqlite(type)).Create.Table("metric_points")
             .WithColumn("series_id").AsInt64().NotNullable().PrimaryKey()
             .WithColumn("step").AsInt64().NotNullable().PrimaryKey()
             .WithColumn("time").AsInt64().NotNullable().PrimaryKey()
@@ -38,6 +38,8 @@ public sealed class M0004_MetricSeries : Migration
             .WithColumn("num").AsDouble().Nullable()
             .WithColumn("txt").AsString(int.MaxValue).Nullable()
             .WithColumn("bin").AsBinary(int.MaxValue).Nullable();
+
+        Dialects.BinaryText(this, "metric_series", ("parent_id", Lengths.Id), ("key", Lengths.Name));
     }
 
     public override void Down()

@@ -1,6 +1,6 @@
 using FluentMigrator;
 
-namespace ModelBox.Storage.Sqlite.Migrations;
+namespace ModelBox.Storage.Migrations;
 
 /// <summary>
 /// File records of any object (uploaded files, whose bytes are a blob addressed by sha256, and tracked files that live
