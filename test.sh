@@ -39,6 +39,118 @@ install_test_dependencies() {
 install_test_dependencies
 export MODELBOX_PYTHON="$debian_python"
 
+# Everything started below is stopped when this script exits, last started first.
+cleanups=()
+run_cleanups() {
+    local i
+    for ((i = ${#cleanups[@]} - 1; i >= 0; i--)); do
+        eval "${cleanups[i]}" || true
+    done
+}
+trap run_cleanups EXIT
+
+free_port() {
+    "$debian_python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# PostgreSQL and MariaDB run as throw-away servers on loopback, each with its own data folder under one temporary
+# folder, on free ports, so a re-run or a machine that already runs a database is never disturbed. A server that
+# does not start fails the run: the tests that need it must not be skipped.
+postgres_bindir() {
+    local dir
+    dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    [[ -n "$dir" && -x "$dir/initdb" && -x "$dir/pg_ctl" && -x "$dir/postgres" ]] && echo "$dir"
+}
+mariadb_server_binary() {
+    command -v mariadbd 2>/dev/null || { [[ -x /usr/sbin/mariadbd ]] && echo /usr/sbin/mariadbd; } ||
+        command -v mysqld 2>/dev/null || { [[ -x /usr/sbin/mysqld ]] && echo /usr/sbin/mysqld; }
+}
+database_packages=()
+postgres_bindir >/dev/null || database_packages+=(postgresql)
+mariadb_server_binary >/dev/null || database_packages+=(mariadb-server)
+if ((${#database_packages[@]} > 0)); then
+    echo "==> installing test dependencies: ${database_packages[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # The packages' own services may not start in a container (no init); these tests start their own servers anyway.
+    apt-get install -y -qq "${database_packages[@]}" >/dev/null
+fi
+
+fail_server() {
+    echo "error: $1" >&2
+    [[ -f "${2:-}" ]] && tail -n 40 "$2" >&2
+    exit 1
+}
+
+db_root="$(mktemp -d /tmp/modelbox-test-db.XXXXXX)"
+chmod 755 "$db_root"
+cleanups+=("rm -rf '$db_root'")
+db_password="modelbox-test-$RANDOM$RANDOM"
+
+# PostgreSQL: initdb refuses to run as root, so the cluster belongs to the `postgres` user (the package creates it).
+pg_bin="$(postgres_bindir)" || fail_server "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin"
+as_postgres() {
+    if [[ "$(id -u)" == 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+pg_data="$db_root/postgres"
+pg_port="$(free_port)"
+mkdir -p "$pg_data"
+printf '%s\n' "$db_password" >"$db_root/pg-password"
+[[ "$(id -u)" == 0 ]] && chown postgres:postgres "$pg_data" "$db_root/pg-password"
+as_postgres "$pg_bin/initdb" -D "$pg_data" -U modelbox_test --pwfile="$db_root/pg-password" \
+    --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 --no-sync >"$db_root/initdb.log" 2>&1 ||
+    fail_server "initdb failed" "$db_root/initdb.log"
+# Durability is not under test: fsync off keeps the many small transactions of the suites fast.
+as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_data -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    start >/dev/null || fail_server "PostgreSQL did not start on 127.0.0.1:$pg_port" "$pg_data/server.log"
+cleanups+=("as_postgres '$pg_bin/pg_ctl' -D '$pg_data' -m immediate -w stop >/dev/null 2>&1")
+export MODELBOX_TEST_POSTGRES_CONNECTION_STRING="Host=127.0.0.1;Port=$pg_port;Username=modelbox_test;Password=$db_password;Database=postgres"
+# The resilience test stops and starts PostgreSQL mid-run; it starts a private cluster from these binaries (as
+# the postgres user when the tests run as root) so that it disturbs no other test.
+export MODELBOX_TEST_POSTGRES_BIN="$pg_bin"
+echo "==> PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
+
+# MariaDB: its own data folder, socket and port; the test user may create databases (one per test run).
+mariadbd_bin="$(mariadb_server_binary)" || fail_server "mariadbd/mysqld not found"
+install_db="$(command -v mariadb-install-db || command -v mysql_install_db)" || fail_server "mariadb-install-db not found"
+mariadb_client="$(command -v mariadb || command -v mysql)" || fail_server "the mariadb client was not found"
+my_dir="$db_root/mariadb"
+my_port="$(free_port)"
+my_socket="$my_dir/mysqld.sock"
+mkdir -p "$my_dir/data"
+my_user=root
+if [[ "$(id -u)" == 0 ]]; then
+    my_user=mysql
+    chown -R mysql:mysql "$my_dir"
+fi
+"$install_db" --no-defaults --user="$my_user" --datadir="$my_dir/data" --auth-root-authentication-method=normal \
+    --skip-test-db >"$db_root/mariadb-install.log" 2>&1 || fail_server "mariadb-install-db failed" "$db_root/mariadb-install.log"
+"$mariadbd_bin" --no-defaults --user="$my_user" --datadir="$my_dir/data" --socket="$my_socket" --port="$my_port" \
+    --bind-address=127.0.0.1 --pid-file="$my_dir/mysqld.pid" --log-error="$my_dir/error.log" --skip-log-bin \
+    --local-infile=1 --max-connections=500 --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
+    --innodb-buffer-pool-size=256M >/dev/null 2>&1 &
+my_pid=$!
+cleanups+=("kill $my_pid 2>/dev/null; wait $my_pid 2>/dev/null")
+for _ in $(seq 1 300); do
+    if "$mariadb_client" --no-defaults --socket="$my_socket" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+        break
+    fi
+    kill -0 "$my_pid" 2>/dev/null || fail_server "MariaDB exited during start-up" "$my_dir/error.log"
+    sleep 0.1
+done
+"$mariadb_client" --no-defaults --socket="$my_socket" -uroot -e "
+    CREATE USER 'modelbox_test'@'%' IDENTIFIED BY '$db_password';
+    GRANT ALL PRIVILEGES ON *.* TO 'modelbox_test'@'%' WITH GRANT OPTION;" 2>"$db_root/mariadb-user.log" ||
+    fail_server "MariaDB did not accept connections on $my_socket within 30 s" "$my_dir/error.log"
+"$mariadb_client" --no-defaults --protocol=TCP -h 127.0.0.1 -P "$my_port" -umodelbox_test -p"$db_password" -e 'SELECT 1' >/dev/null 2>&1 ||
+    fail_server "MariaDB does not accept the test user on 127.0.0.1:$my_port" "$my_dir/error.log"
+export MODELBOX_TEST_MYSQL_CONNECTION_STRING="Server=127.0.0.1;Port=$my_port;User ID=modelbox_test;Password=$db_password;AllowLoadLocalInfile=true"
+echo "==> MariaDB $("$mariadbd_bin" --version | awk '{print $3}') on 127.0.0.1:$my_port"
 # The S3 blob-store tests run against s3rver (an S3 wire-protocol server from npm) on loopback. It is installed into
 # .tools/ (pinned), started on a free port with a temporary data folder, and stopped when this script exits.
 s3rver_version=3.7.1
@@ -61,7 +173,7 @@ sed -i "s/decodeURI(ctx.headers\['x-amz-copy-source'\])/decodeURIComponent(ctx.h
     "$s3rver_dir/node_modules/s3rver/lib/controllers/object.js"
 
 s3rver_data="$(mktemp -d)"
-s3rver_port="$("$debian_python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+s3rver_port="$(free_port)"
 node "$s3rver_main" -d "$s3rver_data" -a 127.0.0.1 -p "$s3rver_port" -s >"$s3rver_data.log" 2>&1 &
 s3rver_pid=$!
 stop_s3rver() {
@@ -69,7 +181,7 @@ stop_s3rver() {
     wait "$s3rver_pid" 2>/dev/null || true
     rm -rf "$s3rver_data" "$s3rver_data.log"
 }
-trap stop_s3rver EXIT
+cleanups+=(stop_s3rver)
 for _ in $(seq 1 100); do
     if "$debian_python" -c "import socket, sys; socket.create_connection(('127.0.0.1', $s3rver_port), timeout=0.2)" 2>/dev/null; then
         break

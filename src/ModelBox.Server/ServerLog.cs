@@ -6,8 +6,8 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 1, EventName = "UnexpectedError", Level = LogLevel.Error, Message = "Unexpected error in {Method}")]
     public static partial void UnexpectedError(ILogger logger, string method, Exception exception);
 
-    [LoggerMessage(EventId = 2, EventName = "SchemaReady", Level = LogLevel.Information, Message = "Metadata store '{Backend}' ready at {Location}")]
-    public static partial void SchemaReady(ILogger logger, string backend, string location);
+    [LoggerMessage(EventId = 2, EventName = "SchemaReady", Level = LogLevel.Information, Message = "Metadata store '{Backend}' ready at {Location}, schema version {SchemaVersion}")]
+    public static partial void SchemaReady(ILogger logger, string backend, string location, long schemaVersion);
 
     [LoggerMessage(EventId = 3, EventName = "Listening", Level = LogLevel.Information, Message = "ModelBox {Version} serving gRPC on {Address}")]
     public static partial void Listening(ILogger logger, string version, string address);
@@ -26,4 +26,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 8, EventName = "ArtifactStoreReady", Level = LogLevel.Information, Message = "Artifact store '{Backend}' ready; removed {Swept} abandoned temporary uploads")]
     public static partial void ArtifactStoreReady(ILogger logger, string backend, int swept);
+
+    [LoggerMessage(EventId = 20, EventName = "StoreUnavailable", Level = LogLevel.Warning, Message = "{Method}: the metadata store is unavailable ({Reason})")]
+    public static partial void StoreUnavailable(ILogger logger, string method, string reason);
 }

@@ -1,3 +1,5 @@
+using System.Data.Common;
+
 namespace ModelBox.Server.Configuration;
 
 /// <summary>The server's settings, after the TOML file and the MODELBOX_* environment variables were applied.</summary>
@@ -9,7 +11,7 @@ public sealed record ServerConfig
     /// <summary>Folder holding the embedded database and, by default, the blobs.</summary>
     public string DataDir { get; init; } = "./modelbox-data";
 
-    /// <summary>Metadata backend: <c>integrated</c> (SQLite).</summary>
+    /// <summary>Metadata backend: <c>integrated</c> (SQLite), <c>postgres</c> or <c>mysql</c> (MySQL or MariaDB).</summary>
     public string MetadataStorage { get; init; } = "integrated";
 
     /// <summary>Artifact backend: <c>filesystem</c> or <c>s3</c>.</summary>
@@ -73,6 +75,22 @@ public sealed record ServerConfig
     /// resumes from its last sequence). Bounds the memory a slow watcher can hold.</summary>
     public int WatchBufferSize { get; init; } = 1024;
 
+    /// <summary>The PostgreSQL server of <c>metadata_storage = "postgres"</c>.</summary>
+    public DatabaseServerConfig Postgres { get; init; } = new() { Port = 5432 };
+
+    /// <summary>The MySQL or MariaDB server of <c>metadata_storage = "mysql"</c>.</summary>
+    public DatabaseServerConfig MySql { get; init; } = new() { Port = 3306 };
+
+    /// <summary>The ADO.NET connection string for PostgreSQL (Npgsql keywords) from <see cref="Postgres"/>.</summary>
+    public string PostgresConnectionString => Postgres.ConnectionString.Length > 0
+        ? Postgres.ConnectionString
+        : Compose(("Host", Postgres.Host), ("Port", Postgres.Port), ("Username", Postgres.User), ("Password", Postgres.Password), ("Database", Postgres.Database));
+
+    /// <summary>The ADO.NET connection string for MySQL/MariaDB (MySqlConnector keywords) from <see cref="MySql"/>.</summary>
+    public string MySqlConnectionString => MySql.ConnectionString.Length > 0
+        ? MySql.ConnectionString
+        : Compose(("Server", MySql.Host), ("Port", MySql.Port), ("User ID", MySql.User), ("Password", MySql.Password), ("Database", MySql.Database));
+
     /// <summary>The SQLite database file of the integrated store.</summary>
     public string SqliteDatabasePath => Path.Combine(Path.GetFullPath(DataDir), "modelbox.db");
 
@@ -80,4 +98,65 @@ public sealed record ServerConfig
     public string BlobDirectory => string.IsNullOrEmpty(FilesystemBaseDir)
         ? Path.Combine(Path.GetFullPath(DataDir), "blobs")
         : Path.GetFullPath(FilesystemBaseDir);
+
+    /// <summary>Where the metadata lives, for logs and command output: the SQLite file, or host/database without the password.</summary>
+    public string MetadataLocation => MetadataStorage switch
+    {
+        "postgres" => Describe(PostgresConnectionString, "Host", "Database"),
+        "mysql" => Describe(MySqlConnectionString, "Server", "Database"),
+        _ => SqliteDatabasePath,
+    };
+
+    // The builder quotes values that hold ';', '=' or quotes, which string concatenation would get wrong.
+    private static string Compose(params (string Keyword, object Value)[] parts)
+    {
+        var builder = new DbConnectionStringBuilder();
+        foreach (var (keyword, value) in parts)
+        {
+            if (value is not string { Length: 0 })
+            {
+                builder[keyword] = value;
+            }
+        }
+
+        return builder.ConnectionString;
+    }
+
+    private static string Describe(string connectionString, string hostKeyword, string databaseKeyword)
+    {
+        var builder = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        var host = builder.TryGetValue(hostKeyword, out var h) ? h : "localhost";
+        var port = builder.TryGetValue("Port", out var p) ? $":{p}" : string.Empty;
+        var database = builder.TryGetValue(databaseKeyword, out var d) ? d : string.Empty;
+        return $"{host}{port}/{database}";
+    }
+}
+
+/// <summary>A database server of the <c>postgres</c> or <c>mysql</c> backend: its address and credentials, or a whole
+/// ADO.NET connection string, plus the pool and timeout the server applies either way.</summary>
+public sealed record DatabaseServerConfig
+{
+    /// <summary>Host name or address of the database server.</summary>
+    public string Host { get; init; } = "localhost";
+
+    /// <summary>TCP port of the database server.</summary>
+    public int Port { get; init; }
+
+    /// <summary>User the server connects as.</summary>
+    public string User { get; init; } = "modelbox";
+
+    /// <summary>That user's password; empty for none (or a password file the driver finds itself).</summary>
+    public string Password { get; init; } = string.Empty;
+
+    /// <summary>The database (MySQL: schema) holding ModelBox's tables.</summary>
+    public string Database { get; init; } = "modelbox";
+
+    /// <summary>A complete ADO.NET connection string; when set it wins over host, port, user, password and database.</summary>
+    public string ConnectionString { get; init; } = string.Empty;
+
+    /// <summary>Most open connections per server process.</summary>
+    public int MaxPoolSize { get; init; } = 50;
+
+    /// <summary>How long one statement may run before the database cancels it; 0 means no limit.</summary>
+    public int StatementTimeoutSeconds { get; init; } = 30;
 }

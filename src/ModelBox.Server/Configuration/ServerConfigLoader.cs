@@ -29,8 +29,8 @@ public static class ServerConfigLoader
             c => c.ListenAddr, (c, v) => c with { ListenAddr = v }),
         new("data_dir", "Folder for the embedded database and, by default, the artifact blobs.",
             c => c.DataDir, (c, v) => c with { DataDir = v }),
-        new("metadata_storage", "Metadata backend: \"integrated\" (embedded SQLite under data_dir).",
-            c => c.MetadataStorage, (c, v) => c with { MetadataStorage = v }, ["integrated"]),
+        new("metadata_storage", "Metadata backend: \"integrated\" (embedded SQLite under data_dir), \"postgres\" ([postgres]) or \"mysql\" (MySQL or MariaDB, [mysql]).",
+            c => c.MetadataStorage, (c, v) => c with { MetadataStorage = v }, ["integrated", "postgres", "mysql"]),
         new("artifact_storage", "Artifact backend: \"filesystem\" (blobs under [filesystem] base_dir) or \"s3\" (an S3-compatible bucket, see [s3]).",
             c => c.ArtifactStorage, (c, v) => c with { ArtifactStorage = v }, ["filesystem", "s3"]),
         new("max_upload_size_bytes", "Largest file an upload may carry, in bytes; a bigger one is refused with RESOURCE_EXHAUSTED.",
@@ -69,6 +69,30 @@ public static class ServerConfigLoader
             c => Text(c.UnaryDeadlineSeconds), (c, v) => c with { UnaryDeadlineSeconds = Integer(v, "limits.unary_deadline_seconds", 0, 86_400) }, IsInteger: true),
         new("watch.buffer_size", "Live changes buffered per WatchNamespace stream; a watcher that falls further behind is ended with ABORTED and resumes from its last sequence.",
             c => Text(c.WatchBufferSize), (c, v) => c with { WatchBufferSize = Integer(v, "watch.buffer_size", 1, 1_000_000) }, IsInteger: true),
+        .. DatabaseKeys("postgres", "PostgreSQL", c => c.Postgres, (c, d) => c with { Postgres = d }),
+        .. DatabaseKeys("mysql", "MySQL/MariaDB", c => c.MySql, (c, d) => c with { MySql = d }),
+    ];
+
+    /// <summary>The same keys for each database server backend, under its own table.</summary>
+    private static Key[] DatabaseKeys(
+        string table, string product, Func<ServerConfig, DatabaseServerConfig> get, Func<ServerConfig, DatabaseServerConfig, ServerConfig> set) =>
+    [
+        new($"{table}.host", $"{product} host (metadata_storage = \"{table}\").",
+            c => get(c).Host, (c, v) => set(c, get(c) with { Host = v })),
+        new($"{table}.port", $"{product} port.",
+            c => Text(get(c).Port), (c, v) => set(c, get(c) with { Port = Integer(v, $"{table}.port", 1, 65535) }), IsInteger: true),
+        new($"{table}.user", $"{product} user.",
+            c => get(c).User, (c, v) => set(c, get(c) with { User = v })),
+        new($"{table}.password", $"{product} password; prefer the environment variable to a password in a file.",
+            c => get(c).Password, (c, v) => set(c, get(c) with { Password = v })),
+        new($"{table}.database", $"{product} database holding ModelBox's tables (create it, empty, before the first start).",
+            c => get(c).Database, (c, v) => set(c, get(c) with { Database = v })),
+        new($"{table}.connection_string", $"A complete ADO.NET connection string for {product}; when set it wins over host, port, user, password and database.",
+            c => get(c).ConnectionString, (c, v) => set(c, get(c) with { ConnectionString = v })),
+        new($"{table}.max_pool_size", "Most open database connections per server process (also applied over a connection string).",
+            c => Text(get(c).MaxPoolSize), (c, v) => set(c, get(c) with { MaxPoolSize = Integer(v, $"{table}.max_pool_size", 1, 10_000) }), IsInteger: true),
+        new($"{table}.statement_timeout_seconds", "How long one statement may run before it is cancelled and the call fails; 0 means no limit.",
+            c => Text(get(c).StatementTimeoutSeconds), (c, v) => set(c, get(c) with { StatementTimeoutSeconds = Integer(v, $"{table}.statement_timeout_seconds", 0, 86_400) }), IsInteger: true),
     ];
 
     /// <summary>The environment variable that overrides each key, for docs and tests.</summary>
@@ -221,6 +245,44 @@ public static class ServerConfigLoader
         if (string.IsNullOrWhiteSpace(config.DataDir))
         {
             throw new ConfigurationException("data_dir: must not be empty");
+        }
+
+        switch (config.MetadataStorage)
+        {
+            case "postgres":
+                ValidateDatabase("postgres", config.Postgres);
+                break;
+            case "mysql":
+                ValidateDatabase("mysql", config.MySql);
+                break;
+        }
+    }
+
+    private static void ValidateDatabase(string table, DatabaseServerConfig database)
+    {
+        if (database.ConnectionString.Length > 0)
+        {
+            try
+            {
+                _ = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = database.ConnectionString };
+            }
+            catch (ArgumentException ex)
+            {
+                // The message names the key, never the string: it may hold a password.
+                throw new ConfigurationException($"{table}.connection_string: not a valid connection string ({ex.Message.Split('\n')[0]})", ex);
+            }
+
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(database.Host))
+        {
+            throw new ConfigurationException($"{table}.host: must not be empty (or set {table}.connection_string)");
+        }
+
+        if (string.IsNullOrWhiteSpace(database.Database))
+        {
+            throw new ConfigurationException($"{table}.database: must not be empty (or set {table}.connection_string)");
         }
     }
 

@@ -124,13 +124,28 @@ public sealed class ModelBoxServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Migrates the store, then starts listening.</summary>
+    /// <summary>
+    /// Applies pending migrations without listening (`modelbox server migrate`); returns the schema version before
+    /// and after. Refuses a database whose schema is newer than this build knows.
+    /// </summary>
+    public async Task<(SchemaStatus Before, SchemaStatus After)> MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        var store = _app.Services.GetRequiredService<IMetadataStore>();
+        var before = await store.GetSchemaStatusAsync(cancellationToken);
+        RefuseNewerSchema(before);
+        // Replicas starting at once may all get here: the backend serialises migrations (a database lock), and a
+        // migration already applied by another replica is skipped.
+        await store.MigrateAsync(cancellationToken);
+        var after = await store.GetSchemaStatusAsync(cancellationToken);
+        return (before, after);
+    }
+
+    /// <summary>Migrates the store (refusing a schema newer than this build knows), then starts listening.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         var logger = _app.Services.GetRequiredService<ILogger<ModelBoxServer>>();
-        var store = _app.Services.GetRequiredService<IMetadataStore>();
-        await store.MigrateAsync(cancellationToken);
-        ServerLog.SchemaReady(logger, Config.MetadataStorage, Config.SqliteDatabasePath);
+        var (_, schema) = await MigrateAsync(cancellationToken);
+        ServerLog.SchemaReady(logger, Config.MetadataStorage, Config.MetadataLocation, schema.CurrentVersion);
 
         // Uploads a previous run left half-way are invisible; free their space.
         var sweep = _app.Services.GetRequiredService<BlobSweepPolicy>();
@@ -167,6 +182,17 @@ public sealed class ModelBoxServer : IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(Config.ShutdownTimeoutSeconds));
         await _app.StopAsync(timeout.Token);
+    }
+
+    private void RefuseNewerSchema(SchemaStatus status)
+    {
+        if (status.IsNewerThanKnown)
+        {
+            throw new SchemaTooNewException(
+                $"the {Config.MetadataStorage} database at {Config.MetadataLocation} has schema version {status.CurrentVersion}, " +
+                $"newer than version {status.LatestKnownVersion}, the newest this ModelBox {Version} knows; " +
+                "it was migrated by a newer ModelBox, so run that version (this one must not write to it)");
+        }
     }
 
     /// <summary>Disposes the host; the container disposes the store it created.</summary>

@@ -6,6 +6,8 @@ using ModelBox.Server.Observability;
 using ModelBox.Server.Services;
 using ModelBox.Storage.Filesystem;
 using ModelBox.Storage.S3;
+using ModelBox.Storage.MySql;
+using ModelBox.Storage.Postgres;
 using ModelBox.Storage.Sqlite;
 
 namespace ModelBox.Server.Hosting;
@@ -85,6 +87,18 @@ public static class ServiceCollectionExtensions
         return config.MetadataStorage switch
         {
             "integrated" => services.UseSqliteMetadata(config.SqliteDatabasePath),
+            "postgres" => services.AddPostgresStorage(new PostgresStorageOptions
+            {
+                ConnectionString = config.PostgresConnectionString,
+                MaxPoolSize = config.Postgres.MaxPoolSize,
+                StatementTimeoutSeconds = config.Postgres.StatementTimeoutSeconds,
+            }),
+            "mysql" => services.AddMySqlStorage(new MySqlStorageOptions
+            {
+                ConnectionString = config.MySqlConnectionString,
+                MaxPoolSize = config.MySql.MaxPoolSize,
+                StatementTimeoutSeconds = config.MySql.StatementTimeoutSeconds,
+            }),
             _ => throw new ConfigurationException($"metadata_storage: '{config.MetadataStorage}' is not supported"),
         };
     }

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using ModelBox.Domain;
@@ -75,11 +76,22 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
                 // The client went away mid-stream: nothing is wrong with the server.
                 ServerLog.ClientAborted(logger, context.Method, exception.Message);
                 return new RpcException(new Status(StatusCode.Cancelled, "the client closed the stream"));
+            case DbException database when IsOutage(database):
+                // A database outage or failover the backend did not translate itself: the client may retry, and
+                // the server is not broken, so no stack trace and no error-level log line.
+                ServerLog.StoreUnavailable(logger, context.Method, exception.Message);
+                return new RpcException(new Status(StatusCode.Unavailable, "the metadata store is unavailable; retry later"));
             default:
                 ServerLog.UnexpectedError(logger, context.Method, exception);
                 return new RpcException(new Status(StatusCode.Internal, "internal error; the server log has the details"));
         }
     }
+
+    /// <summary>Connection failures (SQLSTATE class 08) and server shutdown or start-up (57P01-57P03) mean the database
+    /// is away, not that the request or the server is wrong; drivers mark most of them transient themselves.</summary>
+    private static bool IsOutage(DbException exception) =>
+        exception.IsTransient
+        || exception.SqlState is { } state && (state.StartsWith("08", StringComparison.Ordinal) || state is "57P01" or "57P02" or "57P03");
 
     internal static StatusCode ToStatusCode(ErrorKind kind) => kind switch
     {

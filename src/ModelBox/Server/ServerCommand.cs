@@ -1,4 +1,7 @@
 using System.CommandLine;
+using System.Data.Common;
+using Microsoft.Extensions.Logging;
+using ModelBox.Domain;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Hosting;
 
@@ -11,6 +14,7 @@ public static class ServerCommand
     {
         var server = new Command("server", "Run and configure the ModelBox metadata server");
         server.Subcommands.Add(CreateStart());
+        server.Subcommands.Add(CreateMigrate());
         server.Subcommands.Add(CreateInitConfig());
         var reference = new Command("config-reference", "Print the configuration reference as a Markdown table (docs/operations.md embeds it)");
         reference.SetAction(_ => Console.Write(ServerConfigLoader.ReferenceMarkdown()));
@@ -59,14 +63,66 @@ public static class ServerCommand
                     $"error: {ex.Message.TrimEnd('.')} (listeners: listen_addr {config.ListenAddr}, http_listen_addr {config.HttpListenAddr}, prometheus.listen_addr {config.PrometheusListenAddr})");
                 return 1;
             }
-            catch (ConfigurationException ex)
+            catch (Exception ex) when (StartupFailure(ex, config) is { } message)
             {
-                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                await Console.Error.WriteLineAsync($"error: {message}");
                 return 1;
             }
         });
         return start;
     }
+
+    private static Command CreateMigrate()
+    {
+        var configPath = new Option<string?>("--config-path")
+        {
+            Description = "TOML configuration file naming the metadata store; without one, the embedded SQLite database under ./modelbox-data",
+        };
+        var migrate = new Command("migrate", "Apply pending schema migrations to the metadata store, print its schema version, and exit") { configPath };
+        migrate.SetAction(async (parseResult, cancellationToken) =>
+        {
+            ServerConfig config;
+            try
+            {
+                config = ServerConfigLoader.Load(parseResult.GetValue(configPath));
+            }
+            catch (ConfigurationException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                return 1;
+            }
+
+            try
+            {
+                // Log lines (the migrations applied) go to stderr; stdout carries only the result.
+                await using var host = ModelBoxServer.Create(config, logging => logging
+                    .AddSimpleConsole(o => o.SingleLine = true)
+                    .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+                    .AddFilter("Microsoft", LogLevel.Warning)
+                    .AddFilter("Grpc", LogLevel.Warning));
+                var (before, after) = await host.MigrateAsync(cancellationToken);
+                Console.WriteLine(before.CurrentVersion == after.CurrentVersion
+                    ? $"{config.MetadataStorage} at {config.MetadataLocation}: schema version {after.CurrentVersion}, up to date"
+                    : $"{config.MetadataStorage} at {config.MetadataLocation}: migrated from schema version {before.CurrentVersion} to {after.CurrentVersion}");
+                return 0;
+            }
+            catch (Exception ex) when (StartupFailure(ex, config) is { } message)
+            {
+                await Console.Error.WriteLineAsync($"error: {message}");
+                return 1;
+            }
+        });
+        return migrate;
+    }
+
+    /// <summary>The one-line message for a failure an operator can act on; null lets anything else crash loudly.</summary>
+    private static string? StartupFailure(Exception exception, ServerConfig config) => exception switch
+    {
+        ConfigurationException or SchemaTooNewException => exception.Message,
+        ModelBoxException { Kind: ErrorKind.Unavailable } or DbException =>
+            $"cannot use the {config.MetadataStorage} metadata store at {config.MetadataLocation}: {exception.Message}",
+        _ => null,
+    };
 
     private static Command CreateInitConfig()
     {

@@ -1,0 +1,142 @@
+using Grpc.Core;
+using Grpc.Health.V1;
+using ModelBox.EndToEnd.Tests.Infrastructure;
+using ModelBox.Protocol;
+using Xunit.Abstractions;
+
+namespace ModelBox.EndToEnd.Tests.Replicas;
+
+/// <summary>
+/// PostgreSQL restarts under a running ModelBox: calls fail with UNAVAILABLE (retryable) during the outage, the health
+/// service says NOT_SERVING, and everything works again afterwards without restarting ModelBox. The database is a
+/// private cluster, so stopping it disturbs no other test.
+/// </summary>
+public sealed class DatabaseRestartTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("modelbox-restart-").FullName;
+    private PrivatePostgresCluster? _cluster;
+    private PostgresTestDatabase? _database;
+    private ModelBoxProcess? _server;
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await PrivatePostgresCluster.StartAsync();
+        _database = await PostgresTestDatabase.CreateAsync(_cluster.ConnectionString, "modelbox_restart");
+        _server = await ModelBoxProcess.StartAsync(
+            new Dictionary<string, string>
+            {
+                ["MODELBOX_METADATA_STORAGE"] = "postgres",
+                ["MODELBOX_POSTGRES_CONNECTION_STRING"] = _database.ConnectionString,
+                ["MODELBOX_DATA_DIR"] = Path.Combine(_root, "data"),
+            },
+            _root);
+    }
+
+    [Fact]
+    public async Task Calls_fail_with_unavailable_while_postgres_is_down_and_succeed_after_it_restarts()
+    {
+        var server = _server!;
+        var cluster = _cluster!;
+        var ns = "restart";
+        var experiment = await server.Store.CreateExperimentAsync(new CreateExperimentRequest { Name = "before", Namespace = ns });
+
+        // A client keeps issuing requests throughout; every answer must be OK or UNAVAILABLE, never UNKNOWN/INTERNAL.
+        using var stopLoad = new CancellationTokenSource();
+        var load = Task.Run(() => KeepCallingAsync(server, experiment.ExperimentId, stopLoad.Token));
+
+        await cluster.StopServerAsync();
+        var duringOutage = new List<StatusCode>();
+        for (var i = 0; i < 10; i++)
+        {
+            duringOutage.Add(await CallAsync(server, experiment.ExperimentId, $"during-{i}"));
+        }
+
+        Assert.All(duringOutage, status => Assert.Equal(StatusCode.Unavailable, status));
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, await server.HealthStatusAsync());
+
+        await cluster.StartServerAsync();
+        // The pool drops its dead connections as it meets them: the first calls after the restart may still fail,
+        // but only with UNAVAILABLE, and success must come back without restarting ModelBox.
+        var afterRestart = new List<StatusCode>();
+        using (var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            var i = 0;
+            while (afterRestart.LastOrDefault(StatusCode.Unknown) != StatusCode.OK)
+            {
+                patience.Token.ThrowIfCancellationRequested();
+                afterRestart.Add(await CallAsync(server, experiment.ExperimentId, $"after-{i++}"));
+            }
+        }
+
+        Assert.All(afterRestart, status => Assert.Contains(status, new[] { StatusCode.OK, StatusCode.Unavailable }));
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(StatusCode.OK, await CallAsync(server, experiment.ExperimentId, $"steady-{i}"));
+        }
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, await server.HealthStatusAsync());
+
+        await stopLoad.CancelAsync();
+        var loadStatuses = await load;
+        output.WriteLine($"background load: {string.Join(", ", loadStatuses.GroupBy(s => s).Select(g => $"{g.Key} x{g.Count()}"))}; after restart: {string.Join(", ", afterRestart)}");
+        Assert.All(loadStatuses, status => Assert.Contains(status, new[] { StatusCode.OK, StatusCode.Unavailable }));
+        Assert.Contains(StatusCode.OK, loadStatuses);
+
+        // What was acknowledged before the outage is still there.
+        var before = await server.Store.GetExperimentAsync(new GetExperimentRequest { Id = experiment.ExperimentId });
+        Assert.Equal("before", before.Experiment.Name);
+        // The outage is expected: the health service reporting it unhealthy is fine, any other error line is not.
+        var errors = server.Output.Split('\n')
+            .Where(line => line.Contains(" fail: ", StringComparison.Ordinal)
+                && !line.Contains(" fail: Microsoft.Extensions.Diagnostics.HealthChecks.", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(errors.Count == 0, "the server logged errors:\n" + string.Join('\n', errors));
+    }
+
+    /// <summary>One read and one write; returns the first failure's status, or OK.</summary>
+    private static async Task<StatusCode> CallAsync(ModelBoxProcess server, string experimentId, string name)
+    {
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            await server.Store.GetExperimentAsync(new GetExperimentRequest { Id = experimentId }, deadline: deadline);
+            await server.Store.CreateExperimentAsync(new CreateExperimentRequest { Name = name, Namespace = "restart" }, deadline: deadline);
+            return StatusCode.OK;
+        }
+        catch (RpcException ex)
+        {
+            return ex.StatusCode;
+        }
+    }
+
+    private static async Task<List<StatusCode>> KeepCallingAsync(ModelBoxProcess server, string experimentId, CancellationToken stop)
+    {
+        var statuses = new List<StatusCode>();
+        for (var i = 0; !stop.IsCancellationRequested; i++)
+        {
+            statuses.Add(await CallAsync(server, experimentId, $"load-{i}"));
+        }
+
+        return statuses;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+
+        Directory.Delete(_root, recursive: true);
+    }
+}

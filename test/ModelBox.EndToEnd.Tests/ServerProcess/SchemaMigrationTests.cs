@@ -1,0 +1,127 @@
+using Microsoft.Data.Sqlite;
+using ModelBox.EndToEnd.Tests.Infrastructure;
+using ModelBox.Storage.Migrations;
+
+namespace ModelBox.EndToEnd.Tests.ServerProcess;
+
+/// <summary>`modelbox server migrate`, and `server start` refusing a schema newer than it knows, on each backend.</summary>
+public abstract class SchemaMigrationTests : IAsyncLifetime
+{
+    /// <summary>A version no ModelBox build will reach for a long time: what a future build would have written.</summary>
+    private const long FutureVersion = 990_001;
+
+    protected string Root { get; } = Directory.CreateTempSubdirectory("modelbox-migrate-").FullName;
+
+    /// <summary>The storage settings of the backend under test.</summary>
+    protected abstract IReadOnlyDictionary<string, string> Storage { get; }
+
+    /// <summary>How `server migrate` names the store in its output.</summary>
+    protected abstract string StorageName { get; }
+
+    /// <summary>Records <paramref name="version"/> as applied, as a newer ModelBox's migration would.</summary>
+    protected abstract Task RecordAppliedVersionAsync(long version);
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual Task DisposeAsync()
+    {
+        Directory.Delete(Root, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Migrate_applies_every_migration_prints_the_version_and_is_idempotent()
+    {
+        var first = await ModelBoxExecutable.RunAsync(["server", "migrate"], Storage, Root);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        Assert.StartsWith(StorageName + " at ", first.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"migrated from schema version 0 to {SchemaMigrations.LatestVersion}", first.Stdout, StringComparison.Ordinal);
+
+        var again = await ModelBoxExecutable.RunAsync(["server", "migrate"], Storage, Root);
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Contains($"schema version {SchemaMigrations.LatestVersion}, up to date", again.Stdout, StringComparison.Ordinal);
+
+        // A migrated store serves at once.
+        await using var server = await ModelBoxProcess.StartAsync(Storage, Root);
+        var created = await server.Store.CreateExperimentAsync(new ModelBox.Protocol.CreateExperimentRequest { Name = "after-migrate", Namespace = "migrate" });
+        Assert.False(created.ExperimentExists);
+        Assert.Equal(0, await server.StopAsync());
+    }
+
+    [Fact]
+    public async Task Start_and_migrate_refuse_a_schema_newer_than_they_know_and_name_the_version_found()
+    {
+        var migrated = await ModelBoxExecutable.RunAsync(["server", "migrate"], Storage, Root);
+        Assert.True(migrated.ExitCode == 0, migrated.Stderr);
+        await RecordAppliedVersionAsync(FutureVersion);
+
+        var start = await ModelBoxExecutable.RunAsync(["server", "start"], WithFreeListeners(Storage), Root);
+        Assert.Equal(1, start.ExitCode);
+        Assert.StartsWith("error: ", start.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"schema version {FutureVersion}", start.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"version {SchemaMigrations.LatestVersion}", start.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("serving gRPC", start.Stdout, StringComparison.Ordinal);
+
+        var migrate = await ModelBoxExecutable.RunAsync(["server", "migrate"], Storage, Root);
+        Assert.Equal(1, migrate.ExitCode);
+        Assert.Contains($"schema version {FutureVersion}", migrate.Stderr, StringComparison.Ordinal);
+    }
+
+    private static Dictionary<string, string> WithFreeListeners(IReadOnlyDictionary<string, string> environment) => new(environment)
+    {
+        ["MODELBOX_LISTEN_ADDR"] = $"127.0.0.1:{ModelBoxExecutable.FreePort()}",
+        ["MODELBOX_HTTP_LISTEN_ADDR"] = $"127.0.0.1:{ModelBoxExecutable.FreePort()}",
+        ["MODELBOX_PROMETHEUS_LISTEN_ADDR"] = $"127.0.0.1:{ModelBoxExecutable.FreePort()}",
+    };
+}
+
+/// <summary>The embedded store: the SQLite file under data_dir.</summary>
+public sealed class SqliteSchemaMigrationTests : SchemaMigrationTests
+{
+    private string DataDir => Path.Combine(Root, "data");
+
+    protected override IReadOnlyDictionary<string, string> Storage => new Dictionary<string, string> { ["MODELBOX_DATA_DIR"] = DataDir };
+
+    protected override string StorageName => "integrated";
+
+    protected override async Task RecordAppliedVersionAsync(long version)
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = Path.Combine(DataDir, "modelbox.db"), Pooling = false };
+        await using var connection = new SqliteConnection(builder.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"INSERT INTO \"{SchemaMigrations.VersionTable}\" (Version, AppliedOn, Description) VALUES ($version, '2030-01-01T00:00:00', 'from the future')";
+        command.Parameters.AddWithValue("$version", version);
+        await command.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>A fresh PostgreSQL database on the server test.sh started.</summary>
+public sealed class PostgresSchemaMigrationTests : SchemaMigrationTests
+{
+    private PostgresTestDatabase? _database;
+
+    protected override IReadOnlyDictionary<string, string> Storage => new Dictionary<string, string>
+    {
+        ["MODELBOX_METADATA_STORAGE"] = "postgres",
+        ["MODELBOX_POSTGRES_CONNECTION_STRING"] = _database!.ConnectionString,
+        ["MODELBOX_DATA_DIR"] = Path.Combine(Root, "data"),
+    };
+
+    protected override string StorageName => "postgres";
+
+    public override async Task InitializeAsync() => _database = await PostgresTestDatabase.CreateAsync("modelbox_migrate");
+
+    public override async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+
+    protected override Task RecordAppliedVersionAsync(long version) =>
+        _database!.ScalarAsync($"INSERT INTO \"{SchemaMigrations.VersionTable}\" (\"Version\", \"AppliedOn\", \"Description\") VALUES ({version}, now(), 'from the future')");
+}
