@@ -87,8 +87,16 @@ public sealed class PostgresChangeSignal : RelayChangeSignal, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The container may dispose this twice (it is registered as itself and as IChangeSignal).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         _stop.Dispose();
     }
+
+    private int _disposed;
 }
