@@ -253,7 +253,7 @@ public sealed partial class SqliteMetadataStore
                 // Experiments that named the dataset themselves, and the experiments the versions that used it were trained in.
                 var experimentIds = (await connection.QueryAsync<string>(Command(
                     $"""
-                    SELECT DISTINCT id FROM (
+                    SELECT DISTINCT used.id FROM (
                         SELECT subject_id AS id FROM lineage_edges WHERE subject_id IN ({users}) AND subject_id LIKE 'exp-%'
                         UNION
                         SELECT target_id AS id FROM lineage_edges WHERE relation = 'experiment' AND subject_id IN ({users})
