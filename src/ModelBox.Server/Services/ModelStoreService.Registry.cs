@@ -180,16 +180,32 @@ public sealed partial class ModelStoreService
         return items.Select(i => WithLabels(i.ToProto(), labels, i.Id)).ToList();
     }
 
+    /// <summary>Models as the wire shows them: with their labels and files.</summary>
     private async Task<List<Protocol.Model>> WithLabelsAsync(IReadOnlyList<Domain.Model> items, CancellationToken cancellationToken)
     {
-        var labels = await governance.GetLabelsAsync(items.Select(i => i.Id).ToList(), cancellationToken);
-        return items.Select(i => WithLabels(i.ToProto(), labels, i.Id)).ToList();
+        var ids = items.Select(i => i.Id).ToList();
+        var labels = await governance.GetLabelsAsync(ids, cancellationToken);
+        var files = await FilesOfAsync(ids, cancellationToken);
+        return items.Select(i =>
+        {
+            var proto = WithLabels(i.ToProto(), labels, i.Id);
+            proto.Files.AddFiles(files, i.Id);
+            return proto;
+        }).ToList();
     }
 
+    /// <summary>Versions as the wire shows them: with their labels and files.</summary>
     private async Task<List<Protocol.ModelVersion>> WithLabelsAsync(IReadOnlyList<Domain.ModelVersion> items, CancellationToken cancellationToken)
     {
-        var labels = await governance.GetLabelsAsync(items.Select(i => i.Id).ToList(), cancellationToken);
-        return items.Select(i => WithLabels(i.ToProto(), labels, i.Id)).ToList();
+        var ids = items.Select(i => i.Id).ToList();
+        var labels = await governance.GetLabelsAsync(ids, cancellationToken);
+        var files = await FilesOfAsync(ids, cancellationToken);
+        return items.Select(i =>
+        {
+            var proto = WithLabels(i.ToProto(), labels, i.Id);
+            proto.Files.AddFiles(files, i.Id);
+            return proto;
+        }).ToList();
     }
 
     private async Task<Protocol.ModelVersion> WithLabelsAsync(Domain.ModelVersion version, CancellationToken cancellationToken) =>
