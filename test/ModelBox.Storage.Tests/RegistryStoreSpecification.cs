@@ -174,11 +174,14 @@ public abstract class RegistryStoreSpecification : BackendSpecification
 
         Assert.Equal([baseVersion.Id], (await Registry.ListVersionsTrainedInAsync(experiment.Id)).Select(v => v.Id));
 
+        Assert.True(await Registry.SetLineageAsync(quantized.Id, new Lineage(null, null, [new DatasetLink(eval.Id, DatasetRole.Training), new DatasetLink(eval.Id, DatasetRole.Evaluation)], [new DerivationLink(tuned.Id, "quantization")]), Alice));
+        Assert.Equal(2, (await Registry.GetRecordedLineageAsync(quantized.Id))!.Datasets.Count);
+
         var usage = await Registry.GetDatasetUsageAsync(dataset.Id);
-        Assert.Equal([baseVersion.Id], usage.ModelVersions.Select(v => v.Id));
+        Assert.Equal([baseVersion.Id, quantized.Id], usage.ModelVersions.Select(v => v.Id));
         Assert.Equal([experiment.Id], usage.Experiments.Select(e => e.Id));
         var evalUsage = await Registry.GetDatasetUsageAsync(eval.Id);
-        Assert.Equal([baseVersion.Id], evalUsage.ModelVersions.Select(v => v.Id));
+        Assert.Equal([baseVersion.Id, quantized.Id], evalUsage.ModelVersions.Select(v => v.Id));
     }
 
     [Fact]

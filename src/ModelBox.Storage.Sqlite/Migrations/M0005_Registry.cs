@@ -63,7 +63,8 @@ public sealed class M0005_Registry : Migration
             .WithColumn("subject_id").AsString(128).NotNullable().PrimaryKey()
             .WithColumn("relation").AsString(32).NotNullable().PrimaryKey()
             .WithColumn("target_id").AsString(128).NotNullable().PrimaryKey()
-            .WithColumn("role").AsString(256).NotNullable()
+            // Part of the key: one dataset version can be used for training and for evaluation.
+            .WithColumn("role").AsString(256).NotNullable().PrimaryKey()
             .WithColumn("created_at").AsInt64().NotNullable();
 
         // The reverse queries: versions trained in an experiment, users of a dataset, descendants of a version.
