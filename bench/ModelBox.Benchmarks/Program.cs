@@ -15,6 +15,12 @@ if (args.Length > 0 && args[0].StartsWith("metrics-", StringComparison.Ordinal))
     return;
 }
 
+if (args.Length > 0 && args[0] == "search")
+{
+    await SearchBenchmark.RunAsync(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "changes")
 {
     await ChangeStreamBenchmark.RunAsync(args[1..]);
