@@ -55,6 +55,32 @@ internal static class RegistryCommands
         models.Add(LabelCommand(global));
         models.Add(UnlabelCommand(global));
         models.Add(AliasCommand(global));
+        models.Add(PullCommand(global));
+    }
+
+    private static Command PullCommand(ClientGlobalOptions global)
+    {
+        var reference = new Argument<string>("reference") { Description = "NAMESPACE/MODEL@ALIAS or NAMESPACE/MODEL:VERSION" };
+        var dir = new Option<string>("--dir") { Description = "The folder to put the files in", Required = true };
+        var cache = new Option<string?>("--cache-dir") { Description = "The content-addressed cache [default: MODELBOX_CACHE_DIR or ~/.cache/modelbox]" };
+        var command = new Command("pull", "Download the files of a model version (by alias or version) into a folder, through a verified local cache")
+        {
+            reference, dir, cache,
+        };
+        global.SetClientAction(command, async (parseResult, client, output, ct) =>
+        {
+            var pulled = await client.PullModelAsync(
+                parseResult.GetRequiredValue(reference), parseResult.GetRequiredValue(dir), parseResult.GetValue(cache), ct);
+            output.WriteOutcome(
+                $"Pulled {pulled.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s) of {pulled.Version.Id} (version {pulled.Version.Version}).",
+                new
+                {
+                    version_id = pulled.Version.Id,
+                    version = pulled.Version.Version,
+                    files = pulled.Files.Select(f => new { id = f.File.Id, path = f.LocalPath, cache_path = f.CachePath, sha256 = f.File.Sha256, size_bytes = f.File.SizeBytes }),
+                });
+        });
+        return command;
     }
 
     public static string Labels(IReadOnlyDictionary<string, string> labels) =>
