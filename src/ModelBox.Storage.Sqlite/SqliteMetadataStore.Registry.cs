@@ -260,7 +260,8 @@ public sealed partial class SqliteMetadataStore : IRegistryStore
                 }
 
                 var @namespace = await ModelNamespaceAsync(connection, transaction, stored.ModelId, cancellationToken).ConfigureAwait(false);
-                await MoveTagsToAsync(connection, transaction, stored, stored.UniqueTags, @namespace, audit, cancellationToken).ConfigureAwait(false);
+                // A tag given on create is part of the created record; only the tags taken from other versions get audit events.
+                await MoveTagsToAsync(connection, transaction, stored, stored.UniqueTags, @namespace, audit, auditUnmoved: false, cancellationToken).ConfigureAwait(false);
                 if (!lineage.IsEmpty)
                 {
                     await WriteLineageAsync(connection, transaction, stored.Id, @namespace, lineage, audit, cancellationToken).ConfigureAwait(false);
@@ -307,7 +308,7 @@ public sealed partial class SqliteMetadataStore : IRegistryStore
                 }
 
                 var updated = (await ReadModelVersionAsync(connection, transaction, versionId, cancellationToken).ConfigureAwait(false))!;
-                await MoveTagsToAsync(connection, transaction, updated, added, location.Namespace, audit, cancellationToken).ConfigureAwait(false);
+                await MoveTagsToAsync(connection, transaction, updated, added, location.Namespace, audit, auditUnmoved: true, cancellationToken).ConfigureAwait(false);
                 await AppendChangeAsync(
                     connection, transaction, location.Namespace, ChangeObjectKinds.ModelVersion, versionId, ChangeType.Updated, audit.At,
                     ChangeStateJson.ModelVersion(updated, location.Namespace), cancellationToken).ConfigureAwait(false);
@@ -318,7 +319,8 @@ public sealed partial class SqliteMetadataStore : IRegistryStore
 
     /// <summary>
     /// Takes each tag away from every other version of the model that holds it (live or deleted, so a restore cannot bring
-    /// back a second holder), with a change record per version that lost one, and an audit event per tag (old holder → new).
+    /// back a second holder), with a change record per version that lost one, and an audit event per tag (old holder → new; tags
+    /// that had no holder only when <paramref name="auditUnmoved"/>).
     /// </summary>
     private async Task MoveTagsToAsync(
         SqliteConnection connection,
@@ -327,6 +329,7 @@ public sealed partial class SqliteMetadataStore : IRegistryStore
         IReadOnlyCollection<string> tags,
         string @namespace,
         AuditContext audit,
+        bool auditUnmoved,
         CancellationToken cancellationToken)
     {
         if (tags.Count == 0)
@@ -367,7 +370,11 @@ public sealed partial class SqliteMetadataStore : IRegistryStore
 
         foreach (var tag in tags)
         {
-            previousHolders.TryGetValue(tag, out var old);
+            if (!previousHolders.TryGetValue(tag, out var old) && !auditUnmoved)
+            {
+                continue;
+            }
+
             await AuditAsync(connection, transaction, @namespace, holder.Id, "audit.unique_tag_set", audit,
                 new() { ["tag"] = tag, ["old"] = old, ["new"] = holder.Id }, cancellationToken).ConfigureAwait(false);
         }
