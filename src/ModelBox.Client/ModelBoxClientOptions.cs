@@ -17,4 +17,7 @@ public sealed record ModelBoxClientOptions
     /// null uses a default <see cref="SocketsHttpHandler"/>. The client does not dispose it.
     /// </summary>
     public HttpMessageHandler? HttpHandler { get; init; }
+
+    /// <summary>Who this client acts for, recorded in the audit events of label, alias, tag and lineage changes; null is "anonymous".</summary>
+    public string? Actor { get; init; }
 }

@@ -109,6 +109,9 @@ public sealed record Experiment
 
     /// <summary>When it last changed.</summary>
     public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>Labels (key=value) that operations filter on.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = EmptyLabels.Instance;
 }
 
 /// <summary>A snapshot of a training run at an epoch.</summary>
@@ -171,6 +174,9 @@ public sealed record Model
 
     /// <summary>When it last changed.</summary>
     public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>Labels (key=value) that operations filter on.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = EmptyLabels.Instance;
 }
 
 /// <summary>A version of a model.</summary>
@@ -208,6 +214,9 @@ public sealed record ModelVersion
 
     /// <summary>When it last changed.</summary>
     public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>Labels (key=value) that operations filter on.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = EmptyLabels.Instance;
 }
 
 /// <summary>A namespace: the scope of names, created by the first object that names it.</summary>
@@ -277,6 +286,11 @@ public sealed record TrackedFile
 
     /// <summary>The size in bytes, if known.</summary>
     public long SizeBytes { get; init; }
+}
+
+internal static class EmptyLabels
+{
+    public static readonly IReadOnlyDictionary<string, string> Instance = new Dictionary<string, string>(StringComparer.Ordinal);
 }
 
 internal static class EmptyMetadata

@@ -23,6 +23,7 @@ internal static class ProtocolMapping
         Metadata = ToSdk(e.Metadata),
         CreatedAt = ToSdk(e.CreatedAt),
         UpdatedAt = ToSdk(e.UpdatedAt),
+        Labels = new Dictionary<string, string>(e.Labels, StringComparer.Ordinal),
     };
 
     public static Checkpoint ToSdk(this Proto.Checkpoint c) => new()
@@ -49,6 +50,7 @@ internal static class ProtocolMapping
         Metadata = ToSdk(m.Metadata),
         CreatedAt = ToSdk(m.CreatedAt),
         UpdatedAt = ToSdk(m.UpdatedAt),
+        Labels = new Dictionary<string, string>(m.Labels, StringComparer.Ordinal),
     };
 
     public static ModelVersion ToSdk(this Proto.ModelVersion v) => new()
@@ -64,6 +66,7 @@ internal static class ProtocolMapping
         Metadata = ToSdk(v.Metadata),
         CreatedAt = ToSdk(v.CreatedAt),
         UpdatedAt = ToSdk(v.UpdatedAt),
+        Labels = new Dictionary<string, string>(v.Labels, StringComparer.Ordinal),
     };
 
     public static NamespaceInfo ToSdk(this Proto.Namespace n) => new()

@@ -19,6 +19,8 @@ public enum ErrorKind
     Unavailable,
     /// <summary>Data arrived damaged (a checksum did not match); nothing was kept.</summary>
     DataLoss,
+    /// <summary>The operation exists but this deployment (its storage backend) does not offer it.</summary>
+    Unimplemented,
 }
 
 /// <summary>A failure the client can act on; its message names the field or id concerned.</summary>

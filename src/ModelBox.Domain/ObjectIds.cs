@@ -15,6 +15,10 @@ public enum ObjectKind
     Event,
     /// <summary>A file record (uploaded or tracked); its id is random, since every upload is its own record.</summary>
     File,
+    /// <summary>A dataset: a name in a namespace; its content lives in dataset versions.</summary>
+    Dataset,
+    /// <summary>One version of a dataset, identified by its content digest.</summary>
+    DatasetVersion,
 }
 
 /// <summary>
@@ -32,6 +36,10 @@ public static class ObjectIds
     public static string Model(string @namespace, string name) => Make(ObjectKind.Model, @namespace, name);
 
     public static string ModelVersion(string modelId, string version) => Make(ObjectKind.ModelVersion, modelId, version);
+
+    public static string Dataset(string @namespace, string name) => Make(ObjectKind.Dataset, @namespace, name);
+
+    public static string DatasetVersion(string datasetId, string digest) => Make(ObjectKind.DatasetVersion, datasetId, digest);
 
     public static string Checkpoint(string experimentId, long epoch) =>
         Make(ObjectKind.Checkpoint, experimentId, epoch.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -66,6 +74,8 @@ public static class ObjectIds
         ObjectKind.ModelVersion => "mver",
         ObjectKind.Event => "evt",
         ObjectKind.File => "file",
+        ObjectKind.Dataset => "ds",
+        ObjectKind.DatasetVersion => "dsv",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

@@ -133,6 +133,8 @@ public static class Validation
         ObjectKind.ModelVersion => "model version",
         ObjectKind.Event => "event",
         ObjectKind.File => "file",
+        ObjectKind.Dataset => "dataset",
+        ObjectKind.DatasetVersion => "dataset version",
         _ => kind.ToString(),
     };
 

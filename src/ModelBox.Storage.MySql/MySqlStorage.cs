@@ -33,6 +33,7 @@ public static class MySqlStorage
         services.AddSingleton<IEventStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IChangeLog>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IFileRecordStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
+        services.AddSingleton<IRegistryStore>(sp => new RegistryNotYetSupported(sp.GetRequiredService<IMetadataStore>(), "mysql"));
         services.AddSingleton<IMetricStore>(sp => new RelationalMetricStore(sp.GetRequiredService<RelationalMetadataStore>()));
         return services;
     }

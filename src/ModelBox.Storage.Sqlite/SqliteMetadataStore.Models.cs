@@ -127,53 +127,58 @@ public sealed partial class SqliteMetadataStore
             },
             cancellationToken);
 
+    /// <summary>Creates the version; its unique tags move to it from the model's other versions (audited as "anonymous").</summary>
     public Task<CreateResult<ModelVersion>> CreateModelVersionAsync(ModelVersion version, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(version);
-        return WriteAsync(
-            async (connection, transaction) =>
-            {
-                var model = await GetDeletionAsync(connection, transaction, "models", version.ModelId, cancellationToken).ConfigureAwait(false);
-                if (model is null || model.DeletedAt is not null)
-                {
-                    throw ModelBoxException.NotFound("model", version.ModelId);
-                }
-
-                var inserted = await connection.ExecuteAsync(Command(
-                    """
-                    INSERT INTO model_versions (id, model_id, name, version, description, framework, unique_tags, created_at, updated_at, deleted_at)
-                    VALUES (@Id, @ModelId, @Name, @Version, @Description, @Framework, @UniqueTags, @CreatedAt, @UpdatedAt, NULL)
-                    ON CONFLICT (id) DO NOTHING
-                    """,
-                    new
-                    {
-                        version.Id,
-                        version.ModelId,
-                        version.Name,
-                        version.Version,
-                        version.Description,
-                        Framework = (int)version.Framework,
-                        UniqueTags = TagsToJson(version.UniqueTags),
-                        CreatedAt = ToMicros(version.CreatedAt),
-                        UpdatedAt = ToMicros(version.UpdatedAt),
-                    },
-                    transaction,
-                    cancellationToken)).ConfigureAwait(false) == 1;
-                if (inserted)
-                {
-                    await InsertMetadataAsync(connection, transaction, version.Id, version.Metadata, version.CreatedAt, cancellationToken).ConfigureAwait(false);
-                }
-
-                var stored = await ReadModelVersionAsync(connection, transaction, version.Id, cancellationToken).ConfigureAwait(false);
-                if (inserted)
-                {
-                    await AppendModelVersionChangeAsync(connection, transaction, stored!, ChangeType.Created, stored!.CreatedAt, cancellationToken)
-                        .ConfigureAwait(false);
-                }
-
-                return new CreateResult<ModelVersion>(stored!, Existed: !inserted);
-            },
+        return CreateModelVersionAsync(
+            version, Domain.Registry.Lineage.Empty, new Domain.Registry.AuditContext(Domain.Registry.RegistryValidation.AnonymousActor, version.CreatedAt),
             cancellationToken);
+    }
+
+    /// <summary>Inserts a version unless its id exists, in the caller's write transaction; returns what is stored and whether it was inserted.</summary>
+    private async Task<(ModelVersion Stored, bool Inserted)> InsertModelVersionAsync(
+        SqliteConnection connection, SqliteTransaction transaction, ModelVersion version, CancellationToken cancellationToken)
+    {
+        var model = await GetDeletionAsync(connection, transaction, "models", version.ModelId, cancellationToken).ConfigureAwait(false);
+        if (model is null || model.DeletedAt is not null)
+        {
+            throw ModelBoxException.NotFound("model", version.ModelId);
+        }
+
+        var inserted = await connection.ExecuteAsync(Command(
+            """
+            INSERT INTO model_versions (id, model_id, name, version, description, framework, unique_tags, created_at, updated_at, deleted_at)
+            VALUES (@Id, @ModelId, @Name, @Version, @Description, @Framework, @UniqueTags, @CreatedAt, @UpdatedAt, NULL)
+            ON CONFLICT (id) DO NOTHING
+            """,
+            new
+            {
+                version.Id,
+                version.ModelId,
+                version.Name,
+                version.Version,
+                version.Description,
+                Framework = (int)version.Framework,
+                UniqueTags = TagsToJson(version.UniqueTags),
+                CreatedAt = ToMicros(version.CreatedAt),
+                UpdatedAt = ToMicros(version.UpdatedAt),
+            },
+            transaction,
+            cancellationToken)).ConfigureAwait(false) == 1;
+        if (inserted)
+        {
+            await InsertMetadataAsync(connection, transaction, version.Id, version.Metadata, version.CreatedAt, cancellationToken).ConfigureAwait(false);
+        }
+
+        var stored = await ReadModelVersionAsync(connection, transaction, version.Id, cancellationToken).ConfigureAwait(false);
+        if (inserted)
+        {
+            await AppendModelVersionChangeAsync(connection, transaction, stored!, ChangeType.Created, stored!.CreatedAt, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        return (stored!, inserted);
     }
 
     public Task<ModelVersion?> GetModelVersionAsync(string id, CancellationToken cancellationToken = default) =>

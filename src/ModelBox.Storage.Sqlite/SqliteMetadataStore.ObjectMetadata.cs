@@ -1,4 +1,5 @@
 using Dapper;
+using Microsoft.Data.Sqlite;
 using ModelBox.Domain;
 using ModelBox.Domain.Changes;
 using static ModelBox.Storage.Sqlite.SqliteValues;
@@ -105,31 +106,38 @@ public sealed partial class SqliteMetadataStore
                     return false;
                 }
 
-                await connection.ExecuteAsync(Command(
-                    """
-                    INSERT INTO events (id, parent_id, namespace, name, source, wallclock_ns, created_at)
-                    VALUES (@Id, @ParentId, @Namespace, @Name, @Source, @WallclockNs, @CreatedAt)
-                    """,
-                    new
-                    {
-                        loggedEvent.Id,
-                        loggedEvent.ParentId,
-                        parent.Namespace,
-                        loggedEvent.Name,
-                        loggedEvent.Source,
-                        WallclockNs = loggedEvent.WallclockUnixNanos,
-                        CreatedAt = ToMicros(loggedEvent.CreatedAt),
-                    },
-                    transaction,
-                    cancellationToken)).ConfigureAwait(false);
-                await InsertMetadataAsync(connection, transaction, loggedEvent.Id, loggedEvent.Metadata, loggedEvent.CreatedAt, cancellationToken)
-                    .ConfigureAwait(false);
-                await AppendChangeAsync(
-                    connection, transaction, parent.Namespace, ChangeObjectKinds.Event, loggedEvent.Id, ChangeType.Created, loggedEvent.CreatedAt,
-                    ChangeStateJson.Event(loggedEvent), cancellationToken).ConfigureAwait(false);
+                await InsertEventAsync(connection, transaction, loggedEvent, parent.Namespace, cancellationToken).ConfigureAwait(false);
                 return true;
             },
             cancellationToken);
+    }
+
+    /// <summary>Stores an event and its change record in the caller's write transaction (logged events and audit events alike).</summary>
+    private async Task InsertEventAsync(
+        SqliteConnection connection, SqliteTransaction transaction, LoggedEvent loggedEvent, string @namespace, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(Command(
+            """
+            INSERT INTO events (id, parent_id, namespace, name, source, wallclock_ns, created_at)
+            VALUES (@Id, @ParentId, @Namespace, @Name, @Source, @WallclockNs, @CreatedAt)
+            """,
+            new
+            {
+                loggedEvent.Id,
+                loggedEvent.ParentId,
+                Namespace = @namespace,
+                loggedEvent.Name,
+                loggedEvent.Source,
+                WallclockNs = loggedEvent.WallclockUnixNanos,
+                CreatedAt = ToMicros(loggedEvent.CreatedAt),
+            },
+            transaction,
+            cancellationToken)).ConfigureAwait(false);
+        await InsertMetadataAsync(connection, transaction, loggedEvent.Id, loggedEvent.Metadata, loggedEvent.CreatedAt, cancellationToken)
+            .ConfigureAwait(false);
+        await AppendChangeAsync(
+            connection, transaction, @namespace, ChangeObjectKinds.Event, loggedEvent.Id, ChangeType.Created, loggedEvent.CreatedAt,
+            ChangeStateJson.Event(loggedEvent), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<Page<LoggedEvent>?> ListEventsAsync(

@@ -11,7 +11,9 @@ public sealed record MetadataBackend(
     IEventStore Events,
     IChangeLog ChangeLog,
     IChangeSignal ChangeSignal,
-    IAsyncDisposable Owner);
+    IAsyncDisposable Owner,
+    IRegistryStore? Registry = null,
+    IMetricStore? Metrics = null);
 
 /// <summary>
 /// Base of the change log, metadata and event specification suites: a fresh, empty, migrated backend per test,

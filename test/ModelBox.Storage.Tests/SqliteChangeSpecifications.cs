@@ -7,16 +7,23 @@ internal sealed class SqliteBackendFactory : IAsyncDisposable
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "modelbox-sqlite-tests", Guid.NewGuid().ToString("N"));
     private SqliteMetadataStore? _store;
+    private SqliteMetricStore? _metrics;
 
     public async Task<MetadataBackend> CreateAsync()
     {
         var store = _store = new SqliteMetadataStore(new SqliteStoreOptions(Path.Combine(_directory, "modelbox.db")));
         await store.MigrateAsync();
-        return new MetadataBackend(store, store, store, store, store.ChangeSignal, this);
+        _metrics = new SqliteMetricStore(store);
+        return new MetadataBackend(store, store, store, store, store.ChangeSignal, this, store, _metrics);
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (_metrics is not null)
+        {
+            await _metrics.DisposeAsync();
+        }
+
         if (_store is not null)
         {
             await _store.DisposeAsync();
@@ -40,6 +47,11 @@ public sealed class SqliteObjectMetadataTests : ObjectMetadataSpecification
 }
 
 public sealed class SqliteEventStoreTests : EventStoreSpecification
+{
+    protected override Task<MetadataBackend> CreateBackendAsync() => new SqliteBackendFactory().CreateAsync();
+}
+
+public sealed class SqliteRegistryStoreTests : RegistryStoreSpecification
 {
     protected override Task<MetadataBackend> CreateBackendAsync() => new SqliteBackendFactory().CreateAsync();
 }

@@ -28,6 +28,21 @@ public static class ChangeObjectKinds
     /// <summary>A file (artifact) record.</summary>
     public const string File = "file";
 
+    /// <summary>The labels of an object; the change's object id is the labeled object's id.</summary>
+    public const string Labels = "labels";
+
+    /// <summary>An alias of a model; the change's object id is the model's id.</summary>
+    public const string Alias = "alias";
+
+    /// <summary>A dataset.</summary>
+    public const string Dataset = "dataset";
+
+    /// <summary>A version of a dataset.</summary>
+    public const string DatasetVersion = "dataset_version";
+
+    /// <summary>The lineage of a model version or experiment; the change's object id is that object's id.</summary>
+    public const string Lineage = "lineage";
+
     /// <summary>The change-stream spelling of an <see cref="ObjectKind"/>.</summary>
     public static string Of(ObjectKind kind) => kind switch
     {
@@ -37,6 +52,8 @@ public static class ChangeObjectKinds
         ObjectKind.ModelVersion => ModelVersion,
         ObjectKind.Event => Event,
         ObjectKind.File => File,
+        ObjectKind.Dataset => Dataset,
+        ObjectKind.DatasetVersion => DatasetVersion,
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 }

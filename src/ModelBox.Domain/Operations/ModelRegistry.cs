@@ -75,6 +75,13 @@ public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
 
     public async Task<CreateResult<ModelVersion>> CreateModelVersionAsync(NewModelVersion request, CancellationToken cancellationToken = default)
     {
+        var modelVersion = BuildVersion(request, Clock.Now(time));
+        return CheckNotDeleted(await store.CreateModelVersionAsync(modelVersion, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Validates a new version's input and gives it its id and timestamps.</summary>
+    internal static ModelVersion BuildVersion(NewModelVersion request, DateTimeOffset now)
+    {
         var modelId = Validation.Id(request.ModelId, "model", ObjectKind.Model);
         var version = Validation.Required(request.Version, "version");
         var tags = new List<string>();
@@ -87,8 +94,7 @@ public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
             }
         }
 
-        var now = Clock.Now(time);
-        var modelVersion = new ModelVersion(
+        return new ModelVersion(
             ObjectIds.ModelVersion(modelId, version),
             modelId,
             Validation.ShortText(request.Name, "name"),
@@ -99,11 +105,15 @@ public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
             Validation.Metadata(request.Metadata),
             now,
             now);
-        var result = await store.CreateModelVersionAsync(modelVersion, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A create that found a deleted version answers FailedPrecondition naming the id to restore.</summary>
+    internal static CreateResult<ModelVersion> CheckNotDeleted(CreateResult<ModelVersion> result)
+    {
         if (result.Value.DeletedAt is not null)
         {
             throw ModelBoxException.FailedPrecondition(
-                $"version '{version}' of model '{modelId}' (id '{modelVersion.Id}') is deleted; restore it with RestoreModelVersion");
+                $"version '{result.Value.Version}' of model '{result.Value.ModelId}' (id '{result.Value.Id}') is deleted; restore it with RestoreModelVersion");
         }
 
         return result;

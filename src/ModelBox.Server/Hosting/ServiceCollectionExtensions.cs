@@ -25,6 +25,9 @@ public static class ServiceCollectionExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ExperimentTracker>();
         services.AddSingleton<ModelRegistry>();
+        services.AddSingleton<ModelGovernance>();
+        services.AddSingleton<DatasetCatalog>();
+        services.AddSingleton<RegistrySearch>();
         services.AddSingleton<MetricLog>();
         services.AddSingleton<MetadataEditor>();
         services.AddSingleton<EventLog>();
@@ -134,6 +137,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<IMetadataStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
         services.AddSingleton<IObjectMetadataStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
         services.AddSingleton<IEventStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
+        services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
         services.AddSingleton<IChangeLog>(sp => sp.GetRequiredService<SqliteMetadataStore>());
         services.AddSingleton<IFileRecordStore>(sp => sp.GetRequiredService<SqliteMetadataStore>());
         // Metrics share the database file, its connections and its single writer lock with the metadata.

@@ -102,6 +102,7 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
         ErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
         ErrorKind.Aborted => StatusCode.Aborted,
         ErrorKind.Unavailable => StatusCode.Unavailable,
+        ErrorKind.Unimplemented => StatusCode.Unimplemented,
         ErrorKind.DataLoss => StatusCode.DataLoss,
         _ => StatusCode.Internal,
     };

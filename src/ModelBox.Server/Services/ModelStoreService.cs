@@ -39,14 +39,16 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
     }
 
     public override async Task<GetExperimentResponse> GetExperiment(GetExperimentRequest request, ServerCallContext context) =>
-        new() { Experiment = (await experiments.GetExperimentAsync(request.Id, context.CancellationToken)).ToProto() };
+        new() { Experiment = (await WithLabelsAsync([await experiments.GetExperimentAsync(request.Id, context.CancellationToken)], context.CancellationToken))[0] };
 
     public override async Task<ListExperimentsResponse> ListExperiments(ListExperimentsRequest request, ServerCallContext context)
     {
-        var page = await experiments.ListExperimentsAsync(
-            request.Namespace, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var pageRequest = PageRequest.From(request.PageSize, request.PageToken);
+        var page = request.LabelSelector.Length > 0
+            ? await search.ListExperimentsAsync(request.Namespace, request.LabelSelector, pageRequest, context.CancellationToken)
+            : await experiments.ListExperimentsAsync(request.Namespace, pageRequest, context.CancellationToken);
         var response = new ListExperimentsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Experiments.Add(page.Items.Select(e => e.ToProto()));
+        response.Experiments.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
         return response;
     }
 
@@ -127,26 +129,17 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
         };
     }
 
-    public override async Task<GetModelResponse> GetModel(GetModelRequest request, ServerCallContext context)
-    {
-        var model = await models.GetModelAsync(request.Id, context.CancellationToken);
-        var proto = model.ToProto();
-        proto.Files.AddFiles(await FilesOfAsync([model.Id], context.CancellationToken), model.Id);
-        return new GetModelResponse { Model = proto };
-    }
+    public override async Task<GetModelResponse> GetModel(GetModelRequest request, ServerCallContext context) =>
+        new() { Model = (await WithLabelsAsync([await models.GetModelAsync(request.Id, context.CancellationToken)], context.CancellationToken))[0] };
 
     public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
-        var page = await models.ListModelsAsync(
-            request.Namespace, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var pageRequest = PageRequest.From(request.PageSize, request.PageToken);
+        var page = request.LabelSelector.Length > 0
+            ? await search.ListModelsAsync(request.Namespace, request.LabelSelector, pageRequest, context.CancellationToken)
+            : await models.ListModelsAsync(request.Namespace, pageRequest, context.CancellationToken);
         var response = new ListModelsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        var files = await FilesOfAsync(page.Items.Select(m => m.Id), context.CancellationToken);
-        response.Models.Add(page.Items.Select(m =>
-        {
-            var proto = m.ToProto();
-            proto.Files.AddFiles(files, m.Id);
-            return proto;
-        }));
+        response.Models.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
         return response;
     }
 
@@ -159,7 +152,7 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
     public override async Task<CreateModelVersionResponse> CreateModelVersion(CreateModelVersionRequest request, ServerCallContext context)
     {
         var files = artifacts.ValidateFilesOfNewObject(request.Files.ToNewFiles());
-        var result = await models.CreateModelVersionAsync(
+        var result = await governance.CreateModelVersionAsync(
             new NewModelVersion(
                 request.Model,
                 request.Name,
@@ -168,6 +161,8 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
                 request.Framework.ToDomain(),
                 request.UniqueTags,
                 request.Metadata.ToJsonMap()),
+            request.Lineage.ToDomain(),
+            RegistryMapping.Actor(request.Actor, context),
             context.CancellationToken);
         await AttachFilesAsync(result, result.Value.Id, files, context.CancellationToken);
         return new CreateModelVersionResponse
@@ -181,24 +176,26 @@ public sealed partial class ModelStoreService(IServiceProvider services) : Model
 
     public override async Task<GetModelVersionResponse> GetModelVersion(GetModelVersionRequest request, ServerCallContext context)
     {
-        var version = await models.GetModelVersionAsync(request.Id, context.CancellationToken);
-        var proto = version.ToProto();
-        proto.Files.AddFiles(await FilesOfAsync([version.Id], context.CancellationToken), version.Id);
-        return new GetModelVersionResponse { ModelVersion = proto };
+        // By id, by a model's alias, or by a reference (namespace/model@alias, namespace/model:version).
+        var version = request.Reference.Length > 0 ? await governance.ResolveAsync(request.Reference, context.CancellationToken)
+            : request.Alias.Length > 0 || (request.Id.Length == 0 && request.ModelId.Length > 0)
+                ? await governance.GetVersionByAliasAsync(request.ModelId, request.Alias, context.CancellationToken)
+                : await models.GetModelVersionAsync(request.Id, context.CancellationToken);
+        return new() { ModelVersion = await WithLabelsAsync(version, context.CancellationToken) };
     }
 
     public override async Task<ListModelVersionsResponse> ListModelVersions(ListModelVersionsRequest request, ServerCallContext context)
     {
+        var pageRequest = PageRequest.From(request.PageSize, request.PageToken);
         var page = await models.ListModelVersionsAsync(
-            request.Model, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
-        var response = new ListModelVersionsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        var files = await FilesOfAsync(page.Items.Select(v => v.Id), context.CancellationToken);
-        response.ModelVersions.Add(page.Items.Select(v =>
+            request.Model, request.LabelSelector.Length > 0 ? new PageRequest(1, null) : pageRequest, context.CancellationToken);
+        if (request.LabelSelector.Length > 0)
         {
-            var proto = v.ToProto();
-            proto.Files.AddFiles(files, v.Id);
-            return proto;
-        }));
+            page = await search.ListModelVersionsAsync(request.Model, request.LabelSelector, pageRequest, context.CancellationToken);
+        }
+
+        var response = new ListModelVersionsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
+        response.ModelVersions.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
         return response;
     }
 

@@ -23,6 +23,9 @@ public static class ClientCommand
         command.Add(EventCommands.Create(global));
         command.Add(WatchCommand.Create(global));
         command.Add(ArtifactCommands.Create(global));
+        command.Add(RegistryCommands.DatasetsCommand(global));
+        command.Add(RegistryCommands.LineageCommand(global));
+        command.Add(RegistryCommands.SearchCommand(global));
         // The original CLI listed models with `modelbox client list`; keep that spelling working.
         command.Add(ModelCommands.ListCommand(global));
         return command;

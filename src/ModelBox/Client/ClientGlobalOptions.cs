@@ -48,7 +48,10 @@ internal sealed class ClientGlobalOptions
             ModelBoxClient client;
             try
             {
-                client = new ModelBoxClient(settings.ServerAddress);
+                // The audit trail names who ran the command: MODELBOX_ACTOR, else the OS user.
+                client = new ModelBoxClient(
+                    settings.ServerAddress,
+                    new ModelBoxClientOptions { Actor = Environment.GetEnvironmentVariable("MODELBOX_ACTOR") ?? Environment.UserName });
             }
             catch (ArgumentException exception)
             {

@@ -26,6 +26,7 @@ internal static class ModelCommands
         command.Add(GetCommand(global));
         command.Add(DeleteCommand(global));
         command.Add(RestoreCommand(global));
+        RegistryCommands.AddModelCommands(command, global);
         return command;
     }
 
@@ -112,6 +113,7 @@ internal static class ModelCommands
             ("Task", m.Task),
             ("Description", m.Description),
             ("Files", m.Files.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("Labels", RegistryCommands.Labels(m.Labels)),
             ("Metadata", CommandOutput.Metadata(m.Metadata)),
             ("Created", CommandOutput.Time(m.CreatedAt)),
             ("Updated", CommandOutput.Time(m.UpdatedAt)),

@@ -74,10 +74,22 @@ internal static class ModelVersionCommands
 
     private static Command GetCommand(ClientGlobalOptions global)
     {
-        var id = ExperimentCommands.IdArgument();
-        var command = new Command("get", "Show a model version") { id };
+        var id = new Argument<string?>("id") { Description = "The version id (or give --model and --alias)", Arity = ArgumentArity.ZeroOrOne };
+        var model = new Option<string?>("--model") { Description = "The model whose alias to follow" };
+        var alias = new Option<string?>("--alias") { Description = "The alias of --model (production, staging ...)" };
+        var command = new Command("get", "Show a model version, by id or by a model's alias") { id, model, alias };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
-            Write(output, await client.GetModelVersionAsync(parseResult.GetRequiredValue(id), ct)));
+        {
+            var (versionId, modelId, aliasName) = (parseResult.GetValue(id), parseResult.GetValue(model), parseResult.GetValue(alias));
+            if (versionId is not null == (modelId is not null || aliasName is not null) || (modelId is null) != (aliasName is null))
+            {
+                throw new CliUsageException("give either a version id, or both --model and --alias");
+            }
+
+            Write(output, versionId is not null
+                ? await client.GetModelVersionAsync(versionId, ct)
+                : await client.GetModelVersionByAliasAsync(modelId!, aliasName!, ct));
+        });
         return command;
     }
 
@@ -114,6 +126,7 @@ internal static class ModelVersionCommands
             ("Description", v.Description),
             ("Framework", CliValues.Name(v.Framework)),
             ("Unique tags", string.Join(", ", v.UniqueTags)),
+            ("Labels", RegistryCommands.Labels(v.Labels)),
             ("Files", v.Files.Count.ToString(CultureInfo.InvariantCulture)),
             ("Metadata", CommandOutput.Metadata(v.Metadata)),
             ("Created", CommandOutput.Time(v.CreatedAt)),

@@ -1,0 +1,104 @@
+namespace ModelBox.Domain.Registry;
+
+/// <summary>Limits on labels, aliases, actors and dataset fields.</summary>
+public static class RegistryValidation
+{
+    public const int MaxLabelKeyLength = 128;
+    public const int MaxLabelValueLength = 256;
+    public const int MaxLabelsPerObject = 64;
+    public const string AnonymousActor = "anonymous";
+
+    /// <summary>
+    /// A label key: 1 to 128 characters, letters, digits, '-', '_', '.' and '/', starting with a letter or digit; the same
+    /// characters a selector can spell without quoting.
+    /// </summary>
+    public static string LabelKey(string? key, string field = "labels")
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} has an empty key");
+        }
+
+        if (key.Length > MaxLabelKeyLength)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} key '{key[..32]}...' is {key.Length} characters long; the limit is {MaxLabelKeyLength}");
+        }
+
+        if (!char.IsAsciiLetterOrDigit(key[0]) || !key.All(IsLabelChar))
+        {
+            throw ModelBoxException.InvalidArgument(
+                $"{field} key '{key}' must start with a letter or digit and contain only letters, digits, '-', '_', '.' and '/'");
+        }
+
+        return key;
+    }
+
+    /// <summary>A label value: up to 256 characters of letters, digits, '-', '_', '.' and '/' (may be empty).</summary>
+    public static string LabelValue(string? value, string key, string field = "labels")
+    {
+        value ??= string.Empty;
+        if (value.Length > MaxLabelValueLength)
+        {
+            throw ModelBoxException.InvalidArgument($"{field}['{key}'] is {value.Length} characters long; the limit is {MaxLabelValueLength}");
+        }
+
+        if (!value.All(IsLabelChar))
+        {
+            throw ModelBoxException.InvalidArgument(
+                $"{field}['{key}'] value '{value}' may only contain letters, digits, '-', '_', '.' and '/'");
+        }
+
+        return value;
+    }
+
+    public static IReadOnlyDictionary<string, string> Labels(IReadOnlyDictionary<string, string>? labels, string field = "labels")
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in labels ?? new Dictionary<string, string>())
+        {
+            result[LabelKey(key, field)] = LabelValue(value, key, field);
+        }
+
+        if (result.Count > MaxLabelsPerObject)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} has {result.Count} keys; an object holds at most {MaxLabelsPerObject}");
+        }
+
+        return result;
+    }
+
+    /// <summary>An alias name: like a label key (it appears in <c>namespace/model@alias</c> references).</summary>
+    public static string Alias(string? alias, string field = "alias")
+    {
+        if (string.IsNullOrEmpty(alias))
+        {
+            throw ModelBoxException.InvalidArgument($"{field} is required");
+        }
+
+        if (alias.Length > MaxLabelKeyLength || !char.IsAsciiLetterOrDigit(alias[0]) || !alias.All(c => IsLabelChar(c) && c != '/'))
+        {
+            throw ModelBoxException.InvalidArgument(
+                $"{field} '{alias}' must be 1 to {MaxLabelKeyLength} letters, digits, '-', '_' or '.', starting with a letter or digit");
+        }
+
+        return alias;
+    }
+
+    /// <summary>The caller's name for audit events; empty means anonymous.</summary>
+    public static string Actor(string? actor) =>
+        string.IsNullOrWhiteSpace(actor) ? AnonymousActor : Validation.ShortText(actor.Trim(), "actor");
+
+    /// <summary>A dataset digest: <c>algorithm:hex</c> or plain hex, 1 to 256 visible characters.</summary>
+    public static string Digest(string? digest)
+    {
+        var value = Validation.Required(digest, "digest");
+        if (value.Any(char.IsWhiteSpace))
+        {
+            throw ModelBoxException.InvalidArgument("digest must not contain white space");
+        }
+
+        return value;
+    }
+
+    private static bool IsLabelChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/';
+}

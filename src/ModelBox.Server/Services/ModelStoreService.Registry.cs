@@ -1,0 +1,231 @@
+using Grpc.Core;
+using ModelBox.Domain;
+using ModelBox.Domain.Operations;
+using ModelBox.Protocol;
+
+namespace ModelBox.Server.Services;
+
+// Labels, aliases, unique tags, datasets, lineage and search.
+public sealed partial class ModelStoreService
+{
+    private readonly ModelGovernance governance = services.GetRequiredService<ModelGovernance>();
+    private readonly DatasetCatalog datasets = services.GetRequiredService<DatasetCatalog>();
+    private readonly RegistrySearch search = services.GetRequiredService<RegistrySearch>();
+
+    public override async Task<SetLabelsResponse> SetLabels(SetLabelsRequest request, ServerCallContext context)
+    {
+        var result = await governance.SetLabelsAsync(
+            request.ObjectId, request.Labels, RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
+        var response = new SetLabelsResponse { NumChanged = result.KeysChanged, UpdatedAt = result.UpdatedAt.ToTimestamp() };
+        response.Labels.Add(result.Labels.ToDictionary(StringComparer.Ordinal));
+        return response;
+    }
+
+    public override async Task<RemoveLabelsResponse> RemoveLabels(RemoveLabelsRequest request, ServerCallContext context)
+    {
+        var result = await governance.RemoveLabelsAsync(
+            request.ObjectId, request.Keys, RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
+        var response = new RemoveLabelsResponse { NumChanged = result.KeysChanged, UpdatedAt = result.UpdatedAt.ToTimestamp() };
+        response.Labels.Add(result.Labels.ToDictionary(StringComparer.Ordinal));
+        return response;
+    }
+
+    public override async Task<SetModelAliasResponse> SetModelAlias(SetModelAliasRequest request, ServerCallContext context)
+    {
+        var (alias, previous) = await governance.SetAliasAsync(
+            request.ModelId, request.Alias, request.VersionId, RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
+        return new SetModelAliasResponse { Alias = alias.ToProto(), PreviousVersionId = previous ?? string.Empty };
+    }
+
+    public override async Task<GetModelAliasResponse> GetModelAlias(GetModelAliasRequest request, ServerCallContext context) =>
+        new() { Alias = (await governance.GetAliasAsync(request.ModelId, request.Alias, context.CancellationToken)).ToProto() };
+
+    public override async Task<ListModelAliasesResponse> ListModelAliases(ListModelAliasesRequest request, ServerCallContext context)
+    {
+        var response = new ListModelAliasesResponse();
+        response.Aliases.Add((await governance.ListAliasesAsync(request.ModelId, context.CancellationToken)).Select(a => a.ToProto()));
+        return response;
+    }
+
+    public override async Task<DeleteModelAliasResponse> DeleteModelAlias(DeleteModelAliasRequest request, ServerCallContext context) =>
+        new()
+        {
+            Alias = (await governance.DeleteAliasAsync(
+                request.ModelId, request.Alias, RegistryMapping.Actor(request.Actor, context), context.CancellationToken)).ToProto(),
+        };
+
+    public override async Task<UpdateUniqueTagsResponse> UpdateUniqueTags(UpdateUniqueTagsRequest request, ServerCallContext context)
+    {
+        var version = await governance.UpdateUniqueTagsAsync(
+            request.VersionId, request.Add, request.Remove, RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
+        return new UpdateUniqueTagsResponse { ModelVersion = await WithLabelsAsync(version, context.CancellationToken) };
+    }
+
+    public override async Task<CreateDatasetResponse> CreateDataset(CreateDatasetRequest request, ServerCallContext context)
+    {
+        var result = await datasets.RegisterDatasetAsync(
+            new NewDataset(request.Namespace, request.Name, request.Description, request.Uri, request.Digest, request.Metadata.ToJsonMap()),
+            context.CancellationToken);
+        return new CreateDatasetResponse
+        {
+            Dataset = result.Dataset.ToProto(),
+            Version = result.Version.ToProto(),
+            DatasetExists = result.DatasetExisted,
+            VersionExists = result.VersionExisted,
+        };
+    }
+
+    public override async Task<GetDatasetResponse> GetDataset(GetDatasetRequest request, ServerCallContext context)
+    {
+        var (dataset, versions) = await datasets.GetDatasetAsync(request.Id, context.CancellationToken);
+        var response = new GetDatasetResponse { Dataset = dataset.ToProto() };
+        response.Versions.Add(versions.Select(v => v.ToProto()));
+        return response;
+    }
+
+    public override async Task<ListDatasetsResponse> ListDatasets(ListDatasetsRequest request, ServerCallContext context)
+    {
+        var page = await datasets.ListDatasetsAsync(request.Namespace, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var response = new ListDatasetsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
+        response.Datasets.Add(page.Items.Select(d => d.ToProto()));
+        return response;
+    }
+
+    public override async Task<GetDatasetUsageResponse> GetDatasetUsage(GetDatasetUsageRequest request, ServerCallContext context)
+    {
+        var usage = await datasets.GetDatasetUsageAsync(request.DatasetId, context.CancellationToken);
+        var response = new GetDatasetUsageResponse();
+        response.Experiments.Add(await WithLabelsAsync(usage.Experiments, context.CancellationToken));
+        response.ModelVersions.Add(await WithLabelsAsync(usage.ModelVersions, context.CancellationToken));
+        return response;
+    }
+
+    public override async Task<SetLineageResponse> SetLineage(SetLineageRequest request, ServerCallContext context)
+    {
+        var lineage = await datasets.SetLineageAsync(
+            request.SubjectId, request.Lineage.ToDomain(), RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
+        return new SetLineageResponse { Lineage = lineage.ToProto() };
+    }
+
+    public override async Task<GetLineageResponse> GetLineage(GetLineageRequest request, ServerCallContext context)
+    {
+        var graph = await datasets.GetLineageAsync(request.VersionId, context.CancellationToken);
+        var ids = new List<string> { graph.Version.Id, graph.Model.Id };
+        ids.AddRange(graph.Ancestors.Select(a => a.Version.Id));
+        ids.AddRange(graph.Descendants.Select(d => d.Id));
+        if (graph.Experiment is not null)
+        {
+            ids.Add(graph.Experiment.Id);
+        }
+
+        var labels = await governance.GetLabelsAsync(ids, context.CancellationToken);
+        var response = new GetLineageResponse
+        {
+            Version = WithLabels(graph.Version.ToProto(), labels, graph.Version.Id),
+            Model = WithLabels(graph.Model.ToProto(), labels, graph.Model.Id),
+            Experiment = graph.Experiment is null ? null : WithLabels(graph.Experiment.ToProto(), labels, graph.Experiment.Id),
+            Checkpoint = graph.Checkpoint?.ToProto(),
+        };
+        response.Datasets.Add(graph.Datasets.Select(d => new DatasetUse { Dataset = d.Dataset.ToProto(), Version = d.Version.ToProto(), Role = d.Role.ToProto() }));
+        response.Ancestors.Add(graph.Ancestors.Select(a => new LineageAncestor
+        {
+            Version = WithLabels(a.Version.ToProto(), labels, a.Version.Id),
+            ChildId = a.ChildId,
+            Relation = a.Relation,
+            Depth = a.Depth,
+            ExperimentId = a.ExperimentId ?? string.Empty,
+        }));
+        response.Descendants.Add(graph.Descendants.Select(d => WithLabels(d.ToProto(), labels, d.Id)));
+        return response;
+    }
+
+    public override async Task<ListVersionsTrainedInResponse> ListVersionsTrainedIn(ListVersionsTrainedInRequest request, ServerCallContext context)
+    {
+        var versions = await datasets.ListVersionsTrainedInAsync(request.ExperimentId, context.CancellationToken);
+        var response = new ListVersionsTrainedInResponse();
+        response.ModelVersions.Add(await WithLabelsAsync(versions, context.CancellationToken));
+        return response;
+    }
+
+    public override async Task<SearchExperimentsResponse> SearchExperiments(SearchRequest request, ServerCallContext context)
+    {
+        var page = await search.SearchExperimentsAsync(
+            request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var response = new SearchExperimentsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
+        response.Experiments.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        return response;
+    }
+
+    public override async Task<SearchModelsResponse> SearchModels(SearchRequest request, ServerCallContext context)
+    {
+        var page = await search.SearchModelsAsync(
+            request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var response = new SearchModelsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
+        response.Models.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        return response;
+    }
+
+    public override async Task<SearchModelVersionsResponse> SearchModelVersions(SearchRequest request, ServerCallContext context)
+    {
+        var page = await search.SearchModelVersionsAsync(
+            request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var response = new SearchModelVersionsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
+        response.ModelVersions.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        return response;
+    }
+
+    private async Task<List<Protocol.Experiment>> WithLabelsAsync(IReadOnlyList<Domain.Experiment> items, CancellationToken cancellationToken)
+    {
+        var labels = await governance.GetLabelsAsync(items.Select(i => i.Id).ToList(), cancellationToken);
+        return items.Select(i => WithLabels(i.ToProto(), labels, i.Id)).ToList();
+    }
+
+    /// <summary>Models as the wire shows them: with their labels and files.</summary>
+    private async Task<List<Protocol.Model>> WithLabelsAsync(IReadOnlyList<Domain.Model> items, CancellationToken cancellationToken)
+    {
+        var ids = items.Select(i => i.Id).ToList();
+        var labels = await governance.GetLabelsAsync(ids, cancellationToken);
+        var files = await FilesOfAsync(ids, cancellationToken);
+        return items.Select(i =>
+        {
+            var proto = WithLabels(i.ToProto(), labels, i.Id);
+            proto.Files.AddFiles(files, i.Id);
+            return proto;
+        }).ToList();
+    }
+
+    /// <summary>Versions as the wire shows them: with their labels and files.</summary>
+    private async Task<List<Protocol.ModelVersion>> WithLabelsAsync(IReadOnlyList<Domain.ModelVersion> items, CancellationToken cancellationToken)
+    {
+        var ids = items.Select(i => i.Id).ToList();
+        var labels = await governance.GetLabelsAsync(ids, cancellationToken);
+        var files = await FilesOfAsync(ids, cancellationToken);
+        return items.Select(i =>
+        {
+            var proto = WithLabels(i.ToProto(), labels, i.Id);
+            proto.Files.AddFiles(files, i.Id);
+            return proto;
+        }).ToList();
+    }
+
+    private async Task<Protocol.ModelVersion> WithLabelsAsync(Domain.ModelVersion version, CancellationToken cancellationToken) =>
+        (await WithLabelsAsync([version], cancellationToken))[0];
+
+    private static Protocol.Experiment WithLabels(Protocol.Experiment proto, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels, string id)
+    {
+        proto.Labels.AddLabels(labels, id);
+        return proto;
+    }
+
+    private static Protocol.Model WithLabels(Protocol.Model proto, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels, string id)
+    {
+        proto.Labels.AddLabels(labels, id);
+        return proto;
+    }
+
+    private static Protocol.ModelVersion WithLabels(Protocol.ModelVersion proto, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels, string id)
+    {
+        proto.Labels.AddLabels(labels, id);
+        return proto;
+    }
+}

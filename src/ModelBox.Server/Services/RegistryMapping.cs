@@ -1,0 +1,82 @@
+using Grpc.Core;
+using ModelBox.Domain;
+using ModelBox.Domain.Registry;
+using Proto = ModelBox.Protocol;
+
+namespace ModelBox.Server.Services;
+
+/// <summary>Proto ↔ domain mapping of labels, aliases, datasets and lineage.</summary>
+internal static class RegistryMapping
+{
+    /// <summary>The gRPC metadata header that names the caller for audit events when the request's actor field is empty.</summary>
+    public const string ActorHeader = "x-modelbox-actor";
+
+    /// <summary>The caller: the request's actor field, else the x-modelbox-actor header, else null (anonymous).</summary>
+    public static string? Actor(string requestActor, ServerCallContext context) =>
+        !string.IsNullOrWhiteSpace(requestActor) ? requestActor : context.RequestHeaders.GetValue(ActorHeader);
+
+    public static Proto.ModelAlias ToProto(this ModelAlias alias) => new()
+    {
+        ModelId = alias.ModelId,
+        Alias = alias.Alias,
+        VersionId = alias.VersionId,
+        UpdatedAt = alias.UpdatedAt.ToTimestamp(),
+    };
+
+    public static Proto.Dataset ToProto(this Dataset d) => new()
+    {
+        Id = d.Id,
+        Namespace = d.Namespace,
+        Name = d.Name,
+        Description = d.Description,
+        Metadata = d.Metadata.ToProtoMetadata(),
+        CreatedAt = d.CreatedAt.ToTimestamp(),
+        UpdatedAt = d.UpdatedAt.ToTimestamp(),
+    };
+
+    public static Proto.DatasetVersion ToProto(this DatasetVersion v) => new()
+    {
+        Id = v.Id,
+        DatasetId = v.DatasetId,
+        Digest = v.Digest,
+        Uri = v.Uri,
+        Metadata = v.Metadata.ToProtoMetadata(),
+        CreatedAt = v.CreatedAt.ToTimestamp(),
+    };
+
+    public static Proto.DatasetRole ToProto(this DatasetRole role) =>
+        role == DatasetRole.Evaluation ? Proto.DatasetRole.Evaluation : Proto.DatasetRole.Training;
+
+    public static Lineage ToDomain(this Proto.LineageSpec? spec) => spec is null
+        ? Lineage.Empty
+        : new Lineage(
+            string.IsNullOrEmpty(spec.ExperimentId) ? null : spec.ExperimentId,
+            string.IsNullOrEmpty(spec.CheckpointId) ? null : spec.CheckpointId,
+            spec.Datasets.Select(d => new DatasetLink(d.DatasetVersionId, d.Role switch
+            {
+                Proto.DatasetRole.Unspecified or Proto.DatasetRole.Training => DatasetRole.Training,
+                Proto.DatasetRole.Evaluation => DatasetRole.Evaluation,
+                _ => throw ModelBoxException.InvalidArgument($"datasets.role {(int)d.Role} is not a known role"),
+            })).ToList(),
+            spec.DerivedFrom.Select(p => new DerivationLink(p.VersionId, p.Relation)).ToList());
+
+    public static Proto.LineageSpec ToProto(this Lineage lineage)
+    {
+        var spec = new Proto.LineageSpec { ExperimentId = lineage.ExperimentId ?? string.Empty, CheckpointId = lineage.CheckpointId ?? string.Empty };
+        spec.Datasets.Add(lineage.Datasets.Select(d => new Proto.DatasetLink { DatasetVersionId = d.DatasetVersionId, Role = d.Role.ToProto() }));
+        spec.DerivedFrom.Add(lineage.DerivedFrom.Select(p => new Proto.DerivationLink { VersionId = p.ParentVersionId, Relation = p.Relation }));
+        return spec;
+    }
+
+    /// <summary>Copies labels into a proto map when the object has any.</summary>
+    public static void AddLabels(
+        this Google.Protobuf.Collections.MapField<string, string> target,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels,
+        string objectId)
+    {
+        if (labels.TryGetValue(objectId, out var own))
+        {
+            target.Add(own.ToDictionary(StringComparer.Ordinal));
+        }
+    }
+}
