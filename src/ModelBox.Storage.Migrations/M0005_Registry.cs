@@ -13,9 +13,9 @@ public sealed class M0005_Registry : Migration
     {
         // Like object_metadata, one table for every kind: ids carry their kind.
         Create.Table("object_labels")
-            .WithColumn("object_id").AsString(128).NotNullable().PrimaryKey()
-            .WithColumn("label_key").AsString(128).NotNullable().PrimaryKey()
-            .WithColumn("label_value").AsString(256).NotNullable()
+            .WithColumn("object_id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("label_key").AsAnsiString(Lengths.Name).NotNullable().PrimaryKey()
+            .WithColumn("label_value").AsAnsiString(Lengths.Name).NotNullable()
             .WithColumn("updated_at").AsInt64().NotNullable();
 
         // Selectors look up "which objects carry key=value".
@@ -25,18 +25,18 @@ public sealed class M0005_Registry : Migration
             .OnColumn("object_id").Ascending();
 
         Create.Table("model_aliases")
-            .WithColumn("model_id").AsString(128).NotNullable().PrimaryKey().ForeignKey("fk_model_aliases_model", "models", "id")
-            .WithColumn("alias").AsString(128).NotNullable().PrimaryKey()
-            .WithColumn("version_id").AsString(128).NotNullable().ForeignKey("fk_model_aliases_version", "model_versions", "id")
+            .WithColumn("model_id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey().ForeignKey("fk_model_aliases_model", "models", "id")
+            .WithColumn("alias").AsAnsiString(Lengths.Name).NotNullable().PrimaryKey()
+            .WithColumn("version_id").AsAnsiString(Lengths.Id).NotNullable().ForeignKey("fk_model_aliases_version", "model_versions", "id")
             .WithColumn("updated_at").AsInt64().NotNullable();
 
         Create.Index("ix_model_aliases_version").OnTable("model_aliases").OnColumn("version_id").Ascending();
 
         Create.Table("datasets")
-            .WithColumn("id").AsString(128).NotNullable().PrimaryKey()
-            .WithColumn("namespace").AsString(256).NotNullable().ForeignKey("fk_datasets_namespace", "namespaces", "name")
-            .WithColumn("name").AsString(256).NotNullable()
-            .WithColumn("description").AsString(int.MaxValue).NotNullable()
+            .WithColumn("id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("namespace").AsAnsiString(Lengths.Name).NotNullable().ForeignKey("fk_datasets_namespace", "namespaces", "name")
+            .WithColumn("name").AsAnsiString(Lengths.Name).NotNullable()
+            .WithColumn("description").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("created_at").AsInt64().NotNullable()
             .WithColumn("updated_at").AsInt64().NotNullable()
             .WithColumn("deleted_at").AsInt64().Nullable();
@@ -46,10 +46,10 @@ public sealed class M0005_Registry : Migration
             .OnColumn("name").Ascending();
 
         Create.Table("dataset_versions")
-            .WithColumn("id").AsString(128).NotNullable().PrimaryKey()
-            .WithColumn("dataset_id").AsString(128).NotNullable().ForeignKey("fk_dataset_versions_dataset", "datasets", "id")
-            .WithColumn("digest").AsString(256).NotNullable()
-            .WithColumn("uri").AsString(int.MaxValue).NotNullable()
+            .WithColumn("id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("dataset_id").AsAnsiString(Lengths.Id).NotNullable().ForeignKey("fk_dataset_versions_dataset", "datasets", "id")
+            .WithColumn("digest").AsAnsiString(Lengths.Name).NotNullable()
+            .WithColumn("uri").AsAnsiString(Lengths.Text).NotNullable()
             .WithColumn("created_at").AsInt64().NotNullable();
 
         Create.Index("ux_dataset_versions_dataset_digest").OnTable("dataset_versions")
@@ -60,17 +60,24 @@ public sealed class M0005_Registry : Migration
         // subject (model version or experiment) --relation--> target:
         //   experiment (target experiment id), checkpoint, dataset (role training|evaluation), parent (role = how it was derived).
         Create.Table("lineage_edges")
-            .WithColumn("subject_id").AsString(128).NotNullable().PrimaryKey()
-            .WithColumn("relation").AsString(32).NotNullable().PrimaryKey()
-            .WithColumn("target_id").AsString(128).NotNullable().PrimaryKey()
+            .WithColumn("subject_id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
+            .WithColumn("relation").AsAnsiString(Lengths.Tag).NotNullable().PrimaryKey()
+            .WithColumn("target_id").AsAnsiString(Lengths.Id).NotNullable().PrimaryKey()
             // Part of the key: one dataset version can be used for training and for evaluation.
-            .WithColumn("role").AsString(256).NotNullable().PrimaryKey()
+            .WithColumn("role").AsAnsiString(Lengths.Name).NotNullable().PrimaryKey()
             .WithColumn("created_at").AsInt64().NotNullable();
 
         // The reverse queries: versions trained in an experiment, users of a dataset, descendants of a version.
         Create.Index("ix_lineage_edges_target").OnTable("lineage_edges")
             .OnColumn("target_id").Ascending()
             .OnColumn("relation").Ascending();
+
+        // Keys compare byte by byte on every backend, as they do on SQLite.
+        Dialects.BinaryText(this, "object_labels", ("object_id", Lengths.Id), ("label_key", Lengths.Name), ("label_value", Lengths.Name));
+        Dialects.BinaryText(this, "model_aliases", ("model_id", Lengths.Id), ("alias", Lengths.Name), ("version_id", Lengths.Id));
+        Dialects.BinaryText(this, "datasets", ("id", Lengths.Id), ("namespace", Lengths.Name), ("name", Lengths.Name));
+        Dialects.BinaryText(this, "dataset_versions", ("id", Lengths.Id), ("dataset_id", Lengths.Id), ("digest", Lengths.Name));
+        Dialects.BinaryText(this, "lineage_edges", ("subject_id", Lengths.Id), ("relation", Lengths.Tag), ("target_id", Lengths.Id), ("role", Lengths.Name));
     }
 
     public override void Down()
