@@ -207,9 +207,10 @@ mkdir -p "$results_dir"
 echo "==> dotnet test ModelBox.slnx -c Release"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 set +e
+# Extra arguments go to dotnet test (for example --filter "FullyQualifiedName~Postgres" while developing).
 dotnet test ModelBox.slnx -c Release \
     --logger "trx;LogFilePrefix=r" \
-    --results-directory "$results_dir"
+    --results-directory "$results_dir" "$@"
 dotnet_status=$?
 set -e
 
