@@ -13,7 +13,7 @@ namespace ModelBox.EndToEnd.Tests.Reliability;
 
 /// <summary>
 /// Bad input for the RPCs the capability tables (Grpc/BadInputTests, Grpc/MetricBadInputTests,
-/// Grpc/MetadataAndEventTests) do not cover, plus what cuts across them: undecodable bytes, NaN and ±Inf, empty
+/// Grpc/MetadataAndEventTests, Grpc/RegistryGrpcTests) do not cover, plus what cuts across them: undecodable bytes, NaN and ±Inf, empty
 /// uploads, cancellation mid-stream and exceeded deadlines. Every case expects its documented status and leaves the
 /// server healthy (health check and a good request after). <see cref="Every_ModelStore_rpc_has_a_bad_input_row"/> fails
 /// when an RPC of modelbox.ModelStore has no row in any table, so a new RPC must add one.
@@ -23,6 +23,7 @@ public sealed class BadInputCoverageTests : IDisposable
 {
     private static readonly string UnknownExperiment = ObjectIds.Experiment("nowhere", Guid.NewGuid().ToString());
     private static readonly string UnknownFile = ObjectIds.NewFile();
+    private static readonly string UnknownModel = ObjectIds.Model("nowhere", Guid.NewGuid().ToString());
     private static readonly Marshaller<byte[]> Raw = Marshallers.Create(bytes => bytes, bytes => bytes);
     private static readonly SemaphoreSlim SetupLock = new(1, 1);
     private static Setup? _setup;
@@ -99,6 +100,12 @@ public sealed class BadInputCoverageTests : IDisposable
             await cancel.CancelAsync();
             await call.ResponseStream.MoveNext(cancel.Token);
         }),
+        ["ListModelAliases without model"] = new(StatusCode.InvalidArgument, "model_id", (c, _, _) => c.ListModelAliasesAsync(new ListModelAliasesRequest()).ResponseAsync),
+        ["ListModelAliases with an experiment id"] = new(StatusCode.InvalidArgument, "model_id", (c, _, s) => c.ListModelAliasesAsync(new ListModelAliasesRequest { ModelId = s.Experiment }).ResponseAsync),
+        ["DeleteModelAlias unknown model"] = new(StatusCode.NotFound, UnknownModel, (c, _, _) => c.DeleteModelAliasAsync(new DeleteModelAliasRequest { ModelId = UnknownModel, Alias = "prod" }).ResponseAsync),
+        ["ListDatasets bad namespace"] = new(StatusCode.InvalidArgument, "namespace", (c, _, _) => c.ListDatasetsAsync(new ListDatasetsRequest { Namespace = "a b" }).ResponseAsync),
+        ["ListDatasets malformed page token"] = new(StatusCode.InvalidArgument, "page_token", (c, _, _) => c.ListDatasetsAsync(new ListDatasetsRequest { PageSize = 1, PageToken = "garbage!" }).ResponseAsync),
+        ["ListVersionsTrainedIn with a model id"] = new(StatusCode.InvalidArgument, "experiment_id", (c, _, _) => c.ListVersionsTrainedInAsync(new ListVersionsTrainedInRequest { ExperimentId = UnknownModel }).ResponseAsync),
         ["GetServerInfo ignores unknown fields"] = new(StatusCode.OK, "", (_, i, _) => RawUnaryAsync(i, "GetServerInfo", [0x08, 0x01, 0x12, 0x01, 0x41])),
         ["GetClusterMembers is not implemented"] = new(StatusCode.Unimplemented, "", (c, _, _) => c.GetClusterMembersAsync(new GetClusterMembersRequest()).ResponseAsync),
         ["CreateActions is not implemented"] = new(StatusCode.Unimplemented, "", (c, _, _) => c.CreateActionsAsync(new CreateActionRequest()).ResponseAsync),
@@ -126,7 +133,7 @@ public sealed class BadInputCoverageTests : IDisposable
     [Fact]
     public void Every_ModelStore_rpc_has_a_bad_input_row()
     {
-        var rows = new[] { BadInputTests.CaseNames(), MetricBadInputTests.CaseNames(), MetadataAndEventTests.CaseNames(), CaseNames() }
+        var rows = new[] { BadInputTests.CaseNames(), MetricBadInputTests.CaseNames(), MetadataAndEventTests.CaseNames(), RegistryGrpcTests.CaseNames(), CaseNames() }
             .SelectMany(table => ((IEnumerable<object[]>)table).Select(row => (string)row[0]))
             .Select(name => name.Split(' ')[0])
             .ToHashSet(StringComparer.Ordinal);
