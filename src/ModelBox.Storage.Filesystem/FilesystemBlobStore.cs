@@ -104,7 +104,7 @@ public sealed partial class FilesystemBlobStore : IBlobStore
         foreach (var file in new DirectoryInfo(_tempRoot).EnumerateFiles())
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero) <= idleSince)
+            if (new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero) <= idleSince || !HeldByAWriter(file.FullName))
             {
                 try
                 {
@@ -119,6 +119,29 @@ public sealed partial class FilesystemBlobStore : IBlobStore
         }
 
         return Task.FromResult(removed);
+    }
+
+    /// <summary>
+    /// Whether a live writer still holds the temporary. A writer opens it with FileShare.None, which .NET enforces with an
+    /// exclusive lock (flock on Unix, the share mode on Windows) that the kernel drops when the writer's process dies:
+    /// a temporary nobody holds was abandoned by a crash, however recently it was written, and start-up frees it at once.
+    /// </summary>
+    private static bool HeldByAWriter(string path)
+    {
+        try
+        {
+            using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None, bufferSize: 0);
+            return false;
+        }
+        catch (IOException)
+        {
+            // Locked (a sharing violation), or gone already: either way not ours to delete.
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return true;
+        }
     }
 
     private string BlobPath(string sha256)

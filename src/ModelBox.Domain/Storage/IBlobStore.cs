@@ -26,7 +26,10 @@ public interface IBlobStore
     /// <summary>The temporary blobs that exist now (uploads in progress or abandoned), with their last write.</summary>
     IAsyncEnumerable<TemporaryBlob> ListTemporariesAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Removes temporary blobs last written before <paramref name="idleSince"/>; returns how many were removed.</summary>
+    /// <summary>
+    /// Removes temporary blobs last written before <paramref name="idleSince"/>, and those a store can tell no live
+    /// writer holds any more (abandoned by a crashed process); returns how many were removed.
+    /// </summary>
     Task<int> SweepTemporariesAsync(DateTimeOffset idleSince, CancellationToken cancellationToken = default);
 }
 

@@ -116,7 +116,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         app.Use(server.RouteByListener);
         app.UseRouting();
         app.UseDefaultUnaryDeadline(config);
-        app.MapGrpcService<ModelStoreService>();
+        app.MapGrpcService<ModelStoreService>().Add(ValidatingMethodProvider.PreferValidatingEndpoints);
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapMetrics("/metrics");

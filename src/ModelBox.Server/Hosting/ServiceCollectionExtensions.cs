@@ -1,3 +1,5 @@
+using Grpc.AspNetCore.Server.Model;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelBox.Domain.Changes;
 using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
@@ -47,6 +49,8 @@ public static class ServiceCollectionExtensions
             options.MaxReceiveMessageSize = config.MaxMessageSizeBytes;
             options.MaxSendMessageSize = config.MaxMessageSizeBytes;
         }).AddJsonTranscoding();
+        // Undecodable requests are INVALID_ARGUMENT, not UNKNOWN with a logged error (see ValidatingMethodProvider).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<ModelStoreService>, ValidatingMethodProvider>());
         services.AddGrpcSwagger();
         services.AddSwaggerGen(options =>
         {

@@ -29,7 +29,7 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
     {
         try
         {
-            return await continuation(requestStream, context);
+            return await continuation(new RequestStreamReader<TRequest>(requestStream, context, logger), context);
         }
         catch (Exception ex) when (ex is not RpcException)
         {
@@ -55,7 +55,7 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
     {
         try
         {
-            await continuation(requestStream, responseStream, context);
+            await continuation(new RequestStreamReader<TRequest>(requestStream, context, logger), responseStream, context);
         }
         catch (Exception ex) when (ex is not RpcException)
         {
@@ -92,6 +92,29 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
     private static bool IsOutage(DbException exception) =>
         exception.IsTransient
         || exception.SqlState is { } state && (state.StartsWith("08", StringComparison.Ordinal) || state is "57P01" or "57P02" or "57P03");
+
+    /// <summary>
+    /// Kestrel reports a client that resets its request stream as an IOException from the next read, often before the
+    /// call's token is cancelled: while reading the request, that is the client going away (CANCELLED), never a server
+    /// fault. Only reads are translated, so an IOException of the server's own (a disk) still surfaces as INTERNAL.
+    /// </summary>
+    private sealed class RequestStreamReader<T>(IAsyncStreamReader<T> inner, ServerCallContext context, ILogger logger) : IAsyncStreamReader<T>
+    {
+        public T Current => inner.Current;
+
+        public async Task<bool> MoveNext(CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await inner.MoveNext(cancellationToken);
+            }
+            catch (IOException exception)
+            {
+                ServerLog.ClientAborted(logger, context.Method, exception.Message);
+                throw new RpcException(new Status(StatusCode.Cancelled, "the client closed the request stream"));
+            }
+        }
+    }
 
     internal static StatusCode ToStatusCode(ErrorKind kind) => kind switch
     {

@@ -47,6 +47,21 @@ public sealed class FilesystemBlobStoreTests : BlobStoreSpecification
     }
 
     [Fact]
+    public async Task A_recent_temporary_no_writer_holds_is_swept_at_once_and_a_held_one_is_spared()
+    {
+        // A crashed process leaves a fresh temporary; the kernel dropped its writer's lock with the process.
+        var leftover = Path.Combine(_directory, "tmp", "crashed-just-now.part");
+        await File.WriteAllBytesAsync(leftover, RandomBytes(100));
+        await using var live = await Store.BeginWriteAsync();
+        await live.WriteAsync(RandomBytes(100));
+
+        Assert.Equal(1, await Store.SweepTemporariesAsync(DateTimeOffset.UtcNow.AddHours(-1)));
+
+        Assert.False(File.Exists(leftover));
+        Assert.Single(await ListTemporariesAsync());
+    }
+
+    [Fact]
     public async Task A_full_disk_is_resource_exhausted_and_leaves_nothing_behind()
     {
         // A real full filesystem: a 1 MiB tmpfs (the suite runs as root, as CI does).
