@@ -33,6 +33,12 @@ if (args.Length > 0 && args[0] == "changes")
     return;
 }
 
+if (args.Length > 0 && args[0] == "rest")
+{
+    await RestBenchmark.RunAsync(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "soak")
 {
     Environment.ExitCode = await SoakBenchmark.RunAsync(args[1..]);
