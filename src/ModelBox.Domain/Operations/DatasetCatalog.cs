@@ -13,7 +13,7 @@ public sealed record NewDataset(
     IReadOnlyDictionary<string, string>? Metadata);
 
 /// <summary>Datasets (versioned by digest) and the lineage of model versions and experiments.</summary>
-public sealed class DatasetCatalog(IRegistryStore store, TimeProvider time)
+public sealed class DatasetCatalog(IRegistryStore store, IMetadataStore objects, TimeProvider time)
 {
     public async Task<DatasetRegistration> RegisterDatasetAsync(NewDataset request, CancellationToken cancellationToken = default)
     {
@@ -78,6 +78,14 @@ public sealed class DatasetCatalog(IRegistryStore store, TimeProvider time)
     public async Task<IReadOnlyList<ModelVersion>> ListVersionsTrainedInAsync(string? experimentId, CancellationToken cancellationToken = default)
     {
         Validation.Id(experimentId, "experiment_id", ObjectKind.Experiment);
+
+        // An unknown or deleted experiment is a mistake worth reporting, as every other listing of a parent does.
+        var experiment = await objects.FindObjectAsync(experimentId!, cancellationToken).ConfigureAwait(false);
+        if (experiment is null || experiment.Deleted)
+        {
+            throw ModelBoxException.NotFound("experiment", experimentId!);
+        }
+
         return await store.ListVersionsTrainedInAsync(experimentId!, cancellationToken).ConfigureAwait(false);
     }
 

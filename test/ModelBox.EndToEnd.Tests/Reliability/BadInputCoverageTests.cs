@@ -106,6 +106,7 @@ public sealed class BadInputCoverageTests : IDisposable
         ["ListDatasets bad namespace"] = new(StatusCode.InvalidArgument, "namespace", (c, _, _) => c.ListDatasetsAsync(new ListDatasetsRequest { Namespace = "a b" }).ResponseAsync),
         ["ListDatasets malformed page token"] = new(StatusCode.InvalidArgument, "page_token", (c, _, _) => c.ListDatasetsAsync(new ListDatasetsRequest { PageSize = 1, PageToken = "garbage!" }).ResponseAsync),
         ["ListVersionsTrainedIn with a model id"] = new(StatusCode.InvalidArgument, "experiment_id", (c, _, _) => c.ListVersionsTrainedInAsync(new ListVersionsTrainedInRequest { ExperimentId = UnknownModel }).ResponseAsync),
+        ["ListVersionsTrainedIn unknown experiment"] = new(StatusCode.NotFound, UnknownExperiment, (c, _, _) => c.ListVersionsTrainedInAsync(new ListVersionsTrainedInRequest { ExperimentId = UnknownExperiment }).ResponseAsync),
         ["GetServerInfo ignores unknown fields"] = new(StatusCode.OK, "", (_, i, _) => RawUnaryAsync(i, "GetServerInfo", [0x08, 0x01, 0x12, 0x01, 0x41])),
         ["GetClusterMembers is not implemented"] = new(StatusCode.Unimplemented, "", (c, _, _) => c.GetClusterMembersAsync(new GetClusterMembersRequest()).ResponseAsync),
         ["CreateActions is not implemented"] = new(StatusCode.Unimplemented, "", (c, _, _) => c.CreateActionsAsync(new CreateActionRequest()).ResponseAsync),
