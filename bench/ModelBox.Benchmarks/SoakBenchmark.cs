@@ -77,6 +77,7 @@ public static class SoakBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"errors: {errors} (goal 0: {(errors == 0 ? "met" : "MISSED")}); last/first minute: live heap {heapRatio:0.00}x, p99 {p99Ratio:0.00}x, "
                 + $"working set {last.WorkingSetMiB / first.WorkingSetMiB:0.00}x; verdict: {(flat ? "flat" : "GROWING")}"));
+            Console.WriteLine($"watch resumes after falling behind (ABORTED, then since = last sequence): {Interlocked.Read(ref workload.WatchResumes)}");
             foreach (var sample in workload.ErrorSamples.Take(5))
             {
                 Console.WriteLine("  error: " + sample);
@@ -170,19 +171,29 @@ public static class SoakBenchmark
 
     private static async Task WatchAsync(Workload workload, CancellationToken stop)
     {
-        try
+        // A watcher that falls behind is ended with ABORTED naming its last sequence; like the SDK, resume from there.
+        ulong since = 0;
+        while (!stop.IsCancellationRequested)
         {
-            using var call = workload.Client.WatchNamespace(new WatchNamespaceRequest { Namespace = Workload.Namespace, Since = 0 }, cancellationToken: stop);
-            await foreach (var change in call.ResponseStream.ReadAllAsync(stop))
+            try
             {
-                Interlocked.Increment(ref workload.ChangesWatched);
+                using var call = workload.Client.WatchNamespace(new WatchNamespaceRequest { Namespace = Workload.Namespace, Since = since }, cancellationToken: stop);
+                await foreach (var change in call.ResponseStream.ReadAllAsync(stop))
+                {
+                    since = change.Sequence;
+                    Interlocked.Increment(ref workload.ChangesWatched);
+                }
             }
-        }
-        catch (RpcException) when (stop.IsCancellationRequested)
-        {
-        }
-        catch (OperationCanceledException)
-        {
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Aborted && !stop.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref workload.WatchResumes);
+            }
+            catch (RpcException) when (stop.IsCancellationRequested)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
     }
 
@@ -204,6 +215,8 @@ public static class SoakBenchmark
         private long _epoch;
 
         public long ChangesWatched;
+
+        public long WatchResumes;
 
         private Workload(ModelStore.ModelStoreClient client, string[] experiments)
         {
