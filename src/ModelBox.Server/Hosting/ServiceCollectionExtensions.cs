@@ -40,6 +40,8 @@ public static class ServiceCollectionExtensions
             new ChangeFeedOptions(WatcherBufferSize: config.WatchBufferSize)));
         services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
         services.AddSingleton<ArtifactStore>();
+        // The service holds only singletons: one instance resolves them once, instead of eleven lookups per call.
+        services.AddSingleton<ModelStoreService>();
         services.AddGrpc(options =>
         {
             // Outermost first: telemetry sees the final status; errors map innermost.
