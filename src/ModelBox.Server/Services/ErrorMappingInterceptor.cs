@@ -71,9 +71,10 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
                 return new RpcException(new Status(ToStatusCode(domain.Kind), domain.Message));
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
-            case IOException when context.CancellationToken.IsCancellationRequested
-                || exception.InnerException is Microsoft.AspNetCore.Connections.ConnectionAbortedException:
-                // The client went away mid-stream: nothing is wrong with the server.
+            case not ModelBoxException when context.CancellationToken.IsCancellationRequested:
+            case IOException when exception.InnerException is Microsoft.AspNetCore.Connections.ConnectionAbortedException:
+                // The client went away (cancelled, deadline passed, stream reset) while the call read or wrote: whatever
+                // the transport threw then (an aborted read, "the request is complete" on a write) is not a server fault.
                 ServerLog.ClientAborted(logger, context.Method, exception.Message);
                 return new RpcException(new Status(StatusCode.Cancelled, "the client closed the stream"));
             case DbException database when IsOutage(database):
