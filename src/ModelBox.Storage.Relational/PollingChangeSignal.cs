@@ -17,6 +17,7 @@ public sealed class PollingChangeSignal : RelayChangeSignal, IAsyncDisposable
     private readonly string _backend;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
+    private int _disposed;
 
     public PollingChangeSignal(InProcessChangeSignal local, IChangeLog log, TimeSpan interval, string backend, ILoggerFactory? loggerFactory = null)
         : base(local)
@@ -64,8 +65,17 @@ public sealed class PollingChangeSignal : RelayChangeSignal, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops polling. Idempotent: the container disposes this once per registration that hands it out (the concrete
+    /// type and IChangeSignal).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         _stop.Dispose();

@@ -3,14 +3,13 @@ using ModelBox.EndToEnd.Tests.Infrastructure;
 namespace ModelBox.EndToEnd.Tests.Replicas;
 
 /// <summary>
-/// Two real `modelbox server start` processes sharing one fresh PostgreSQL database and one blob folder, each with its
-/// own data folder and ports: the deployment of docs/deployment.md, minus the load balancer. Both start at once, so
-/// they also race to migrate the empty database.
+/// Two real `modelbox server start` processes sharing one fresh database and one blob folder, each with its own data
+/// folder and ports: the deployment of docs/deployment.md, minus the load balancer. Both start at once, so they also
+/// race to migrate the empty database.
 /// </summary>
-public sealed class ReplicaPair : IAsyncLifetime
+public abstract class ReplicaPair : IAsyncLifetime
 {
     private readonly string _root = Directory.CreateTempSubdirectory("modelbox-replicas-").FullName;
-    private PostgresTestDatabase? _database;
     private ModelBoxProcess? _a;
     private ModelBoxProcess? _b;
 
@@ -18,16 +17,18 @@ public sealed class ReplicaPair : IAsyncLifetime
 
     public ModelBoxProcess B => _b ?? throw new InvalidOperationException("not started");
 
-    public PostgresTestDatabase Database => _database ?? throw new InvalidOperationException("not started");
+    /// <summary>Creates the shared database and returns the environment that points a replica at it.</summary>
+    protected abstract Task<IReadOnlyDictionary<string, string>> CreateDatabaseAsync();
+
+    /// <summary>Drops the shared database.</summary>
+    protected abstract ValueTask DropDatabaseAsync();
 
     public async Task InitializeAsync()
     {
-        _database = await PostgresTestDatabase.CreateAsync("modelbox_replicas");
+        var database = await CreateDatabaseAsync();
         var blobs = Directory.CreateDirectory(Path.Combine(_root, "blobs")).FullName;
-        Dictionary<string, string> Replica(string name) => new()
+        Dictionary<string, string> Replica(string name) => new(database)
         {
-            ["MODELBOX_METADATA_STORAGE"] = "postgres",
-            ["MODELBOX_POSTGRES_CONNECTION_STRING"] = _database.ConnectionString,
             ["MODELBOX_ARTIFACT_STORAGE"] = "filesystem",
             ["MODELBOX_FILESYSTEM_BASE_DIR"] = blobs,
             ["MODELBOX_DATA_DIR"] = Path.Combine(_root, name),
@@ -66,11 +67,43 @@ public sealed class ReplicaPair : IAsyncLifetime
             }
         }
 
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-
+        await DropDatabaseAsync();
         Directory.Delete(_root, recursive: true);
     }
+}
+
+/// <summary>Two replicas on PostgreSQL: LISTEN/NOTIFY wakes the watchers of the other replica.</summary>
+public sealed class PostgresReplicaPair : ReplicaPair
+{
+    private PostgresTestDatabase? _database;
+
+    protected override async Task<IReadOnlyDictionary<string, string>> CreateDatabaseAsync()
+    {
+        _database = await PostgresTestDatabase.CreateAsync("modelbox_replicas");
+        return new Dictionary<string, string>
+        {
+            ["MODELBOX_METADATA_STORAGE"] = "postgres",
+            ["MODELBOX_POSTGRES_CONNECTION_STRING"] = _database.ConnectionString,
+        };
+    }
+
+    protected override ValueTask DropDatabaseAsync() => _database?.DisposeAsync() ?? ValueTask.CompletedTask;
+}
+
+/// <summary>Two replicas on MariaDB: each replica polls the change log for the other's commits.</summary>
+public sealed class MySqlReplicaPair : ReplicaPair
+{
+    private MySqlTestDatabase? _database;
+
+    protected override async Task<IReadOnlyDictionary<string, string>> CreateDatabaseAsync()
+    {
+        _database = await MySqlTestDatabase.CreateAsync("modelbox_replicas");
+        return new Dictionary<string, string>
+        {
+            ["MODELBOX_METADATA_STORAGE"] = "mysql",
+            ["MODELBOX_MYSQL_CONNECTION_STRING"] = _database.ConnectionString,
+        };
+    }
+
+    protected override ValueTask DropDatabaseAsync() => _database?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

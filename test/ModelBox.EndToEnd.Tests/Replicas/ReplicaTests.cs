@@ -7,8 +7,9 @@ using Xunit.Abstractions;
 
 namespace ModelBox.EndToEnd.Tests.Replicas;
 
-/// <summary>Two replicas on one PostgreSQL database and one blob folder behave as one service.</summary>
-public sealed class ReplicaTests(ReplicaPair replicas, ITestOutputHelper output) : IClassFixture<ReplicaPair>
+/// <summary>Two replicas on one database and one blob folder behave as one service.</summary>
+public abstract class ReplicaTests<TPair>(TPair replicas, ITestOutputHelper output) : IClassFixture<TPair>
+    where TPair : ReplicaPair
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
@@ -131,3 +132,9 @@ public sealed class ReplicaTests(ReplicaPair replicas, ITestOutputHelper output)
         return stream.Current;
     }
 }
+
+/// <summary>The replica behaviour on PostgreSQL.</summary>
+public sealed class PostgresReplicaTests(PostgresReplicaPair replicas, ITestOutputHelper output) : ReplicaTests<PostgresReplicaPair>(replicas, output);
+
+/// <summary>The replica behaviour on MariaDB.</summary>
+public sealed class MySqlReplicaTests(MySqlReplicaPair replicas, ITestOutputHelper output) : ReplicaTests<MySqlReplicaPair>(replicas, output);

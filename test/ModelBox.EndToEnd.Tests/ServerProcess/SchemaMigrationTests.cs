@@ -45,7 +45,8 @@ public abstract class SchemaMigrationTests : IAsyncLifetime
         await using var server = await ModelBoxProcess.StartAsync(Storage, Root);
         var created = await server.Store.CreateExperimentAsync(new ModelBox.Protocol.CreateExperimentRequest { Name = "after-migrate", Namespace = "migrate" });
         Assert.False(created.ExperimentExists);
-        Assert.Equal(0, await server.StopAsync());
+        var exitCode = await server.StopAsync();
+        Assert.True(exitCode == 0, $"exit code {exitCode}:\n{server.Output}");
     }
 
     [Fact]
@@ -124,4 +125,34 @@ public sealed class PostgresSchemaMigrationTests : SchemaMigrationTests
 
     protected override Task RecordAppliedVersionAsync(long version) =>
         _database!.ScalarAsync($"INSERT INTO \"{SchemaMigrations.VersionTable}\" (\"Version\", \"AppliedOn\", \"Description\") VALUES ({version}, now(), 'from the future')");
+}
+
+/// <summary>A fresh MariaDB database on the server test.sh started.</summary>
+public sealed class MySqlSchemaMigrationTests : SchemaMigrationTests
+{
+    private MySqlTestDatabase? _database;
+
+    protected override IReadOnlyDictionary<string, string> Storage => new Dictionary<string, string>
+    {
+        ["MODELBOX_METADATA_STORAGE"] = "mysql",
+        ["MODELBOX_MYSQL_CONNECTION_STRING"] = _database!.ConnectionString,
+        ["MODELBOX_DATA_DIR"] = Path.Combine(Root, "data"),
+    };
+
+    protected override string StorageName => "mysql";
+
+    public override async Task InitializeAsync() => _database = await MySqlTestDatabase.CreateAsync("modelbox_migrate");
+
+    public override async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+
+    protected override Task RecordAppliedVersionAsync(long version) =>
+        _database!.ScalarAsync($"INSERT INTO `{SchemaMigrations.VersionTable}` (`Version`, `AppliedOn`, `Description`) VALUES ({version}, NOW(), 'from the future')");
 }
