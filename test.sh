@@ -8,6 +8,15 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
+# `./test.sh --with-servers CMD ARGS...` starts the same servers and runs CMD with the test variables set instead of
+# the tests (for the benchmarks that need PostgreSQL, MariaDB or S3), then stops the servers.
+with_servers=()
+if [[ "${1:-}" == "--with-servers" ]]; then
+    shift
+    (($# > 0)) || { echo "usage: ./test.sh --with-servers CMD [ARGS...]" >&2; exit 2; }
+    with_servers=("$@")
+fi
+
 results_dir="${MODELBOX_TEST_RESULTS:-$root/artifacts/test-results}"
 
 # The Python interop test uses Debian's interpreter: python3-grpcio installs into its dist-packages, which a
@@ -200,6 +209,13 @@ if ! "$debian_python" -c "import socket; socket.create_connection(('127.0.0.1', 
 fi
 export MODELBOX_TEST_S3_ENDPOINT="http://127.0.0.1:$s3rver_port"
 echo "==> s3rver on $MODELBOX_TEST_S3_ENDPOINT"
+
+if ((${#with_servers[@]} > 0)); then
+    set +e
+    "${with_servers[@]}"
+    status=$?
+    exit $status
+fi
 
 rm -rf "$results_dir"
 mkdir -p "$results_dir"

@@ -59,12 +59,10 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
         $"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({keyColumns}) DO UPDATE SET "
         + string.Join(", ", updateColumns.Select(column => $"{column} = EXCLUDED.{column}"));
 
-    public override string UpsertSeries =>
-        "INSERT INTO metric_series (parent_id, \"key\", point_count) VALUES (@Parent, @Key, @Count) "
+    protected override string BuildUpsertSeries(int rows) =>
+        $"INSERT INTO metric_series (parent_id, \"key\", point_count) VALUES {SeriesValues(rows)} "
         + "ON CONFLICT (parent_id, \"key\") DO UPDATE SET point_count = metric_series.point_count + EXCLUDED.point_count "
-        + "RETURNING id AS \"Id\", point_count AS \"PointCount\"";
-
-    public override bool UpsertSeriesReturnsRow => true;
+        + "RETURNING id, parent_id, \"key\", point_count";
 
     /// <summary>A row-value comparison, which PostgreSQL turns into one index range.</summary>
     public override string KeysetAfter(bool greater, params (string Column, string Parameter)[] key) =>

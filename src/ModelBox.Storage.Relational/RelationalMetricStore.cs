@@ -36,43 +36,83 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
             .OrderBy(series => series.ParentId, StringComparer.Ordinal)
             .ThenBy(series => series.Key, StringComparer.Ordinal)
             .ToList();
+        // One row per series, with all its new points (a series may appear more than once in a batch).
+        var distinct = new List<(string Parent, string Key, long Count)>(ordered.Count);
+        foreach (var series in ordered)
+        {
+            if (distinct.Count > 0 && distinct[^1].Parent == series.ParentId && distinct[^1].Key == series.Key)
+            {
+                distinct[^1] = distinct[^1] with { Count = distinct[^1].Count + series.Points.Count };
+            }
+            else
+            {
+                distinct.Add((series.ParentId, series.Key, series.Points.Count));
+            }
+        }
+
         return await _database.WriteAsync(
             async session =>
             {
+                var counts = await UpsertSeriesAsync(session, distinct, cancellationToken).ConfigureAwait(false);
                 var rows = new List<PointRow>((int)Math.Min(count, 1_000_000));
                 foreach (var series in ordered)
                 {
-                    var parameters = new { Parent = series.ParentId, series.Key, Count = (long)series.Points.Count };
-                    SeriesRow? row;
-                    if (session.Dialect.UpsertSeriesReturnsRow)
-                    {
-                        row = await session.QuerySingleOrDefaultAsync<SeriesRow>(session.Dialect.UpsertSeries, parameters, cancellationToken).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await session.ExecuteAsync(session.Dialect.UpsertSeries, parameters, cancellationToken).ConfigureAwait(false);
-                        // The upsert locked the row: this read sees it as this transaction left it.
-                        row = await session.QuerySingleOrDefaultAsync<SeriesRow>(
-                            "SELECT id AS Id, point_count AS PointCount FROM metric_series WHERE parent_id = @Parent AND \"key\" = @Key",
-                            parameters,
-                            cancellationToken).ConfigureAwait(false);
-                    }
-
-                    if (row is null)
-                    {
-                        throw new InvalidOperationException("the metric series row vanished inside its transaction");
-                    }
-                    var seq = row.PointCount - series.Points.Count + 1;
+                    var (id, next) = counts[(series.ParentId, series.Key)];
                     foreach (var point in series.Points)
                     {
-                        rows.Add(PointRow.From(row.Id, seq++, point));
+                        rows.Add(PointRow.From(id, next++, point));
                     }
+
+                    counts[(series.ParentId, series.Key)] = (id, next);
                 }
 
                 await session.Dialect.InsertPointsAsync(session.Connection, session.Transaction, rows, cancellationToken).ConfigureAwait(false);
                 return count;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Upserts the series rows in one command (in key order, so concurrent appends lock rows in the same order and never
+    /// deadlock) and returns, per series, its id and the first <c>seq</c> of the new points.
+    /// </summary>
+    private static async Task<Dictionary<(string Parent, string Key), (long Id, long NextSeq)>> UpsertSeriesAsync(
+        DbSession session, List<(string Parent, string Key, long Count)> series, CancellationToken cancellationToken)
+    {
+        var added = new Dictionary<(string Parent, string Key), long>(series.Count);
+        await using var command = session.Connection.CreateCommand();
+        command.Transaction = session.Transaction;
+        command.CommandTimeout = session.Dialect.CommandTimeoutSeconds;
+        command.CommandText = session.Dialect.UpsertSeriesSql(series.Count);
+        for (var i = 0; i < series.Count; i++)
+        {
+            Add(command, $"p{i}", series[i].Parent);
+            Add(command, $"k{i}", series[i].Key);
+            Add(command, $"c{i}", series[i].Count);
+            added[(series[i].Parent, series[i].Key)] = series[i].Count;
+        }
+
+        var result = new Dictionary<(string Parent, string Key), (long Id, long NextSeq)>(series.Count);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            do
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var key = (reader.GetString(1), reader.GetString(2));
+                    var pointCount = reader.GetInt64(3);
+                    result[key] = (reader.GetInt64(0), pointCount - added[key] + 1);
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        }
+
+        if (result.Count != series.Count)
+        {
+            throw new InvalidOperationException("a metric series row vanished inside its transaction");
+        }
+
+        return result;
     }
 
     public Task<IReadOnlyList<MetricSeries>> ReadAllAsync(string parentId, CancellationToken cancellationToken = default)
@@ -256,9 +296,4 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
             : throw ModelBoxException.InvalidArgument("page_token is malformed; pass the next_page_token of the previous page");
     }
 
-    private sealed class SeriesRow
-    {
-        public long Id { get; set; }
-        public long PointCount { get; set; }
-    }
 }

@@ -53,12 +53,22 @@ public abstract class SqlDialect
     /// <summary>An INSERT of one row that overwrites <paramref name="updateColumns"/> when the key exists.</summary>
     public abstract string Upsert(string table, string columns, string values, string keyColumns, params string[] updateColumns);
 
-    /// <summary>An INSERT of a metric series row that adds <c>@Count</c> to <c>point_count</c> when the series exists; when
-    /// <see cref="UpsertSeriesReturnsRow"/>, it also returns the row's <c>Id</c> and <c>PointCount</c>.</summary>
-    public abstract string UpsertSeries { get; }
+    /// <summary>
+    /// One command that upserts <paramref name="rows"/> metric series rows, given as parameters <c>@p{i}</c> (parent id),
+    /// <c>@k{i}</c> (key) and <c>@c{i}</c> (new points), in that order: a new row starts with <c>point_count = @c{i}</c>,
+    /// an existing one adds <c>@c{i}</c>. The command returns <c>id, parent_id, key, point_count</c> of every row it
+    /// touched, in any order, possibly after result sets without rows. The rows are locked until the transaction ends.
+    /// </summary>
+    public string UpsertSeriesSql(int rows) => _upsertSeriesSql.GetOrAdd(rows, count => Sql(BuildUpsertSeries(count)));
 
-    /// <summary>Whether <see cref="UpsertSeries"/> returns the row (RETURNING), saving a second round trip.</summary>
-    public virtual bool UpsertSeriesReturnsRow => false;
+    private readonly ConcurrentDictionary<int, string> _upsertSeriesSql = new();
+
+    /// <summary>The dialect's <see cref="UpsertSeriesSql"/> for <paramref name="rows"/> rows (portable quoting).</summary>
+    protected abstract string BuildUpsertSeries(int rows);
+
+    /// <summary>"(@p0, @k0, @c0), (@p1, @k1, @c1), ...": the VALUES rows of <see cref="UpsertSeriesSql"/>.</summary>
+    protected static string SeriesValues(int rows) =>
+        string.Join(", ", Enumerable.Range(0, rows).Select(i => $"(@p{i}, @k{i}, @c{i})"));
 
     /// <summary>
     /// A keyset condition "the row sorts after (or before) the given key": <paramref name="greater"/> true for ascending

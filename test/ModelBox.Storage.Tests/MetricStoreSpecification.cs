@@ -48,6 +48,10 @@ public abstract class MetricStoreSpecification : IAsyncLifetime
             MetricPoint.OfString(10, T, ""),
             MetricPoint.OfBytes(11, T, [0, 1, 2, 255]),
             MetricPoint.OfBytes(12, T, []),
+            MetricPoint.OfDouble(13, T, double.MaxValue),
+            MetricPoint.OfDouble(14, T, -1.0 / 3),
+            MetricPoint.OfDouble(15, T, 0.1 + 0.2),
+            MetricPoint.OfDouble(16, T, -double.Epsilon),
         ];
 
         var stored = await Store.AppendAsync([new MetricSeriesPoints(Run, "mixed", points)]);
