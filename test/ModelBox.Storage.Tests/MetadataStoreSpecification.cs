@@ -60,6 +60,21 @@ public abstract class MetadataStoreSpecification : IAsyncLifetime
     // ---- Round trips ----
 
     [Fact]
+    public async Task Names_that_differ_only_in_case_or_trailing_spaces_are_different_objects()
+    {
+        string[] names = ["resnet", "resnet ", "ResNet"];
+        foreach (var name in names)
+        {
+            var created = await Store.CreateExperimentAsync(Experiment("spaces", name, T0));
+            Assert.False(created.Existed, $"'{name}' was taken for an existing experiment");
+            Assert.Equal(name, (await Store.GetExperimentAsync(created.Value.Id))!.Name);
+        }
+
+        var listed = await Store.ListExperimentsAsync("spaces", new PageRequest(null, null));
+        Assert.Equal(names.Order(StringComparer.Ordinal), listed.Items.Select(e => e.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Experiment_round_trips_every_field()
     {
         var experiment = Experiment("vision", "resnet", T0) with

@@ -31,6 +31,23 @@ public abstract class MetricStoreSpecification : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Keys_that_differ_only_in_case_or_trailing_spaces_are_different_series()
+    {
+        string[] keys = ["loss", "loss ", "Loss", "loss  "];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            await Store.AppendAsync([new MetricSeriesPoints(Run, keys[i], [MetricPoint.OfDouble(i, T, i)])]);
+        }
+
+        var series = await Store.ReadAllAsync(Run);
+        Assert.Equal(keys.Order(StringComparer.Ordinal), series.Select(s => s.Key).Order(StringComparer.Ordinal));
+        for (var i = 0; i < keys.Length; i++)
+        {
+            Assert.Equal(i, Assert.Single(Assert.Single(series, s => s.Key == keys[i]).Points).Number);
+        }
+    }
+
+    [Fact]
     public async Task Every_value_kind_round_trips_including_nan_and_infinities()
     {
         MetricPoint[] points =
