@@ -12,12 +12,13 @@ using Xunit.Abstractions;
 namespace ModelBox.EndToEnd.Tests.Reliability;
 
 /// <summary>
-/// The crash suite: the real server as a child process on one data folder, concurrent writers of every kind, SIGKILL
-/// at random moments, restart, and after every restart: every acknowledged write is there, no partial or unverified
-/// artifact is visible, metric batches are all-or-nothing, SQLite's integrity check passes, and start-up left no
-/// temporary blob behind. Reproduce a failure with MODELBOX_CRASH_SEED=&lt;seed printed in the message&gt;.
+/// The crash suite: the real server as a child process on one data folder (and, for the server databases, one
+/// database), concurrent writers of every kind, SIGKILL at random moments, restart, and after every restart: every
+/// acknowledged write is there, no partial or unverified artifact is visible, metric batches are all-or-nothing, the
+/// store's own integrity check passes, and start-up left no temporary blob behind. Reproduce a failure with
+/// MODELBOX_CRASH_SEED=&lt;seed printed in the message&gt;.
 /// </summary>
-public sealed class CrashTests(ITestOutputHelper output) : IDisposable
+public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Cycles = 12;
     private const int Writers = 6;
@@ -25,7 +26,18 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
 
     private readonly string _dataDir = Directory.CreateTempSubdirectory("modelbox-crash-").FullName;
 
-    public void Dispose()
+    /// <summary>The folder the server keeps its data (and the embedded database) in.</summary>
+    protected string DataDir => _dataDir;
+
+    /// <summary>The environment that selects the metadata backend under test (empty: the embedded SQLite store).</summary>
+    protected virtual IReadOnlyDictionary<string, string>? Storage => null;
+
+    /// <summary>The backend's own consistency check, run after the last restart.</summary>
+    protected abstract Task AssertIntegrityAsync();
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual Task DisposeAsync()
     {
         try
         {
@@ -34,6 +46,8 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         catch (IOException)
         {
         }
+
+        return Task.CompletedTask;
     }
 
     [Fact]
@@ -51,7 +65,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         {
             for (cycle = 1; cycle <= Cycles; cycle++)
             {
-                server = await ChildServer.StartAsync(_dataDir);
+                server = await ChildServer.StartAsync(_dataDir, Storage);
                 await VerifyAsync(server, ledger);
 
                 using var stop = new CancellationTokenSource();
@@ -72,11 +86,11 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
             }
 
             cycle = Cycles + 1;
-            server = await ChildServer.StartAsync(_dataDir);
+            server = await ChildServer.StartAsync(_dataDir, Storage);
             await VerifyAsync(server, ledger);
             await server.StopAsync();
             Assert.Empty(server.ErrorLines);
-            AssertIntegrity(Path.Combine(_dataDir, "modelbox.db"));
+            await AssertIntegrityAsync();
         }
         catch (Exception ex) when (ex is not ReproducibleFailure)
         {
@@ -203,7 +217,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         // Start-up has finished (the server answers SERVING) and no upload has begun yet: nothing may sit in tmp/.
         var temporaries = Directory.GetFiles(Path.Combine(_dataDir, "blobs", "tmp"));
         Assert.True(temporaries.Length == 0, $"temporary blobs left after start-up: {string.Join(", ", temporaries.Select(Path.GetFileName))}");
-        AssertIntegrity(Path.Combine(_dataDir, "modelbox.db"));
+        await AssertIntegrityAsync();
 
         var client = new ModelStore.ModelStoreClient(server.Channel);
         var listed = (await client.ListExperimentsAsync(new ListExperimentsRequest { Namespace = "crash" })).Experiments.ToDictionary(e => e.Id);
@@ -312,30 +326,6 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         return (size, Convert.ToHexStringLower(hash.GetHashAndReset()));
     }
 
-    /// <summary>PRAGMA integrity_check over a short-lived read-only connection (WAL lets it run beside the server).</summary>
-    private static void AssertIntegrity(string databasePath)
-    {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadOnly,
-            Pooling = false,
-        }.ToString());
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA integrity_check;";
-        var results = new List<string>();
-        using (var reader = command.ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                results.Add(reader.GetString(0));
-            }
-        }
-
-        Assert.True(results is ["ok"], "PRAGMA integrity_check: " + string.Join("; ", results));
-    }
-
     private sealed class MetricBatch(string parentId, string key, long firstStep, int count)
     {
         public string ParentId { get; } = parentId;
@@ -382,4 +372,98 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
     }
 
     private sealed class ReproducibleFailure(string message, Exception inner) : Exception(message, inner);
+}
+
+/// <summary>The crash suite on the embedded store: SQLite in WAL mode under the data folder.</summary>
+public sealed class SqliteCrashTests(ITestOutputHelper output) : CrashTests(output)
+{
+    /// <summary>PRAGMA integrity_check over a short-lived read-only connection.</summary>
+    protected override async Task AssertIntegrityAsync()
+    {
+        await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(DataDir, "modelbox.db"),
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = false,
+        }.ToString());
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA integrity_check;";
+        var results = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                results.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.True(results is ["ok"], "PRAGMA integrity_check: " + string.Join("; ", results));
+    }
+}
+
+/// <summary>
+/// The crash suite on PostgreSQL: the ModelBox process is killed (the database keeps running), so what is proved is
+/// that ModelBox acknowledges only committed transactions and leaves nothing half-done in its tables or blob folder.
+/// </summary>
+public sealed class PostgresCrashTests(ITestOutputHelper output) : CrashTests(output)
+{
+    private PostgresTestDatabase? _database;
+
+    protected override IReadOnlyDictionary<string, string> Storage => new Dictionary<string, string>
+    {
+        ["MODELBOX_METADATA_STORAGE"] = "postgres",
+        ["MODELBOX_POSTGRES_CONNECTION_STRING"] = _database!.ConnectionString,
+    };
+
+    public override async Task InitializeAsync() => _database = await PostgresTestDatabase.CreateAsync("modelbox_crash");
+
+    public override async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+
+    /// <summary>Every metric series' point count matches its points: the seq counter and the points commit together.</summary>
+    protected override async Task AssertIntegrityAsync()
+    {
+        var mismatched = await _database!.ScalarAsync(
+            "SELECT count(*) FROM metric_series s WHERE s.point_count <> (SELECT count(*) FROM metric_points p WHERE p.series_id = s.id)");
+        Assert.Equal(0L, Convert.ToInt64(mismatched, CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>The crash suite on MariaDB (see <see cref="PostgresCrashTests"/>).</summary>
+public sealed class MySqlCrashTests(ITestOutputHelper output) : CrashTests(output)
+{
+    private MySqlTestDatabase? _database;
+
+    protected override IReadOnlyDictionary<string, string> Storage => new Dictionary<string, string>
+    {
+        ["MODELBOX_METADATA_STORAGE"] = "mysql",
+        ["MODELBOX_MYSQL_CONNECTION_STRING"] = _database!.ConnectionString,
+    };
+
+    public override async Task InitializeAsync() => _database = await MySqlTestDatabase.CreateAsync("modelbox_crash");
+
+    public override async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+
+    protected override async Task AssertIntegrityAsync()
+    {
+        var mismatched = await _database!.ScalarAsync(
+            "SELECT count(*) FROM metric_series s WHERE s.point_count <> (SELECT count(*) FROM metric_points p WHERE p.series_id = s.id)");
+        Assert.Equal(0L, Convert.ToInt64(mismatched, CultureInfo.InvariantCulture));
+    }
 }
