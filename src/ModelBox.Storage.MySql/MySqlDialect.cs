@@ -53,6 +53,19 @@ public sealed class MySqlDialect : SqlDialect, IAsyncDisposable
     /// literal with a double quote in it).</summary>
     protected override string Translate(string sql) => sql.Replace('"', '`');
 
+    // CAST AS DOUBLE saturates at the largest double; JSON_TYPE names integers and decimals apart.
+    public override string JsonNumber(string jsonColumn) =>
+        $"CASE WHEN JSON_TYPE({jsonColumn}) IN ('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL') THEN CAST(JSON_EXTRACT({jsonColumn}, '$') AS DOUBLE) END";
+
+    // The column is utf8mb4_bin, and so is what JSON_UNQUOTE returns of it: byte-wise comparison without a COLLATE.
+    public override string JsonString(string jsonColumn) =>
+        $"CASE WHEN JSON_TYPE({jsonColumn}) = 'STRING' THEN JSON_UNQUOTE(JSON_EXTRACT({jsonColumn}, '$')) END";
+
+    public override string JsonBoolean(string jsonColumn) =>
+        $"CASE WHEN JSON_TYPE({jsonColumn}) = 'BOOLEAN' THEN JSON_UNQUOTE(JSON_EXTRACT({jsonColumn}, '$')) END";
+
+    public override (string Positive, string Negative) InfinityLiterals => ("1.7976931348623157e308", "-1.7976931348623157e308");
+
     public override string InsertIfAbsent(string table, string columns, string values, string keyColumns)
     {
         // A no-op update on a duplicate (INSERT IGNORE would also swallow foreign-key and data errors).

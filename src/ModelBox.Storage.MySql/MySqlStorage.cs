@@ -10,7 +10,7 @@ namespace ModelBox.Storage.MySql;
 public static class MySqlStorage
 {
     /// <summary>
-    /// Stores metadata, metrics, file records and the change log in MySQL or MariaDB: registers the same ports as the
+    /// Stores metadata, the registry, metrics, file records and the change log in MySQL or MariaDB: registers the same ports as the
     /// SQLite backend, and an IChangeSignal that wakes this process's watchers after its own commits at once and polls
     /// the change log for the commits of other replicas.
     /// </summary>
@@ -33,7 +33,7 @@ public static class MySqlStorage
         services.AddSingleton<IEventStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IChangeLog>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IFileRecordStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
-        services.AddSingleton<IRegistryStore>(sp => new RegistryNotYetSupported(sp.GetRequiredService<IMetadataStore>(), "mysql"));
+        services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IMetricStore>(sp => new RelationalMetricStore(sp.GetRequiredService<RelationalMetadataStore>()));
         return services;
     }

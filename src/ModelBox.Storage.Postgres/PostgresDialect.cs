@@ -70,6 +70,23 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
 
     public override string InList(string column, string parameter) => $"{column} = ANY({parameter})";
 
+    /// <summary>Collation "C": byte order whatever the database's locale.</summary>
+    public override string BinaryText(string expression) => $"{expression} COLLATE \"C\"";
+
+    // jsonb keeps numbers as numeric; clamping before the cast to double keeps 1e400 from failing the whole search.
+    public override string JsonNumber(string jsonColumn) =>
+        $"CASE WHEN jsonb_typeof(CAST({jsonColumn} AS jsonb)) = 'number' THEN CAST(LEAST(GREATEST(CAST(CAST({jsonColumn} AS jsonb) AS numeric), "
+        + "-1.7976931348623157e308), 1.7976931348623157e308) AS double precision) END";
+
+    public override string JsonString(string jsonColumn) =>
+        $"(CASE WHEN jsonb_typeof(CAST({jsonColumn} AS jsonb)) = 'string' THEN CAST({jsonColumn} AS jsonb) #>> '{{}}' END) COLLATE \"C\"";
+
+    public override string JsonBoolean(string jsonColumn) =>
+        $"CASE WHEN jsonb_typeof(CAST({jsonColumn} AS jsonb)) = 'boolean' THEN CAST({jsonColumn} AS jsonb) #>> '{{}}' END";
+
+    public override (string Positive, string Negative) InfinityLiterals =>
+        ("CAST('Infinity' AS double precision)", "CAST('-Infinity' AS double precision)");
+
     public override async Task<long> ReserveSequencesAsync(
         DbConnection connection, DbTransaction transaction, int count, CancellationToken cancellationToken)
     {

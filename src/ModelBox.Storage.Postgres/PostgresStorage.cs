@@ -10,10 +10,10 @@ namespace ModelBox.Storage.Postgres;
 public static class PostgresStorage
 {
     /// <summary>
-    /// Stores metadata, metrics, file records and the change log in PostgreSQL: registers the same ports as the SQLite
-    /// backend (IMetadataStore, IObjectMetadataStore, IEventStore, IChangeLog, IFileRecordStore, IMetricStore) and an
-    /// IChangeSignal that wakes this process's watchers after its own commits and, through LISTEN/NOTIFY, after the
-    /// commits of other replicas.
+    /// Stores metadata, the registry, metrics, file records and the change log in PostgreSQL: registers the same ports as the
+    /// SQLite backend (IMetadataStore, IObjectMetadataStore, IEventStore, IChangeLog, IFileRecordStore, IRegistryStore,
+    /// IMetricStore) and an IChangeSignal that wakes this process's watchers after its own commits and, through
+    /// LISTEN/NOTIFY, after the commits of other replicas.
     /// </summary>
     public static IServiceCollection AddPostgresStorage(this IServiceCollection services, PostgresStorageOptions options)
     {
@@ -30,7 +30,7 @@ public static class PostgresStorage
         services.AddSingleton<IEventStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IChangeLog>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IFileRecordStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
-        services.AddSingleton<IRegistryStore>(sp => new RegistryNotYetSupported(sp.GetRequiredService<IMetadataStore>(), "postgres"));
+        services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IMetricStore>(sp => new RelationalMetricStore(sp.GetRequiredService<RelationalMetadataStore>()));
         return services;
     }

@@ -24,6 +24,11 @@ internal sealed class DbSession(DbConnection connection, DbTransaction transacti
     public async Task<List<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
         (await Connection.QueryAsync<T>(Command(sql, parameters, cancellationToken)).ConfigureAwait(false)).AsList();
 
+    /// <summary>Runs a statement built for this request only (see <see cref="SqlDialect.SqlOnce"/>).</summary>
+    public async Task<List<T>> QueryOnceAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
+        (await Connection.QueryAsync<T>(new CommandDefinition(
+            Dialect.SqlOnce(sql), parameters, Transaction, Dialect.CommandTimeoutSeconds, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+
     public Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
         Connection.QuerySingleOrDefaultAsync<T>(Command(sql, parameters, cancellationToken));
 

@@ -99,6 +99,10 @@ public sealed partial class RelationalMetadataStore
                 "SELECT m.namespace AS Namespace, COALESCE(v.deleted_at, m.deleted_at) AS DeletedAt, NULL AS ParentId "
                 + "FROM model_versions v JOIN models m ON m.id = v.model_id WHERE v.id = @Id",
             ObjectKind.Event => "SELECT namespace AS Namespace, NULL AS DeletedAt, parent_id AS ParentId FROM events WHERE id = @Id",
+            ObjectKind.Dataset => "SELECT namespace AS Namespace, deleted_at AS DeletedAt, NULL AS ParentId FROM datasets WHERE id = @Id",
+            ObjectKind.DatasetVersion =>
+                "SELECT d.namespace AS Namespace, d.deleted_at AS DeletedAt, NULL AS ParentId "
+                + "FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE v.id = @Id",
             _ => null,
         };
         if (sql is null)

@@ -124,51 +124,60 @@ public sealed partial class RelationalMetadataStore
             },
             cancellationToken);
 
+    /// <summary>Creates the version; its unique tags move to it from the model's other versions (audited as "anonymous").</summary>
     public Task<CreateResult<ModelVersion>> CreateModelVersionAsync(ModelVersion version, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(version);
-        return WriteAsync(
-            async session =>
-            {
-                var model = await GetDeletionAsync(session, "models", version.ModelId, cancellationToken).ConfigureAwait(false);
-                if (model is null || model.DeletedAt is not null)
-                {
-                    throw ModelBoxException.NotFound("model", version.ModelId);
-                }
-
-                var inserted = await session.ExecuteAsync(
-                    _dialect.InsertIfAbsent(
-                        "model_versions",
-                        "id, model_id, name, version, description, framework, unique_tags, created_at, updated_at, deleted_at",
-                        "@Id, @ModelId, @Name, @Version, @Description, @Framework, @UniqueTags, @CreatedAt, @UpdatedAt, NULL",
-                        "id"),
-                    new
-                    {
-                        version.Id,
-                        version.ModelId,
-                        version.Name,
-                        version.Version,
-                        version.Description,
-                        Framework = (int)version.Framework,
-                        UniqueTags = TagsToJson(version.UniqueTags),
-                        CreatedAt = ToMicros(version.CreatedAt),
-                        UpdatedAt = ToMicros(version.UpdatedAt),
-                    }, cancellationToken).ConfigureAwait(false) == 1;
-                if (inserted)
-                {
-                    await InsertMetadataAsync(session, version.Id, version.Metadata, version.CreatedAt, cancellationToken).ConfigureAwait(false);
-                }
-
-                var stored = await ReadModelVersionAsync(session, version.Id, cancellationToken).ConfigureAwait(false);
-                if (inserted)
-                {
-                    await AppendModelVersionChangeAsync(session, stored!, ChangeType.Created, stored!.CreatedAt, cancellationToken)
-                        .ConfigureAwait(false);
-                }
-
-                return new CreateResult<ModelVersion>(stored!, Existed: !inserted);
-            },
+        return CreateModelVersionAsync(
+            version, Domain.Registry.Lineage.Empty, new Domain.Registry.AuditContext(Domain.Registry.RegistryValidation.AnonymousActor, version.CreatedAt),
             cancellationToken);
+    }
+
+    /// <summary>
+    /// Inserts a version unless its id exists, in the caller's write transaction; returns what is stored and whether it was
+    /// inserted. The model's row stays locked until the transaction ends: versions of one model are created (and take
+    /// unique tags from each other) one at a time across replicas, and a concurrent delete of the model waits.
+    /// </summary>
+    private async Task<(ModelVersion Stored, bool Inserted)> InsertModelVersionAsync(
+        DbSession session, ModelVersion version, CancellationToken cancellationToken)
+    {
+        var model = await GetDeletionAsync(session, "models", version.ModelId, cancellationToken, forUpdate: true).ConfigureAwait(false);
+        if (model is null || model.DeletedAt is not null)
+        {
+            throw ModelBoxException.NotFound("model", version.ModelId);
+        }
+
+        var inserted = await session.ExecuteAsync(
+            _dialect.InsertIfAbsent(
+                "model_versions",
+                "id, model_id, name, version, description, framework, unique_tags, created_at, updated_at, deleted_at",
+                "@Id, @ModelId, @Name, @Version, @Description, @Framework, @UniqueTags, @CreatedAt, @UpdatedAt, NULL",
+                "id"),
+            new
+            {
+                version.Id,
+                version.ModelId,
+                version.Name,
+                version.Version,
+                version.Description,
+                Framework = (int)version.Framework,
+                UniqueTags = TagsToJson(version.UniqueTags),
+                CreatedAt = ToMicros(version.CreatedAt),
+                UpdatedAt = ToMicros(version.UpdatedAt),
+            }, cancellationToken).ConfigureAwait(false) == 1;
+        if (inserted)
+        {
+            await InsertMetadataAsync(session, version.Id, version.Metadata, version.CreatedAt, cancellationToken).ConfigureAwait(false);
+        }
+
+        var stored = await ReadModelVersionAsync(session, version.Id, cancellationToken).ConfigureAwait(false);
+        if (inserted)
+        {
+            await AppendModelVersionChangeAsync(session, stored!, ChangeType.Created, stored!.CreatedAt, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        return (stored!, inserted);
     }
 
     public Task<ModelVersion?> GetModelVersionAsync(string id, CancellationToken cancellationToken = default) =>

@@ -107,29 +107,35 @@ public sealed partial class RelationalMetadataStore
                     return false;
                 }
 
-                await session.ExecuteAsync(
-                    """
-                    INSERT INTO events (id, parent_id, namespace, name, source, wallclock_ns, created_at)
-                    VALUES (@Id, @ParentId, @Namespace, @Name, @Source, @WallclockNs, @CreatedAt)
-                    """,
-                    new
-                    {
-                        loggedEvent.Id,
-                        loggedEvent.ParentId,
-                        parent.Namespace,
-                        loggedEvent.Name,
-                        loggedEvent.Source,
-                        WallclockNs = loggedEvent.WallclockUnixNanos,
-                        CreatedAt = ToMicros(loggedEvent.CreatedAt),
-                    }, cancellationToken).ConfigureAwait(false);
-                await InsertMetadataAsync(session, loggedEvent.Id, loggedEvent.Metadata, loggedEvent.CreatedAt, cancellationToken)
-                    .ConfigureAwait(false);
-                await AppendChangeAsync(
-            session, parent.Namespace, ChangeObjectKinds.Event, loggedEvent.Id, ChangeType.Created, loggedEvent.CreatedAt,
-                    ChangeStateJson.Event(loggedEvent), cancellationToken).ConfigureAwait(false);
+                await InsertEventAsync(session, loggedEvent, parent.Namespace, cancellationToken).ConfigureAwait(false);
                 return true;
             },
             cancellationToken);
+    }
+
+    /// <summary>Stores an event and its change record in the caller's write transaction (logged events and audit events alike).</summary>
+    private static async Task InsertEventAsync(DbSession session, LoggedEvent loggedEvent, string @namespace, CancellationToken cancellationToken)
+    {
+        await session.ExecuteAsync(
+            """
+            INSERT INTO events (id, parent_id, namespace, name, source, wallclock_ns, created_at)
+            VALUES (@Id, @ParentId, @Namespace, @Name, @Source, @WallclockNs, @CreatedAt)
+            """,
+            new
+            {
+                loggedEvent.Id,
+                loggedEvent.ParentId,
+                Namespace = @namespace,
+                loggedEvent.Name,
+                loggedEvent.Source,
+                WallclockNs = loggedEvent.WallclockUnixNanos,
+                CreatedAt = ToMicros(loggedEvent.CreatedAt),
+            }, cancellationToken).ConfigureAwait(false);
+        await InsertMetadataAsync(session, loggedEvent.Id, loggedEvent.Metadata, loggedEvent.CreatedAt, cancellationToken)
+            .ConfigureAwait(false);
+        await AppendChangeAsync(
+            session, @namespace, ChangeObjectKinds.Event, loggedEvent.Id, ChangeType.Created, loggedEvent.CreatedAt,
+            ChangeStateJson.Event(loggedEvent), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<Page<LoggedEvent>?> ListEventsAsync(

@@ -46,6 +46,32 @@ public abstract class SqlDialect
     /// <summary>Rewrites portable SQL into this dialect; the default keeps it as is.</summary>
     protected virtual string Translate(string sql) => sql;
 
+    /// <summary>
+    /// The SQL text this database runs for a statement built per request (a search), not cached: the shapes of user
+    /// filters are unbounded, and a cache keyed by their text would grow without limit.
+    /// </summary>
+    public string SqlOnce(string sql) => Translate(sql);
+
+    /// <summary>A text expression that compares and sorts byte by byte, as SQLite's BINARY collation does; the default
+    /// keeps it as is (the column already does).</summary>
+    public virtual string BinaryText(string expression) => expression;
+
+    /// <summary>
+    /// The number a JSON document in <paramref name="jsonColumn"/> holds, as a double, or NULL when it is not a number.
+    /// Numbers beyond the range of a double become the largest double of their sign rather than an error.
+    /// </summary>
+    public abstract string JsonNumber(string jsonColumn);
+
+    /// <summary>The text a JSON string in <paramref name="jsonColumn"/> holds (unquoted, compared byte by byte), or NULL
+    /// when it is not a string.</summary>
+    public abstract string JsonString(string jsonColumn);
+
+    /// <summary><c>'true'</c> or <c>'false'</c> when <paramref name="jsonColumn"/> holds a JSON boolean, else NULL.</summary>
+    public abstract string JsonBoolean(string jsonColumn);
+
+    /// <summary>SQL literals for the positive and negative infinity of a double (MySQL has none: the largest doubles).</summary>
+    public abstract (string Positive, string Negative) InfinityLiterals { get; }
+
     /// <summary>An INSERT of one row that does nothing when a row with the same unique key exists; affects 1 row when it
     /// inserted and 0 when it found the row.</summary>
     public abstract string InsertIfAbsent(string table, string columns, string values, string keyColumns);

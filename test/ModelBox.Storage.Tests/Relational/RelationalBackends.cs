@@ -31,7 +31,7 @@ internal abstract class RelationalBackendFactory : IAsyncDisposable
         var signal = await CreateSignalAsync(dialect, Store);
         _signal = (IAsyncDisposable)signal;
         Signal = signal;
-        return new MetadataBackend(Store, Store, Store, Store, signal, this);
+        return new MetadataBackend(Store, Store, Store, Store, signal, this, Store, new RelationalMetricStore(Store));
     }
 
     /// <summary>Another store process on the same database (a second replica).</summary>

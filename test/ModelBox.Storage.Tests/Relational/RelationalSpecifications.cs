@@ -20,6 +20,16 @@ public sealed class PostgresEventStoreTests : EventStoreSpecification
     protected override Task<MetadataBackend> CreateBackendAsync() => new PostgresBackendFactory().CreateAsync();
 }
 
+public sealed class PostgresRegistryStoreTests : RegistryStoreSpecification
+{
+    protected override Task<MetadataBackend> CreateBackendAsync() => new PostgresBackendFactory().CreateAsync();
+}
+
+public sealed class MySqlRegistryStoreTests : RegistryStoreSpecification
+{
+    protected override Task<MetadataBackend> CreateBackendAsync() => new MySqlBackendFactory().CreateAsync();
+}
+
 public sealed class MySqlChangeLogTests : ChangeLogSpecification
 {
     protected override Task<MetadataBackend> CreateBackendAsync() => new MySqlBackendFactory().CreateAsync();
