@@ -177,15 +177,23 @@ internal static class SqliteSearchTranslator
                 return Exists(parameters, field, $"l.label_value {op} {Values(parameters, values, op == "IN", value => value.Value)}");
             case FieldSource.Metadata:
             {
-                // JSON values compare by type: numbers with numbers, text with text, booleans with booleans.
-                var first = values[0].Value;
-                var type = first switch
-                {
-                    double => "json_type(d.value_json) IN ('integer', 'real')",
-                    string => "json_type(d.value_json) = 'text'",
-                    _ => "json_type(d.value_json) IN ('true', 'false')",
-                };
-                return Exists(parameters, field, $"{type} AND json_extract(d.value_json, '$') {op} {Values(parameters, values, op == "IN", MetadataValue)}");
+                // JSON values compare by type: numbers with numbers, text with text, booleans with booleans. An IN list of
+                // mixed types matches a value equal to any of the literals of its own type.
+                var conditions = values
+                    .GroupBy(value => value.Value switch { double => 0, string => 1, _ => 2 })
+                    .OrderBy(group => group.Key)
+                    .Select(group =>
+                    {
+                        var type = group.Key switch
+                        {
+                            0 => "json_type(d.value_json) IN ('integer', 'real')",
+                            1 => "json_type(d.value_json) = 'text'",
+                            _ => "json_type(d.value_json) IN ('true', 'false')",
+                        };
+                        return $"({type} AND json_extract(d.value_json, '$') {op} {Values(parameters, group.ToList(), op == "IN", MetadataValue)})";
+                    })
+                    .ToList();
+                return Exists(parameters, field, conditions.Count == 1 ? conditions[0] : "(" + string.Join(" OR ", conditions) + ")");
             }
 
             default:

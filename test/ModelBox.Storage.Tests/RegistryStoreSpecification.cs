@@ -240,6 +240,104 @@ public abstract class RegistryStoreSpecification : BackendSpecification
     }
 
     [Fact]
+    public async Task Search_compares_and_sorts_text_byte_by_byte()
+    {
+        string[] names = ["beta", "Alpha", "alpha", "_tool", "Zulu"];
+        for (var i = 0; i < names.Length; i++)
+        {
+            var name = names[i];
+            var model = (await Store.CreateModelAsync(Model("ops", name, T0.AddSeconds(i)) with
+            {
+                Owner = name == "alpha" ? "Alice" : "alice",
+                Metadata = Metadata(("corpus", name == "Zulu" ? "\"Libri\"" : "\"libri\"")),
+            })).Value;
+            await Registry.SetLabelsAsync(model.Id, new Dictionary<string, string> { ["team"] = name == "beta" ? "ML" : "ml" }, Alice);
+        }
+
+        async Task<List<string>> NamesAsync(string filter, string order = "name", int? pageSize = null)
+        {
+            var query = SearchQueries.Build(SearchTarget.Models, "ops", filter, order);
+            var names = new List<string>();
+            string? token = null;
+            do
+            {
+                var page = await Registry.SearchModelsAsync(query, new PageRequest(pageSize, token));
+                names.AddRange(page.Items.Select(m => m.Name));
+                token = page.NextPageToken;
+            }
+            while (token is not null);
+            return names;
+        }
+
+        Assert.Equal(["Alpha", "Zulu", "_tool", "alpha", "beta"], await NamesAsync(string.Empty));
+        Assert.Equal(["beta", "alpha", "_tool", "Zulu", "Alpha"], await NamesAsync(string.Empty, "name desc", pageSize: 2));
+        Assert.Equal(["Alpha", "Zulu", "_tool"], await NamesAsync("name < 'a'", pageSize: 1));
+        Assert.Equal(["Alpha", "Zulu", "_tool", "beta"], await NamesAsync("owner = 'alice'"));
+        Assert.Equal(["Alpha", "Zulu", "_tool", "alpha"], await NamesAsync("labels.team = 'ml'"));
+        Assert.Equal(["Alpha", "_tool", "alpha", "beta"], await NamesAsync("metadata.corpus = 'libri'"));
+        Assert.Equal(["Zulu"], await NamesAsync("metadata.corpus > 'L' and metadata.corpus < 'M'"));
+        Assert.Empty(await Registry.GetLabelsAsync([]));
+    }
+
+    [Fact]
+    public async Task Search_compares_the_last_metric_value_with_infinities_as_numbers_and_NaN_and_tensors_as_missing()
+    {
+        var last = new Dictionary<string, MetricPoint>
+        {
+            ["inf"] = MetricPoint.OfDouble(2, 2, double.PositiveInfinity),
+            ["neginf"] = MetricPoint.OfFloat(2, 2, float.NegativeInfinity),
+            ["nan"] = MetricPoint.OfDouble(2, 2, double.NaN),
+            ["half"] = MetricPoint.OfDouble(2, 2, 0.5),
+            ["text"] = MetricPoint.OfString(2, 2, "Infinity"),
+        };
+        foreach (var (name, point) in last)
+        {
+            var experiment = await CreateExperimentAsync("ops", name);
+            await Backend.Metrics!.AppendAsync([new MetricSeriesPoints(experiment.Id, "loss", [MetricPoint.OfDouble(1, 1, 1.0), point])]);
+        }
+
+        async Task<List<string>> NamesAsync(string filter) =>
+            (await Registry.SearchExperimentsAsync(SearchQueries.Build(SearchTarget.Experiments, "ops", filter, "name"), PageRequest.All))
+                .Items.Select(e => e.Name).ToList();
+
+        Assert.Equal(["inf"], await NamesAsync("metrics.loss > 100"));
+        Assert.Equal(["neginf"], await NamesAsync("metrics.loss < -100"));
+        Assert.Equal(["half", "neginf"], await NamesAsync("metrics.loss < 1"));
+        Assert.Equal(["inf", "nan", "text"], await NamesAsync("not metrics.loss < 1"));
+        Assert.Equal(["half", "inf", "nan", "neginf", "text"], await NamesAsync("has(metrics.loss)"));
+    }
+
+    [Fact]
+    public async Task Search_compares_metadata_by_JSON_type_also_in_mixed_lists_and_beyond_the_range_of_a_double()
+    {
+        var values = new Dictionary<string, string>
+        {
+            ["number"] = "1",
+            ["text"] = "\"1\"",
+            ["bool"] = "true",
+            ["huge"] = "1e400",
+            ["letter"] = "\"a\"",
+            ["object"] = "{\"v\": 1}",
+        };
+        foreach (var (name, json) in values)
+        {
+            await Store.CreateExperimentAsync(Experiment("ops", name) with { Metadata = Metadata(("x", json)) });
+        }
+
+        async Task<List<string>> NamesAsync(string filter) =>
+            (await Registry.SearchExperimentsAsync(SearchQueries.Build(SearchTarget.Experiments, "ops", filter, "name"), PageRequest.All))
+                .Items.Select(e => e.Name).ToList();
+
+        Assert.Equal(["number"], await NamesAsync("metadata.x = 1"));
+        Assert.Equal(["text"], await NamesAsync("metadata.x = '1'"));
+        Assert.Equal(["bool"], await NamesAsync("metadata.x = true"));
+        Assert.Equal(["letter", "number"], await NamesAsync("metadata.x in (1, 'a')"));
+        Assert.Equal(["huge"], await NamesAsync("metadata.x > 1e300"));
+        Assert.Equal(["bool", "huge", "letter", "object", "text"], await NamesAsync("metadata.x != 1"));
+        Assert.Equal(6, (await NamesAsync("has(metadata.x)")).Count);
+    }
+
+    [Fact]
     public async Task Search_pages_by_keyset_and_refuses_a_token_of_another_search()
     {
         for (var i = 0; i < 7; i++)

@@ -98,11 +98,13 @@ internal abstract class RelationalBackendFactory : IAsyncDisposable
     }
 }
 
+/// <summary>PostgreSQL on a database whose default collation is linguistic (see <see cref="PostgresTestDatabase.CreateAsync"/>):
+/// every ordering and comparison the suites check must come out as on SQLite anyway.</summary>
 internal sealed class PostgresBackendFactory : RelationalBackendFactory
 {
     protected override async Task<(IAsyncDisposable Database, string ConnectionString)> CreateDatabaseCoreAsync()
     {
-        var database = await PostgresTestDatabase.CreateAsync();
+        var database = await PostgresTestDatabase.CreateAsync(linguisticCollation: true);
         return (database, database.ConnectionString);
     }
 

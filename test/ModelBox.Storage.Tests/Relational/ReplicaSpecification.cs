@@ -1,5 +1,6 @@
 using ModelBox.Domain;
 using ModelBox.Domain.Changes;
+using ModelBox.Domain.Registry;
 using ModelBox.Domain.Storage;
 using ModelBox.Storage.Relational;
 
@@ -131,6 +132,107 @@ public abstract class ReplicaSpecification : IAsyncLifetime
 
         Assert.True(await first.WaitAsync(HangGuard));
         Assert.Equal(created.Value.Id, watch.Current.ObjectId);
+    }
+
+    private static readonly AuditContext Audit = new("replica-test", T0.AddMinutes(1));
+
+    private static Model Model(string @namespace, string name) => new(
+        ObjectIds.Model(@namespace, name), @namespace, name, "owner", "task", string.Empty, new Dictionary<string, string>(), T0, T0);
+
+    private static ModelVersion Version(string modelId, string version, params string[] tags) => new(
+        ObjectIds.ModelVersion(modelId, version), modelId, string.Empty, version, string.Empty, Framework.Onnx, tags,
+        new Dictionary<string, string>(), T0, T0);
+
+    [Fact]
+    public async Task Alias_moves_through_two_replicas_at_once_each_see_the_version_the_previous_move_left()
+    {
+        IRegistryStore[] stores = [Factory.Store, Replica()];
+        var model = (await Factory.Store.CreateModelAsync(Model("lab", "asr"))).Value;
+        var versions = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            versions.Add((await Factory.Store.CreateModelVersionAsync(Version(model.Id, $"{i}"))).Value.Id);
+        }
+
+        // Each move reports where the alias pointed before it. Moves that read the alias before another committed would
+        // both report the same "previous", and the chain of change records would fork.
+        var moves = stores.SelectMany((store, r) => Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; i < 15; i++)
+            {
+                await store.SetAliasAsync(model.Id, "production", versions[(r * 3 + w + i) % versions.Count], Audit);
+            }
+        })));
+        await Task.WhenAll(moves).WaitAsync(HangGuard);
+
+        var changes = (await Factory.Store.ReadChangesAsync("lab", 0, 10_000)).Where(c => c.ObjectKind == ChangeObjectKinds.Alias).ToList();
+        Assert.NotEmpty(changes);
+        string? pointedAt = null;
+        foreach (var change in changes)
+        {
+            var state = System.Text.Json.JsonDocument.Parse(change.StateJson).RootElement;
+            Assert.Equal(pointedAt, state.GetProperty("previous_version_id").GetString());
+            pointedAt = state.GetProperty("version_id").GetString();
+        }
+
+        Assert.Equal(pointedAt, (await Factory.Store.GetAliasAsync(model.Id, "production"))!.VersionId);
+    }
+
+    [Fact]
+    public async Task One_unique_tag_claimed_through_two_replicas_at_once_ends_on_exactly_one_version()
+    {
+        IRegistryStore[] stores = [Factory.Store, Replica(), Replica()];
+        for (var round = 0; round < 10; round++)
+        {
+            var model = (await Factory.Store.CreateModelAsync(Model("lab", $"m{round}"))).Value;
+            var claims = new List<Task>();
+            for (var i = 0; i < stores.Length; i++)
+            {
+                var store = stores[i];
+                var existing = (await Factory.Store.CreateModelVersionAsync(Version(model.Id, $"old{i}"))).Value;
+                claims.Add(Task.Run(() => store.UpdateUniqueTagsAsync(existing.Id, ["production"], [], Audit)));
+                claims.Add(Task.Run(() => store.CreateModelVersionAsync(Version(model.Id, $"new{i}", "production"), Lineage.Empty, Audit)));
+            }
+
+            await Task.WhenAll(claims).WaitAsync(HangGuard);
+            var holders = (await Factory.Store.ListModelVersionsAsync(model.Id, PageRequest.All)).Items
+                .Where(v => v.UniqueTags.Contains("production")).ToList();
+            Assert.Single(holders);
+        }
+    }
+
+    [Fact]
+    public async Task Two_derivations_that_together_close_a_cycle_cannot_both_be_recorded_through_two_replicas()
+    {
+        IRegistryStore[] stores = [Factory.Store, Replica()];
+        for (var round = 0; round < 10; round++)
+        {
+            var model = (await Factory.Store.CreateModelAsync(Model("lab", $"m{round}"))).Value;
+            var ids = new Dictionary<string, string>();
+            foreach (var name in new[] { "a", "b", "c", "d" })
+            {
+                ids[name] = (await Factory.Store.CreateModelVersionAsync(Version(model.Id, name))).Value.Id;
+            }
+
+            // b derives from c and d from a; a from b plus c from d would close a → b → c → d → a.
+            await Factory.Store.SetLineageAsync(ids["b"], new Lineage(null, null, [], [new DerivationLink(ids["c"], "fine-tuning")]), Audit);
+            await Factory.Store.SetLineageAsync(ids["d"], new Lineage(null, null, [], [new DerivationLink(ids["a"], "fine-tuning")]), Audit);
+            var attempts = new[] { ("a", "b"), ("c", "d") }.Select((pair, i) => Task.Run(async () =>
+            {
+                try
+                {
+                    await stores[i].SetLineageAsync(ids[pair.Item1], new Lineage(null, null, [], [new DerivationLink(ids[pair.Item2], "distillation")]), Audit);
+                    return true;
+                }
+                catch (ModelBoxException e) when (e.Kind == ErrorKind.FailedPrecondition)
+                {
+                    return false;
+                }
+            }));
+
+            var recorded = await Task.WhenAll(attempts).WaitAsync(HangGuard);
+            Assert.Single(recorded, ok => ok);
+        }
     }
 
     [Fact]

@@ -42,14 +42,18 @@ internal sealed class PostgresTestDatabase : IAsyncDisposable
 
     public string ConnectionString { get; }
 
-    public static async Task<PostgresTestDatabase> CreateAsync()
+    /// <param name="linguisticCollation">Creates the database with a linguistic default collation (ICU en-US, where "alpha"
+    /// sorts before "Alpha" and "_" before letters), as production databases usually have, instead of the test cluster's
+    /// C.UTF-8 byte order: a store that relies on the database default for byte-order text fails then.</param>
+    public static async Task<PostgresTestDatabase> CreateAsync(bool linguisticCollation = false)
     {
         var admin = TestDatabases.PostgresAdminConnectionString;
         var name = TestDatabases.UniqueName();
         await using (var connection = new NpgsqlConnection(admin))
         {
             await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            var options = linguisticCollation ? " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0" : string.Empty;
+            await using var command = new NpgsqlCommand($"CREATE DATABASE {name}{options}", connection);
             await command.ExecuteNonQueryAsync();
         }
 
