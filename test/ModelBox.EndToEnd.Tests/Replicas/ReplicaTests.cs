@@ -126,6 +126,49 @@ public abstract class ReplicaTests<TPair>(TPair replicas, ITestOutputHelper outp
         replicas.AssertNoErrorsLogged();
     }
 
+    [Fact]
+    public async Task The_registry_is_one_registry_across_replicas_an_alias_moved_through_one_resolves_through_the_other()
+    {
+        var ns = "registry-" + Guid.NewGuid().ToString("N")[..8];
+        using var timeout = new CancellationTokenSource(Patience);
+        var token = timeout.Token;
+        var model = await replicas.A.Store.CreateModelAsync(new CreateModelRequest { Name = "asr", Namespace = ns, Owner = "ops@example.com" }, cancellationToken: token);
+        var v1 = (await replicas.A.Store.CreateModelVersionAsync(new CreateModelVersionRequest { Model = model.Id, Version = "1" }, cancellationToken: token)).ModelVersion;
+        var v2 = (await replicas.B.Store.CreateModelVersionAsync(
+            new CreateModelVersionRequest { Model = model.Id, Version = "2", UniqueTags = { "candidate" } }, cancellationToken: token)).ModelVersion;
+        using var watch = replicas.B.Store.WatchNamespace(new WatchNamespaceRequest { Namespace = ns, Since = 0 }, cancellationToken: token);
+
+        // A moves the alias; B resolves it and learns of the move from its change stream.
+        await replicas.A.Store.SetModelAliasAsync(new SetModelAliasRequest { ModelId = model.Id, Alias = "production", VersionId = v1, Actor = "alice" }, cancellationToken: token);
+        var resolved = await replicas.B.Store.GetModelVersionAsync(new GetModelVersionRequest { ModelId = model.Id, Alias = "production" }, cancellationToken: token);
+        Assert.Equal(v1, resolved.ModelVersion.Id);
+        WatchNamespaceResponse change;
+        do
+        {
+            change = await NextAsync(watch.ResponseStream, token);
+        }
+        while (change.ObjectKind != "alias");
+        Assert.Equal(model.Id, change.ObjectId);
+        Assert.Equal(v1, change.Payload.StructValue.Fields["version_id"].StringValue);
+
+        // B moves it on and sees A's move as where it pointed before; A then resolves B's move.
+        var moved = await replicas.B.Store.SetModelAliasAsync(new SetModelAliasRequest { ModelId = model.Id, Alias = "production", VersionId = v2 }, cancellationToken: token);
+        Assert.Equal(v1, moved.PreviousVersionId);
+        Assert.Equal(v2, (await replicas.A.Store.GetModelAliasAsync(new GetModelAliasRequest { ModelId = model.Id, Alias = "production" }, cancellationToken: token)).Alias.VersionId);
+
+        // Labels set through A select and search through B; a unique tag claimed through A leaves the version B created.
+        await replicas.A.Store.SetLabelsAsync(new SetLabelsRequest { ObjectId = v2, Labels = { ["env"] = "production" } }, cancellationToken: token);
+        var selected = await replicas.B.Store.ListModelVersionsAsync(new ListModelVersionsRequest { Model = model.Id, LabelSelector = "env=production" }, cancellationToken: token);
+        Assert.Equal([v2], selected.ModelVersions.Select(v => v.Id));
+        var found = await replicas.B.Store.SearchModelVersionsAsync(
+            new SearchRequest { Namespace = ns, Filter = "labels.env = 'production' and model = 'asr' and version = '2'" }, cancellationToken: token);
+        Assert.Equal([v2], found.ModelVersions.Select(v => v.Id));
+        await replicas.A.Store.UpdateUniqueTagsAsync(new UpdateUniqueTagsRequest { VersionId = v1, Add = { "candidate" } }, cancellationToken: token);
+        Assert.Empty((await replicas.B.Store.GetModelVersionAsync(new GetModelVersionRequest { Id = v2 }, cancellationToken: token)).ModelVersion.UniqueTags);
+
+        replicas.AssertNoErrorsLogged();
+    }
+
     private static async Task<WatchNamespaceResponse> NextAsync(IAsyncStreamReader<WatchNamespaceResponse> stream, CancellationToken cancellationToken)
     {
         Assert.True(await stream.MoveNext(cancellationToken), "the watch stream ended");
