@@ -73,16 +73,21 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
     /// <summary>Collation "C": byte order whatever the database's locale.</summary>
     public override string BinaryText(string expression) => $"{expression} COLLATE \"C\"";
 
-    // jsonb keeps numbers as numeric; clamping before the cast to double keeps 1e400 from failing the whole search.
-    public override string JsonNumber(string jsonColumn) =>
-        $"CASE WHEN jsonb_typeof(CAST({jsonColumn} AS jsonb)) = 'number' THEN CAST(LEAST(GREATEST(CAST(CAST({jsonColumn} AS jsonb) AS numeric), "
-        + "-1.7976931348623157e308), 1.7976931348623157e308) AS double precision) END";
+    // Stored values are JSON documents, so the first character after JSON whitespace tells the type without parsing the
+    // document as jsonb (half the cost per row, measured with bench search): '-' or a digit is a number, and every JSON
+    // number is valid numeric input. Clamping in numeric before the cast to double keeps 1e400 from failing the search.
+    private static string JsonFirst(string jsonColumn) => $"left(ltrim({jsonColumn}, E' \\t\\n\\r'), 1)";
 
+    public override string JsonNumber(string jsonColumn) =>
+        $"CASE WHEN {JsonFirst(jsonColumn)} IN ('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') "
+        + $"THEN CAST(LEAST(GREATEST(CAST({jsonColumn} AS numeric), -1.7976931348623157e308), 1.7976931348623157e308) AS double precision) END";
+
+    // Only strings are parsed (to undo JSON escapes).
     public override string JsonString(string jsonColumn) =>
-        $"(CASE WHEN jsonb_typeof(CAST({jsonColumn} AS jsonb)) = 'string' THEN CAST({jsonColumn} AS jsonb) #>> '{{}}' END) COLLATE \"C\"";
+        $"(CASE WHEN {JsonFirst(jsonColumn)} = '\"' THEN CAST({jsonColumn} AS jsonb) #>> '{{}}' END) COLLATE \"C\"";
 
     public override string JsonBoolean(string jsonColumn) =>
-        $"CASE WHEN jsonb_typeof(CAST({jsonColumn} AS jsonb)) = 'boolean' THEN CAST({jsonColumn} AS jsonb) #>> '{{}}' END";
+        $"CASE WHEN btrim({jsonColumn}, E' \\t\\n\\r') IN ('true', 'false') THEN btrim({jsonColumn}, E' \\t\\n\\r') END";
 
     public override (string Positive, string Negative) InfinityLiterals =>
         ("CAST('Infinity' AS double precision)", "CAST('-Infinity' AS double precision)");

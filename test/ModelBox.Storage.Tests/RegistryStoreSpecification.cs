@@ -318,6 +318,8 @@ public abstract class RegistryStoreSpecification : BackendSpecification
             ["huge"] = "1e400",
             ["letter"] = "\"a\"",
             ["object"] = "{\"v\": 1}",
+            ["spaced"] = "\n 7 ",
+            ["spaced-text"] = " \"b\\u0022\"",
         };
         foreach (var (name, json) in values)
         {
@@ -333,8 +335,10 @@ public abstract class RegistryStoreSpecification : BackendSpecification
         Assert.Equal(["bool"], await NamesAsync("metadata.x = true"));
         Assert.Equal(["letter", "number"], await NamesAsync("metadata.x in (1, 'a')"));
         Assert.Equal(["huge"], await NamesAsync("metadata.x > 1e300"));
-        Assert.Equal(["bool", "huge", "letter", "object", "text"], await NamesAsync("metadata.x != 1"));
-        Assert.Equal(6, (await NamesAsync("has(metadata.x)")).Count);
+        Assert.Equal(["bool", "huge", "letter", "object", "spaced", "spaced-text", "text"], await NamesAsync("metadata.x != 1"));
+        Assert.Equal(["spaced"], await NamesAsync("metadata.x = 7"));
+        Assert.Equal(["spaced-text"], await NamesAsync("metadata.x = 'b\"'"));
+        Assert.Equal(8, (await NamesAsync("has(metadata.x)")).Count);
     }
 
     [Fact]
