@@ -57,9 +57,10 @@ public sealed class MySqlDialect : SqlDialect, IAsyncDisposable
     public override string JsonNumber(string jsonColumn) =>
         $"CASE WHEN JSON_TYPE({jsonColumn}) IN ('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL') THEN CAST(JSON_EXTRACT({jsonColumn}, '$') AS DOUBLE) END";
 
-    // The column is utf8mb4_bin, and so is what JSON_UNQUOTE returns of it: byte-wise comparison without a COLLATE.
+    // JSON_UNQUOTE answers in utf8mb4_bin whatever the column's collation, and that collation is PAD SPACE ("a" = "a ");
+    // as a binary string every byte counts, and UTF-8 byte order is the code point order of the other backends.
     public override string JsonString(string jsonColumn) =>
-        $"CASE WHEN JSON_TYPE({jsonColumn}) = 'STRING' THEN JSON_UNQUOTE(JSON_EXTRACT({jsonColumn}, '$')) END";
+        $"CAST(CASE WHEN JSON_TYPE({jsonColumn}) = 'STRING' THEN JSON_UNQUOTE(JSON_EXTRACT({jsonColumn}, '$')) END AS BINARY)";
 
     public override string JsonBoolean(string jsonColumn) =>
         $"CASE WHEN JSON_TYPE({jsonColumn}) = 'BOOLEAN' THEN JSON_UNQUOTE(JSON_EXTRACT({jsonColumn}, '$')) END";

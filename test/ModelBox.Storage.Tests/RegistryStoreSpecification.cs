@@ -249,9 +249,9 @@ public abstract class RegistryStoreSpecification : BackendSpecification
             var model = (await Store.CreateModelAsync(Model("ops", name, T0.AddSeconds(i)) with
             {
                 Owner = name == "alpha" ? "Alice" : "alice",
-                Metadata = Metadata(("corpus", name == "Zulu" ? "\"Libri\"" : "\"libri\"")),
+                Metadata = Metadata(("corpus", name switch { "Zulu" => "\"Libri\"", "_tool" => "\"libri \"", _ => "\"libri\"" })),
             })).Value;
-            await Registry.SetLabelsAsync(model.Id, new Dictionary<string, string> { ["team"] = name == "beta" ? "ML" : "ml" }, Alice);
+            await Registry.SetLabelsAsync(model.Id, new Dictionary<string, string> { ["team"] = name switch { "beta" => "ML", "_tool" => "ml ", _ => "ml" } }, Alice);
         }
 
         async Task<List<string>> NamesAsync(string filter, string order = "name", int? pageSize = null)
@@ -273,8 +273,11 @@ public abstract class RegistryStoreSpecification : BackendSpecification
         Assert.Equal(["beta", "alpha", "_tool", "Zulu", "Alpha"], await NamesAsync(string.Empty, "name desc", pageSize: 2));
         Assert.Equal(["Alpha", "Zulu", "_tool"], await NamesAsync("name < 'a'", pageSize: 1));
         Assert.Equal(["Alpha", "Zulu", "_tool", "beta"], await NamesAsync("owner = 'alice'"));
-        Assert.Equal(["Alpha", "Zulu", "_tool", "alpha"], await NamesAsync("labels.team = 'ml'"));
-        Assert.Equal(["Alpha", "_tool", "alpha", "beta"], await NamesAsync("metadata.corpus = 'libri'"));
+        // Trailing spaces count (MySQL's PAD SPACE collations would ignore them).
+        Assert.Equal(["Alpha", "Zulu", "alpha"], await NamesAsync("labels.team = 'ml'"));
+        Assert.Equal(["_tool"], await NamesAsync("labels.team = 'ml '"));
+        Assert.Equal(["Alpha", "alpha", "beta"], await NamesAsync("metadata.corpus = 'libri'"));
+        Assert.Equal(["_tool"], await NamesAsync("metadata.corpus = 'libri '"));
         Assert.Equal(["Zulu"], await NamesAsync("metadata.corpus > 'L' and metadata.corpus < 'M'"));
         Assert.Empty(await Registry.GetLabelsAsync([]));
     }
