@@ -1,5 +1,6 @@
 using ModelBox.Domain;
 using ModelBox.Domain.Changes;
+using ModelBox.Domain.Operations;
 using ModelBox.Domain.Registry;
 using ModelBox.Domain.Search;
 using ModelBox.Domain.Storage;
@@ -342,6 +343,56 @@ public abstract class RegistryStoreSpecification : BackendSpecification
         Assert.Equal(["spaced"], await NamesAsync("metadata.x = 7"));
         Assert.Equal(["spaced-text"], await NamesAsync("metadata.x = 'b\"'"));
         Assert.Equal(8, (await NamesAsync("has(metadata.x)")).Count);
+    }
+
+    [Fact]
+    public async Task Label_selectors_list_experiments_models_and_versions_in_list_order_across_pages()
+    {
+        var search = new RegistrySearch(Registry);
+        var model = await CreateModelAsync("ops", "asr");
+        await CreateModelAsync("ops", "tts");
+        var other = await CreateModelAsync("ops", "lid");
+        var versions = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var experiment = (await Store.CreateExperimentAsync(Experiment("ops", $"run-{i}", T0.AddSeconds(i)))).Value;
+            var version = (await Store.CreateModelVersionAsync(Version(model.Id, $"{i}", T0.AddSeconds(i)) with { UniqueTags = [] })).Value;
+            versions.Add(version.Id);
+            var labels = new Dictionary<string, string> { ["env"] = i % 2 == 0 ? "production" : "dev" };
+            if (i == 4)
+            {
+                labels["privacy"] = "pii";
+            }
+
+            await Registry.SetLabelsAsync(experiment.Id, labels, Alice);
+            await Registry.SetLabelsAsync(version.Id, labels, Alice);
+        }
+
+        await Registry.SetLabelsAsync(model.Id, new Dictionary<string, string> { ["env"] = "production" }, Alice);
+        await Registry.SetLabelsAsync(other.Id, new Dictionary<string, string> { ["env"] = "production", ["privacy"] = "pii" }, Alice);
+        var taggedVersionOfOther = (await Store.CreateModelVersionAsync(Version(other.Id, "0") with { UniqueTags = [] })).Value;
+        await Registry.SetLabelsAsync(taggedVersionOfOther.Id, new Dictionary<string, string> { ["env"] = "production" }, Alice);
+
+        async Task<List<string>> AllAsync<T>(Func<PageRequest, Task<Page<T>>> list, Func<T, string> name)
+        {
+            var names = new List<string>();
+            string? token = null;
+            do
+            {
+                var page = await list(new PageRequest(1, token));
+                names.AddRange(page.Items.Select(name));
+                token = page.NextPageToken;
+            }
+            while (token is not null);
+            return names;
+        }
+
+        Assert.Equal(["run-2", "run-0"], await AllAsync(p => search.ListExperimentsAsync("ops", "env=production,privacy!=pii", p), e => e.Name));
+        Assert.Equal(["run-4"], await AllAsync(p => search.ListExperimentsAsync("ops", "privacy", p), e => e.Name));
+        Assert.Equal(["run-3", "run-1"], await AllAsync(p => search.ListExperimentsAsync("ops", "env in (dev, qa)", p), e => e.Name));
+        Assert.Equal(["asr"], await AllAsync(p => search.ListModelsAsync("ops", "env=production,!privacy", p), m => m.Name));
+        Assert.Equal(["tts"], await AllAsync(p => search.ListModelsAsync("ops", "env notin (production)", p), m => m.Name));
+        Assert.Equal([versions[0], versions[2]], await AllAsync(p => search.ListModelVersionsAsync(model.Id, "env=production,privacy!=pii", p), v => v.Id));
     }
 
     [Fact]
