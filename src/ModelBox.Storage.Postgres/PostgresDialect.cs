@@ -75,12 +75,14 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
 
     // Stored values are JSON documents, so the first character after JSON whitespace tells the type without parsing the
     // document as jsonb (half the cost per row, measured with bench search): '-' or a digit is a number, and every JSON
-    // number is valid numeric input. Clamping in numeric before the cast to double keeps 1e400 from failing the search.
+    // number is valid numeric input. The cast from numeric to double fails where a double would be infinite or round to
+    // zero, so those magnitudes become the largest double and 0 first (1e400, 1e-400 must not fail the whole search).
     private static string JsonFirst(string jsonColumn) => $"left(ltrim({jsonColumn}, E' \\t\\n\\r'), 1)";
 
     public override string JsonNumber(string jsonColumn) =>
-        $"CASE WHEN {JsonFirst(jsonColumn)} IN ('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') "
-        + $"THEN CAST(LEAST(GREATEST(CAST({jsonColumn} AS numeric), -1.7976931348623157e308), 1.7976931348623157e308) AS double precision) END";
+        $"CASE WHEN {JsonFirst(jsonColumn)} IN ('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') THEN CAST("
+        + $"CASE WHEN abs(CAST({jsonColumn} AS numeric)) <= 2.4703282292062328e-324 THEN 0 "
+        + $"ELSE LEAST(GREATEST(CAST({jsonColumn} AS numeric), -1.7976931348623157e308), 1.7976931348623157e308) END AS double precision) END";
 
     // Only strings are parsed (to undo JSON escapes).
     public override string JsonString(string jsonColumn) =>

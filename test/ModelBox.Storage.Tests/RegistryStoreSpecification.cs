@@ -323,6 +323,7 @@ public abstract class RegistryStoreSpecification : BackendSpecification
             ["letter"] = "\"a\"",
             ["object"] = "{\"v\": 1}",
             ["spaced"] = "\n 7 ",
+            ["tiny"] = "1e-400",
             ["spaced-text"] = " \"b\\u0022\"",
         };
         foreach (var (name, json) in values)
@@ -339,10 +340,11 @@ public abstract class RegistryStoreSpecification : BackendSpecification
         Assert.Equal(["bool"], await NamesAsync("metadata.x = true"));
         Assert.Equal(["letter", "number"], await NamesAsync("metadata.x in (1, 'a')"));
         Assert.Equal(["huge"], await NamesAsync("metadata.x > 1e300"));
-        Assert.Equal(["bool", "huge", "letter", "object", "spaced", "spaced-text", "text"], await NamesAsync("metadata.x != 1"));
+        Assert.Equal(["bool", "huge", "letter", "object", "spaced", "spaced-text", "text", "tiny"], await NamesAsync("metadata.x != 1"));
         Assert.Equal(["spaced"], await NamesAsync("metadata.x = 7"));
+        Assert.Equal(["tiny"], await NamesAsync("metadata.x = 0"));
         Assert.Equal(["spaced-text"], await NamesAsync("metadata.x = 'b\"'"));
-        Assert.Equal(8, (await NamesAsync("has(metadata.x)")).Count);
+        Assert.Equal(9, (await NamesAsync("has(metadata.x)")).Count);
     }
 
     [Fact]
