@@ -9,8 +9,14 @@ namespace ModelBox.Client;
 // Artifacts: streamed uploads and downloads with verified checksums, tracked files, listing and deletion.
 public sealed partial class ModelBoxClient
 {
-    /// <summary>Upload chunk size: 64 KiB keeps every buffer below the large object heap.</summary>
+    /// <summary>Upload chunk size: 64 KiB keeps every buffer below the large object heap, on both ends.</summary>
     public const int ChunkSizeBytes = 64 * 1024;
+
+    /// <summary>
+    /// Download chunk size asked of the server (it sends 64 KiB to clients that do not ask): fewer, larger messages cost
+    /// less per byte on both ends.
+    /// </summary>
+    internal const int DownloadChunkSizeBytes = 1024 * 1024;
 
     /// <summary>Uploads a file and records it under <paramref name="parentId"/>.</summary>
     /// <param name="parentId">The experiment, checkpoint, model or model version the file belongs to.</param>
@@ -20,8 +26,8 @@ public sealed partial class ModelBoxClient
     /// <param name="cancellationToken">Cancels the upload; the server then keeps nothing.</param>
     /// <returns>The stored file record, with its size, MD5 and SHA-256.</returns>
     /// <remarks>
-    /// The file is read twice: once to compute the MD5 the server verifies before it keeps anything (a damaged upload
-    /// fails with <see cref="StatusCode.DataLoss"/> and leaves nothing), once to send it.
+    /// The file is read once: its SHA-256 is computed while it is sent and sent after the bytes, and the server verifies it
+    /// before it keeps anything (a damaged upload fails with <see cref="StatusCode.DataLoss"/> and leaves nothing).
     /// </remarks>
     public async Task<ArtifactFile> UploadFileAsync(
         string parentId,
@@ -40,9 +46,8 @@ public sealed partial class ModelBoxClient
 
     /// <summary>Uploads the rest of a stream as a file recorded under <paramref name="parentId"/>.</summary>
     /// <param name="parentId">The object the file belongs to.</param>
-    /// <param name="content">The bytes, from its current position to its end. A seekable stream is hashed first so the
-    /// server verifies the MD5 before it keeps anything; a non-seekable one is verified against the server's hashes
-    /// afterwards, and the record is deleted again on a mismatch.</param>
+    /// <param name="content">The bytes, from its current position to its end, read once. Their SHA-256 is computed while
+    /// they are sent and sent after them; the server verifies it before it keeps anything.</param>
     /// <param name="path">The name to record (the original file name).</param>
     /// <param name="kind">The kind of file.</param>
     /// <param name="progress">Receives the number of bytes sent so far.</param>
@@ -57,43 +62,41 @@ public sealed partial class ModelBoxClient
     {
         ArgumentNullException.ThrowIfNull(content);
         var metadata = new FileMetadata { ParentId = parentId ?? "", Path = path ?? "", FileType = (FileType)kind };
-        if (content.CanSeek)
-        {
-            var start = content.Position;
-            using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-            await HashExistingAsync(content, md5, null, cancellationToken).ConfigureAwait(false);
-            metadata.Checksum = Convert.ToHexStringLower(md5.GetHashAndReset());
-            content.Position = start;
-        }
 
-        using var streamingMd5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-        using var streamingSha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        // SHA-256 only: the server computes the MD5 the original SDKs expect itself, and one strong hash proves the bytes
+        // arrived intact (with SHA-NI it costs a fraction of an MD5).
+        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         DateTime? deadline = _options.Timeout is { } timeout ? DateTime.UtcNow.Add(timeout) : null;
         string fileId;
+        string sentSha256;
+        // Two buffers: the next chunk is read while the current one is hashed and sent.
+        var current = ArrayPool<byte>.Shared.Rent(ChunkSizeBytes);
+        var next = ArrayPool<byte>.Shared.Rent(ChunkSizeBytes);
+        Task<int>? readAhead = null;
         try
         {
             using var call = _store.UploadFile(new CallOptions(deadline: deadline, cancellationToken: cancellationToken));
             await call.RequestStream.WriteAsync(new UploadFileRequest { Metadata = metadata }, cancellationToken).ConfigureAwait(false);
-            var buffer = new byte[ChunkSizeBytes];
             long sent = 0;
-            int read;
-            // When the server verifies the MD5 sent up front, hashing again while sending would only repeat its check.
-            var verifyAfterwards = metadata.Checksum.Length == 0;
-            while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            var read = await ReadFullAsync(content, current, cancellationToken).ConfigureAwait(false);
+            while (read > 0)
             {
-                if (verifyAfterwards)
-                {
-                    streamingMd5.AppendData(buffer, 0, read);
-                    streamingSha256.AppendData(buffer, 0, read);
-                }
+                readAhead = read == ChunkSizeBytes ? ReadFullAsync(content, next, cancellationToken) : null;
+                sha256.AppendData(current, 0, read);
 
                 // WriteAsync serializes the frame before it completes, so the buffer is free again afterwards.
                 await call.RequestStream.WriteAsync(
-                    new UploadFileRequest { Chunks = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, cancellationToken).ConfigureAwait(false);
+                    new UploadFileRequest { Chunks = UnsafeByteOperations.UnsafeWrap(current.AsMemory(0, read)) }, cancellationToken).ConfigureAwait(false);
                 sent += read;
                 progress?.Report(sent);
+                read = readAhead is null ? 0 : await readAhead.ConfigureAwait(false);
+                readAhead = null;
+                (current, next) = (next, current);
             }
 
+            sentSha256 = Convert.ToHexStringLower(sha256.GetHashAndReset());
+            await call.RequestStream.WriteAsync(
+                new UploadFileRequest { Checksums = new UploadChecksums { Sha256 = sentSha256 } }, cancellationToken).ConfigureAwait(false);
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
             fileId = (await call.ResponseAsync.ConfigureAwait(false)).FileId;
         }
@@ -101,21 +104,34 @@ public sealed partial class ModelBoxClient
         {
             throw ModelBoxException.FromRpcException(exception, Address);
         }
-
-        var file = await GetArtifactAsync(fileId, cancellationToken).ConfigureAwait(false);
-        if (metadata.Checksum.Length > 0)
+        finally
         {
-            return file;
+            if (readAhead is not null)
+            {
+                // The send failed: the read must finish before its buffer goes back to the pool.
+                try
+                {
+                    await readAhead.ConfigureAwait(false);
+                }
+                catch (Exception exception) when (exception is IOException or OperationCanceledException or NotSupportedException or ObjectDisposedException)
+                {
+                    // The send's failure is the one to report.
+                }
+            }
+
+            ArrayPool<byte>.Shared.Return(current);
+            ArrayPool<byte>.Shared.Return(next);
         }
 
-        var sentMd5 = Convert.ToHexStringLower(streamingMd5.GetHashAndReset());
-        var sentSha256 = Convert.ToHexStringLower(streamingSha256.GetHashAndReset());
-        if (!string.Equals(file.Checksum, sentMd5, StringComparison.Ordinal) || !string.Equals(file.Sha256, sentSha256, StringComparison.Ordinal))
+        var file = await GetArtifactAsync(fileId, cancellationToken).ConfigureAwait(false);
+        // The server verified the SHA-256 before it kept the file; a server too old to know the checksums frame did not,
+        // so check its answer too (free: both hashes are at hand).
+        if (!string.Equals(file.Sha256, sentSha256, StringComparison.Ordinal))
         {
             await DeleteArtifactAsync(fileId, CancellationToken.None).ConfigureAwait(false);
             throw new ModelBoxException(
                 StatusCode.DataLoss,
-                $"the server stored different bytes than were sent (MD5 {file.Checksum} vs {sentMd5}); the file was deleted again");
+                $"the server stored different bytes than were sent (SHA-256 {file.Sha256} vs {sentSha256}); the file was deleted again");
         }
 
         return file;
@@ -138,31 +154,50 @@ public sealed partial class ModelBoxClient
     {
         ArgumentException.ThrowIfNullOrEmpty(filePath);
         var partPath = filePath + ".part";
-        // Only uploaded files can be downloaded, and each has a SHA-256: verify that (stronger than MD5, and faster).
-        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         ArtifactFile file;
-        var part = new FileStream(partPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 0, FileOptions.Asynchronous);
-        await using (part.ConfigureAwait(false))
-        {
-            // Resume: the bytes already here count towards the checksums.
-            var have = await HashExistingAsync(part, sha256, null, cancellationToken).ConfigureAwait(false);
-            progress?.Report(have);
-            file = await ReceiveAsync(fileId, (ulong)have, part, sha256, null, progress, have, cancellationToken).ConfigureAwait(false);
-            if (part.Length != file.SizeBytes)
-            {
-                // A partial file longer than the file itself belongs to something else: start over next time.
-                part.SetLength(0);
-            }
-        }
-
+        IncrementalHash? hash = null;
         try
         {
-            Verify(file, sha256);
+            var part = new FileStream(partPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 0, FileOptions.Asynchronous);
+            await using (part.ConfigureAwait(false))
+            {
+                // Resume: the bytes already here count towards the checksum, hashed once the server said which one it has.
+                var have = part.Length;
+                progress?.Report(have);
+                file = await ReceiveAsync(
+                    fileId,
+                    (ulong)have,
+                    part,
+                    async (metadata, token) =>
+                    {
+                        hash = VerificationHash(metadata);
+                        part.Position = 0;
+                        await HashExistingAsync(part, hash, token).ConfigureAwait(false);
+                        return hash;
+                    },
+                    progress,
+                    have,
+                    cancellationToken).ConfigureAwait(false);
+                if (part.Length != file.SizeBytes)
+                {
+                    // A partial file longer than the file itself belongs to something else: start over next time.
+                    part.SetLength(0);
+                }
+            }
+
+            try
+            {
+                Verify(file, hash!);
+            }
+            catch
+            {
+                File.Delete(partPath);
+                throw;
+            }
         }
-        catch
+        finally
         {
-            File.Delete(partPath);
-            throw;
+            hash?.Dispose();
         }
 
         File.Move(partPath, filePath, overwrite: true);
@@ -181,10 +216,19 @@ public sealed partial class ModelBoxClient
         string fileId, Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var file = await ReceiveAsync(fileId, 0, destination, sha256, null, progress, 0, cancellationToken).ConfigureAwait(false);
-        Verify(file, sha256);
-        return file;
+        IncrementalHash? hash = null;
+        try
+        {
+            var file = await ReceiveAsync(
+                fileId, 0, destination, (metadata, _) => Task.FromResult(hash = VerificationHash(metadata)), progress, 0, cancellationToken)
+                .ConfigureAwait(false);
+            Verify(file, hash!);
+            return file;
+        }
+        finally
+        {
+            hash?.Dispose();
+        }
     }
 
     /// <summary>Downloads <paramref name="length"/> bytes of a file from <paramref name="offset"/> (0 means to the end), unverified.</summary>
@@ -200,7 +244,7 @@ public sealed partial class ModelBoxClient
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentNullException.ThrowIfNull(destination);
-        return ReceiveAsync(fileId, (ulong)offset, destination, null, null, null, 0, cancellationToken, (ulong)length);
+        return ReceiveAsync(fileId, (ulong)offset, destination, null, null, 0, cancellationToken, (ulong)length);
     }
 
     /// <summary>Records files stored elsewhere (no bytes), all or none.</summary>
@@ -247,12 +291,15 @@ public sealed partial class ModelBoxClient
         return ProtocolMapping.ToSdk(response.DeletedAt);
     }
 
+    /// <summary>
+    /// Receives a file (or a range) into <paramref name="destination"/>. Once the metadata frame arrived,
+    /// <paramref name="startHashing"/> (when given) returns the hash that every received chunk is added to.
+    /// </summary>
     private async Task<ArtifactFile> ReceiveAsync(
         string fileId,
         ulong offset,
         Stream destination,
-        IncrementalHash? hash,
-        IncrementalHash? secondHash,
+        Func<ArtifactFile, CancellationToken, Task<IncrementalHash>>? startHashing,
         IProgress<long>? progress,
         long progressBase,
         CancellationToken cancellationToken,
@@ -262,7 +309,7 @@ public sealed partial class ModelBoxClient
         try
         {
             using var call = _store.DownloadFile(
-                new DownloadFileRequest { FileId = fileId ?? "", Offset = offset, Length = length },
+                new DownloadFileRequest { FileId = fileId ?? "", Offset = offset, Length = length, ChunkSizeBytes = DownloadChunkSizeBytes },
                 new CallOptions(deadline: deadline, cancellationToken: cancellationToken));
             var stream = call.ResponseStream;
             if (!await stream.MoveNext(cancellationToken).ConfigureAwait(false) || stream.Current.StreamFrameCase != DownloadFileResponse.StreamFrameOneofCase.Metadata)
@@ -271,13 +318,15 @@ public sealed partial class ModelBoxClient
             }
 
             var file = stream.Current.Metadata.ToSdk();
+            var hash = startHashing is null ? null : await startHashing(file, cancellationToken).ConfigureAwait(false);
             var received = progressBase;
             while (await stream.MoveNext(cancellationToken).ConfigureAwait(false))
             {
+                // Each message owns its bytes: hash them while the write of the same bytes runs.
                 var chunk = stream.Current.Chunks.Memory;
+                var write = destination.WriteAsync(chunk, cancellationToken);
                 hash?.AppendData(chunk.Span);
-                secondHash?.AppendData(chunk.Span);
-                await destination.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                await write.ConfigureAwait(false);
                 received += chunk.Length;
                 progress?.Report(received);
             }
@@ -291,23 +340,35 @@ public sealed partial class ModelBoxClient
         }
     }
 
+    /// <summary>Fills <paramref name="buffer"/> from the stream (fewer bytes only at its end).</summary>
+    private static async Task<int> ReadFullAsync(Stream content, byte[] buffer, CancellationToken cancellationToken)
+    {
+        var filled = 0;
+        int read;
+        while (filled < ChunkSizeBytes && (read = await content.ReadAsync(buffer.AsMemory(filled, ChunkSizeBytes - filled), cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            filled += read;
+        }
+
+        return filled;
+    }
+
+    /// <summary>SHA-256 when the server has it (every file uploaded to ModelBox); MD5 from a server that only has that.</summary>
+    private static IncrementalHash VerificationHash(ArtifactFile file) =>
+        IncrementalHash.CreateHash(file.Sha256.Length == 0 && file.Checksum.Length > 0 ? HashAlgorithmName.MD5 : HashAlgorithmName.SHA256);
+
     /// <summary>Hashes a stream to its end with large reads (a hash pass is bound by the hash, not by syscalls).</summary>
-    private static async Task<long> HashExistingAsync(Stream part, IncrementalHash md5, IncrementalHash? sha256, CancellationToken cancellationToken)
+    private static async Task HashExistingAsync(Stream part, IncrementalHash hash, CancellationToken cancellationToken)
     {
         const int HashBufferBytes = 1024 * 1024;
         var buffer = ArrayPool<byte>.Shared.Rent(HashBufferBytes);
         try
         {
-            long total = 0;
             int read;
             while ((read = await part.ReadAsync(buffer.AsMemory(0, HashBufferBytes), cancellationToken).ConfigureAwait(false)) > 0)
             {
-                md5.AppendData(buffer, 0, read);
-                sha256?.AppendData(buffer, 0, read);
-                total += read;
+                hash.AppendData(buffer, 0, read);
             }
-
-            return total;
         }
         finally
         {

@@ -88,6 +88,20 @@ public sealed partial class FilesystemBlobStore : IBlobStore
         return Task.FromResult(true);
     }
 
+    public async IAsyncEnumerable<StoredBlob> ListBlobsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await Task.CompletedTask.ConfigureAwait(false);
+        // sha256/ab/cd/<address>: anything else under the root (a stray file) is not a blob and is left alone.
+        foreach (var file in new DirectoryInfo(_blobRoot).EnumerateFiles("*", SearchOption.AllDirectories))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (BlobAddress.IsValid(file.Name) && string.Equals(file.FullName, BlobPath(file.Name), StringComparison.Ordinal))
+            {
+                yield return new StoredBlob(file.Name, new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero));
+            }
+        }
+    }
+
     public async IAsyncEnumerable<TemporaryBlob> ListTemporariesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await Task.CompletedTask.ConfigureAwait(false);
@@ -199,12 +213,13 @@ public sealed partial class FilesystemBlobStore : IBlobStore
     private sealed class Writer(FilesystemBlobStore store, string path, FileStream stream) : IBlobWriter
     {
         private bool _done;
+        private bool _sealed;
 
         public long Length { get; private set; }
 
         public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
         {
-            ObjectDisposedException.ThrowIf(_done, this);
+            ObjectDisposedException.ThrowIf(_done || _sealed, this);
             try
             {
                 await stream.WriteAsync(data, cancellationToken).ConfigureAwait(false);
@@ -217,10 +232,14 @@ public sealed partial class FilesystemBlobStore : IBlobStore
             Length += data.Length;
         }
 
-        public async Task<bool> CommitAsync(string sha256, CancellationToken cancellationToken = default)
+        public async Task SealAsync(CancellationToken cancellationToken = default)
         {
             ObjectDisposedException.ThrowIf(_done, this);
-            var destination = store.BlobPath(sha256);
+            if (_sealed)
+            {
+                return;
+            }
+
             try
             {
                 await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -232,6 +251,14 @@ public sealed partial class FilesystemBlobStore : IBlobStore
                 throw store.DiskFull(exception);
             }
 
+            _sealed = true;
+        }
+
+        public async Task<bool> CommitAsync(string sha256, CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_done, this);
+            var destination = store.BlobPath(sha256);
+            await SealAsync(cancellationToken).ConfigureAwait(false);
             await stream.DisposeAsync().ConfigureAwait(false);
             _done = true;
 

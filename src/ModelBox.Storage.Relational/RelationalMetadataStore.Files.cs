@@ -23,23 +23,89 @@ public sealed partial class RelationalMetadataStore : IFileRecordStore
         await WriteAsync(
             async session =>
             {
-                await session.ExecuteAsync(
-                    "INSERT INTO files (id, parent_id, file_type, path, uri, size_bytes, md5, sha256, stored, created_at, updated_at) "
-                    + "VALUES (@Id, @ParentId, @FileType, @Path, @Uri, @SizeBytes, @Md5, @Sha256, @Stored, @CreatedAt, @UpdatedAt)",
-                    files.Select(FileRow.From), cancellationToken).ConfigureAwait(false);
-
-                // The transactional outbox: each file's change record commits with it (hard part 3).
-                foreach (var file in files)
-                {
-                    var @namespace = await FileNamespaceAsync(session, file, cancellationToken).ConfigureAwait(false);
-                    await AppendChangeAsync(
-                        session, @namespace, ChangeObjectKinds.File, file.Id, ChangeType.Created, file.CreatedAt,
-                        ChangeStateJson.File(file, @namespace), cancellationToken).ConfigureAwait(false);
-                }
-
+                await InsertFilesAsync(session, files, cancellationToken).ConfigureAwait(false);
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task InsertUploadedFileAsync(FileRecord file, Func<CancellationToken, Task> publishBlob, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(publishBlob);
+        await WriteAsync(
+            async session =>
+            {
+                await LockBlobAsync(session, file.Sha256, cancellationToken).ConfigureAwait(false);
+                await publishBlob(cancellationToken).ConfigureAwait(false);
+                await InsertFilesAsync(session, [file], cancellationToken).ConfigureAwait(false);
+                return 0;
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<bool> DeleteBlobIfUnreferencedAsync(string sha256, Func<CancellationToken, Task> deleteBlob, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sha256);
+        ArgumentNullException.ThrowIfNull(deleteBlob);
+        return WriteAsync(
+            async session =>
+            {
+                await LockBlobAsync(session, sha256, cancellationToken).ConfigureAwait(false);
+                if (await IsBlobReferencedAsync(session, sha256, cancellationToken).ConfigureAwait(false))
+                {
+                    return false;
+                }
+
+                await deleteBlob(cancellationToken).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    public async Task<IReadOnlySet<string>> FindReferencedBlobsAsync(IReadOnlyCollection<string> sha256s, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sha256s);
+        if (sha256s.Count == 0)
+        {
+            return new HashSet<string>(StringComparer.Ordinal);
+        }
+
+        var used = await ReadAsync(
+            session => session.QueryAsync<string>(
+                $"SELECT DISTINCT sha256 FROM files WHERE {_dialect.InList("sha256", "@Sha256s")} AND stored = @Stored",
+                new { Sha256s = sha256s.ToArray(), Stored = true }, cancellationToken),
+            cancellationToken).ConfigureAwait(false);
+        return used.ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Takes the reference lock of a blob until the transaction ends: an upsert of its row in blob_locks, which locks the
+    /// row exclusively on both databases (ON CONFLICT DO UPDATE, ON DUPLICATE KEY UPDATE) whether it inserted it or not.
+    /// Every transaction takes at most this one blob lock, first or right after the file row it deletes, and the change
+    /// counter only at its end, so these locks cannot deadlock with each other.
+    /// </summary>
+    private async Task LockBlobAsync(DbSession session, string sha256, CancellationToken cancellationToken) =>
+        await session.ExecuteAsync(
+            _dialect.Upsert("blob_locks", "sha256, locked_at", "@Sha256, @Now", "sha256", "locked_at"),
+            new { Sha256 = sha256, Now = ToMicros(DateTimeOffset.UtcNow) },
+            cancellationToken).ConfigureAwait(false);
+
+    private static async Task InsertFilesAsync(DbSession session, IReadOnlyList<FileRecord> files, CancellationToken cancellationToken)
+    {
+        await session.ExecuteAsync(
+            "INSERT INTO files (id, parent_id, file_type, path, uri, size_bytes, md5, sha256, stored, created_at, updated_at) "
+            + "VALUES (@Id, @ParentId, @FileType, @Path, @Uri, @SizeBytes, @Md5, @Sha256, @Stored, @CreatedAt, @UpdatedAt)",
+            files.Select(FileRow.From), cancellationToken).ConfigureAwait(false);
+
+        // The transactional outbox: each file's change record commits with it (hard part 3).
+        foreach (var file in files)
+        {
+            var @namespace = await FileNamespaceAsync(session, file, cancellationToken).ConfigureAwait(false);
+            await AppendChangeAsync(
+                session, @namespace, ChangeObjectKinds.File, file.Id, ChangeType.Created, file.CreatedAt,
+                ChangeStateJson.File(file, @namespace), cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public Task<FileRecord?> GetFileAsync(string id, CancellationToken cancellationToken = default)
@@ -87,6 +153,12 @@ public sealed partial class RelationalMetadataStore : IFileRecordStore
                 if (row is null)
                 {
                     return null;
+                }
+
+                if (row.Stored)
+                {
+                    // Two deletes of the last records of one blob must not both see the other's record still there.
+                    await LockBlobAsync(session, row.Sha256, cancellationToken).ConfigureAwait(false);
                 }
 
                 await session.ExecuteAsync("DELETE FROM files WHERE id = @Id", new { Id = id }, cancellationToken).ConfigureAwait(false);

@@ -116,6 +116,28 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         return true;
     }
 
+    public async IAsyncEnumerable<StoredBlob> ListBlobsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var request = new ListObjectsV2Request { BucketName = Bucket, Prefix = BlobPrefix };
+        ListObjectsV2Response page;
+        do
+        {
+            page = await Call(() => _s3.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
+            foreach (var item in page.S3Objects ?? [])
+            {
+                // sha256/ab/cd/<address>: any other key under the prefix is not a blob and is left alone.
+                var address = item.Key[(item.Key.LastIndexOf('/') + 1)..];
+                if (BlobAddress.IsValid(address) && string.Equals(item.Key, BlobKey(address), StringComparison.Ordinal))
+                {
+                    yield return new StoredBlob(address, new DateTimeOffset(item.LastModified ?? DateTime.UnixEpoch, TimeSpan.Zero).ToUniversalTime());
+                }
+            }
+
+            request.ContinuationToken = page.NextContinuationToken;
+        }
+        while (page.IsTruncated == true);
+    }
+
     public async IAsyncEnumerable<TemporaryBlob> ListTemporariesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await foreach (var item in ListTemporaryItemsAsync(cancellationToken).ConfigureAwait(false))
@@ -243,13 +265,14 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         private int _filled;
         private string? _uploadId;
         private bool _tempCompleted;
+        private bool _sealed;
         private bool _done;
 
         public long Length { get; private set; }
 
         public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
         {
-            ObjectDisposedException.ThrowIf(_done, this);
+            ObjectDisposedException.ThrowIf(_done || _sealed, this);
             while (!data.IsEmpty)
             {
                 var take = Math.Min(data.Length, _buffer.Length - _filled);
@@ -264,10 +287,38 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             }
         }
 
+        public async Task SealAsync(CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_done, this);
+            if (_sealed)
+            {
+                return;
+            }
+
+            // A blob smaller than a part stays in memory and is written with one PUT at commit; a larger one is completed
+            // now under its temporary key (invisible to readers), so that the commit only copies it.
+            if (_uploadId is not null)
+            {
+                if (_filled > 0)
+                {
+                    await UploadPartAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await store.Call(() => store._s3.CompleteMultipartUploadAsync(
+                    new CompleteMultipartUploadRequest { BucketName = store.Bucket, Key = tempKey, UploadId = _uploadId, PartETags = _parts },
+                    cancellationToken)).ConfigureAwait(false);
+                _tempCompleted = true;
+                _buffer = [];
+            }
+
+            _sealed = true;
+        }
+
         public async Task<bool> CommitAsync(string sha256, CancellationToken cancellationToken = default)
         {
             ObjectDisposedException.ThrowIf(_done, this);
             var key = BlobKey(sha256);
+            await SealAsync(cancellationToken).ConfigureAwait(false);
             if (await store.ObjectExistsAsync(key, cancellationToken).ConfigureAwait(false))
             {
                 await DisposeAsync().ConfigureAwait(false);
@@ -289,17 +340,6 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
                 _done = true;
                 return true;
             }
-
-            if (_filled > 0)
-            {
-                await UploadPartAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            await store.Call(() => store._s3.CompleteMultipartUploadAsync(
-                new CompleteMultipartUploadRequest { BucketName = store.Bucket, Key = tempKey, UploadId = _uploadId, PartETags = _parts },
-                cancellationToken)).ConfigureAwait(false);
-            _tempCompleted = true;
-            _buffer = [];
 
             if (Length <= MaxSingleCopyBytes)
             {

@@ -25,25 +25,80 @@ public sealed partial class SqliteMetadataStore : IFileRecordStore
         await WriteAsync(
             async (connection, transaction) =>
             {
-                await connection.ExecuteAsync(Command(
-                    "INSERT INTO files (id, parent_id, file_type, path, uri, size_bytes, md5, sha256, stored, created_at, updated_at) "
-                    + "VALUES (@Id, @ParentId, @FileType, @Path, @Uri, @SizeBytes, @Md5, @Sha256, @Stored, @CreatedAt, @UpdatedAt)",
-                    files.Select(FileRow.From),
-                    transaction,
-                    cancellationToken)).ConfigureAwait(false);
-
-                // The transactional outbox: each file's change record commits with it (hard part 3).
-                foreach (var file in files)
-                {
-                    var @namespace = await FileNamespaceAsync(connection, transaction, file, cancellationToken).ConfigureAwait(false);
-                    await AppendChangeAsync(
-                        connection, transaction, @namespace, ChangeObjectKinds.File, file.Id, ChangeType.Created, file.CreatedAt,
-                        ChangeStateJson.File(file, @namespace), cancellationToken).ConfigureAwait(false);
-                }
-
+                await InsertFilesAsync(connection, transaction, files, cancellationToken).ConfigureAwait(false);
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    // The reference lock of a blob is the write transaction itself: SQLite has one writer per database file, across
+    // every process that opens it (BEGIN IMMEDIATE takes the file lock), so nothing else changes references meanwhile.
+    public async Task InsertUploadedFileAsync(FileRecord file, Func<CancellationToken, Task> publishBlob, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(publishBlob);
+        await WriteAsync(
+            async (connection, transaction) =>
+            {
+                await publishBlob(cancellationToken).ConfigureAwait(false);
+                await InsertFilesAsync(connection, transaction, [file], cancellationToken).ConfigureAwait(false);
+                return 0;
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<bool> DeleteBlobIfUnreferencedAsync(string sha256, Func<CancellationToken, Task> deleteBlob, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sha256);
+        ArgumentNullException.ThrowIfNull(deleteBlob);
+        return WriteAsync(
+            async (connection, transaction) =>
+            {
+                if (await IsBlobReferencedAsync(connection, transaction, sha256, cancellationToken).ConfigureAwait(false))
+                {
+                    return false;
+                }
+
+                await deleteBlob(cancellationToken).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    public async Task<IReadOnlySet<string>> FindReferencedBlobsAsync(IReadOnlyCollection<string> sha256s, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sha256s);
+        if (sha256s.Count == 0)
+        {
+            return new HashSet<string>(StringComparer.Ordinal);
+        }
+
+        var used = await ReadAsync(
+            async (connection, transaction) => await connection.QueryAsync<string>(Command(
+                "SELECT DISTINCT sha256 FROM files WHERE sha256 IN @Sha256s AND stored = 1", new { Sha256s = sha256s }, transaction, cancellationToken))
+                .ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
+        return used.ToHashSet(StringComparer.Ordinal);
+    }
+
+    private async Task InsertFilesAsync(
+        SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<FileRecord> files, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(Command(
+            "INSERT INTO files (id, parent_id, file_type, path, uri, size_bytes, md5, sha256, stored, created_at, updated_at) "
+            + "VALUES (@Id, @ParentId, @FileType, @Path, @Uri, @SizeBytes, @Md5, @Sha256, @Stored, @CreatedAt, @UpdatedAt)",
+            files.Select(FileRow.From),
+            transaction,
+            cancellationToken)).ConfigureAwait(false);
+
+        // The transactional outbox: each file's change record commits with it (hard part 3).
+        foreach (var file in files)
+        {
+            var @namespace = await FileNamespaceAsync(connection, transaction, file, cancellationToken).ConfigureAwait(false);
+            await AppendChangeAsync(
+                connection, transaction, @namespace, ChangeObjectKinds.File, file.Id, ChangeType.Created, file.CreatedAt,
+                ChangeStateJson.File(file, @namespace), cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public Task<FileRecord?> GetFileAsync(string id, CancellationToken cancellationToken = default)

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using ModelBox.Domain.Storage;
 using ModelBox.Domain.Telemetry;
 
@@ -16,6 +15,9 @@ public sealed record NewFile(
     string? Sha256 = null,
     string? Uri = null,
     ulong SizeBytes = 0);
+
+/// <summary>Checksums a client sends after the bytes of an upload (lowercase hex; empty or null is not checked).</summary>
+public sealed record ClaimedChecksums(string? Md5, string? Sha256);
 
 /// <summary>Limits of the artifact operations.</summary>
 public sealed record ArtifactOptions
@@ -46,10 +48,6 @@ public sealed class ArtifactStore(
     /// <summary>Paths are names, not storage locations; the limit only keeps records reasonable.</summary>
     public const int MaxPathLength = 4096;
 
-    // Uploads of the same content and deletes of its last record must not interleave between "the blob exists" and
-    // "the record is written", or a delete could free a blob an upload just counted on. Stripes bound the lock count.
-    private readonly SemaphoreSlim[] _contentLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
-
     /// <summary>The largest upload accepted, in bytes.</summary>
     public long MaxUploadSizeBytes => options.MaxUploadSizeBytes;
 
@@ -67,50 +65,50 @@ public sealed class ArtifactStore(
     /// once both are durable. Anything thrown (a checksum mismatch, the size limit, a broken stream, cancellation)
     /// leaves nothing visible.
     /// </summary>
-    public async Task<FileRecord> UploadAsync(NewFile file, IAsyncEnumerable<ReadOnlyMemory<byte>> content, CancellationToken cancellationToken = default)
+    /// <param name="file">The validated metadata (its checksum and sha256, when given, are verified).</param>
+    /// <param name="content">The bytes, chunk by chunk; each chunk must stay unchanged (it is hashed and written later).</param>
+    /// <param name="trailer">Called once the content ended: the checksums the client sent after the bytes, or null.</param>
+    /// <param name="cancellationToken">Cancels the upload.</param>
+    public async Task<FileRecord> UploadAsync(
+        NewFile file,
+        IAsyncEnumerable<ReadOnlyMemory<byte>> content,
+        Func<ClaimedChecksums?>? trailer = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(content);
-        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var writer = await blobs.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
         await using (writer.ConfigureAwait(false))
         {
             long size = 0;
-            await foreach (var chunk in content.WithCancellation(cancellationToken).ConfigureAwait(false))
+            string md5Hex, sha256Hex;
+            var pipeline = new UploadPipeline(writer);
+            await using (pipeline.ConfigureAwait(false))
             {
-                size += chunk.Length;
-                if (size > options.MaxUploadSizeBytes)
+                await foreach (var chunk in content.WithCancellation(cancellationToken).ConfigureAwait(false))
                 {
-                    throw new ModelBoxException(
-                        ErrorKind.ResourceExhausted,
-                        $"the upload is larger than the server's limit of {options.MaxUploadSizeBytes} bytes (max_upload_size_bytes); nothing was kept");
+                    size += chunk.Length;
+                    if (size > options.MaxUploadSizeBytes)
+                    {
+                        throw new ModelBoxException(
+                            ErrorKind.ResourceExhausted,
+                            $"the upload is larger than the server's limit of {options.MaxUploadSizeBytes} bytes (max_upload_size_bytes); nothing was kept");
+                    }
+
+                    await pipeline.AddAsync(chunk, cancellationToken).ConfigureAwait(false);
+                    ModelBoxMetrics.BytesUploaded.Add(chunk.Length);
                 }
 
-                // The chunk is immutable: write it and compute both hashes at the same time (hashing is the upload's
-                // main CPU cost, and MD5 cannot use more than one core by itself).
-                var write = writer.WriteAsync(chunk, cancellationToken);
-                var sha = Task.Run(() => sha256.AppendData(chunk.Span), CancellationToken.None);
-                md5.AppendData(chunk.Span);
-                await sha.ConfigureAwait(false);
-                await write.ConfigureAwait(false);
-                ModelBoxMetrics.BytesUploaded.Add(chunk.Length);
+                (md5Hex, sha256Hex) = await pipeline.CompleteAsync().ConfigureAwait(false);
             }
 
-            var md5Hex = Convert.ToHexStringLower(md5.GetHashAndReset());
-            var sha256Hex = Convert.ToHexStringLower(sha256.GetHashAndReset());
-            if (!string.IsNullOrEmpty(file.Checksum) && !string.Equals(file.Checksum, md5Hex, StringComparison.Ordinal))
+            var claimed = trailer?.Invoke();
+            RequireMatch(file.Checksum, md5Hex, size, "checksum mismatch: the client sent MD5", "MD5");
+            RequireMatch(file.Sha256, sha256Hex, size, "sha256 mismatch: the client sent", "SHA-256");
+            if (claimed is not null)
             {
-                throw new ModelBoxException(
-                    ErrorKind.DataLoss,
-                    $"checksum mismatch: the client sent MD5 {file.Checksum} but the server received {size} bytes with MD5 {md5Hex}; nothing was kept");
-            }
-
-            if (!string.IsNullOrEmpty(file.Sha256) && !string.Equals(file.Sha256, sha256Hex, StringComparison.Ordinal))
-            {
-                throw new ModelBoxException(
-                    ErrorKind.DataLoss,
-                    $"sha256 mismatch: the client sent {file.Sha256} but the server received {size} bytes with SHA-256 {sha256Hex}; nothing was kept");
+                RequireMatch(Hex(claimed.Md5, 32, "checksums.md5", "an MD5"), md5Hex, size, "checksum mismatch: the client's checksums frame says MD5", "MD5");
+                RequireMatch(Hex(claimed.Sha256, 64, "checksums.sha256", "a SHA-256"), sha256Hex, size, "sha256 mismatch: the client's checksums frame says", "SHA-256");
             }
 
             var now = Clock.Now(time);
@@ -118,25 +116,35 @@ public sealed class ArtifactStore(
                 ObjectIds.NewFile(), file.ParentId!, file.Type, file.Path ?? string.Empty, Uri: string.Empty, size, md5Hex, sha256Hex, Stored: true, now, now);
 
             // The client may be gone by now, but the bytes are verified: finishing is cheaper than leaving an orphan.
-            var gate = ContentLock(sha256Hex);
-            await gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            // Durable first, so that the blob's reference lock (below) is held only for the publish and the insert.
+            await writer.SealAsync(CancellationToken.None).ConfigureAwait(false);
+            var published = false;
+            var created = false;
             try
             {
-                var created = await writer.CommitAsync(sha256Hex, CancellationToken.None).ConfigureAwait(false);
-                try
-                {
-                    await files.InsertFilesAsync([record], CancellationToken.None).ConfigureAwait(false);
-                }
-                catch when (created)
-                {
-                    // Nothing references the blob this upload created: free it rather than wait for a sweep.
-                    await blobs.DeleteAsync(sha256Hex, CancellationToken.None).ConfigureAwait(false);
-                    throw;
-                }
+                await files.InsertUploadedFileAsync(
+                    record,
+                    async token =>
+                    {
+                        if (!published)
+                        {
+                            created = await writer.CommitAsync(sha256Hex, token).ConfigureAwait(false);
+                            published = true;
+                        }
+                        else if (!await blobs.ExistsAsync(sha256Hex, token).ConfigureAwait(false))
+                        {
+                            // A retried transaction: between the attempts nothing referenced the blob and a delete freed it.
+                            throw new ModelBoxException(
+                                ErrorKind.Unavailable, "the upload's bytes were freed while its record was being written; nothing was kept, upload again");
+                        }
+                    },
+                    CancellationToken.None).ConfigureAwait(false);
             }
-            finally
+            catch (Exception) when (created)
             {
-                gate.Release();
+                // Nothing references the blob this upload created: free it now rather than wait for a sweep.
+                await FreeIfUnreferencedAsync(sha256Hex).ConfigureAwait(false);
+                throw;
             }
 
             return record;
@@ -243,27 +251,14 @@ public sealed class ArtifactStore(
     {
         var file = await GetAsync(id, cancellationToken).ConfigureAwait(false);
         var now = Clock.Now(time);
-        if (!file.Stored)
+        var deletion = await files.DeleteFileAsync(file.Id, now, cancellationToken).ConfigureAwait(false)
+            ?? throw ModelBoxException.NotFound("file", file.Id);
+        if (file.Stored && !deletion.BlobStillReferenced)
         {
-            _ = await files.DeleteFileAsync(file.Id, now, cancellationToken).ConfigureAwait(false)
-                ?? throw ModelBoxException.NotFound("file", file.Id);
-            return now;
-        }
-
-        var gate = ContentLock(file.Sha256);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var deletion = await files.DeleteFileAsync(file.Id, now, cancellationToken).ConfigureAwait(false)
-                ?? throw ModelBoxException.NotFound("file", file.Id);
-            if (!deletion.BlobStillReferenced)
-            {
-                await blobs.DeleteAsync(file.Sha256, CancellationToken.None).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            gate.Release();
+            // A second transaction under the blob's reference lock: an upload of the same bytes that committed in between
+            // references it again, and then it stays. A crash before this leaves an unreferenced blob for the sweep.
+            await files.DeleteBlobIfUnreferencedAsync(file.Sha256, token => blobs.DeleteAsync(file.Sha256, token), CancellationToken.None)
+                .ConfigureAwait(false);
         }
 
         return now;
@@ -272,6 +267,78 @@ public sealed class ArtifactStore(
     /// <summary>Removes temporary blobs idle for longer than <paramref name="idleFor"/> (abandoned uploads).</summary>
     public Task<int> SweepTemporariesAsync(TimeSpan idleFor, CancellationToken cancellationToken = default) =>
         blobs.SweepTemporariesAsync(time.GetUtcNow() - idleFor, cancellationToken);
+
+    /// <summary>
+    /// Removes committed blobs that no record uses and that were written more than <paramref name="graceAge"/> ago: a
+    /// crash between an upload's publish and its record, or between a delete's two transactions, leaves them. Each is
+    /// deleted under its reference lock after checking again, so an upload of the same bytes that commits meanwhile keeps
+    /// it. Returns how many were removed.
+    /// </summary>
+    public async Task<int> SweepUnreferencedBlobsAsync(TimeSpan graceAge, CancellationToken cancellationToken = default)
+    {
+        const int BatchSize = 500;
+        var writtenBefore = time.GetUtcNow() - graceAge;
+        var removed = 0;
+        var batch = new List<string>(BatchSize);
+        await foreach (var blob in blobs.ListBlobsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (blob.LastWrite >= writtenBefore)
+            {
+                continue;
+            }
+
+            batch.Add(blob.Sha256);
+            if (batch.Count == BatchSize)
+            {
+                removed += await SweepBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                batch.Clear();
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            removed += await SweepBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+
+        return removed;
+    }
+
+    private async Task<int> SweepBatchAsync(List<string> candidates, CancellationToken cancellationToken)
+    {
+        var used = await files.FindReferencedBlobsAsync(candidates, cancellationToken).ConfigureAwait(false);
+        var removed = 0;
+        foreach (var sha256 in candidates.Where(c => !used.Contains(c)))
+        {
+            if (await files.DeleteBlobIfUnreferencedAsync(sha256, token => blobs.DeleteAsync(sha256, token), cancellationToken).ConfigureAwait(false))
+            {
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    private async Task FreeIfUnreferencedAsync(string sha256)
+    {
+        try
+        {
+            await files.DeleteBlobIfUnreferencedAsync(sha256, token => blobs.DeleteAsync(sha256, token), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is ModelBoxException or IOException)
+        {
+            // The store is failing already (that is why we are here); the sweep frees the blob later.
+        }
+    }
+
+    private static void RequireMatch(string? claimed, string computed, long size, string what, string algorithm)
+    {
+        if (!string.IsNullOrEmpty(claimed) && !string.Equals(claimed, computed, StringComparison.Ordinal))
+        {
+            throw new ModelBoxException(
+                ErrorKind.DataLoss,
+                $"{what} {claimed} but the server received {size} bytes with {algorithm} {computed}; nothing was kept");
+        }
+    }
 
     private List<FileRecord> ToTrackedRecords(IEnumerable<NewFile> validated)
     {
@@ -376,5 +443,4 @@ public sealed class ArtifactStore(
         return lower;
     }
 
-    private SemaphoreSlim ContentLock(string sha256) => _contentLocks[Convert.ToInt32(sha256[..2], 16) % _contentLocks.Length];
 }

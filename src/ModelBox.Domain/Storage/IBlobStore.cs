@@ -23,6 +23,9 @@ public interface IBlobStore
     /// <summary>Deletes a committed blob; false when there was none.</summary>
     Task<bool> DeleteAsync(string sha256, CancellationToken cancellationToken = default);
 
+    /// <summary>The committed blobs that exist now, with when each was written (for the sweep of unreferenced blobs).</summary>
+    IAsyncEnumerable<StoredBlob> ListBlobsAsync(CancellationToken cancellationToken = default);
+
     /// <summary>The temporary blobs that exist now (uploads in progress or abandoned), with their last write.</summary>
     IAsyncEnumerable<TemporaryBlob> ListTemporariesAsync(CancellationToken cancellationToken = default);
 
@@ -43,11 +46,20 @@ public interface IBlobWriter : IAsyncDisposable
     ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Makes the bytes durable and moves them to <paramref name="sha256"/>. When a blob with that address exists
+    /// Makes the bytes written so far durable (fsync, completing a multipart upload), so that <see cref="CommitAsync"/>
+    /// only has to publish them; no more writes after it. Optional: <see cref="CommitAsync"/> seals first when needed.
+    /// </summary>
+    Task SealAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Makes the bytes durable (unless sealed already) and moves them to <paramref name="sha256"/>. When a blob with that address exists
     /// already (the same content uploaded before), the temporary one is dropped. Returns true when this call created it.
     /// </summary>
     Task<bool> CommitAsync(string sha256, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A committed blob as <see cref="IBlobStore.ListBlobsAsync"/> reports it.</summary>
+public sealed record StoredBlob(string Sha256, DateTimeOffset LastWrite);
 
 /// <summary>A temporary blob as <see cref="IBlobStore.ListTemporariesAsync"/> reports it.</summary>
 public sealed record TemporaryBlob(string Name, DateTimeOffset LastWrite);

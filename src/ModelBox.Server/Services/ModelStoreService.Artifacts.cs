@@ -15,6 +15,9 @@ public sealed partial class ModelStoreService
     /// <summary>Download chunk size: below the large object heap, large enough to keep per-message overhead small.</summary>
     internal const int DownloadChunkBytes = 64 * 1024;
 
+    /// <summary>The largest chunk a client may ask for: bounds the two read buffers each download holds.</summary>
+    internal const int MaxDownloadChunkBytes = 4 * 1024 * 1024;
+
     private readonly ArtifactStore artifacts = services.GetRequiredService<ArtifactStore>();
 
     public override async Task<UploadFileResponse> UploadFile(IAsyncStreamReader<UploadFileRequest> requestStream, ServerCallContext context)
@@ -31,40 +34,59 @@ public sealed partial class ModelStoreService
         }
 
         var file = await artifacts.ValidateUploadAsync(requestStream.Current.Metadata.ToNewFile(), cancellationToken);
-        var record = await artifacts.UploadAsync(file, ReadChunksAsync(requestStream, cancellationToken), cancellationToken);
+        var trailer = new StrongBox<ClaimedChecksums?>();
+        var record = await artifacts.UploadAsync(file, ReadChunksAsync(requestStream, trailer, cancellationToken), () => trailer.Value, cancellationToken);
         return new UploadFileResponse { FileId = record.Id };
     }
 
     public override async Task DownloadFile(DownloadFileRequest request, IServerStreamWriter<DownloadFileResponse> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
+        var chunkBytes = DownloadChunkSize(request.ChunkSizeBytes);
         var download = await artifacts.OpenDownloadAsync(request.FileId, request.Offset, request.Length, cancellationToken);
         await using (download)
         {
             await responseStream.WriteAsync(new DownloadFileResponse { Metadata = download.File.ToProto() }, cancellationToken);
-            var buffer = ArrayPool<byte>.Shared.Rent(DownloadChunkBytes);
+            // Two buffers: the next chunk is read from the blob while the current one is sent.
+            var current = ArrayPool<byte>.Shared.Rent(chunkBytes);
+            var next = ArrayPool<byte>.Shared.Rent(chunkBytes);
+            Task<int>? readAhead = null;
             try
             {
                 long sent = 0;
-                while (sent < download.Length)
+                var read = await ReadChunkAsync(download, current, chunkBytes, sent, cancellationToken);
+                while (read > 0)
                 {
-                    var read = await download.Content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(DownloadChunkBytes, download.Length - sent)), cancellationToken);
-                    if (read == 0)
-                    {
-                        throw new InvalidOperationException(
-                            $"the blob of file '{download.File.Id}' ended after {download.Offset + sent} of {download.File.SizeBytes} bytes");
-                    }
+                    var after = sent + read;
+                    readAhead = after < download.Length ? ReadChunkAsync(download, next, chunkBytes, after, cancellationToken) : null;
 
                     // WriteAsync serializes the message before it completes, so the buffer can be reused after it.
                     await responseStream.WriteAsync(
-                        new DownloadFileResponse { Chunks = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, cancellationToken);
+                        new DownloadFileResponse { Chunks = UnsafeByteOperations.UnsafeWrap(current.AsMemory(0, read)) }, cancellationToken);
                     ModelBoxMetrics.BytesDownloaded.Add(read);
-                    sent += read;
+                    sent = after;
+                    read = readAhead is null ? 0 : await readAhead;
+                    readAhead = null;
+                    (current, next) = (next, current);
                 }
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                if (readAhead is not null)
+                {
+                    // The send failed (the client left): the read must finish before its buffer and the stream go.
+                    try
+                    {
+                        await readAhead;
+                    }
+                    catch (Exception exception) when (exception is IOException or OperationCanceledException or InvalidOperationException)
+                    {
+                        // The send's failure is the one to report.
+                    }
+                }
+
+                ArrayPool<byte>.Shared.Return(current);
+                ArrayPool<byte>.Shared.Return(next);
             }
         }
     }
@@ -102,19 +124,57 @@ public sealed partial class ModelStoreService
     private Task<IReadOnlyDictionary<string, IReadOnlyList<FileRecord>>> FilesOfAsync(IEnumerable<string> ids, CancellationToken cancellationToken) =>
         artifacts.ListOfAsync(ids.ToList(), cancellationToken);
 
+    /// <summary>The chunk size of a download: 64 KiB unless the client asks otherwise, at most 4 MiB and below the max message size.</summary>
+    private int DownloadChunkSize(uint requested) =>
+        requested == 0 ? DownloadChunkBytes : (int)Math.Clamp(requested, 1, Math.Min(MaxDownloadChunkBytes, _serverConfig.MaxMessageSizeBytes - 1024));
+
+    /// <summary>Reads up to one chunk of the range (fewer bytes only at its end); 0 when the range is sent.</summary>
+    private static async Task<int> ReadChunkAsync(FileDownload download, byte[] buffer, int chunkBytes, long sent, CancellationToken cancellationToken)
+    {
+        var want = (int)Math.Min(chunkBytes, download.Length - sent);
+        var filled = 0;
+        while (filled < want)
+        {
+            var read = await download.Content.ReadAsync(buffer.AsMemory(filled, want - filled), cancellationToken);
+            if (read == 0)
+            {
+                throw new InvalidOperationException(
+                    $"the blob of file '{download.File.Id}' ended after {download.Offset + sent + filled} of {download.File.SizeBytes} bytes");
+            }
+
+            filled += read;
+        }
+
+        return filled;
+    }
+
     private static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadChunksAsync(
-        IAsyncStreamReader<UploadFileRequest> requestStream, [EnumeratorCancellation] CancellationToken cancellationToken)
+        IAsyncStreamReader<UploadFileRequest> requestStream,
+        StrongBox<ClaimedChecksums?> trailer,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         while (await ReadNextAsync(requestStream, cancellationToken))
         {
             var frame = requestStream.Current;
-            if (frame.StreamFrameCase != UploadFileRequest.StreamFrameOneofCase.Chunks)
+            if (trailer.Value is not null)
             {
-                throw ModelBoxException.InvalidArgument("an upload carries one metadata frame, first; a later frame held metadata again");
+                throw ModelBoxException.InvalidArgument("the checksums frame of an upload must be its last frame; another frame followed it");
             }
 
-            // The frame's bytes are immutable and not reused by the reader: no copy needed.
-            yield return frame.Chunks.Memory;
+            switch (frame.StreamFrameCase)
+            {
+                case UploadFileRequest.StreamFrameOneofCase.Chunks:
+                    // The frame's bytes are immutable and not reused by the reader: no copy needed.
+                    yield return frame.Chunks.Memory;
+                    break;
+                case UploadFileRequest.StreamFrameOneofCase.Checksums:
+                    trailer.Value = new ClaimedChecksums(frame.Checksums.Md5, frame.Checksums.Sha256);
+                    break;
+                case UploadFileRequest.StreamFrameOneofCase.Metadata:
+                    throw ModelBoxException.InvalidArgument("an upload carries one metadata frame, first; a later frame held metadata again");
+                default:
+                    throw ModelBoxException.InvalidArgument("an upload frame must hold chunks or checksums; one held nothing");
+            }
         }
     }
 
