@@ -1,6 +1,8 @@
 using ModelBox.Domain;
 using ModelBox.Domain.Changes;
+using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
+using ModelBox.Storage.Filesystem;
 
 namespace ModelBox.Storage.Tests;
 
@@ -17,6 +19,12 @@ public abstract class FileRecordStoreSpecification : IAsyncLifetime
 
     /// <summary>A fresh, empty, migrated backend: its metadata store (for parents) and its file-record store.</summary>
     protected abstract Task<(IMetadataStore Objects, IFileRecordStore Files)> CreateStoresAsync();
+
+    /// <summary>
+    /// Another store object on the same database, as a second server process (replica) has: its own connections and
+    /// in-process locks. The subclass disposes it.
+    /// </summary>
+    protected abstract Task<(IMetadataStore Objects, IFileRecordStore Files)> OpenSecondStoresAsync();
 
     public async Task InitializeAsync()
     {
@@ -137,6 +145,101 @@ public abstract class FileRecordStoreSpecification : IAsyncLifetime
 
         Assert.Null(await Files.GetFileAsync(fresh.Id));
         Assert.Single(await Files.ListFilesAsync(Parent("a")));
+    }
+
+    [Fact]
+    public async Task Blob_deletion_runs_only_while_no_stored_record_uses_the_blob()
+    {
+        var sha = Sha('7');
+        var stored = Uploaded(Parent("a"), "x", sha);
+        // A tracked file that claims the same hash does not own the blob.
+        await Files.InsertFilesAsync([stored, Tracked(Parent("b"), "elsewhere") with { Sha256 = sha }]);
+        var deletions = 0;
+
+        Assert.False(await Files.DeleteBlobIfUnreferencedAsync(sha, _ => Task.FromResult(++deletions)));
+        Assert.Equal(0, deletions);
+        Assert.Equal([sha], await Files.FindReferencedBlobsAsync([sha, Sha('8')]));
+
+        await Files.DeleteFileAsync(stored.Id, T0);
+        Assert.True(await Files.DeleteBlobIfUnreferencedAsync(sha, _ => Task.FromResult(++deletions)));
+        Assert.Equal(1, deletions);
+        Assert.Empty(await Files.FindReferencedBlobsAsync([sha]));
+    }
+
+    [Fact]
+    public async Task An_uploaded_record_is_inserted_only_when_its_blob_was_published()
+    {
+        var published = Uploaded(Parent("a"), "ok.bin", Sha('5'));
+        var failed = Uploaded(Parent("a"), "lost.bin", Sha('6'));
+        var ran = 0;
+
+        await Files.InsertUploadedFileAsync(published, _ => Task.FromResult(++ran));
+        await Assert.ThrowsAsync<IOException>(() => Files.InsertUploadedFileAsync(failed, _ => throw new IOException("the disk went away")));
+
+        Assert.Equal(1, ran);
+        Assert.Equal(published, await Files.GetFileAsync(published.Id));
+        Assert.Null(await Files.GetFileAsync(failed.Id));
+    }
+
+    [Fact]
+    public async Task Deletes_racing_uploads_of_the_same_bytes_on_two_store_instances_never_leave_a_record_without_its_blob()
+    {
+        // Two replicas: each has its own store object on the one database and its own blob store object on the one folder.
+        // Each uploads the same bytes and deletes its record again, over and over, so that one replica's upload finds the
+        // blob present ("stored already, skip the write") just as the other deletes the last record and frees it.
+        const int Rounds = 150;
+        var (objects2, files2) = await OpenSecondStoresAsync();
+        var blobDirectory = Directory.CreateTempSubdirectory("modelbox-blob-race-").FullName;
+        try
+        {
+            var blobs = new FilesystemBlobStore(blobDirectory);
+            ArtifactStore[] replicas =
+            [
+                new(_objects!, Files, new FilesystemBlobStore(blobDirectory), new ArtifactOptions(), TimeProvider.System),
+                new(objects2, files2, new FilesystemBlobStore(blobDirectory), new ArtifactOptions(), TimeProvider.System),
+            ];
+            var content = System.Security.Cryptography.RandomNumberGenerator.GetBytes(64 * 1024);
+            var broken = new System.Collections.Concurrent.ConcurrentBag<string>();
+
+            async Task RunAsync(ArtifactStore replica, string parentId)
+            {
+                for (var round = 0; round < Rounds; round++)
+                {
+                    var file = await replica.UploadAsync(new NewFile(parentId, FileType.Model, "same.bin"), OneChunk(content));
+
+                    // While a record exists its blob must exist, whatever the other replica does meanwhile.
+                    if (!await blobs.ExistsAsync(file.Sha256))
+                    {
+                        broken.Add($"round {round}: {file.Id} of {parentId}");
+                    }
+
+                    if (round < Rounds - 1)
+                    {
+                        await replica.DeleteAsync(file.Id);
+                    }
+                }
+            }
+
+            await Task.WhenAll(Task.Run(() => RunAsync(replicas[0], Parent("a"))), Task.Run(() => RunAsync(replicas[1], Parent("b"))));
+
+            Assert.Empty(broken);
+            var remaining = (await Files.ListFilesAsync([Parent("a"), Parent("b")])).Values.SelectMany(f => f).ToList();
+            Assert.Equal(2, remaining.Count);
+            foreach (var file in remaining)
+            {
+                Assert.True(await blobs.ExistsAsync(file.Sha256), $"{file.Id} has no blob");
+            }
+        }
+        finally
+        {
+            Directory.Delete(blobDirectory, recursive: true);
+        }
+    }
+
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> OneChunk(byte[] content)
+    {
+        await Task.Yield();
+        yield return content;
     }
 
     protected static string Sha(char c) => new(c, 64);

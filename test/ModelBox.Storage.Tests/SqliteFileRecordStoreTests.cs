@@ -14,8 +14,21 @@ public sealed class SqliteFileRecordStoreTests : FileRecordStoreSpecification
         return (store, store);
     }
 
+    private SqliteMetadataStore? _second;
+
+    protected override Task<(IMetadataStore Objects, IFileRecordStore Files)> OpenSecondStoresAsync()
+    {
+        _second = new SqliteMetadataStore(new SqliteStoreOptions(Path.Combine(_directory, "modelbox.db")));
+        return Task.FromResult<(IMetadataStore, IFileRecordStore)>((_second, _second));
+    }
+
     public override async Task DisposeAsync()
     {
+        if (_second is not null)
+        {
+            await _second.DisposeAsync();
+        }
+
         await base.DisposeAsync();
         if (Directory.Exists(_directory))
         {

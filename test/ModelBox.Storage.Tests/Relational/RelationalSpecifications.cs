@@ -1,3 +1,4 @@
+using ModelBox.Domain.Changes;
 using ModelBox.Domain.Storage;
 using ModelBox.Storage.Relational;
 
@@ -129,6 +130,7 @@ public sealed class MySqlMetricStoreTests : RelationalMetricStoreTests
 public abstract class RelationalFileRecordStoreTests : FileRecordStoreSpecification
 {
     private RelationalBackendFactory? _factory;
+    private RelationalMetadataStore? _second;
 
     private protected abstract RelationalBackendFactory CreateFactory();
 
@@ -139,8 +141,19 @@ public abstract class RelationalFileRecordStoreTests : FileRecordStoreSpecificat
         return (_factory.Store, _factory.Store);
     }
 
+    protected override Task<(IMetadataStore Objects, IFileRecordStore Files)> OpenSecondStoresAsync()
+    {
+        _second = _factory!.OpenReplica(new InProcessChangeSignal());
+        return Task.FromResult<(IMetadataStore, IFileRecordStore)>((_second, _second));
+    }
+
     public override async Task DisposeAsync()
     {
+        if (_second is not null)
+        {
+            await ((IAsyncDisposable)_second.Dialect).DisposeAsync();
+        }
+
         await base.DisposeAsync();
         if (_factory is not null)
         {
