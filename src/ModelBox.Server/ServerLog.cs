@@ -27,6 +27,12 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 8, EventName = "ArtifactStoreReady", Level = LogLevel.Information, Message = "Artifact store '{Backend}' ready; removed {Swept} abandoned temporary uploads")]
     public static partial void ArtifactStoreReady(ILogger logger, string backend, int swept);
 
+    [LoggerMessage(EventId = 9, EventName = "ArtifactStoreSwept", Level = LogLevel.Information, Message = "Artifact store swept: removed {Blobs} blobs no file record used and {Temporaries} abandoned temporary uploads")]
+    public static partial void ArtifactStoreSwept(ILogger logger, int blobs, int temporaries);
+
+    [LoggerMessage(EventId = 10, EventName = "ArtifactSweepFailed", Level = LogLevel.Warning, Message = "Sweeping the artifact store failed; the next sweep retries")]
+    public static partial void ArtifactSweepFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 20, EventName = "StoreUnavailable", Level = LogLevel.Warning, Message = "{Method}: the metadata store is unavailable ({Reason})")]
     public static partial void StoreUnavailable(ILogger logger, string method, string reason);
 }

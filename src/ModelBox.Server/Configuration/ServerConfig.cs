@@ -23,6 +23,12 @@ public sealed record ServerConfig
     /// <summary>The largest file an upload may carry, in bytes.</summary>
     public long MaxUploadSizeBytes { get; init; } = Domain.Operations.ArtifactOptions.DefaultMaxUploadSizeBytes;
 
+    /// <summary>Seconds between two sweeps of the artifact store (unreferenced blobs, abandoned temporaries); 0 sweeps only at start-up.</summary>
+    public int ArtifactSweepIntervalSeconds { get; init; } = 3600;
+
+    /// <summary>How old an unreferenced blob or an idle temporary upload must be before a sweep removes it, in seconds.</summary>
+    public int ArtifactSweepGraceSeconds { get; init; } = 86_400;
+
     /// <summary>Service URL of an S3-compatible server; empty means AWS S3 in <see cref="S3Region"/>.</summary>
     public string S3Endpoint { get; init; } = string.Empty;
 

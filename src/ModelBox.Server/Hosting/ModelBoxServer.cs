@@ -147,9 +147,10 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var (_, schema) = await MigrateAsync(cancellationToken);
         ServerLog.SchemaReady(logger, Config.MetadataStorage, Config.MetadataLocation, schema.CurrentVersion);
 
-        // Uploads a previous run left half-way are invisible; free their space.
-        var sweep = _app.Services.GetRequiredService<BlobSweepPolicy>();
-        var swept = await _app.Services.GetRequiredService<ArtifactStore>().SweepTemporariesAsync(sweep.IdleFor, cancellationToken);
+        // Uploads a previous run left half-way are invisible; free their space. (Unreferenced committed blobs take a listing
+        // of the whole store: the background sweeper does them, starting now, without holding up start-up.)
+        var swept = await _app.Services.GetRequiredService<ArtifactStore>().SweepTemporariesAsync(
+            TimeSpan.FromSeconds(Config.ArtifactSweepGraceSeconds), cancellationToken);
         ServerLog.ArtifactStoreReady(logger, Config.ArtifactStorage, swept);
 
         // Watch streams never end on their own: end them (UNAVAILABLE, resumable) as soon as shutdown begins, so a graceful

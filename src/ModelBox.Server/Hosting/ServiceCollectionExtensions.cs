@@ -14,9 +14,6 @@ using ModelBox.Storage.Sqlite;
 
 namespace ModelBox.Server.Hosting;
 
-/// <summary>How long a temporary blob must sit unwritten before the start-up sweep treats it as abandoned.</summary>
-public sealed record BlobSweepPolicy(TimeSpan IdleFor);
-
 /// <summary>Registration of the ModelBox server's parts.</summary>
 public static class ServiceCollectionExtensions
 {
@@ -40,6 +37,7 @@ public static class ServiceCollectionExtensions
             new ChangeFeedOptions(WatcherBufferSize: config.WatchBufferSize)));
         services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
         services.AddSingleton<ArtifactStore>();
+        services.AddHostedService<ArtifactSweeper>();
         // The service holds only singletons: one instance resolves them once, instead of eleven lookups per call.
         services.AddSingleton<ModelStoreService>();
         services.AddGrpc(options =>
@@ -116,8 +114,6 @@ public static class ServiceCollectionExtensions
     public static IServiceCollection UseFilesystemBlobs(this IServiceCollection services, string baseDirectory)
     {
         services.AddSingleton<IBlobStore>(_ => new FilesystemBlobStore(baseDirectory));
-        // A filesystem upload touches its temporary file with every chunk: one idle for a minute is abandoned.
-        services.AddSingleton(new BlobSweepPolicy(TimeSpan.FromMinutes(1)));
         return services;
     }
 
@@ -125,8 +121,6 @@ public static class ServiceCollectionExtensions
     public static IServiceCollection UseS3Blobs(this IServiceCollection services, S3BlobStoreOptions options)
     {
         services.AddSingleton<IBlobStore>(_ => new S3BlobStore(options));
-        // S3 reports when a multipart upload began, not when it was last written, and other replicas may be uploading.
-        services.AddSingleton(new BlobSweepPolicy(TimeSpan.FromHours(24)));
         return services;
     }
 

@@ -15,8 +15,11 @@ public sealed partial class ModelStoreService
     /// <summary>Download chunk size: below the large object heap, large enough to keep per-message overhead small.</summary>
     internal const int DownloadChunkBytes = 64 * 1024;
 
-    /// <summary>The largest chunk a client may ask for: bounds the two read buffers each download holds.</summary>
-    internal const int MaxDownloadChunkBytes = 4 * 1024 * 1024;
+    /// <summary>
+    /// The largest chunk a client may ask for: a message stays within the 4 MiB every gRPC client accepts by default, and
+    /// the two read buffers of a download stay small.
+    /// </summary>
+    internal const int MaxDownloadChunkBytes = (4 * 1024 * 1024) - 1024;
 
     private readonly ArtifactStore artifacts = services.GetRequiredService<ArtifactStore>();
 
@@ -124,7 +127,7 @@ public sealed partial class ModelStoreService
     private Task<IReadOnlyDictionary<string, IReadOnlyList<FileRecord>>> FilesOfAsync(IEnumerable<string> ids, CancellationToken cancellationToken) =>
         artifacts.ListOfAsync(ids.ToList(), cancellationToken);
 
-    /// <summary>The chunk size of a download: 64 KiB unless the client asks otherwise, at most 4 MiB and below the max message size.</summary>
+    /// <summary>The chunk size of a download: 64 KiB unless the client asks otherwise, at most 4 MiB − 1 KiB and below the max message size.</summary>
     private int DownloadChunkSize(uint requested) =>
         requested == 0 ? DownloadChunkBytes : (int)Math.Clamp(requested, 1, Math.Min(MaxDownloadChunkBytes, _serverConfig.MaxMessageSizeBytes - 1024));
 

@@ -81,6 +81,120 @@ public sealed class ArtifactGrpcTests : IDisposable
     }
 
     [Fact]
+    public async Task A_checksums_frame_after_the_bytes_is_verified_before_anything_is_kept()
+    {
+        var parent = await NewExperimentAsync();
+        var data = RandomBytes((2 * Chunk) + 5);
+
+        var id = await SendUploadAsync(parent, data, new UploadChecksums { Md5 = Md5(data), Sha256 = Sha256(data) });
+        Assert.Equal(data, (await DownloadAsync(id)).Bytes);
+
+        var other = RandomBytes(Chunk);
+        var wrongSha = await Assert.ThrowsAsync<RpcException>(() => SendUploadAsync(parent, other, new UploadChecksums { Sha256 = Sha256(data) }));
+        var wrongMd5 = await Assert.ThrowsAsync<RpcException>(() => SendUploadAsync(parent, other, new UploadChecksums { Md5 = Md5(data) }));
+
+        Assert.Equal(StatusCode.DataLoss, wrongSha.StatusCode);
+        Assert.Contains("checksums frame", wrongSha.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.DataLoss, wrongMd5.StatusCode);
+        Assert.Equal([id], (await _client.ListArtifactsAsync(new ListArtifactsRequest { ParentId = parent })).Files.Select(f => f.Id));
+        Assert.False(BlobExists(Sha256(other)));
+        Assert.Empty(Directory.GetFiles(TempRoot));
+    }
+
+    [Fact]
+    public async Task A_malformed_checksums_frame_or_a_frame_after_it_is_invalid_and_keeps_nothing()
+    {
+        var parent = await NewExperimentAsync();
+        var data = RandomBytes(1000);
+
+        var notHex = await Assert.ThrowsAsync<RpcException>(() => SendUploadAsync(parent, data, new UploadChecksums { Sha256 = "not-a-sha256" }));
+        var late = await Assert.ThrowsAsync<RpcException>(() => SendFramesAsync(
+            new UploadFileRequest { Metadata = new FileMetadata { ParentId = parent, Path = "late.bin" } },
+            new UploadFileRequest { Chunks = ByteString.CopyFrom(data) },
+            new UploadFileRequest { Checksums = new UploadChecksums { Sha256 = Sha256(data) } },
+            new UploadFileRequest { Chunks = ByteString.CopyFrom(data) }));
+
+        Assert.Equal(StatusCode.InvalidArgument, notHex.StatusCode);
+        Assert.Contains("checksums.sha256", notHex.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.InvalidArgument, late.StatusCode);
+        Assert.Contains("last frame", late.Status.Detail, StringComparison.Ordinal);
+        Assert.Empty((await _client.ListArtifactsAsync(new ListArtifactsRequest { ParentId = parent })).Files);
+        Assert.False(BlobExists(Sha256(data)));
+    }
+
+    [Fact]
+    public async Task A_download_sends_the_chunk_size_the_client_asks_for_up_to_just_under_4_MiB()
+    {
+        var parent = await NewExperimentAsync();
+        var data = RandomBytes((5 * 1024 * 1024) + 1);
+        var id = await UploadAsync(parent, data, "big.bin", Md5(data));
+
+        async Task<List<int>> ChunkSizesAsync(uint asked)
+        {
+            using var call = _client.DownloadFile(new DownloadFileRequest { FileId = id, ChunkSizeBytes = asked });
+            var sizes = new List<int>();
+            using var bytes = new MemoryStream();
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            while (await call.ResponseStream.MoveNext(CancellationToken.None))
+            {
+                sizes.Add(call.ResponseStream.Current.Chunks.Length);
+                call.ResponseStream.Current.Chunks.WriteTo(bytes);
+            }
+
+            Assert.Equal(data, bytes.ToArray());
+            return sizes;
+        }
+
+        Assert.Equal([.. Enumerable.Repeat(1024 * 1024, 5), 1], await ChunkSizesAsync(1024 * 1024));
+        // Capped so that a frame fits the 4 MiB a gRPC client accepts by default (this one's limit).
+        const int Cap = (4 * 1024 * 1024) - 1024;
+        Assert.Equal([Cap, data.Length - Cap], await ChunkSizesAsync(64 * 1024 * 1024));
+        Assert.Equal([.. Enumerable.Repeat(Chunk, 80), 1], await ChunkSizesAsync(0));
+    }
+
+    [Fact]
+    public async Task Blobs_no_record_uses_are_swept_at_start_up_once_older_than_the_grace_age()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "modelbox-e2e-" + Guid.NewGuid().ToString("N"));
+        var blobRoot = Path.Combine(dataDir, "blobs", "sha256");
+        string BlobPath(byte[] data) => Path.Combine(blobRoot, Sha256(data)[..2], Sha256(data)[2..4], Sha256(data));
+        var kept = RandomBytes(3000);
+        try
+        {
+            await using (var first = await SmallServer.StartAsync(maxUploadBytes: 1 << 20, dataDir, keepData: true))
+            {
+                using var channel = GrpcChannel.ForAddress(first.Address);
+                var client = new ModelStore.ModelStoreClient(channel);
+                var parent = (await client.CreateExperimentAsync(new CreateExperimentRequest { Name = "sweep", Namespace = "artifacts" })).ExperimentId;
+                await UploadAsync(client, parent, kept, "kept.bin", Md5(kept));
+            }
+
+            // A crash between storing and recording leaves blobs nobody references: one long ago, one just now.
+            var old = RandomBytes(2000);
+            var recent = RandomBytes(1000);
+            foreach (var blob in new[] { old, recent })
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(BlobPath(blob))!);
+                await File.WriteAllBytesAsync(BlobPath(blob), blob);
+            }
+
+            File.SetLastWriteTimeUtc(BlobPath(old), DateTime.UtcNow.AddDays(-2));
+            File.SetLastWriteTimeUtc(BlobPath(kept), DateTime.UtcNow.AddDays(-2));
+
+            await using (await SmallServer.StartAsync(maxUploadBytes: 1 << 20, dataDir, keepData: true))
+            {
+                await WaitForAsync(() => !File.Exists(BlobPath(old)));
+                Assert.True(File.Exists(BlobPath(kept)), "a blob a record uses was swept");
+                Assert.True(File.Exists(BlobPath(recent)), "a blob younger than the grace age was swept");
+            }
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_client_that_disconnects_mid_stream_leaves_no_visible_file()
     {
         var parent = await NewExperimentAsync();
@@ -363,7 +477,20 @@ public sealed class ArtifactGrpcTests : IDisposable
         return (await call.ResponseAsync).FileId;
     }
 
-    private async Task SendFramesAsync(params UploadFileRequest[] frames)
+    /// <summary>An upload as ModelBox's SDK sends it: metadata without checksums, the chunks, then the checksums frame.</summary>
+    private Task<string> SendUploadAsync(string parent, byte[] data, UploadChecksums checksums)
+    {
+        var frames = new List<UploadFileRequest> { new() { Metadata = new FileMetadata { ParentId = parent, Path = "trailer.bin" } } };
+        for (var offset = 0; offset < data.Length; offset += Chunk)
+        {
+            frames.Add(new UploadFileRequest { Chunks = ByteString.CopyFrom(data, offset, Math.Min(Chunk, data.Length - offset)) });
+        }
+
+        frames.Add(new UploadFileRequest { Checksums = checksums });
+        return SendFramesAsync([.. frames]);
+    }
+
+    private async Task<string> SendFramesAsync(params UploadFileRequest[] frames)
     {
         using var call = _client.UploadFile();
         foreach (var frame in frames)
@@ -372,7 +499,7 @@ public sealed class ArtifactGrpcTests : IDisposable
         }
 
         await call.RequestStream.CompleteAsync();
-        await call.ResponseAsync;
+        return (await call.ResponseAsync).FileId;
     }
 
     private async Task<(FileMetadata Metadata, byte[] Bytes)> DownloadAsync(string id, ulong offset = 0, ulong length = 0)
@@ -431,21 +558,26 @@ public sealed class ArtifactGrpcTests : IDisposable
 
         public string Address => _server.GrpcAddress;
 
-        public static async Task<SmallServer> StartAsync(long maxUploadBytes, string? dataDir = null)
+        private bool _keepData;
+
+        public static async Task<SmallServer> StartAsync(long maxUploadBytes, string? dataDir = null, bool keepData = false)
         {
             dataDir ??= Path.Combine(Path.GetTempPath(), "modelbox-e2e-" + Guid.NewGuid().ToString("N"));
             var server = ModelBoxServer.Create(
-                new ServerConfig { ListenAddr = "127.0.0.1:0", DataDir = dataDir, MaxUploadSizeBytes = maxUploadBytes },
+                new ServerConfig { ListenAddr = "127.0.0.1:0", HttpListenAddr = "127.0.0.1:0", PrometheusListenAddr = "127.0.0.1:0", DataDir = dataDir, MaxUploadSizeBytes = maxUploadBytes },
                 logging => logging.SetMinimumLevel(LogLevel.Warning));
             await server.StartAsync();
-            return new SmallServer(server, dataDir);
+            return new SmallServer(server, dataDir) { _keepData = keepData };
         }
 
         public async ValueTask DisposeAsync()
         {
             await _server.StopAsync();
             await _server.DisposeAsync();
-            Directory.Delete(DataDir, recursive: true);
+            if (!_keepData)
+            {
+                Directory.Delete(DataDir, recursive: true);
+            }
         }
     }
 }

@@ -1,5 +1,8 @@
 using System.Security.Cryptography;
+using ModelBox.Domain;
+using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
+using ModelBox.Storage.Sqlite;
 
 namespace ModelBox.Storage.Tests.Blobs;
 
@@ -149,6 +152,84 @@ public abstract class BlobStoreSpecification : IAsyncLifetime
         Assert.NotEmpty(await ListTemporariesAsync());
         Assert.True(await Store.SweepTemporariesAsync(DateTimeOffset.UtcNow.AddMinutes(1)) >= 1);
         Assert.Empty(await ListTemporariesAsync());
+    }
+
+    [Fact]
+    public async Task Committed_blobs_are_listed_with_when_they_were_written_and_temporaries_are_not()
+    {
+        var before = DateTimeOffset.UtcNow.AddMinutes(-5);
+        var one = RandomBytes(100);
+        var two = RandomBytes(LargeBlobBytes);
+        await WriteAsync(one);
+        await WriteAsync(two);
+        await using var inProgress = await Store.BeginWriteAsync();
+        await inProgress.WriteAsync(RandomBytes(100));
+
+        var listed = new List<StoredBlob>();
+        await foreach (var blob in Store.ListBlobsAsync())
+        {
+            listed.Add(blob);
+        }
+
+        Assert.Equal(new[] { Sha(one), Sha(two) }.Order(StringComparer.Ordinal), listed.Select(b => b.Sha256).Order(StringComparer.Ordinal));
+        Assert.All(listed, b => Assert.InRange(b.LastWrite, before, DateTimeOffset.UtcNow.AddMinutes(5)));
+    }
+
+    [Fact]
+    public async Task The_sweep_frees_unreferenced_blobs_past_the_grace_age_and_keeps_young_and_referenced_ones()
+    {
+        var directory = Directory.CreateTempSubdirectory("modelbox-sweep-").FullName;
+        var database = new SqliteMetadataStore(new SqliteStoreOptions(Path.Combine(directory, "modelbox.db")));
+        try
+        {
+            await database.MigrateAsync();
+            var t0 = DateTimeOffset.UtcNow;
+            var experiment = ObjectIds.Experiment("sweep", "run");
+            await database.CreateExperimentAsync(new Experiment(
+                experiment, "sweep", "run", "owner", Framework.PyTorch, "", "", "", ExperimentStatus.Running, null, new Dictionary<string, string>(), t0, t0));
+            var clock = new ShiftedClock();
+            var artifacts = new ArtifactStore(database, database, Store, new ArtifactOptions(), clock);
+
+            // A file with its record, and bytes a crash left without one (published, then the process died).
+            var referenced = RandomBytes(1000);
+            var file = await artifacts.UploadAsync(new NewFile(experiment, FileType.Model, "model.bin"), Chunks(referenced));
+            var orphan = RandomBytes(2000);
+            await WriteAsync(orphan);
+
+            // Within the grace age nothing goes: an upload in flight may be about to record it.
+            Assert.Equal(0, await artifacts.SweepUnreferencedBlobsAsync(TimeSpan.FromHours(1)));
+            Assert.True(await Store.ExistsAsync(Sha(orphan)));
+
+            clock.Shift = TimeSpan.FromHours(2);
+            Assert.Equal(1, await artifacts.SweepUnreferencedBlobsAsync(TimeSpan.FromHours(1)));
+
+            Assert.False(await Store.ExistsAsync(Sha(orphan)));
+            Assert.Equal(referenced, await ReadAsync(file.Sha256));
+
+            // Once its last record is gone the blob is freed at once; a sweep then finds nothing more to do.
+            await artifacts.DeleteAsync(file.Id);
+            Assert.False(await Store.ExistsAsync(file.Sha256));
+            Assert.Equal(0, await artifacts.SweepUnreferencedBlobsAsync(TimeSpan.FromHours(1)));
+        }
+        finally
+        {
+            await database.DisposeAsync();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> Chunks(byte[] data)
+    {
+        await Task.Yield();
+        yield return data;
+    }
+
+    /// <summary>The real clock moved forward by <see cref="Shift"/>: blobs written now look that much older.</summary>
+    private sealed class ShiftedClock : TimeProvider
+    {
+        public TimeSpan Shift { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Shift;
     }
 
     [Theory]
