@@ -45,6 +45,12 @@ if (args.Length > 0 && args[0] == "soak")
     return;
 }
 
+if (args.Length > 0 && args[0] == "artifacts-server")
+{
+    Environment.ExitCode = await ArtifactBenchmark.ServeAsync(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "artifacts")
 {
     Environment.ExitCode = await ArtifactBenchmark.RunAsync(args[1..]);
