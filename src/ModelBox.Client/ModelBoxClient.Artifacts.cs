@@ -160,19 +160,22 @@ public sealed partial class ModelBoxClient
         {
             var part = new FileStream(partPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 0, FileOptions.Asynchronous);
             await using (part.ConfigureAwait(false))
+            using (var target = new PartFile(part))
             {
                 // Resume: the bytes already here count towards the checksum, hashed once the server said which one it has.
+                // (An interrupted download leaves whole direct-write buffers, so it resumes with direct writes again.)
                 var have = part.Length;
                 progress?.Report(have);
                 file = await ReceiveAsync(
                     fileId,
                     (ulong)have,
-                    part,
+                    target,
                     async (metadata, token) =>
                     {
                         hash = VerificationHash(metadata);
                         part.Position = 0;
                         await HashExistingAsync(part, hash, token).ConfigureAwait(false);
+                        target.StartAppending(have);
                         return hash;
                     },
                     progress,

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ModelBox.Domain;
 using ModelBox.Domain.Storage;
+using ModelBox.IO;
 
 namespace ModelBox.Storage.Filesystem;
 
@@ -16,6 +17,9 @@ public sealed partial class FilesystemBlobStore : IBlobStore
     // Unbuffered: callers write large chunks already, and an abort must never try to flush bytes a full disk refused.
     private const int WriteBufferSize = 0;
     private const int ReadBufferSize = 256 * 1024;
+
+    // Small reads are not worth an aligned 1 MiB buffer; they may well be in the page cache anyway.
+    private const long DirectReadMinimumBytes = 1024 * 1024;
 
     private readonly string _blobRoot;
     private readonly string _tempRoot;
@@ -69,6 +73,11 @@ public sealed partial class FilesystemBlobStore : IBlobStore
 
         var start = Math.Min(offset, file.Length);
         var count = Math.Min(length ?? long.MaxValue, file.Length - start);
+        if (count >= DirectReadMinimumBytes && DirectIO.TryEnable(file.SafeFileHandle))
+        {
+            return Task.FromResult<Stream?>(new DirectRangeStream(file, start, count));
+        }
+
         file.Position = start;
         return Task.FromResult<Stream?>(new RangeStream(file, count));
     }
