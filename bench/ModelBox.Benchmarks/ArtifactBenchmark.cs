@@ -76,7 +76,7 @@ internal static class ArtifactBenchmark
                     ? await MeasureAsync(server, () => client.UploadFileAsync(experiment.Id, source))
                     : await MeasureAsync(server, () => client.DownloadFileAsync(uploaded.Id, target));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{profile}: {measured.Time.TotalSeconds:0.00} s, server {measured.ServerCpu:0.00} CPU s, client {measured.ClientCpu:0.00} CPU s, server peak growth {measured.ServerPeakMb:0} MB"));
+                    $"{profile}: {measured.Time.TotalSeconds:0.00} s, server {measured.ServerCpu:0.00} CPU s, client {measured.ClientCpu:0.00} CPU s, server peak growth {measured.ServerPeakMb:0} MB, client {measured.ClientPeakMb:0} MB"));
                 return 0;
             }
 
@@ -103,8 +103,8 @@ internal static class ArtifactBenchmark
             Console.WriteLine($"{sizeMiB} MiB file, SDK → server process (loopback HTTP/2, SQLite) → filesystem blob store in {work}; "
                 + $".NET {Environment.Version}, {Environment.ProcessorCount} cores shared by client and server; best of two runs");
             Console.WriteLine();
-            Console.WriteLine("| transfer | seconds | MB/s | vs raw copy | vs durable raw copy | server CPU s | client CPU s | server peak RSS growth MB |");
-            Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| transfer | seconds | MB/s | vs raw copy | vs durable raw copy | server CPU s | client CPU s | server peak RSS growth MB | client peak RSS growth MB |");
+            Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             Row("raw copy (File.Copy), the 100% reference", copyTime, null);
             Row("raw copy + fsync", durableCopyTime, null);
             Row("user-space copy (1 MiB read/write loop), for information", userCopyTime, null);
@@ -123,7 +123,7 @@ internal static class ArtifactBenchmark
 
             void Row(string name, TimeSpan time, Transfer? transfer) => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {name} | {time.TotalSeconds:0.00} | {Rate(time):0} | {Rate(time) / Rate(copyTime):P0} | {Rate(time) / Rate(durableCopyTime):P0} | "
-                + $"{Number(transfer?.ServerCpu, "0.00")} | {Number(transfer?.ClientCpu, "0.00")} | {Number(transfer?.ServerPeakMb, "0")} |"));
+                + $"{Number(transfer?.ServerCpu, "0.00")} | {Number(transfer?.ClientCpu, "0.00")} | {Number(transfer?.ServerPeakMb, "0")} | {Number(transfer?.ClientPeakMb, "0")} |"));
 
             string Verdict(TimeSpan time) => Rate(time) / Rate(copyTime) >= 0.6 ? "met" : "MISSED";
         }
@@ -148,10 +148,14 @@ internal static class ArtifactBenchmark
         return 0;
     }
 
-    private sealed record Transfer(TimeSpan Time, double ServerCpu, double ClientCpu, double ServerPeakMb);
+    private sealed record Transfer(TimeSpan Time, double ServerCpu, double ClientCpu, double ServerPeakMb, double ClientPeakMb);
 
     private static Transfer Best(Transfer? best, Transfer run) =>
-        (best is null || run.Time < best.Time ? run : best) with { ServerPeakMb = Math.Max(run.ServerPeakMb, best?.ServerPeakMb ?? 0) };
+        (best is null || run.Time < best.Time ? run : best) with
+        {
+            ServerPeakMb = Math.Max(run.ServerPeakMb, best?.ServerPeakMb ?? 0),
+            ClientPeakMb = Math.Max(run.ClientPeakMb, best?.ClientPeakMb ?? 0),
+        };
 
     private static string Number(double? value, string format) => value is { } v ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
 
@@ -167,17 +171,21 @@ internal static class ArtifactBenchmark
         GC.Collect();
         var serverBefore = server.ResidentKb("VmRSS");
         server.ResetPeak();
+        var clientBefore = ReadStatusKb("/proc/self/status", "VmRSS");
+        File.WriteAllText("/proc/self/clear_refs", "5");
         using var self = Process.GetCurrentProcess();
         var clientCpu = self.TotalProcessorTime;
         var serverCpu = server.CpuTime();
         var time = await TimeAsync(action);
         self.Refresh();
         var serverPeak = server.ResidentKb("VmHWM");
+        var clientPeak = ReadStatusKb("/proc/self/status", "VmHWM");
         return new Transfer(
             time,
             (server.CpuTime() - serverCpu).TotalSeconds,
             (self.TotalProcessorTime - clientCpu).TotalSeconds,
-            Math.Max(0, serverPeak - serverBefore) / 1024.0);
+            Math.Max(0, serverPeak - serverBefore) / 1024.0,
+            Math.Max(0, clientPeak - clientBefore) / 1024.0);
     }
 
     /// <summary>This program in its `artifacts-server` mode, as a child process.</summary>
