@@ -110,8 +110,8 @@ internal static class ArtifactBenchmark
             Row("user-space copy (1 MiB read/write loop), for information", userCopyTime, null);
             Row("MD5 alone over the file (one core), for information", md5Time, null);
             Row("SHA-256 alone over the file (one core), for information", sha256Time, null);
-            Row("upload (client SHA-256 while sending → server MD5 ‖ SHA-256 + write, trailer check, fsync, rename)", upload!.Time, upload);
-            Row("download (1 MiB chunks, server read-ahead → client SHA-256 ‖ write)", download!.Time, download);
+            Row("upload (64 KiB chunks, client SHA-256 while sending → server MD5 ‖ SHA-256 + direct write, trailer check, fsync, rename)", upload!.Time, upload);
+            Row("download (64 KiB chunks, server direct read-ahead → client SHA-256 ‖ direct write)", download!.Time, download);
             Console.WriteLine();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"the upload cannot beat the MD5 the server must compute on one core: {Rate(md5Time):0} MB/s here = {Rate(md5Time) / Rate(copyTime):P0} of the raw copy"));
