@@ -111,7 +111,7 @@ internal static class ArtifactBenchmark
             Row("MD5 alone over the file (one core), for information", md5Time, null);
             Row("SHA-256 alone over the file (one core), for information", sha256Time, null);
             Row("upload (64 KiB chunks, client SHA-256 while sending → server MD5 ‖ SHA-256 + direct write, trailer check, fsync, rename)", upload!.Time, upload);
-            Row("download (64 KiB chunks, server direct read-ahead → client SHA-256 ‖ direct write)", download!.Time, download);
+            Row("download (64 KiB chunks, server direct read → client SHA-256 ‖ direct write)", download!.Time, download);
             Console.WriteLine();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"the upload cannot beat the MD5 the server must compute on one core: {Rate(md5Time):0} MB/s here = {Rate(md5Time) / Rate(copyTime):P0} of the raw copy"));

@@ -17,7 +17,7 @@ public sealed partial class ModelStoreService
 
     /// <summary>
     /// The largest chunk a client may ask for: a message stays within the 4 MiB every gRPC client accepts by default, and
-    /// the two read buffers of a download stay small.
+    /// the read buffer of a download stays small.
     /// </summary>
     internal const int MaxDownloadChunkBytes = (4 * 1024 * 1024) - 1024;
 
@@ -50,46 +50,23 @@ public sealed partial class ModelStoreService
         await using (download)
         {
             await responseStream.WriteAsync(new DownloadFileResponse { Metadata = download.File.ToProto() }, cancellationToken);
-            // Two buffers: the next chunk is read from the blob while the current one is sent.
-            var current = ArrayPool<byte>.Shared.Rent(chunkBytes);
-            var next = ArrayPool<byte>.Shared.Rent(chunkBytes);
-            Task<int>? readAhead = null;
+            var buffer = ArrayPool<byte>.Shared.Rent(chunkBytes);
             try
             {
                 long sent = 0;
-                var read = await ReadChunkAsync(download, current, chunkBytes, sent, cancellationToken);
-                while (read > 0)
+                int read;
+                while ((read = await ReadChunkAsync(download, buffer, chunkBytes, sent, cancellationToken)) > 0)
                 {
-                    var after = sent + read;
-                    readAhead = after < download.Length ? ReadChunkAsync(download, next, chunkBytes, after, cancellationToken) : null;
-
                     // WriteAsync serializes the message before it completes, so the buffer can be reused after it.
                     await responseStream.WriteAsync(
-                        new DownloadFileResponse { Chunks = UnsafeByteOperations.UnsafeWrap(current.AsMemory(0, read)) }, cancellationToken);
+                        new DownloadFileResponse { Chunks = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, cancellationToken);
                     ModelBoxMetrics.BytesDownloaded.Add(read);
-                    sent = after;
-                    read = readAhead is null ? 0 : await readAhead;
-                    readAhead = null;
-                    (current, next) = (next, current);
+                    sent += read;
                 }
             }
             finally
             {
-                if (readAhead is not null)
-                {
-                    // The send failed (the client left): the read must finish before its buffer and the stream go.
-                    try
-                    {
-                        await readAhead;
-                    }
-                    catch (Exception exception) when (exception is IOException or OperationCanceledException or InvalidOperationException)
-                    {
-                        // The send's failure is the one to report.
-                    }
-                }
-
-                ArrayPool<byte>.Shared.Return(current);
-                ArrayPool<byte>.Shared.Return(next);
+                ArrayPool<byte>.Shared.Return(buffer);
             }
         }
     }
