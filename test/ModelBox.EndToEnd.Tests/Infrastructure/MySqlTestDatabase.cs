@@ -6,7 +6,7 @@ namespace ModelBox.EndToEnd.Tests.Infrastructure;
 /// A fresh, empty MariaDB/MySQL database on the server test.sh started (MODELBOX_TEST_MYSQL_CONNECTION_STRING), dropped
 /// again on dispose. Without the variable the test fails: a missing server must not pass as a skipped test.
 /// </summary>
-public sealed class MySqlTestDatabase : IServerTestDatabase
+public sealed class MySqlTestDatabase : IAsyncDisposable
 {
     public const string Variable = "MODELBOX_TEST_MYSQL_CONNECTION_STRING";
 
