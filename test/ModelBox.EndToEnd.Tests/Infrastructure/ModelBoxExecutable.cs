@@ -59,8 +59,20 @@ public static class ModelBoxExecutable
     /// <summary>A loopback port nothing listens on right now.</summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        // The kernel may hand the same free port to two calls in a row (it is free again once the probe closes), and two
+        // listeners of one server, or servers of tests running in parallel, must not get the same one: a gRPC client
+        // that reached another server's HTTP/1.1 listener would wait for response headers forever.
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            if (HandedOut.TryAdd(port, 0))
+            {
+                return port;
+            }
+        }
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> HandedOut = new();
 }
