@@ -6,7 +6,7 @@ namespace ModelBox.EndToEnd.Tests.Infrastructure;
 /// A fresh, empty MariaDB/MySQL database on the server test.sh started (MODELBOX_TEST_MYSQL_CONNECTION_STRING), dropped
 /// again on dispose. Without the variable the test fails: a missing server must not pass as a skipped test.
 /// </summary>
-public sealed class MySqlTestDatabase : IAsyncDisposable
+public sealed class MySqlTestDatabase : IServerTestDatabase
 {
     public const string Variable = "MODELBOX_TEST_MYSQL_CONNECTION_STRING";
 
@@ -20,6 +20,8 @@ public sealed class MySqlTestDatabase : IAsyncDisposable
     }
 
     public string Name { get; }
+
+    public string Backend => "mysql";
 
     /// <summary>Connects to this database (as the test user).</summary>
     public string ConnectionString { get; }

@@ -6,7 +6,7 @@ namespace ModelBox.EndToEnd.Tests.Infrastructure;
 /// A fresh, empty PostgreSQL database on the server test.sh started (MODELBOX_TEST_POSTGRES_CONNECTION_STRING), dropped
 /// again on dispose. Without the variable the test fails: a missing server must not pass as a skipped test.
 /// </summary>
-public sealed class PostgresTestDatabase : IAsyncDisposable
+public sealed class PostgresTestDatabase : IServerTestDatabase
 {
     public const string Variable = "MODELBOX_TEST_POSTGRES_CONNECTION_STRING";
 
@@ -20,6 +20,8 @@ public sealed class PostgresTestDatabase : IAsyncDisposable
     }
 
     public string Name { get; }
+
+    public string Backend => "postgres";
 
     /// <summary>Connects to this database (as the test superuser).</summary>
     public string ConnectionString { get; }

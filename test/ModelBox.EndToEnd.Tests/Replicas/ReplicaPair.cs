@@ -7,8 +7,9 @@ namespace ModelBox.EndToEnd.Tests.Replicas;
 /// folder and ports: the deployment of docs/deployment.md, minus the load balancer. Both start at once, so they also
 /// race to migrate the empty database.
 /// </summary>
-public abstract class ReplicaPair : IAsyncLifetime
+public abstract class ReplicaPair(string backend) : IAsyncLifetime
 {
+    private IServerTestDatabase? _database;
     private readonly string _root = Directory.CreateTempSubdirectory("modelbox-replicas-").FullName;
     private ModelBoxProcess? _a;
     private ModelBoxProcess? _b;
@@ -17,15 +18,10 @@ public abstract class ReplicaPair : IAsyncLifetime
 
     public ModelBoxProcess B => _b ?? throw new InvalidOperationException("not started");
 
-    /// <summary>Creates the shared database and returns the environment that points a replica at it.</summary>
-    protected abstract Task<IReadOnlyDictionary<string, string>> CreateDatabaseAsync();
-
-    /// <summary>Drops the shared database.</summary>
-    protected abstract ValueTask DropDatabaseAsync();
-
     public async Task InitializeAsync()
     {
-        var database = await CreateDatabaseAsync();
+        _database = await ServerTestDatabase.CreateAsync(backend, "modelbox_replicas");
+        var database = ServerTestDatabase.Environment(_database);
         var blobs = Directory.CreateDirectory(Path.Combine(_root, "blobs")).FullName;
         Dictionary<string, string> Replica(string name) => new(database)
         {
@@ -67,43 +63,17 @@ public abstract class ReplicaPair : IAsyncLifetime
             }
         }
 
-        await DropDatabaseAsync();
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
         Directory.Delete(_root, recursive: true);
     }
 }
 
 /// <summary>Two replicas on PostgreSQL: LISTEN/NOTIFY wakes the watchers of the other replica.</summary>
-public sealed class PostgresReplicaPair : ReplicaPair
-{
-    private PostgresTestDatabase? _database;
-
-    protected override async Task<IReadOnlyDictionary<string, string>> CreateDatabaseAsync()
-    {
-        _database = await PostgresTestDatabase.CreateAsync("modelbox_replicas");
-        return new Dictionary<string, string>
-        {
-            ["MODELBOX_METADATA_STORAGE"] = "postgres",
-            ["MODELBOX_POSTGRES_CONNECTION_STRING"] = _database.ConnectionString,
-        };
-    }
-
-    protected override ValueTask DropDatabaseAsync() => _database?.DisposeAsync() ?? ValueTask.CompletedTask;
-}
+public sealed class PostgresReplicaPair() : ReplicaPair("postgres");
 
 /// <summary>Two replicas on MariaDB: each replica polls the change log for the other's commits.</summary>
-public sealed class MySqlReplicaPair : ReplicaPair
-{
-    private MySqlTestDatabase? _database;
-
-    protected override async Task<IReadOnlyDictionary<string, string>> CreateDatabaseAsync()
-    {
-        _database = await MySqlTestDatabase.CreateAsync("modelbox_replicas");
-        return new Dictionary<string, string>
-        {
-            ["MODELBOX_METADATA_STORAGE"] = "mysql",
-            ["MODELBOX_MYSQL_CONNECTION_STRING"] = _database.ConnectionString,
-        };
-    }
-
-    protected override ValueTask DropDatabaseAsync() => _database?.DisposeAsync() ?? ValueTask.CompletedTask;
-}
+public sealed class MySqlReplicaPair() : ReplicaPair("mysql");

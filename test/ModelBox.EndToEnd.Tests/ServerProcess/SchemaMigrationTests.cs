@@ -97,21 +97,19 @@ public sealed class SqliteSchemaMigrationTests : SchemaMigrationTests
     }
 }
 
-/// <summary>A fresh PostgreSQL database on the server test.sh started.</summary>
-public sealed class PostgresSchemaMigrationTests : SchemaMigrationTests
+/// <summary>A fresh database on a server test.sh started.</summary>
+public abstract class ServerDatabaseSchemaMigrationTests(string backend) : SchemaMigrationTests
 {
-    private PostgresTestDatabase? _database;
+    private IServerTestDatabase? _database;
 
-    protected override IReadOnlyDictionary<string, string> Storage => new Dictionary<string, string>
-    {
-        ["MODELBOX_METADATA_STORAGE"] = "postgres",
-        ["MODELBOX_POSTGRES_CONNECTION_STRING"] = _database!.ConnectionString,
-        ["MODELBOX_DATA_DIR"] = Path.Combine(Root, "data"),
-    };
+    protected IServerTestDatabase Database => _database ?? throw new InvalidOperationException("not initialized");
 
-    protected override string StorageName => "postgres";
+    protected override IReadOnlyDictionary<string, string> Storage =>
+        new Dictionary<string, string>(ServerTestDatabase.Environment(Database)) { ["MODELBOX_DATA_DIR"] = Path.Combine(Root, "data") };
 
-    public override async Task InitializeAsync() => _database = await PostgresTestDatabase.CreateAsync("modelbox_migrate");
+    protected override string StorageName => backend;
+
+    public override async Task InitializeAsync() => _database = await ServerTestDatabase.CreateAsync(backend, "modelbox_migrate");
 
     public override async Task DisposeAsync()
     {
@@ -122,37 +120,16 @@ public sealed class PostgresSchemaMigrationTests : SchemaMigrationTests
 
         await base.DisposeAsync();
     }
-
-    protected override Task RecordAppliedVersionAsync(long version) =>
-        _database!.ScalarAsync($"INSERT INTO \"{SchemaMigrations.VersionTable}\" (\"Version\", \"AppliedOn\", \"Description\") VALUES ({version}, now(), 'from the future')");
 }
 
-/// <summary>A fresh MariaDB database on the server test.sh started.</summary>
-public sealed class MySqlSchemaMigrationTests : SchemaMigrationTests
+public sealed class PostgresSchemaMigrationTests() : ServerDatabaseSchemaMigrationTests("postgres")
 {
-    private MySqlTestDatabase? _database;
-
-    protected override IReadOnlyDictionary<string, string> Storage => new Dictionary<string, string>
-    {
-        ["MODELBOX_METADATA_STORAGE"] = "mysql",
-        ["MODELBOX_MYSQL_CONNECTION_STRING"] = _database!.ConnectionString,
-        ["MODELBOX_DATA_DIR"] = Path.Combine(Root, "data"),
-    };
-
-    protected override string StorageName => "mysql";
-
-    public override async Task InitializeAsync() => _database = await MySqlTestDatabase.CreateAsync("modelbox_migrate");
-
-    public override async Task DisposeAsync()
-    {
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-
-        await base.DisposeAsync();
-    }
-
     protected override Task RecordAppliedVersionAsync(long version) =>
-        _database!.ScalarAsync($"INSERT INTO `{SchemaMigrations.VersionTable}` (`Version`, `AppliedOn`, `Description`) VALUES ({version}, NOW(), 'from the future')");
+        Database.ScalarAsync($"INSERT INTO \"{SchemaMigrations.VersionTable}\" (\"Version\", \"AppliedOn\", \"Description\") VALUES ({version}, now(), 'from the future')");
+}
+
+public sealed class MySqlSchemaMigrationTests() : ServerDatabaseSchemaMigrationTests("mysql")
+{
+    protected override Task RecordAppliedVersionAsync(long version) =>
+        Database.ScalarAsync($"INSERT INTO `{SchemaMigrations.VersionTable}` (`Version`, `AppliedOn`, `Description`) VALUES ({version}, NOW(), 'from the future')");
 }
