@@ -85,7 +85,7 @@ public abstract class SqlDialect
     /// an existing one adds <c>@c{i}</c>. The command returns <c>id, parent_id, key, point_count</c> of every row it
     /// touched, in any order, possibly after result sets without rows. The rows are locked until the transaction ends.
     /// </summary>
-    public string UpsertSeriesSql(int rows) => _upsertSeriesSql.GetOrAdd(rows, count => Sql(BuildUpsertSeries(count)));
+    public string UpsertSeriesSql(int rows) => _upsertSeriesSql.GetOrAdd(rows, count => Translate(BuildUpsertSeries(count)));
 
     private readonly ConcurrentDictionary<int, string> _upsertSeriesSql = new();
 
