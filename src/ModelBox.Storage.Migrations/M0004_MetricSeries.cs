@@ -8,8 +8,8 @@ namespace ModelBox.Storage.Migrations;
 /// points table is WITHOUT ROWID: the primary key is the table, no second b-tree and no rowid to maintain (measured
 /// in bench/ModelBox.Benchmarks metrics-layout: 1.6x the insert rate of text keys and a quarter of the file size).
 /// <c>point_count</c> counts a series' points; it also hands out <c>seq</c>, which tells apart points logged with the
-/// same step and time. Values: <c>kind</c> 1 float, 2 double (in <c>num</c>; NULL there is NaN, which SQLite cannot
-/// store as REAL), 3 string tensor (<c>txt</c>), 4 bytes tensor (<c>bin</c>).
+/// same step and time. Values: <c>kind</c> 1 float, 2 double (in <c>num</c>; a non-finite value is NULL there and spelled
+/// in <c>txt</c>, see migration 8), 3 string tensor (<c>txt</c>), 4 bytes tensor (<c>bin</c>).
 /// </summary>
 [Migration(4, "metric series and points")]
 public sealed class M0004_MetricSeries : Migration

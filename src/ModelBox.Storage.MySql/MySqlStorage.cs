@@ -1,7 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using ModelBox.Domain.Changes;
-using ModelBox.Domain.Storage;
 using ModelBox.Storage.Relational;
 
 namespace ModelBox.Storage.MySql;
@@ -10,31 +10,29 @@ namespace ModelBox.Storage.MySql;
 public static class MySqlStorage
 {
     /// <summary>
-    /// Stores metadata, the registry, metrics, file records and the change log in MySQL or MariaDB: registers the same ports as the
-    /// SQLite backend, and an IChangeSignal that wakes this process's watchers after its own commits at once and polls
-    /// the change log for the commits of other replicas.
+    /// Stores metadata, the registry, metrics, file records and the change log in MySQL or MariaDB: the relational store's
+    /// ports over the MySQL dialect, and an IChangeSignal that wakes this process's watchers after its own commits at once
+    /// and polls the change log for the commits of other replicas.
     /// </summary>
-    public static IServiceCollection AddMySqlStorage(this IServiceCollection services, MySqlStorageOptions options)
+    public static IServiceCollection AddMySqlStorage(this IServiceCollection services, Action<MySqlStorageOptions> configure)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        services.AddSingleton(_ => new MySqlDialect(options));
-        services.AddSingleton<InProcessChangeSignal>();
-        services.AddSingleton(sp => new RelationalMetadataStore(
-            sp.GetRequiredService<MySqlDialect>(), sp.GetRequiredService<InProcessChangeSignal>(), sp.GetService<ILoggerFactory>()));
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<MySqlStorageOptions>()
+            .Configure(configure)
+            .Validate(options => !string.IsNullOrWhiteSpace(options.ConnectionString), "the MySQL connection string is empty")
+            .Validate(options => options.MaxPoolSize >= 1, "the MySQL pool size must be at least 1")
+            .Validate(options => options.StatementTimeoutSeconds >= 0, "the MySQL statement timeout is negative")
+            .Validate(options => options.ChangePollInterval > TimeSpan.Zero, "the MySQL change poll interval must be positive")
+            .ValidateOnStart();
+        services.AddSingleton(sp => new MySqlDialect(sp.GetRequiredService<IOptions<MySqlStorageOptions>>().Value));
+        services.AddRelationalStores<MySqlDialect>(groupMetricCommits: false);
         services.AddSingleton(sp => new PollingChangeSignal(
             sp.GetRequiredService<InProcessChangeSignal>(),
             sp.GetRequiredService<RelationalMetadataStore>(),
-            options.ChangePollInterval,
+            sp.GetRequiredService<IOptions<MySqlStorageOptions>>().Value.ChangePollInterval,
             "mysql",
             sp.GetService<ILoggerFactory>()));
         services.AddSingleton<IChangeSignal>(sp => sp.GetRequiredService<PollingChangeSignal>());
-        services.AddSingleton<IMetadataStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
-        services.AddSingleton<IObjectMetadataStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
-        services.AddSingleton<IEventStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
-        services.AddSingleton<IChangeLog>(sp => sp.GetRequiredService<RelationalMetadataStore>());
-        services.AddSingleton<IFileRecordStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
-        services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
-        services.AddSingleton<IMetricStore>(sp => new RelationalMetricStore(sp.GetRequiredService<RelationalMetadataStore>()));
         return services;
     }
 }

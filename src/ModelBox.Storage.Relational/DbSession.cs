@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Dapper;
 using ModelBox.Domain.Changes;
 
@@ -28,6 +29,51 @@ internal sealed class DbSession(DbConnection connection, DbTransaction transacti
     public async Task<List<T>> QueryOnceAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
         (await Connection.QueryAsync<T>(new CommandDefinition(
             Dialect.SqlOnce(sql), parameters, Transaction, Dialect.CommandTimeoutSeconds, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+
+    /// <summary>
+    /// A hot read by one key (an object by id, its metadata): where the dialect keeps commands prepared per connection,
+    /// the command is reused, so the database skips parsing and planning; elsewhere an ordinary query.
+    /// </summary>
+    public async Task<List<T>> QueryByKeyAsync<T>(string sql, string parameterName, object parameterValue, CancellationToken cancellationToken)
+    {
+        if (!Dialect.CachesPreparedCommands)
+        {
+            var parameters = new DynamicParameters();
+            parameters.Add(parameterName, parameterValue);
+            return await QueryAsync<T>(sql, parameters, cancellationToken).ConfigureAwait(false);
+        }
+
+        var commands = PreparedCommands.GetOrCreateValue(Connection);
+        if (!commands.TryGetValue(sql, out var command))
+        {
+            command = Connection.CreateCommand();
+            command.CommandText = Dialect.Sql(sql);
+            command.CommandTimeout = Dialect.CommandTimeoutSeconds;
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = parameterName;
+            command.Parameters.Add(parameter);
+            commands.Add(sql, command);
+        }
+
+        command.Transaction = Transaction;
+        command.Parameters[0].Value = parameterValue;
+        var rows = new List<T>();
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            var parse = reader.GetRowParser<T>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                rows.Add(parse(reader));
+            }
+        }
+
+        return rows;
+    }
+
+    // Commands of QueryByKeyAsync, kept per connection for as long as the connection lives (a held connection's
+    // commands stay prepared; the statement set is the small fixed set of by-key reads).
+    private static readonly ConditionalWeakTable<DbConnection, Dictionary<string, DbCommand>> PreparedCommands = new();
 
     public Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
         Connection.QuerySingleOrDefaultAsync<T>(Command(sql, parameters, cancellationToken));

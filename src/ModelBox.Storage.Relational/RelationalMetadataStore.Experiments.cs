@@ -296,7 +296,7 @@ public sealed partial class RelationalMetadataStore
     private static async Task<Experiment?> ReadExperimentAsync(
         DbSession session, string id, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<ExperimentRow>($"SELECT {ExperimentColumns} FROM experiments WHERE id = @Id", new { Id = id }, cancellationToken).ConfigureAwait(false);
+        var rows = await session.QueryByKeyAsync<ExperimentRow>($"SELECT {ExperimentColumns} FROM experiments WHERE id = @Id", "@Id", id, cancellationToken).ConfigureAwait(false);
         return rows.Count == 0
             ? null
             : rows[0].ToExperiment(await LoadMetadataAsync(session, id, cancellationToken).ConfigureAwait(false));
@@ -305,7 +305,7 @@ public sealed partial class RelationalMetadataStore
     private static async Task<Checkpoint?> ReadCheckpointAsync(
         DbSession session, string id, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<CheckpointRow>($"SELECT {CheckpointColumns} FROM checkpoints WHERE id = @Id", new { Id = id }, cancellationToken).ConfigureAwait(false);
+        var rows = await session.QueryByKeyAsync<CheckpointRow>($"SELECT {CheckpointColumns} FROM checkpoints WHERE id = @Id", "@Id", id, cancellationToken).ConfigureAwait(false);
         return rows.Count == 0
             ? null
             : rows[0].ToCheckpoint(await LoadMetadataAsync(session, id, cancellationToken).ConfigureAwait(false));

@@ -85,11 +85,20 @@ public sealed partial class RelationalMetadataStore : IFileRecordStore
     /// Every transaction takes at most this one blob lock, first or right after the file row it deletes, and the change
     /// counter only at its end, so these locks cannot deadlock with each other.
     /// </summary>
-    private async Task LockBlobAsync(DbSession session, string sha256, CancellationToken cancellationToken) =>
+    /// <remarks>Where the database serialises writers itself (SQLite: BEGIN IMMEDIATE takes the file lock for every
+    /// process that opens it), the write transaction is the reference lock and there is no table to lock.</remarks>
+    private async Task LockBlobAsync(DbSession session, string sha256, CancellationToken cancellationToken)
+    {
+        if (!_dialect.LocksRows)
+        {
+            return;
+        }
+
         await session.ExecuteAsync(
             _dialect.Upsert("blob_locks", "sha256, locked_at", "@Sha256, @Now", "sha256", "locked_at"),
             new { Sha256 = sha256, Now = ToMicros(DateTimeOffset.UtcNow) },
             cancellationToken).ConfigureAwait(false);
+    }
 
     private static async Task InsertFilesAsync(DbSession session, IReadOnlyList<FileRecord> files, CancellationToken cancellationToken)
     {
@@ -149,7 +158,7 @@ public sealed partial class RelationalMetadataStore : IFileRecordStore
             async session =>
             {
                 var row = await session.QuerySingleOrDefaultAsync<FileRow>(
-                    $"SELECT {FileColumns} FROM files WHERE id = @Id FOR UPDATE", new { Id = id }, cancellationToken).ConfigureAwait(false);
+                    $"SELECT {FileColumns} FROM files WHERE id = @Id{_dialect.ForUpdate}", new { Id = id }, cancellationToken).ConfigureAwait(false);
                 if (row is null)
                 {
                     return null;

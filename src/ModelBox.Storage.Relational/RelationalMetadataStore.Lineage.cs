@@ -307,7 +307,7 @@ public sealed partial class RelationalMetadataStore
             }
         }
 
-        if (lineage.DerivedFrom.Count > 0)
+        if (lineage.DerivedFrom.Count > 0 && _dialect.LocksRows)
         {
             await session.QueryAsync<long>("SELECT value FROM change_counter WHERE id = 1 FOR UPDATE", null, cancellationToken).ConfigureAwait(false);
         }

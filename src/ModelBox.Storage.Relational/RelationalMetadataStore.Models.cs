@@ -290,7 +290,7 @@ public sealed partial class RelationalMetadataStore
     private static async Task<Model?> ReadModelAsync(
         DbSession session, string id, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<ModelRow>($"SELECT {ModelColumns} FROM models WHERE id = @Id", new { Id = id }, cancellationToken).ConfigureAwait(false);
+        var rows = await session.QueryByKeyAsync<ModelRow>($"SELECT {ModelColumns} FROM models WHERE id = @Id", "@Id", id, cancellationToken).ConfigureAwait(false);
         return rows.Count == 0
             ? null
             : rows[0].ToModel(await LoadMetadataAsync(session, id, cancellationToken).ConfigureAwait(false));
@@ -299,7 +299,7 @@ public sealed partial class RelationalMetadataStore
     private static async Task<ModelVersion?> ReadModelVersionAsync(
         DbSession session, string id, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<ModelVersionRow>($"SELECT {ModelVersionColumns} FROM model_versions WHERE id = @Id", new { Id = id }, cancellationToken).ConfigureAwait(false);
+        var rows = await session.QueryByKeyAsync<ModelVersionRow>($"SELECT {ModelVersionColumns} FROM model_versions WHERE id = @Id", "@Id", id, cancellationToken).ConfigureAwait(false);
         return rows.Count == 0
             ? null
             : rows[0].ToModelVersion(await LoadMetadataAsync(session, id, cancellationToken).ConfigureAwait(false));

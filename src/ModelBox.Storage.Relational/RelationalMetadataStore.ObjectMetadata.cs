@@ -74,7 +74,7 @@ public sealed partial class RelationalMetadataStore
 
                 var parameters = new { ObjectId = objectId, Keys = keys.ToArray() };
                 var deleted = (await session.QueryAsync<string>(
-                    "SELECT \"key\" FROM object_metadata WHERE object_id = @ObjectId AND " + _dialect.InList("\"key\"", "@Keys") + " FOR UPDATE", parameters, cancellationToken)
+                    "SELECT \"key\" FROM object_metadata WHERE object_id = @ObjectId AND " + _dialect.InList("\"key\"", "@Keys") + _dialect.ForUpdate, parameters, cancellationToken)
                     .ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
                 if (deleted.Count > 0)
                 {

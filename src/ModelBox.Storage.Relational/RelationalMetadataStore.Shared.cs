@@ -52,7 +52,8 @@ public sealed partial class RelationalMetadataStore
     private static async Task<Dictionary<string, string>> LoadMetadataAsync(
         DbSession session, string objectId, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<MetadataRow>("SELECT object_id AS ObjectId, \"key\" AS \"Key\", value_json AS Json FROM object_metadata WHERE object_id = @ObjectId", new { ObjectId = objectId }, cancellationToken).ConfigureAwait(false);
+        var rows = await session.QueryByKeyAsync<MetadataRow>(
+            "SELECT object_id AS ObjectId, \"key\" AS \"Key\", value_json AS Json FROM object_metadata WHERE object_id = @ObjectId", "@ObjectId", objectId, cancellationToken).ConfigureAwait(false);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var row in rows)
         {
@@ -97,11 +98,14 @@ public sealed partial class RelationalMetadataStore
     private static Task<DeletionRow?> GetDeletionAsync(
         DbSession session, string table, string id, CancellationToken cancellationToken, bool forUpdate = false) =>
         session.QuerySingleOrDefaultAsync<DeletionRow?>(
-            $"SELECT deleted_at AS DeletedAt FROM {table} WHERE id = @Id" + (forUpdate ? " FOR UPDATE" : string.Empty), new { Id = id }, cancellationToken);
+            $"SELECT deleted_at AS DeletedAt FROM {table} WHERE id = @Id" + (forUpdate ? session.Dialect.ForUpdate : string.Empty), new { Id = id }, cancellationToken);
 
-    /// <summary>Locks a row until the transaction ends, so concurrent read-modify-writes of one object take turns.</summary>
+    /// <summary>Locks a row until the transaction ends, so concurrent read-modify-writes of one object take turns (nothing
+    /// to do where the database serialises writers itself).</summary>
     private static Task LockRowAsync(DbSession session, string table, string id, CancellationToken cancellationToken) =>
-        session.QueryAsync<string>($"SELECT id FROM {table} WHERE id = @Id FOR UPDATE", new { Id = id }, cancellationToken);
+        session.Dialect.LocksRows
+            ? session.QueryAsync<string>($"SELECT id FROM {table} WHERE id = @Id FOR UPDATE", new { Id = id }, cancellationToken)
+            : Task.CompletedTask;
 
     /// <summary>
     /// Soft-deletes a live parent and its live children with one timestamp, which is how a restore later tells the

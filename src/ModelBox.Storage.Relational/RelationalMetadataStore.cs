@@ -1,4 +1,3 @@
-using System.Data;
 using System.Diagnostics;
 using FluentMigrator.Runner;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,9 +20,6 @@ namespace ModelBox.Storage.Relational;
 /// </summary>
 public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMetadataStore, IEventStore, IChangeLog
 {
-    /// <summary>How often one call runs its transaction before it gives up (deadlocks, a restarting database).</summary>
-    private const int MaxAttempts = 5;
-
     private readonly SqlDialect _dialect;
     private readonly InProcessChangeSignal _localSignal;
     private readonly ILogger _logger;
@@ -136,34 +132,30 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
         {
             for (var attempt = 1; ; attempt++)
             {
-                var committing = false;
+                var state = new DbAttempt();
+                HashSet<string>? changed = null;
                 try
                 {
-                    var connection = await _dialect.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-                    await using (connection.ConfigureAwait(false))
-                    {
-                        var transaction = await connection.BeginTransactionAsync(
-                            write ? IsolationLevel.ReadCommitted : IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-                        await using (transaction.ConfigureAwait(false))
+                    var result = await _dialect.Sessions.RunAsync(
+                        write,
+                        async (connection, transaction) =>
                         {
                             var session = new DbSession(connection, transaction, _dialect);
-                            var result = await work(session).ConfigureAwait(false);
-                            var changed = session.Changes.Count == 0
-                                ? null
-                                : await WriteChangesAsync(session, cancellationToken).ConfigureAwait(false);
-                            committing = true;
-                            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                            if (changed is not null)
-                            {
-                                foreach (var @namespace in changed)
-                                {
-                                    _localSignal.Notify(@namespace);
-                                }
-                            }
-
-                            return result;
+                            var value = await work(session).ConfigureAwait(false);
+                            changed = session.Changes.Count == 0 ? null : await WriteChangesAsync(session, cancellationToken).ConfigureAwait(false);
+                            return value;
+                        },
+                        state,
+                        cancellationToken).ConfigureAwait(false);
+                    if (changed is not null)
+                    {
+                        foreach (var @namespace in changed)
+                        {
+                            _localSignal.Notify(@namespace);
                         }
                     }
+
+                    return result;
                 }
                 catch (Exception exception) when (exception is not ModelBoxException and not OperationCanceledException
                     && _dialect.Classify(exception) is not DbFailure.Other and var failure)
@@ -176,7 +168,8 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
 
                     // A transaction that failed before its commit was sent did not happen, so running it again is safe;
                     // one that failed during the commit may have committed, and only the caller can tell.
-                    var again = attempt < MaxAttempts && (failure is DbFailure.Retry || (failure is DbFailure.Unavailable && !committing));
+                    var again = attempt < _dialect.MaxAttempts
+                        && (failure is DbFailure.Retry || (failure is DbFailure.Unavailable && !state.Committing));
                     if (!again)
                     {
                         throw Unavailable(failure, exception);
@@ -199,12 +192,6 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
     internal ModelBoxException Unavailable(DbFailure failure, Exception exception)
     {
         RelationalStoreLog.DatabaseUnavailable(_logger, _dialect.Name, _dialect.Describe(), failure, exception);
-        var message = failure switch
-        {
-            DbFailure.Timeout => $"the {_dialect.Name} metadata database did not answer within the statement timeout; retry later",
-            DbFailure.Retry => $"the {_dialect.Name} metadata database kept aborting the transaction because of concurrent writes; retry",
-            _ => $"the {_dialect.Name} metadata database is unavailable; retry later",
-        };
-        return new ModelBoxException(ErrorKind.Unavailable, message, exception);
+        return new ModelBoxException(ErrorKind.Unavailable, _dialect.UnavailableMessage(failure), exception);
     }
 }

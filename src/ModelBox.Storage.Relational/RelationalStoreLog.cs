@@ -27,4 +27,8 @@ internal static partial class RelationalStoreLog
     [LoggerMessage(EventId = 6, EventName = "ChangePollFailed", Level = LogLevel.Debug,
         Message = "Polling the {Backend} change log failed; trying again")]
     public static partial void ChangePollFailed(ILogger logger, string backend, Exception exception);
+
+    [LoggerMessage(EventId = 7, EventName = "MetricGroupFailed", Level = LogLevel.Error,
+        Message = "Committing a group of {Requests} metric appends ({Points} points) failed")]
+    public static partial void MetricGroupFailed(ILogger logger, int requests, long points, Exception exception);
 }

@@ -23,19 +23,47 @@ public enum DbFailure
 }
 
 /// <summary>
-/// Everything the relational stores need to know about one database product. SQL in the stores is written once, in the
-/// common subset of PostgreSQL and MySQL, with the identifiers that are reserved words in MySQL (<c>"key"</c>,
-/// <c>"change"</c>) in ANSI double quotes; <see cref="Sql"/> translates what differs.
+/// Everything the relational store needs to know about one database product. SQL in the store is written once, in the
+/// common subset of SQLite, PostgreSQL and MySQL, with the identifiers that are reserved words in MySQL (<c>"key"</c>,
+/// <c>"change"</c>) in ANSI double quotes; <see cref="Sql"/> translates what differs, and the members below supply the
+/// snippets, locking, sequence reservation, error classification and sessions that differ.
 /// </summary>
 public abstract class SqlDialect
 {
     private readonly ConcurrentDictionary<string, string> _translated = new(StringComparer.Ordinal);
+    private DbSessionSource? _sessions;
 
-    /// <summary>The backend's name in logs and metric tags ("postgres", "mysql").</summary>
+    /// <summary>The backend's name in logs and metric tags ("sqlite", "postgres", "mysql").</summary>
     public abstract string Name { get; }
 
-    /// <summary>Where connections come from (a pooled data source).</summary>
+    /// <summary>Where connections come from (migrations, tests, the change listener; store calls go through <see cref="Sessions"/>).</summary>
     public abstract DbDataSource DataSource { get; }
+
+    /// <summary>How a store call obtains its connection and transaction; the default opens a pooled connection per call.</summary>
+    public DbSessionSource Sessions => _sessions ??= CreateSessions();
+
+    /// <summary>The session source of this database (see <see cref="Sessions"/>).</summary>
+    protected virtual DbSessionSource CreateSessions() => new PooledSessionSource(this);
+
+    /// <summary>
+    /// Whether concurrent writers of this database need row locks (<c>SELECT ... FOR UPDATE</c>, the blob and change-counter
+    /// locks) to take turns. False where the database serialises writers by itself (SQLite's BEGIN IMMEDIATE).
+    /// </summary>
+    public virtual bool LocksRows => true;
+
+    /// <summary>" FOR UPDATE" where <see cref="LocksRows"/>, else nothing: append it to a SELECT that must lock its rows.</summary>
+    public string ForUpdate => LocksRows ? " FOR UPDATE" : string.Empty;
+
+    /// <summary>How often one store call runs its transaction before it gives up (deadlocks, a restarting database).</summary>
+    public virtual int MaxAttempts => 5;
+
+    /// <summary>What a client is told when the database failed the call (see <see cref="DbFailure"/>).</summary>
+    public virtual string UnavailableMessage(DbFailure failure) => failure switch
+    {
+        DbFailure.Timeout => $"the {Name} metadata database did not answer within the statement timeout; retry later",
+        DbFailure.Retry => $"the {Name} metadata database kept aborting the transaction because of concurrent writes; retry",
+        _ => $"the {Name} metadata database is unavailable; retry later",
+    };
 
     /// <summary>Seconds a statement may run (0: no limit).</summary>
     public abstract int CommandTimeoutSeconds { get; }
@@ -188,6 +216,10 @@ public abstract class SqlDialect
     /// <summary>Forgets pooled connections (after the database restarted, they are all dead).</summary>
     public abstract void ClearPool();
 
+    /// <summary>Whether the read-by-key statements of the hottest reads are kept prepared on each connection (SQLite: the
+    /// driver re-parses a statement on every new command; Npgsql prepares by itself).</summary>
+    public virtual bool CachesPreparedCommands => false;
+
     /// <summary>Sets up the FluentMigrator runner for this database.</summary>
     public abstract void ConfigureMigrationRunner(IMigrationRunnerBuilder runner);
 
@@ -205,7 +237,8 @@ public abstract class SqlDialect
 }
 
 /// <summary>One row of <c>metric_points</c> as a dialect's bulk path writes it. Non-finite numbers are NULL in <c>num</c>
-/// and spelled in <c>txt</c>: MySQL has no NaN or infinity, and one encoding keeps the backends alike.</summary>
+/// and spelled in <c>txt</c> on every backend: MySQL has no NaN or infinity, SQLite no NaN, and one encoding keeps the
+/// backends alike (migration 8 moved SQLite's older spelling).</summary>
 public readonly record struct PointRow(long SeriesId, long Step, long Time, long Seq, short Kind, double? Num, string? Txt, byte[]? Bin)
 {
     public static PointRow From(long seriesId, long seq, in MetricPoint point)

@@ -55,10 +55,15 @@ public sealed class ModelBoxServer : IAsyncDisposable
     /// <summary>When this process started.</summary>
     public static DateTimeOffset ProcessStartedAt { get; } = DateTimeOffset.UtcNow;
 
-    /// <summary>Builds a server; <paramref name="configureLogging"/> lets hosts (the CLI, tests) choose log output.</summary>
-    public static ModelBoxServer Create(ServerConfig config, Action<ILoggingBuilder>? configureLogging = null)
+    /// <summary>
+    /// Builds a server over the storage backends <paramref name="addStorage"/> registers (the host composes them: this
+    /// library knows the storage ports, not the database drivers); <paramref name="configureLogging"/> lets hosts (the CLI,
+    /// tests) choose log output.
+    /// </summary>
+    public static ModelBoxServer Create(ServerConfig config, Action<IServiceCollection> addStorage, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(addStorage);
         var grpcAddress = ListenAddress.Parse(config.ListenAddr, "listen_addr");
         var httpAddress = ListenAddress.Parse(config.HttpListenAddr, "http_listen_addr");
         var prometheusAddress = ListenAddress.Parse(config.PrometheusListenAddr, "prometheus.listen_addr");
@@ -110,6 +115,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
             });
         });
         builder.Services.AddModelBoxServer(config);
+        addStorage(builder.Services);
 
         var app = builder.Build();
         var server = new ModelBoxServer(app, config, grpc!, http!, prometheus!);

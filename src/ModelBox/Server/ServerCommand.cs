@@ -3,6 +3,7 @@ using System.Data.Common;
 using Microsoft.Extensions.Logging;
 using ModelBox.Domain;
 using ModelBox.Server.Configuration;
+using ModelBox.Cli.Hosting;
 using ModelBox.Server.Hosting;
 
 namespace ModelBox.Cli.Server;
@@ -53,7 +54,7 @@ public static class ServerCommand
 
             try
             {
-                await using var host = ModelBoxServer.Create(config);
+                await using var host = ServerStorage.CreateServer(config);
                 await host.RunAsync(cancellationToken);
                 return 0;
             }
@@ -95,7 +96,7 @@ public static class ServerCommand
             try
             {
                 // Log lines (the migrations applied) go to stderr; stdout carries only the result.
-                await using var host = ModelBoxServer.Create(config, logging => logging
+                await using var host = ServerStorage.CreateServer(config, logging => logging
                     .AddSimpleConsole(o => o.SingleLine = true)
                     .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
                     .AddFilter("Microsoft", LogLevel.Warning)

@@ -1,0 +1,198 @@
+using System.Data.Common;
+using FluentMigrator.Runner;
+using FluentMigrator.Runner.Processors.SQLite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using ModelBox.Storage.Migrations;
+using ModelBox.Storage.Relational;
+using SQLitePCL;
+
+namespace ModelBox.Storage.Sqlite;
+
+/// <summary>
+/// SQLite, the embedded default: one file in WAL mode. What differs from the server databases: writers are serialised
+/// by the database itself (BEGIN IMMEDIATE takes the file lock for every process that opens it), so there are no row
+/// locks and change sequences are the next rowid; sessions come from one held writer connection that commits queued
+/// writes in groups and a pool of idle readers (<see cref="SqliteSessionSource"/>); points are inserted through SQLite's
+/// C API; a lock held by another process past the busy timeout is Unavailable.
+/// </summary>
+public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
+{
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
+
+    private const string InsertPointSql =
+        "INSERT INTO metric_points (series_id, step, time, seq, kind, num, txt, bin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+    private readonly SqliteDataSource _dataSource;
+
+    public SqliteDialect(SqliteStorageOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.DatabasePath, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.BusyTimeoutMilliseconds, nameof(options));
+        DatabasePath = Path.GetFullPath(options.DatabasePath);
+        var directory = Path.GetDirectoryName(DatabasePath);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        BusyTimeoutMilliseconds = options.BusyTimeoutMilliseconds;
+        // Microsoft.Data.Sqlite retries a busy statement itself until the command timeout; keep that loop within the
+        // configured busy timeout so the timeout means what it says.
+        CommandTimeoutSeconds = Math.Max(1, (options.BusyTimeoutMilliseconds + 999) / 1000);
+        _dataSource = new SqliteDataSource(
+            new SqliteConnectionStringBuilder
+            {
+                DataSource = DatabasePath,
+                Mode = SqliteOpenMode.ReadWriteCreate,
+                Pooling = true,
+                DefaultTimeout = CommandTimeoutSeconds,
+            }.ToString(),
+            $"PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout={options.BusyTimeoutMilliseconds};");
+    }
+
+    /// <summary>The full path of the database file.</summary>
+    public string DatabasePath { get; }
+
+    /// <summary>How long a statement waits for another process's lock.</summary>
+    public int BusyTimeoutMilliseconds { get; }
+
+    public override string Name => "sqlite";
+
+    public override DbDataSource DataSource => _dataSource;
+
+    public override int CommandTimeoutSeconds { get; }
+
+    public override bool LocksRows => false;
+
+    public override bool CachesPreparedCommands => true;
+
+    /// <summary>A busy database has already been waited for (the busy timeout); running the call again would wait again.</summary>
+    public override int MaxAttempts => 1;
+
+    protected override DbSessionSource CreateSessions() => new SqliteSessionSource(_dataSource);
+
+    public override string UnavailableMessage(DbFailure failure) =>
+        $"the metadata database is locked by another process and stayed locked for {BusyTimeoutMilliseconds} ms; retry later";
+
+    public override string InsertIfAbsent(string table, string columns, string values, string keyColumns) =>
+        $"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({keyColumns}) DO NOTHING";
+
+    public override string Upsert(string table, string columns, string values, string keyColumns, params string[] updateColumns) =>
+        $"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({keyColumns}) DO UPDATE SET "
+        + string.Join(", ", updateColumns.Select(column => $"{column} = excluded.{column}"));
+
+    protected override string BuildUpsertSeries(int rows) =>
+        $"INSERT INTO metric_series (parent_id, \"key\", point_count) VALUES {SeriesValues(rows)} "
+        + "ON CONFLICT (parent_id, \"key\") DO UPDATE SET point_count = metric_series.point_count + excluded.point_count "
+        + "RETURNING id, parent_id, \"key\", point_count";
+
+    /// <summary>A row-value comparison, which SQLite turns into one index range.</summary>
+    public override string KeysetAfter(bool greater, params (string Column, string Parameter)[] key) =>
+        $"({string.Join(", ", key.Select(k => k.Column))}) {(greater ? ">" : "<")} ({string.Join(", ", key.Select(k => k.Parameter))})";
+
+    // json_extract answers a JSON number beyond a double's range as an infinite REAL, which compares like the largest double.
+    public override string JsonNumber(string jsonColumn) =>
+        $"CASE WHEN json_type({jsonColumn}) IN ('integer', 'real') THEN json_extract({jsonColumn}, '$') END";
+
+    public override string JsonString(string jsonColumn) =>
+        $"CASE WHEN json_type({jsonColumn}) = 'text' THEN json_extract({jsonColumn}, '$') END";
+
+    public override string JsonBoolean(string jsonColumn) =>
+        $"CASE WHEN json_type({jsonColumn}) IN ('true', 'false') THEN json_type({jsonColumn}) END";
+
+    /// <summary>SQLite reads a literal beyond a double's range as an infinite REAL.</summary>
+    public override (string Positive, string Negative) InfinityLiterals => ("9e999", "-9e999");
+
+    /// <summary>The writer holds the database lock (BEGIN IMMEDIATE), so the next rowid is the next sequence, in commit order.</summary>
+    public override async Task<long> ReserveSequencesAsync(
+        DbConnection connection, DbTransaction transaction, int count, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT COALESCE(MAX(sequence), 0) + 1 FROM changes";
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>
+    /// One prepared INSERT bound by position through SQLite's C API: Microsoft.Data.Sqlite looks every parameter up by name
+    /// on every execution, which costs more than the insert itself at ingest rates (metrics-ingest measures it).
+    /// </summary>
+    public override Task InsertPointsAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<PointRow> points, CancellationToken cancellationToken)
+    {
+        var database = ((SqliteConnection)connection).Handle!;
+        var rc = raw.sqlite3_prepare_v2(database, InsertPointSql, out var statement);
+        SqliteException.ThrowExceptionForRC(rc, database);
+        using (statement)
+        {
+            foreach (var point in points)
+            {
+                raw.sqlite3_bind_int64(statement, 1, point.SeriesId);
+                raw.sqlite3_bind_int64(statement, 2, point.Step);
+                raw.sqlite3_bind_int64(statement, 3, point.Time);
+                raw.sqlite3_bind_int64(statement, 4, point.Seq);
+                raw.sqlite3_bind_int(statement, 5, point.Kind);
+                _ = point.Num is { } num ? raw.sqlite3_bind_double(statement, 6, num) : raw.sqlite3_bind_null(statement, 6);
+                _ = point.Txt is { } txt ? raw.sqlite3_bind_text(statement, 7, txt) : raw.sqlite3_bind_null(statement, 7);
+                _ = point.Bin is { } bin ? raw.sqlite3_bind_blob(statement, 8, bin) : raw.sqlite3_bind_null(statement, 8);
+                rc = raw.sqlite3_step(statement);
+                raw.sqlite3_reset(statement);
+                if (rc != raw.SQLITE_DONE)
+                {
+                    SqliteException.ThrowExceptionForRC(rc, database);
+                }
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.CompletedTask;
+    }
+
+    public override DbFailure Classify(Exception exception) =>
+        exception is SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } ? DbFailure.Unavailable : DbFailure.Other;
+
+    /// <summary>Nothing to forget: a file does not restart.</summary>
+    public override void ClearPool()
+    {
+    }
+
+    public override void ConfigureMigrationRunner(IMigrationRunnerBuilder runner)
+    {
+        runner.AddSQLite().WithGlobalConnectionString(_dataSource.ConnectionString);
+        runner.Services.AddScoped<SQLiteDbFactory, MicrosoftDataSqliteDbFactory>();
+    }
+
+    /// <summary>SQLite's file lock orders migrating processes; the migrator runs each migration in a transaction.</summary>
+    public override Task AcquireMigrationLockAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override Task ReleaseMigrationLockAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override async Task<bool> VersionTableExistsAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $name";
+        command.Parameters.Add(new SqliteParameter("$name", SchemaMigrations.VersionTable));
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! > 0;
+    }
+
+    public override string Describe() => DatabasePath;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Sessions.DisposeAsync().ConfigureAwait(false);
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// FluentMigrator's SQLite factory probes System.Data.SQLite and Mono.Data.Sqlite by reflection before it finds
+    /// Microsoft.Data.Sqlite; pin the provider the store opens its own connections with.
+    /// </summary>
+    private sealed class MicrosoftDataSqliteDbFactory(IServiceProvider serviceProvider) : SQLiteDbFactory(serviceProvider)
+    {
+        protected override DbProviderFactory CreateFactory() => SqliteFactory.Instance;
+    }
+}
