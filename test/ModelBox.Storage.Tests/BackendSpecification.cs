@@ -19,31 +19,14 @@ public sealed record MetadataBackend(
 /// Base of the change log, metadata and event specification suites: a fresh, empty, migrated backend per test,
 /// builders, and helpers that read the change log and watch streams with a hang guard (a failing test ends, it never hangs).
 /// </summary>
-public abstract class BackendSpecification : IAsyncLifetime
+public abstract class BackendSpecification : StoreSpecification
 {
     protected static readonly DateTimeOffset T0 = new DateTimeOffset(2024, 5, 1, 12, 0, 0, TimeSpan.Zero).AddTicks(1_234_560);
 
     /// <summary>Only a guard against a hung test; no test depends on how fast anything happens.</summary>
     protected static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
 
-    private MetadataBackend? _backend;
-
-    protected MetadataBackend Backend => _backend ?? throw new InvalidOperationException("the backend is created in InitializeAsync");
-
     protected IMetadataStore Store => Backend.Store;
-
-    /// <summary>A fresh, empty backend with its schema created.</summary>
-    protected abstract Task<MetadataBackend> CreateBackendAsync();
-
-    public async Task InitializeAsync() => _backend = await CreateBackendAsync();
-
-    public virtual async Task DisposeAsync()
-    {
-        if (_backend is not null)
-        {
-            await _backend.Owner.DisposeAsync();
-        }
-    }
 
     protected async Task<List<ChangeRecord>> ReadLogAsync(string @namespace, long after = 0)
     {

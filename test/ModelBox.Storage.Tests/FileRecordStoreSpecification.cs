@@ -3,47 +3,51 @@ using ModelBox.Domain.Changes;
 using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
 using ModelBox.Storage.Filesystem;
+using ModelBox.Storage.Relational;
 
 namespace ModelBox.Storage.Tests;
 
 /// <summary>The behaviour every <see cref="IFileRecordStore"/> backend must show; a backend subclasses it.</summary>
-public abstract class FileRecordStoreSpecification : IAsyncLifetime
+public abstract class FileRecordStoreSpecification : StoreSpecification
 {
     protected static readonly DateTimeOffset T0 = new DateTimeOffset(2024, 5, 1, 12, 0, 0, TimeSpan.Zero).AddTicks(1_234_560);
 
-    private IFileRecordStore? _files;
-    private IMetadataStore? _objects;
     private readonly Dictionary<string, string> _parents = new(StringComparer.Ordinal);
+    private readonly List<RelationalMetadataStore> _replicas = [];
 
-    protected IFileRecordStore Files => _files ?? throw new InvalidOperationException("the store is created in InitializeAsync");
-
-    /// <summary>A fresh, empty, migrated backend: its metadata store (for parents) and its file-record store.</summary>
-    protected abstract Task<(IMetadataStore Objects, IFileRecordStore Files)> CreateStoresAsync();
+    protected IFileRecordStore Files => Factory.Store;
 
     /// <summary>
     /// Another store object on the same database, as a second server process (replica) has: its own connections and
-    /// in-process locks. The subclass disposes it.
+    /// in-process locks.
     /// </summary>
-    protected abstract Task<(IMetadataStore Objects, IFileRecordStore Files)> OpenSecondStoresAsync();
-
-    public async Task InitializeAsync()
+    protected Task<(IMetadataStore Objects, IFileRecordStore Files)> OpenSecondStoresAsync()
     {
-        (_objects, _files) = await CreateStoresAsync();
+        var replica = Factory.OpenReplica(new InProcessChangeSignal());
+        _replicas.Add(replica);
+        return Task.FromResult<(IMetadataStore, IFileRecordStore)>((replica, replica));
+    }
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
         foreach (var name in new[] { "a", "b", "c" })
         {
             var id = ObjectIds.Experiment("files", name);
-            await _objects.CreateExperimentAsync(new Experiment(
+            await Backend.Store.CreateExperimentAsync(new Experiment(
                 id, "files", name, "owner", Framework.PyTorch, "", "", "", ExperimentStatus.Running, null, new Dictionary<string, string>(), T0, T0));
             _parents[name] = id;
         }
     }
 
-    public virtual async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        if (_files is IAsyncDisposable disposable)
+        foreach (var replica in _replicas)
         {
-            await disposable.DisposeAsync();
+            await ((IAsyncDisposable)replica.Dialect).DisposeAsync();
         }
+
+        await base.DisposeAsync();
     }
 
     /// <summary>The id of one of the experiments every test starts with ("a", "b" or "c").</summary>
@@ -195,7 +199,7 @@ public abstract class FileRecordStoreSpecification : IAsyncLifetime
             var blobs = new FilesystemBlobStore(blobDirectory);
             ArtifactStore[] replicas =
             [
-                new(_objects!, Files, new FilesystemBlobStore(blobDirectory), new ArtifactOptions(), TimeProvider.System),
+                new(Backend.Store, Files, new FilesystemBlobStore(blobDirectory), new ArtifactOptions(), TimeProvider.System),
                 new(objects2, files2, new FilesystemBlobStore(blobDirectory), new ArtifactOptions(), TimeProvider.System),
             ];
             var content = System.Security.Cryptography.RandomNumberGenerator.GetBytes(64 * 1024);

@@ -4,33 +4,20 @@ using ModelBox.Domain.Storage;
 namespace ModelBox.Storage.Tests;
 
 /// <summary>
-/// The behaviour every <see cref="IMetadataStore"/> backend must show. A backend's test class subclasses this and
-/// supplies a fresh, empty, migrated store per test.
+/// The behaviour every <see cref="IMetadataStore"/> backend must show. A backend's test class subclasses this with its
+/// factory.
 /// </summary>
-public abstract class MetadataStoreSpecification : IAsyncLifetime
+public abstract class MetadataStoreSpecification : StoreSpecification
 {
     // Microsecond precision, as the domain hands timestamps to the store.
     protected static readonly DateTimeOffset T0 = new DateTimeOffset(2024, 5, 1, 12, 0, 0, TimeSpan.Zero).AddTicks(1_234_560);
 
-    private IMetadataStore? _store;
-
-    protected IMetadataStore Store => _store ?? throw new InvalidOperationException("the store is created in InitializeAsync");
-
-    /// <summary>A fresh, empty store with its schema created.</summary>
-    protected abstract Task<IMetadataStore> CreateStoreAsync();
-
-    public async Task InitializeAsync() => _store = await CreateStoreAsync();
-
-    public virtual async Task DisposeAsync()
-    {
-        if (_store is IAsyncDisposable disposable)
-        {
-            await disposable.DisposeAsync();
-        }
-    }
+    protected IMetadataStore Store => Backend.Store;
 
     /// <summary>Records a migration newer than this build knows, as a newer ModelBox would have.</summary>
-    protected abstract Task RecordMigrationAsync(long version);
+    protected Task RecordMigrationAsync(long version) => Factory.ExecuteAsync(
+        "INSERT INTO \"VersionInfo\" (\"Version\", \"AppliedOn\", \"Description\") VALUES (@Version, @AppliedOn, 'from the future')",
+        new { Version = version, AppliedOn = DateTime.UtcNow });
 
     // ---- Schema version ----
 
@@ -55,6 +42,18 @@ public abstract class MetadataStoreSpecification : IAsyncLifetime
         var status = await Store.GetSchemaStatusAsync();
         Assert.Equal(latest + 1, status.CurrentVersion);
         Assert.True(status.IsNewerThanKnown);
+    }
+
+    [Fact]
+    public async Task Migrating_again_changes_nothing()
+    {
+        var experiment = await CreateExperimentAsync("default", "run");
+
+        await Store.MigrateAsync();
+
+        AssertSame(experiment, await Store.GetExperimentAsync(experiment.Id));
+        var status = await Store.GetSchemaStatusAsync();
+        Assert.Equal(status.LatestKnownVersion, status.CurrentVersion);
     }
 
     // ---- Round trips ----

@@ -4,31 +4,15 @@ using ModelBox.Domain.Storage;
 namespace ModelBox.Storage.Tests;
 
 /// <summary>
-/// The behaviour every <see cref="IMetricStore"/> backend must show. A backend's test class subclasses this and supplies a
-/// fresh, empty, migrated store per test. Parents are plain ids here: checking that they exist is the domain's job.
+/// The behaviour every <see cref="IMetricStore"/> backend must show. A backend's test class subclasses this with its factory. Parents are plain ids here: checking that they exist is the domain's job.
 /// </summary>
-public abstract class MetricStoreSpecification : IAsyncLifetime
+public abstract class MetricStoreSpecification : StoreSpecification
 {
     protected const string Run = "exp-run";
     protected const string OtherRun = "exp-other";
     private const long T = 1_714_564_800;
 
-    private IMetricStore? _store;
-
-    protected IMetricStore Store => _store ?? throw new InvalidOperationException("the store is created in InitializeAsync");
-
-    /// <summary>A fresh, empty metric store with its schema created.</summary>
-    protected abstract Task<IMetricStore> CreateStoreAsync();
-
-    public async Task InitializeAsync() => _store = await CreateStoreAsync();
-
-    public virtual async Task DisposeAsync()
-    {
-        if (_store is IAsyncDisposable disposable)
-        {
-            await disposable.DisposeAsync();
-        }
-    }
+    protected IMetricStore Store => Backend.Metrics!;
 
     [Fact]
     public async Task Keys_that_differ_only_in_case_or_trailing_spaces_are_different_series()

@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using ModelBox.Domain;
 using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
+using ModelBox.Domain.Changes;
+using ModelBox.Storage.Relational;
 using ModelBox.Storage.Sqlite;
 
 namespace ModelBox.Storage.Tests.Blobs;
@@ -179,7 +181,8 @@ public abstract class BlobStoreSpecification : IAsyncLifetime
     public async Task The_sweep_frees_unreferenced_blobs_past_the_grace_age_and_keeps_young_and_referenced_ones()
     {
         var directory = Directory.CreateTempSubdirectory("modelbox-sweep-").FullName;
-        var database = new SqliteMetadataStore(new SqliteStoreOptions(Path.Combine(directory, "modelbox.db")));
+        var dialect = new SqliteDialect(new SqliteStorageOptions { DatabasePath = Path.Combine(directory, "modelbox.db") });
+        var database = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
         try
         {
             await database.MigrateAsync();
@@ -213,7 +216,7 @@ public abstract class BlobStoreSpecification : IAsyncLifetime
         }
         finally
         {
-            await database.DisposeAsync();
+            await dialect.DisposeAsync();
             Directory.Delete(directory, recursive: true);
         }
     }

@@ -4,41 +4,27 @@ using ModelBox.Domain.Registry;
 using ModelBox.Domain.Storage;
 using ModelBox.Storage.Relational;
 
-namespace ModelBox.Storage.Tests.Relational;
+namespace ModelBox.Storage.Tests;
 
 /// <summary>
 /// Several stores on one database behave like one: what every server database backend must show when replicas share it.
 /// Each "replica" is a store with its own connection pool and its own in-process signal, as a second server process has.
 /// </summary>
-public abstract class ReplicaSpecification : IAsyncLifetime
+public abstract class ReplicaSpecification : StoreSpecification
 {
     private static readonly DateTimeOffset T0 = new(2024, 5, 1, 12, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
 
-    private RelationalBackendFactory? _factory;
     private readonly List<RelationalMetadataStore> _replicas = [];
 
-    private protected abstract RelationalBackendFactory CreateFactory();
-
-    private RelationalBackendFactory Factory => _factory!;
-
-    public async Task InitializeAsync()
-    {
-        _factory = CreateFactory();
-        await _factory.CreateAsync();
-    }
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         foreach (var replica in _replicas)
         {
             await ((IAsyncDisposable)replica.Dialect).DisposeAsync();
         }
 
-        if (_factory is not null)
-        {
-            await _factory.DisposeAsync();
-        }
+        await base.DisposeAsync();
     }
 
     private RelationalMetadataStore Replica()
@@ -249,14 +235,4 @@ public abstract class ReplicaSpecification : IAsyncLifetime
             Assert.Equal(status.LatestKnownVersion, status.CurrentVersion);
         }
     }
-}
-
-public sealed class PostgresReplicaTests : ReplicaSpecification
-{
-    private protected override RelationalBackendFactory CreateFactory() => new PostgresBackendFactory();
-}
-
-public sealed class MySqlReplicaTests : ReplicaSpecification
-{
-    private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
 }

@@ -1,12 +1,19 @@
 using Dapper;
+using ModelBox.Domain.Storage;
 using ModelBox.Domain.Changes;
 using ModelBox.Storage.MySql;
 using ModelBox.Storage.Postgres;
 using ModelBox.Storage.Relational;
+using ModelBox.Storage.Sqlite;
+using ModelBox.Storage.Tests.Relational;
 
-namespace ModelBox.Storage.Tests.Relational;
+namespace ModelBox.Storage.Tests;
 
-/// <summary>A migrated relational backend on a fresh database of its own, dropped when disposed.</summary>
+/// <summary>
+/// A migrated backend on a fresh database of its own (a temporary SQLite file, a PostgreSQL or MariaDB database), dropped
+/// when disposed. Every specification suite takes its backend from one of these, so a new database needs one factory
+/// here and one line per suite.
+/// </summary>
 internal abstract class RelationalBackendFactory : IAsyncDisposable
 {
     private IAsyncDisposable? _database;
@@ -29,10 +36,24 @@ internal abstract class RelationalBackendFactory : IAsyncDisposable
         Store = new RelationalMetadataStore(dialect, LocalSignal);
         await Store.MigrateAsync();
         var signal = await CreateSignalAsync(dialect, Store);
-        _signal = (IAsyncDisposable)signal;
+        _signal = signal as IAsyncDisposable;
         Signal = signal;
-        return new MetadataBackend(Store, Store, Store, Store, signal, this, Store, new RelationalMetricStore(Store));
+        IMetricStore metrics = new RelationalMetricStore(Store);
+        if (GroupsMetricCommits)
+        {
+            var grouped = new GroupCommitMetricStore(metrics);
+            _extras.Add(grouped);
+            metrics = grouped;
+        }
+
+        return new MetadataBackend(Store, Store, Store, Store, signal, this, Store, metrics);
     }
+
+    /// <summary>Whether the backend's registration puts metric appends behind a <see cref="GroupCommitMetricStore"/>.</summary>
+    protected virtual bool GroupsMetricCommits => false;
+
+    /// <summary>The backend's name, as in the store's logs ("sqlite", "postgres", "mysql").</summary>
+    public string Name => Store.Dialect.Name;
 
     /// <summary>Another store process on the same database (a second replica).</summary>
     public RelationalMetadataStore OpenReplica(InProcessChangeSignal localSignal) => new(CreateDialect(ConnectionString!), localSignal);
@@ -94,6 +115,37 @@ internal abstract class RelationalBackendFactory : IAsyncDisposable
         if (_database is not null)
         {
             await _database.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>SQLite: a fresh file in a temporary folder, deleted afterwards; replicas are further stores on the same file.</summary>
+internal sealed class SqliteBackendFactory : RelationalBackendFactory
+{
+    protected override bool GroupsMetricCommits => true;
+
+    protected override Task<(IAsyncDisposable Database, string ConnectionString)> CreateDatabaseCoreAsync()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "modelbox-sqlite-tests", Guid.NewGuid().ToString("N"));
+        return Task.FromResult<(IAsyncDisposable, string)>((new TemporaryFolder(directory), Path.Combine(directory, "modelbox.db")));
+    }
+
+    protected override SqlDialect CreateDialect(string connectionString) =>
+        new SqliteDialect(new SqliteStorageOptions { DatabasePath = connectionString });
+
+    protected override Task<IChangeSignal> CreateSignalAsync(SqlDialect dialect, RelationalMetadataStore store) =>
+        Task.FromResult<IChangeSignal>(LocalSignal);
+
+    private sealed class TemporaryFolder(string path) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+
+            return ValueTask.CompletedTask;
         }
     }
 }
