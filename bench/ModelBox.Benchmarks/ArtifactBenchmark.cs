@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using ModelBox.Client;
 using ModelBox.Server.Configuration;
-using ModelBox.Server.Hosting;
+using ModelBox.Cli.Hosting;
 
 namespace ModelBox.Benchmarks;
 
@@ -136,7 +136,7 @@ internal static class ArtifactBenchmark
     /// <summary>`artifacts-server DATA_DIR`: the server of the artifact benchmark, in its own process.</summary>
     public static async Task<int> ServeAsync(string[] args)
     {
-        var server = ModelBoxServer.Create(
+        var server = ServerStorage.CreateServer(
             new ServerConfig { ListenAddr = "127.0.0.1:0", HttpListenAddr = "127.0.0.1:0", PrometheusListenAddr = "127.0.0.1:0", DataDir = args[0] },
             logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
         await server.StartAsync();

@@ -6,7 +6,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using ModelBox.Protocol;
 using ModelBox.Server.Configuration;
-using ModelBox.Server.Hosting;
+using ModelBox.Cli.Hosting;
 
 namespace ModelBox.Benchmarks;
 
@@ -39,7 +39,7 @@ public static class ChangeStreamBenchmark
         }
 
         var dataDir = Directory.CreateTempSubdirectory("modelbox-bench-changes-").FullName;
-        var server = ModelBoxServer.Create(
+        var server = ServerStorage.CreateServer(
             new ServerConfig { ListenAddr = "127.0.0.1:0", DataDir = dataDir },
             logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
         try

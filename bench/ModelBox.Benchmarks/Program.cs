@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 using ModelBox.Benchmarks;
 using ModelBox.Protocol;
 using ModelBox.Server.Configuration;
-using ModelBox.Server.Hosting;
+using ModelBox.Cli.Hosting;
 
 // RPC benchmark: an in-process server on loopback, a real HTTP/2 gRPC channel, and for each concurrency the
 // no-op RPC (health Check) measured in the same run as the baseline the store's RPCs are compared with.
@@ -59,7 +59,7 @@ if (args.Length > 0 && args[0] == "artifacts")
 
 var options = BenchOptions.Parse(args);
 var dataDir = Directory.CreateTempSubdirectory("modelbox-bench-").FullName;
-var server = ModelBoxServer.Create(
+var server = ServerStorage.CreateServer(
     new ServerConfig { ListenAddr = "127.0.0.1:0", HttpListenAddr = "127.0.0.1:0", PrometheusListenAddr = "127.0.0.1:0", DataDir = dataDir },
     logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
 try

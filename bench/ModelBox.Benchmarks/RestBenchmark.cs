@@ -3,7 +3,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using ModelBox.Protocol;
 using ModelBox.Server.Configuration;
-using ModelBox.Server.Hosting;
+using ModelBox.Cli.Hosting;
 
 namespace ModelBox.Benchmarks;
 
@@ -17,7 +17,7 @@ public static class RestBenchmark
     {
         var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 5;
         var dataDir = Directory.CreateTempSubdirectory("modelbox-bench-rest-").FullName;
-        await using var server = ModelBoxServer.Create(
+        await using var server = ServerStorage.CreateServer(
             new ServerConfig { ListenAddr = "127.0.0.1:0", HttpListenAddr = "127.0.0.1:0", PrometheusListenAddr = "127.0.0.1:0", DataDir = dataDir },
             logging => logging.SetMinimumLevel(LogLevel.Warning));
         await server.StartAsync();

@@ -96,7 +96,8 @@ public static class SearchBenchmark
         var path = Path.Combine(directory, "modelbox.db");
         try
         {
-            await using var store = new SqliteMetadataStore(new SqliteStoreOptions(path));
+            await using var dialect = new SqliteDialect(new SqliteStorageOptions { DatabasePath = path });
+            var store = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
             await store.MigrateAsync();
             await SeedAsync(store, store, models, writers: 1);
             await using var connection = new SqliteConnection($"Data Source={path}");

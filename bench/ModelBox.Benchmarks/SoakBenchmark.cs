@@ -8,7 +8,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using ModelBox.Protocol;
 using ModelBox.Server.Configuration;
-using ModelBox.Server.Hosting;
+using ModelBox.Cli.Hosting;
 
 namespace ModelBox.Benchmarks;
 
@@ -35,7 +35,7 @@ public static class SoakBenchmark
         }
 
         var dataDir = Directory.CreateTempSubdirectory("modelbox-soak-").FullName;
-        var server = ModelBoxServer.Create(
+        var server = ServerStorage.CreateServer(
             new ServerConfig { ListenAddr = "127.0.0.1:0", HttpListenAddr = "127.0.0.1:0", PrometheusListenAddr = "127.0.0.1:0", DataDir = dataDir },
             logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
         try

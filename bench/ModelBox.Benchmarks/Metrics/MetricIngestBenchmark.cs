@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using ModelBox.Client;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Hosting;
+using ModelBox.Cli.Hosting;
 
 namespace ModelBox.Benchmarks.Metrics;
 
@@ -212,7 +213,7 @@ public static class MetricIngestBenchmark
         {
             var dataDir = Directory.CreateTempSubdirectory("modelbox-bench-").FullName;
             var config = new ServerConfig { ListenAddr = "127.0.0.1:0", DataDir = dataDir };
-            var server = ModelBoxServer.Create(config, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+            var server = ServerStorage.CreateServer(config, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
             await server.StartAsync();
             return new BenchServer(server, dataDir, config.SqliteDatabasePath);
         }

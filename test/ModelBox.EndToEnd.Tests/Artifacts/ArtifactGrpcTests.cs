@@ -7,6 +7,7 @@ using ModelBox.EndToEnd.Tests.Infrastructure;
 using ModelBox.Protocol;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Hosting;
+using ModelBox.Cli.Hosting;
 
 namespace ModelBox.EndToEnd.Tests.Artifacts;
 
@@ -563,7 +564,7 @@ public sealed class ArtifactGrpcTests : IDisposable
         public static async Task<SmallServer> StartAsync(long maxUploadBytes, string? dataDir = null, bool keepData = false)
         {
             dataDir ??= Path.Combine(Path.GetTempPath(), "modelbox-e2e-" + Guid.NewGuid().ToString("N"));
-            var server = ModelBoxServer.Create(
+            var server = ServerStorage.CreateServer(
                 new ServerConfig { ListenAddr = "127.0.0.1:0", HttpListenAddr = "127.0.0.1:0", PrometheusListenAddr = "127.0.0.1:0", DataDir = dataDir, MaxUploadSizeBytes = maxUploadBytes },
                 logging => logging.SetMinimumLevel(LogLevel.Warning));
             await server.StartAsync();

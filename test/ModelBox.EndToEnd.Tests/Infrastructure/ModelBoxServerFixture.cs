@@ -3,6 +3,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Hosting;
+using ModelBox.Cli.Hosting;
 
 namespace ModelBox.EndToEnd.Tests.Infrastructure;
 
@@ -53,7 +54,7 @@ public sealed class ModelBoxServerFixture : IAsyncLifetime
             PrometheusListenAddr = "127.0.0.1:0",
             DataDir = DataDir,
         });
-        _server = ModelBoxServer.Create(config, logging =>
+        _server = ServerStorage.CreateServer(config, logging =>
         {
             logging.SetMinimumLevel(LogLevel.Warning);
             logging.AddProvider(_errors);

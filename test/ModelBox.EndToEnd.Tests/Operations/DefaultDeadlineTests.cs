@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using ModelBox.Protocol;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Hosting;
+using ModelBox.Cli.Hosting;
 
 namespace ModelBox.EndToEnd.Tests.Operations;
 
@@ -16,7 +17,7 @@ public sealed class DefaultDeadlineTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = ModelBoxServer.Create(
+        _server = ServerStorage.CreateServer(
             new ServerConfig
             {
                 ListenAddr = "127.0.0.1:0",

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using ModelBox.Protocol;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Hosting;
+using ModelBox.Cli.Hosting;
 
 namespace ModelBox.EndToEnd.Tests.Operations;
 
@@ -30,7 +31,7 @@ public sealed class TlsTests : IAsyncLifetime
         await File.WriteAllTextAsync(certPath, _certificate.ExportCertificatePem());
         await File.WriteAllTextAsync(keyPath, key.ExportPkcs8PrivateKeyPem());
 
-        _server = ModelBoxServer.Create(
+        _server = ServerStorage.CreateServer(
             new ServerConfig
             {
                 ListenAddr = "127.0.0.1:0",
