@@ -5,7 +5,7 @@ using ModelBox.Storage.MySql;
 using ModelBox.Storage.Postgres;
 using ModelBox.Storage.Relational;
 using ModelBox.Storage.Sqlite;
-using ModelBox.Storage.Tests.Relational;
+using ModelBox.Testing;
 
 namespace ModelBox.Storage.Tests;
 
@@ -150,7 +150,7 @@ internal sealed class SqliteBackendFactory : RelationalBackendFactory
     }
 }
 
-/// <summary>PostgreSQL on a database whose default collation is linguistic (see <see cref="PostgresTestDatabase.CreateAsync"/>):
+/// <summary>PostgreSQL on a database whose default collation is linguistic (see <see cref="PostgresTestDatabase"/>):
 /// every ordering and comparison the suites check must come out as on SQLite anyway.</summary>
 internal sealed class PostgresBackendFactory : RelationalBackendFactory
 {

@@ -3,6 +3,7 @@ using Grpc.Health.V1;
 using ModelBox.EndToEnd.Tests.Infrastructure;
 using ModelBox.Protocol;
 using Xunit.Abstractions;
+using ModelBox.Testing;
 
 namespace ModelBox.EndToEnd.Tests.Replicas;
 

@@ -1,4 +1,5 @@
 using ModelBox.EndToEnd.Tests.Infrastructure;
+using ModelBox.Testing;
 
 namespace ModelBox.EndToEnd.Tests.Replicas;
 

@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using ModelBox.EndToEnd.Tests.Infrastructure;
 using ModelBox.Storage.Migrations;
+using ModelBox.Testing;
 
 namespace ModelBox.EndToEnd.Tests.ServerProcess;
 

@@ -4,6 +4,7 @@ using ModelBox.Domain.Changes;
 using ModelBox.Storage.MySql;
 using ModelBox.Storage.Postgres;
 using ModelBox.Storage.Relational;
+using ModelBox.Testing;
 
 namespace ModelBox.Storage.Tests.Relational;
 
