@@ -149,42 +149,30 @@ public sealed partial class RelationalMetadataStore
     }
 
     public Task<DateTimeOffset?> DeleteExperimentAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        WriteAsync(
-            async session =>
-            {
-                var deletion = await SoftDeleteAsync(session, "experiments", id, now, ("checkpoints", "experiment_id"), cancellationToken)
-                    .ConfigureAwait(false);
-                if (deletion is { Changed: true })
-                {
-                    await AppendExperimentTreeChangesAsync(session, id, deletion.ChildIds, ChangeType.Deleted, now, cancellationToken)
-                        .ConfigureAwait(false);
-                }
-
-                return deletion?.DeletedAt;
-            },
-            cancellationToken);
+        WriteAsync(session => DeleteTreeAsync(session, ExperimentTree, id, now, cancellationToken), cancellationToken);
 
     public Task<Experiment?> RestoreExperimentAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         WriteAsync(
-            async session =>
-            {
-                var restoration = await RestoreAsync(session, "experiments", id, now, ("checkpoints", "experiment_id"), cancellationToken)
-                    .ConfigureAwait(false);
-                if (restoration is null)
-                {
-                    return null;
-                }
-
-                if (restoration.Changed)
-                {
-                    // A restore is an update: the object existed all along, and its state now shows deleted_at cleared.
-                    await AppendExperimentTreeChangesAsync(session, id, restoration.ChildIds, ChangeType.Updated, now, cancellationToken)
-                        .ConfigureAwait(false);
-                }
-
-                return await ReadExperimentAsync(session, id, cancellationToken).ConfigureAwait(false);
-            },
+            async session => await RestoreTreeAsync(session, ExperimentTree, id, now, cancellationToken).ConfigureAwait(false)
+                ? await ReadExperimentAsync(session, id, cancellationToken).ConfigureAwait(false)
+                : null,
             cancellationToken);
+
+    /// <summary>An experiment is deleted and restored with its checkpoints.</summary>
+    private static readonly DeletionTree ExperimentTree = new(
+        "experiments",
+        "checkpoints",
+        "experiment_id",
+        async (session, id, cancellationToken) =>
+        {
+            var experiment = (await ReadExperimentAsync(session, id, cancellationToken).ConfigureAwait(false))!;
+            return (experiment.Namespace, ChangeObjectKinds.Experiment, ChangeStateJson.Experiment(experiment));
+        },
+        async (session, id, @namespace, cancellationToken) =>
+        {
+            var checkpoint = (await ReadCheckpointAsync(session, id, cancellationToken).ConfigureAwait(false))!;
+            return (ChangeObjectKinds.Checkpoint, ChangeStateJson.Checkpoint(checkpoint, @namespace));
+        });
 
     public Task<CreateResult<Checkpoint>> CreateCheckpointAsync(Checkpoint checkpoint, CancellationToken cancellationToken = default)
     {
@@ -267,26 +255,6 @@ public sealed partial class RelationalMetadataStore
         AppendChangeAsync(
             session, experiment.Namespace, ChangeObjectKinds.Experiment, experiment.Id, change, at,
             ChangeStateJson.Experiment(experiment), cancellationToken);
-
-    /// <summary>One change record for the experiment and one for each checkpoint that went (or came back) with it.</summary>
-    private async Task AppendExperimentTreeChangesAsync(
-        DbSession session,
-        string id,
-        IReadOnlyList<string> checkpointIds,
-        ChangeType change,
-        DateTimeOffset now,
-        CancellationToken cancellationToken)
-    {
-        var experiment = (await ReadExperimentAsync(session, id, cancellationToken).ConfigureAwait(false))!;
-        await AppendExperimentChangeAsync(session, experiment, change, now, cancellationToken).ConfigureAwait(false);
-        foreach (var checkpointId in checkpointIds)
-        {
-            var checkpoint = (await ReadCheckpointAsync(session, checkpointId, cancellationToken).ConfigureAwait(false))!;
-            await AppendChangeAsync(
-            session, experiment.Namespace, ChangeObjectKinds.Checkpoint, checkpoint.Id, change, now,
-                ChangeStateJson.Checkpoint(checkpoint, experiment.Namespace), cancellationToken).ConfigureAwait(false);
-        }
-    }
 
     private static Task<string> ExperimentNamespaceAsync(
         DbSession session, string experimentId, CancellationToken cancellationToken) =>

@@ -88,41 +88,30 @@ public sealed partial class RelationalMetadataStore
     }
 
     public Task<DateTimeOffset?> DeleteModelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        WriteAsync(
-            async session =>
-            {
-                var deletion = await SoftDeleteAsync(session, "models", id, now, ("model_versions", "model_id"), cancellationToken)
-                    .ConfigureAwait(false);
-                if (deletion is { Changed: true })
-                {
-                    await AppendModelTreeChangesAsync(session, id, deletion.ChildIds, ChangeType.Deleted, now, cancellationToken)
-                        .ConfigureAwait(false);
-                }
-
-                return deletion?.DeletedAt;
-            },
-            cancellationToken);
+        WriteAsync(session => DeleteTreeAsync(session, ModelTree, id, now, cancellationToken), cancellationToken);
 
     public Task<Model?> RestoreModelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         WriteAsync(
-            async session =>
-            {
-                var restoration = await RestoreAsync(session, "models", id, now, ("model_versions", "model_id"), cancellationToken)
-                    .ConfigureAwait(false);
-                if (restoration is null)
-                {
-                    return null;
-                }
-
-                if (restoration.Changed)
-                {
-                    await AppendModelTreeChangesAsync(session, id, restoration.ChildIds, ChangeType.Updated, now, cancellationToken)
-                        .ConfigureAwait(false);
-                }
-
-                return await ReadModelAsync(session, id, cancellationToken).ConfigureAwait(false);
-            },
+            async session => await RestoreTreeAsync(session, ModelTree, id, now, cancellationToken).ConfigureAwait(false)
+                ? await ReadModelAsync(session, id, cancellationToken).ConfigureAwait(false)
+                : null,
             cancellationToken);
+
+    /// <summary>A model is deleted and restored with its versions.</summary>
+    private static readonly DeletionTree ModelTree = new(
+        "models",
+        "model_versions",
+        "model_id",
+        async (session, id, cancellationToken) =>
+        {
+            var model = (await ReadModelAsync(session, id, cancellationToken).ConfigureAwait(false))!;
+            return (model.Namespace, ChangeObjectKinds.Model, ChangeStateJson.Model(model));
+        },
+        async (session, id, @namespace, cancellationToken) =>
+        {
+            var version = (await ReadModelVersionAsync(session, id, cancellationToken).ConfigureAwait(false))!;
+            return (ChangeObjectKinds.ModelVersion, ChangeStateJson.ModelVersion(version, @namespace));
+        });
 
     /// <summary>Creates the version; its unique tags move to it from the model's other versions (audited as "anonymous").</summary>
     public Task<CreateResult<ModelVersion>> CreateModelVersionAsync(ModelVersion version, CancellationToken cancellationToken = default)
@@ -263,28 +252,6 @@ public sealed partial class RelationalMetadataStore
         await AppendChangeAsync(
             session, @namespace!, ChangeObjectKinds.ModelVersion, version.Id, change, at,
             ChangeStateJson.ModelVersion(version, @namespace!), cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>One change record for the model and one for each version that went (or came back) with it.</summary>
-    private async Task AppendModelTreeChangesAsync(
-        DbSession session,
-        string id,
-        IReadOnlyList<string> versionIds,
-        ChangeType change,
-        DateTimeOffset now,
-        CancellationToken cancellationToken)
-    {
-        var model = (await ReadModelAsync(session, id, cancellationToken).ConfigureAwait(false))!;
-        await AppendChangeAsync(
-            session, model.Namespace, ChangeObjectKinds.Model, model.Id, change, now, ChangeStateJson.Model(model), cancellationToken)
-            .ConfigureAwait(false);
-        foreach (var versionId in versionIds)
-        {
-            var version = (await ReadModelVersionAsync(session, versionId, cancellationToken).ConfigureAwait(false))!;
-            await AppendChangeAsync(
-            session, model.Namespace, ChangeObjectKinds.ModelVersion, version.Id, change, now,
-                ChangeStateJson.ModelVersion(version, model.Namespace), cancellationToken).ConfigureAwait(false);
-        }
     }
 
     private static async Task<Model?> ReadModelAsync(

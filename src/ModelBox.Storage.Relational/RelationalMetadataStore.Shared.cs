@@ -1,4 +1,5 @@
 using ModelBox.Domain;
+using ModelBox.Domain.Changes;
 using static ModelBox.Storage.Relational.RelationalValues;
 
 namespace ModelBox.Storage.Relational;
@@ -184,6 +185,59 @@ public sealed partial class RelationalMetadataStore
         }
 
         return new Restoration(Changed: true, childIds);
+    }
+
+    /// <summary>
+    /// A kind that is deleted and restored with its children (experiment → checkpoints, model → versions): its table, its
+    /// children's table and parent column, and how the change records of the parent and of a child read.
+    /// </summary>
+    private sealed record DeletionTree(
+        string Table,
+        string ChildTable,
+        string ParentColumn,
+        Func<DbSession, string, CancellationToken, Task<(string Namespace, string Kind, string State)>> Parent,
+        Func<DbSession, string, string, CancellationToken, Task<(string Kind, string State)>> Child);
+
+    /// <summary>Soft-deletes an object and its live children, with a change record for each; null when there is no such object.</summary>
+    private static async Task<DateTimeOffset?> DeleteTreeAsync(
+        DbSession session, DeletionTree tree, string id, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var deletion = await SoftDeleteAsync(session, tree.Table, id, now, (tree.ChildTable, tree.ParentColumn), cancellationToken).ConfigureAwait(false);
+        if (deletion is { Changed: true })
+        {
+            await AppendTreeChangesAsync(session, tree, id, deletion.ChildIds, ChangeType.Deleted, now, cancellationToken).ConfigureAwait(false);
+        }
+
+        return deletion?.DeletedAt;
+    }
+
+    /// <summary>
+    /// Restores an object and the children deleted with it, with a change record for each (a restore is an update: the
+    /// object existed all along, and its state now shows deleted_at cleared); false when there is no such object.
+    /// </summary>
+    private static async Task<bool> RestoreTreeAsync(
+        DbSession session, DeletionTree tree, string id, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var restoration = await RestoreAsync(session, tree.Table, id, now, (tree.ChildTable, tree.ParentColumn), cancellationToken).ConfigureAwait(false);
+        if (restoration is { Changed: true })
+        {
+            await AppendTreeChangesAsync(session, tree, id, restoration.ChildIds, ChangeType.Updated, now, cancellationToken).ConfigureAwait(false);
+        }
+
+        return restoration is not null;
+    }
+
+    /// <summary>One change record for the object and one for each child that went (or came back) with it.</summary>
+    private static async Task AppendTreeChangesAsync(
+        DbSession session, DeletionTree tree, string id, IReadOnlyList<string> childIds, ChangeType change, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var (@namespace, kind, state) = await tree.Parent(session, id, cancellationToken).ConfigureAwait(false);
+        await AppendChangeAsync(session, @namespace, kind, id, change, now, state, cancellationToken).ConfigureAwait(false);
+        foreach (var childId in childIds)
+        {
+            var (childKind, childState) = await tree.Child(session, childId, @namespace, cancellationToken).ConfigureAwait(false);
+            await AppendChangeAsync(session, @namespace, childKind, childId, change, now, childState, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The outcome of a soft delete: when, whether this call deleted it, and the children it deleted.</summary>
