@@ -5,7 +5,7 @@ using ModelBox.Domain;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Hosting;
 
-namespace ModelBox.Cli.Server;
+namespace ModelBox.Cli.ServerCommands;
 
 /// <summary>`modelbox server ...`: run the metadata server and manage its configuration.</summary>
 public static class ServerCommand
