@@ -38,7 +38,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
         services.AddSingleton<ArtifactStore>();
         services.AddHostedService<ArtifactSweeper>();
-        // The service holds only singletons: one instance resolves them once, instead of eleven lookups per call.
+        // The service holds only singletons and no per-call state: one instance serves every call.
         services.AddSingleton<ModelStoreService>();
         services.AddGrpc(options =>
         {

@@ -21,8 +21,6 @@ public sealed partial class ModelStoreService
     /// </summary>
     internal const int MaxDownloadChunkBytes = (4 * 1024 * 1024) - 1024;
 
-    private readonly ArtifactStore artifacts = services.GetRequiredService<ArtifactStore>();
-
     public override async Task<UploadFileResponse> UploadFile(IAsyncStreamReader<UploadFileRequest> requestStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
@@ -106,7 +104,7 @@ public sealed partial class ModelStoreService
 
     /// <summary>The chunk size of a download: 64 KiB unless the client asks otherwise, at most 4 MiB − 1 KiB and below the max message size.</summary>
     private int DownloadChunkSize(uint requested) =>
-        requested == 0 ? DownloadChunkBytes : (int)Math.Clamp(requested, 1, Math.Min(MaxDownloadChunkBytes, _serverConfig.MaxMessageSizeBytes - 1024));
+        requested == 0 ? DownloadChunkBytes : (int)Math.Clamp(requested, 1, Math.Min(MaxDownloadChunkBytes, config.MaxMessageSizeBytes - 1024));
 
     /// <summary>Reads up to one chunk of the range (fewer bytes only at its end); 0 when the range is sent.</summary>
     private static async Task<int> ReadChunkAsync(FileDownload download, byte[] buffer, int chunkBytes, long sent, CancellationToken cancellationToken)

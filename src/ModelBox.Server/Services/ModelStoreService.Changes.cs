@@ -15,10 +15,6 @@ public sealed partial class ModelStoreService
     // Responses are only read after they are built, so sharing one instance between concurrent streams is safe.
     private static readonly ConditionalWeakTable<ChangeRecord, WatchNamespaceResponse> s_responses = [];
 
-    private readonly MetadataEditor metadata = services.GetRequiredService<MetadataEditor>();
-    private readonly EventLog events = services.GetRequiredService<EventLog>();
-    private readonly ChangeStream changes = services.GetRequiredService<ChangeStream>();
-
     public override async Task<UpdateMetadataResponse> UpdateMetadata(UpdateMetadataRequest request, ServerCallContext context)
     {
         var result = await metadata.UpdateMetadataAsync(request.ParentId, request.Metadata.ToJsonMap(), context.CancellationToken);

@@ -1,7 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
 using ModelBox.Domain;
-using ModelBox.Domain.Operations;
 using ModelBox.Protocol;
 using DomainSeriesPoints = ModelBox.Domain.MetricSeriesPoints;
 
@@ -12,8 +11,6 @@ public sealed partial class ModelStoreService
 {
     /// <summary>How many batches of one LogMetricsStream may wait for their commit while the next ones are read.</summary>
     private const int StreamBatchesInFlight = 4;
-
-    private readonly MetricLog metricLog = services.GetRequiredService<MetricLog>();
 
     public override async Task<LogMetricsResponse> LogMetrics(LogMetricsRequest request, ServerCallContext context)
     {

@@ -8,10 +8,6 @@ namespace ModelBox.Server.Services;
 // Labels, aliases, unique tags, datasets, lineage and search.
 public sealed partial class ModelStoreService
 {
-    private readonly ModelGovernance governance = services.GetRequiredService<ModelGovernance>();
-    private readonly DatasetCatalog datasets = services.GetRequiredService<DatasetCatalog>();
-    private readonly RegistrySearch search = services.GetRequiredService<RegistrySearch>();
-
     public override async Task<SetLabelsResponse> SetLabels(SetLabelsRequest request, ServerCallContext context)
     {
         var result = await governance.SetLabelsAsync(

@@ -2,19 +2,29 @@ using Grpc.Core;
 using ModelBox.Domain;
 using ModelBox.Domain.Operations;
 using ModelBox.Protocol;
+using ModelBox.Server.Configuration;
 
 namespace ModelBox.Server.Services;
 
 /// <summary>
 /// The ModelStore gRPC service: maps wire messages to domain operations and back, nothing else.
 /// Validation lives in the domain; errors become statuses in <see cref="ErrorMappingInterceptor"/>.
-/// Each capability's RPCs live in their own part (ModelStoreService.Capability.cs) and take their domain operations from
-/// <c>services</c>; RPCs not implemented yet answer UNIMPLEMENTED from the base class.
+/// Each capability's RPCs live in their own part (ModelStoreService.Capability.cs); the domain operations they delegate to
+/// come in through the constructor. RPCs not implemented yet answer UNIMPLEMENTED from the base class.
 /// </summary>
-public sealed partial class ModelStoreService(IServiceProvider services) : ModelStore.ModelStoreBase
+public sealed partial class ModelStoreService(
+    ExperimentTracker experiments,
+    ModelRegistry models,
+    ModelGovernance governance,
+    DatasetCatalog datasets,
+    RegistrySearch search,
+    MetricLog metricLog,
+    MetadataEditor metadata,
+    EventLog events,
+    ChangeStream changes,
+    ArtifactStore artifacts,
+    ServerConfig config) : ModelStore.ModelStoreBase
 {
-    private readonly ExperimentTracker experiments = services.GetRequiredService<ExperimentTracker>();
-    private readonly ModelRegistry models = services.GetRequiredService<ModelRegistry>();
 
     public override async Task<CreateExperimentResponse> CreateExperiment(CreateExperimentRequest request, ServerCallContext context)
     {
