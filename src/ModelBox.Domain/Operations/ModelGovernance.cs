@@ -159,7 +159,7 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
         ArgumentNullException.ThrowIfNull(request);
         var audit = Audit(actor);
         var version = ModelRegistry.BuildVersion(request, audit.At);
-        var checkedLineage = lineage is null ? Lineage.Empty : DatasetCatalog.CheckLineage(lineage, ObjectKind.ModelVersion, version.Id);
+        var checkedLineage = lineage is null ? Lineage.Empty : LineageTracker.CheckLineage(lineage, ObjectKind.ModelVersion, version.Id);
         return ModelRegistry.CheckNotDeleted(
             await store.CreateModelVersionAsync(version, checkedLineage, audit, cancellationToken).ConfigureAwait(false));
     }

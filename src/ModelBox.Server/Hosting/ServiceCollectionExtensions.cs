@@ -26,6 +26,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelGovernance>();
         services.AddSingleton<DatasetCatalog>();
+        services.AddSingleton<LineageTracker>();
         services.AddSingleton<RegistrySearch>();
         services.AddSingleton<MetricLog>();
         services.AddSingleton<MetadataEditor>();

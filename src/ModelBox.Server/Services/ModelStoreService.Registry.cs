@@ -89,7 +89,7 @@ public sealed partial class ModelStoreService
 
     public override async Task<GetDatasetUsageResponse> GetDatasetUsage(GetDatasetUsageRequest request, ServerCallContext context)
     {
-        var usage = await datasets.GetDatasetUsageAsync(request.DatasetId, context.CancellationToken);
+        var usage = await lineage.GetDatasetUsageAsync(request.DatasetId, context.CancellationToken);
         var response = new GetDatasetUsageResponse();
         response.Experiments.Add(await WithLabelsAsync(usage.Experiments, context.CancellationToken));
         response.ModelVersions.Add(await WithLabelsAsync(usage.ModelVersions, context.CancellationToken));
@@ -98,14 +98,14 @@ public sealed partial class ModelStoreService
 
     public override async Task<SetLineageResponse> SetLineage(SetLineageRequest request, ServerCallContext context)
     {
-        var lineage = await datasets.SetLineageAsync(
+        var recorded = await lineage.SetLineageAsync(
             request.SubjectId, request.Lineage.ToDomain(), RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
-        return new SetLineageResponse { Lineage = lineage.ToProto() };
+        return new SetLineageResponse { Lineage = recorded.ToProto() };
     }
 
     public override async Task<GetLineageResponse> GetLineage(GetLineageRequest request, ServerCallContext context)
     {
-        var graph = await datasets.GetLineageAsync(request.VersionId, context.CancellationToken);
+        var graph = await lineage.GetLineageAsync(request.VersionId, context.CancellationToken);
         var ids = new List<string> { graph.Version.Id, graph.Model.Id };
         ids.AddRange(graph.Ancestors.Select(a => a.Version.Id));
         ids.AddRange(graph.Descendants.Select(d => d.Id));
@@ -137,7 +137,7 @@ public sealed partial class ModelStoreService
 
     public override async Task<ListVersionsTrainedInResponse> ListVersionsTrainedIn(ListVersionsTrainedInRequest request, ServerCallContext context)
     {
-        var versions = await datasets.ListVersionsTrainedInAsync(request.ExperimentId, context.CancellationToken);
+        var versions = await lineage.ListVersionsTrainedInAsync(request.ExperimentId, context.CancellationToken);
         var response = new ListVersionsTrainedInResponse();
         response.ModelVersions.Add(await WithLabelsAsync(versions, context.CancellationToken));
         return response;

@@ -17,6 +17,7 @@ public sealed partial class ModelStoreService(
     ModelRegistry models,
     ModelGovernance governance,
     DatasetCatalog datasets,
+    LineageTracker lineage,
     RegistrySearch search,
     MetricLog metricLog,
     MetadataEditor metadata,
