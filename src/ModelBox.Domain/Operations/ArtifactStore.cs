@@ -40,7 +40,8 @@ public sealed record FileDownload(FileRecord File, long Offset, long Length, Str
 /// architecture's hard part 4): stream to a temporary blob while hashing (MD5 and SHA-256) → verify the client's
 /// checksum (DATA_LOSS and nothing kept on mismatch) → move the blob to its content address (dropping the temporary
 /// one when the address exists) → insert the file record in one transaction → acknowledge. A crash before the record
-/// leaves only an unreferenced or temporary blob, never a record without bytes.
+/// leaves only an unreferenced or temporary blob, never a record without bytes;
+/// <see cref="BlobCollector"/> removes those later.
 /// </summary>
 public sealed class ArtifactStore(
     IMetadataStore objects, IFileRecordStore files, IBlobStore blobs, ArtifactOptions options, TimeProvider time)
@@ -262,60 +263,6 @@ public sealed class ArtifactStore(
         }
 
         return now;
-    }
-
-    /// <summary>Removes temporary blobs idle for longer than <paramref name="idleFor"/> (abandoned uploads).</summary>
-    public Task<int> SweepTemporariesAsync(TimeSpan idleFor, CancellationToken cancellationToken = default) =>
-        blobs.SweepTemporariesAsync(time.GetUtcNow() - idleFor, cancellationToken);
-
-    /// <summary>
-    /// Removes committed blobs that no record uses and that were written more than <paramref name="graceAge"/> ago: a
-    /// crash between an upload's publish and its record, or between a delete's two transactions, leaves them. Each is
-    /// deleted under its reference lock after checking again, so an upload of the same bytes that commits meanwhile keeps
-    /// it. Returns how many were removed.
-    /// </summary>
-    public async Task<int> SweepUnreferencedBlobsAsync(TimeSpan graceAge, CancellationToken cancellationToken = default)
-    {
-        const int BatchSize = 500;
-        var writtenBefore = time.GetUtcNow() - graceAge;
-        var removed = 0;
-        var batch = new List<string>(BatchSize);
-        await foreach (var blob in blobs.ListBlobsAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (blob.LastWrite >= writtenBefore)
-            {
-                continue;
-            }
-
-            batch.Add(blob.Sha256);
-            if (batch.Count == BatchSize)
-            {
-                removed += await SweepBatchAsync(batch, cancellationToken).ConfigureAwait(false);
-                batch.Clear();
-            }
-        }
-
-        if (batch.Count > 0)
-        {
-            removed += await SweepBatchAsync(batch, cancellationToken).ConfigureAwait(false);
-        }
-
-        return removed;
-    }
-
-    private async Task<int> SweepBatchAsync(List<string> candidates, CancellationToken cancellationToken)
-    {
-        var used = await files.FindReferencedBlobsAsync(candidates, cancellationToken).ConfigureAwait(false);
-        var removed = 0;
-        foreach (var sha256 in candidates.Where(c => !used.Contains(c)))
-        {
-            if (await files.DeleteBlobIfUnreferencedAsync(sha256, token => blobs.DeleteAsync(sha256, token), cancellationToken).ConfigureAwait(false))
-            {
-                removed++;
-            }
-        }
-
-        return removed;
     }
 
     private async Task FreeIfUnreferencedAsync(string sha256)

@@ -38,6 +38,7 @@ public static class ServiceCollectionExtensions
             new ChangeFeedOptions(WatcherBufferSize: config.WatchBufferSize)));
         services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
         services.AddSingleton<ArtifactStore>();
+        services.AddSingleton<BlobCollector>();
         services.AddHostedService<ArtifactSweeper>();
         // The service holds only singletons and no per-call state: one instance serves every call.
         services.AddSingleton<ModelStoreService>();
