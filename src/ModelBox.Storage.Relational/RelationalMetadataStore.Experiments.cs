@@ -186,7 +186,8 @@ public sealed partial class RelationalMetadataStore
             },
             cancellationToken);
 
-    public Task<CreateResult<Checkpoint>> CreateCheckpointAsync(Checkpoint checkpoint, CancellationToken cancellationToken = default)
+    public Task<CreateResult<Checkpoint>> CreateCheckpointAsync(
+        Checkpoint checkpoint, IReadOnlyList<FileRecord>? files = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         return WriteAsync(
@@ -227,6 +228,7 @@ public sealed partial class RelationalMetadataStore
                     await AppendChangeAsync(
             session, @namespace, ChangeObjectKinds.Checkpoint, stored!.Id, ChangeType.Created, stored.CreatedAt,
                         ChangeStateJson.Checkpoint(stored, @namespace), cancellationToken).ConfigureAwait(false);
+                    await InsertFilesOfNewObjectAsync(session, stored.Id, files, cancellationToken).ConfigureAwait(false);
                 }
 
                 return new CreateResult<Checkpoint>(stored!, Existed: !inserted);

@@ -192,7 +192,8 @@ public sealed partial class SqliteMetadataStore
             },
             cancellationToken);
 
-    public Task<CreateResult<Checkpoint>> CreateCheckpointAsync(Checkpoint checkpoint, CancellationToken cancellationToken = default)
+    public Task<CreateResult<Checkpoint>> CreateCheckpointAsync(
+        Checkpoint checkpoint, IReadOnlyList<FileRecord>? files = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         return WriteAsync(
@@ -235,6 +236,7 @@ public sealed partial class SqliteMetadataStore
                     await AppendChangeAsync(
                         connection, transaction, @namespace, ChangeObjectKinds.Checkpoint, stored!.Id, ChangeType.Created, stored.CreatedAt,
                         ChangeStateJson.Checkpoint(stored, @namespace), cancellationToken).ConfigureAwait(false);
+                    await InsertFilesOfNewObjectAsync(connection, transaction, stored.Id, files, cancellationToken).ConfigureAwait(false);
                 }
 
                 return new CreateResult<Checkpoint>(stored!, Existed: !inserted);

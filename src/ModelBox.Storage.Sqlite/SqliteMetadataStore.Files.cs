@@ -81,6 +81,23 @@ public sealed partial class SqliteMetadataStore : IFileRecordStore
         return used.ToHashSet(StringComparer.Ordinal);
     }
 
+    /// <summary>Inserts the files given with the create of an object, in the transaction that just inserted it.</summary>
+    private async Task InsertFilesOfNewObjectAsync(
+        SqliteConnection connection, SqliteTransaction transaction, string objectId, IReadOnlyList<FileRecord>? files, CancellationToken cancellationToken)
+    {
+        if (files is null || files.Count == 0)
+        {
+            return;
+        }
+
+        if (files.FirstOrDefault(f => !string.Equals(f.ParentId, objectId, StringComparison.Ordinal)) is { } stray)
+        {
+            throw new ArgumentException($"file '{stray.Id}' belongs to '{stray.ParentId}', not to the new object '{objectId}'", nameof(files));
+        }
+
+        await InsertFilesAsync(connection, transaction, files, cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task InsertFilesAsync(
         SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<FileRecord> files, CancellationToken cancellationToken)
     {

@@ -17,7 +17,7 @@ public sealed partial class SqliteMetadataStore
         "id AS Id, model_id AS ModelId, name AS Name, version AS Version, description AS Description, framework AS Framework, "
         + "unique_tags AS UniqueTags, created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt";
 
-    public Task<CreateResult<Model>> CreateModelAsync(Model model, CancellationToken cancellationToken = default)
+    public Task<CreateResult<Model>> CreateModelAsync(Model model, IReadOnlyList<FileRecord>? files = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         return WriteAsync(
@@ -54,6 +54,7 @@ public sealed partial class SqliteMetadataStore
                     await AppendChangeAsync(
                         connection, transaction, stored!.Namespace, ChangeObjectKinds.Model, stored.Id, ChangeType.Created, stored.CreatedAt,
                         ChangeStateJson.Model(stored), cancellationToken).ConfigureAwait(false);
+                    await InsertFilesOfNewObjectAsync(connection, transaction, stored.Id, files, cancellationToken).ConfigureAwait(false);
                 }
 
                 return new CreateResult<Model>(stored!, Existed: !inserted);
@@ -133,7 +134,7 @@ public sealed partial class SqliteMetadataStore
         ArgumentNullException.ThrowIfNull(version);
         return CreateModelVersionAsync(
             version, Domain.Registry.Lineage.Empty, new Domain.Registry.AuditContext(Domain.Registry.RegistryValidation.AnonymousActor, version.CreatedAt),
-            cancellationToken);
+            files: null, cancellationToken);
     }
 
     /// <summary>Inserts a version unless its id exists, in the caller's write transaction; returns what is stored and whether it was inserted.</summary>

@@ -245,7 +245,11 @@ public sealed partial class SqliteMetadataStore : IRegistryStore
     }
 
     public Task<CreateResult<ModelVersion>> CreateModelVersionAsync(
-        ModelVersion version, Lineage lineage, AuditContext audit, CancellationToken cancellationToken = default)
+        ModelVersion version,
+        Lineage lineage,
+        AuditContext audit,
+        IReadOnlyList<FileRecord>? files = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(version);
         ArgumentNullException.ThrowIfNull(lineage);
@@ -267,6 +271,7 @@ public sealed partial class SqliteMetadataStore : IRegistryStore
                     await WriteLineageAsync(connection, transaction, stored.Id, @namespace, lineage, audit, cancellationToken).ConfigureAwait(false);
                 }
 
+                await InsertFilesOfNewObjectAsync(connection, transaction, stored.Id, files, cancellationToken).ConfigureAwait(false);
                 return new CreateResult<ModelVersion>(stored, Existed: false);
             },
             cancellationToken);

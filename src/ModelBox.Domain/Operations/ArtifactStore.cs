@@ -56,7 +56,7 @@ public sealed class ArtifactStore(
     public async Task<NewFile> ValidateUploadAsync(NewFile file, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(file);
-        var validated = ValidateFile(file, requireParent: true, "metadata.");
+        var validated = FileValidation.Validate(file, requireParent: true, "metadata.");
         await RequireLiveParentAsync(validated.ParentId!, "metadata.parent_id", cancellationToken).ConfigureAwait(false);
         return validated;
     }
@@ -108,8 +108,8 @@ public sealed class ArtifactStore(
             RequireMatch(file.Sha256, sha256Hex, size, "sha256 mismatch: the client sent", "SHA-256");
             if (claimed is not null)
             {
-                RequireMatch(Hex(claimed.Md5, 32, "checksums.md5", "an MD5"), md5Hex, size, "checksum mismatch: the client's checksums frame says MD5", "MD5");
-                RequireMatch(Hex(claimed.Sha256, 64, "checksums.sha256", "a SHA-256"), sha256Hex, size, "sha256 mismatch: the client's checksums frame says", "SHA-256");
+                RequireMatch(FileValidation.Hex(claimed.Md5, 32, "checksums.md5", "an MD5"), md5Hex, size, "checksum mismatch: the client's checksums frame says MD5", "MD5");
+                RequireMatch(FileValidation.Hex(claimed.Sha256, 64, "checksums.sha256", "a SHA-256"), sha256Hex, size, "sha256 mismatch: the client's checksums frame says", "SHA-256");
             }
 
             var now = Clock.Now(time);
@@ -161,39 +161,13 @@ public sealed class ArtifactStore(
             throw ModelBoxException.InvalidArgument("files is empty; name at least one file to track");
         }
 
-        var validated = requested.Select((f, i) => ValidateFile(f, requireParent: true, $"files[{i}].")).ToList();
+        var validated = requested.Select((f, i) => FileValidation.Validate(f, requireParent: true, $"files[{i}].")).ToList();
         foreach (var (parentId, index) in validated.Select((f, i) => (f.ParentId!, i)).DistinctBy(p => p.Item1))
         {
             await RequireLiveParentAsync(parentId, $"files[{index}].parent_id", cancellationToken).ConfigureAwait(false);
         }
 
-        var records = ToTrackedRecords(validated);
-        await files.InsertFilesAsync(records, cancellationToken).ConfigureAwait(false);
-        return records;
-    }
-
-    /// <summary>
-    /// Validates the files given with a create (checkpoint, model, model version) before the object is created, so a
-    /// bad file fails the create rather than leave an object without its files. Their parent is the new object, whatever
-    /// parent_id they carry.
-    /// </summary>
-    public IReadOnlyList<NewFile> ValidateFilesOfNewObject(IReadOnlyList<NewFile> requested)
-    {
-        ArgumentNullException.ThrowIfNull(requested);
-        return requested.Select((f, i) => ValidateFile(f with { ParentId = null }, requireParent: false, $"files[{i}].")).ToList();
-    }
-
-    /// <summary>Records files validated by <see cref="ValidateFilesOfNewObject"/> as tracked files of the new object.</summary>
-    public async Task<IReadOnlyList<FileRecord>> AttachToNewObjectAsync(
-        IReadOnlyList<NewFile> validated, string parentId, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(validated);
-        if (validated.Count == 0)
-        {
-            return [];
-        }
-
-        var records = ToTrackedRecords(validated.Select(f => f with { ParentId = parentId }));
+        var records = FileValidation.TrackedRecords(validated, Clock.Now(time));
         await files.InsertFilesAsync(records, cancellationToken).ConfigureAwait(false);
         return records;
     }
@@ -215,7 +189,7 @@ public sealed class ArtifactStore(
     /// <summary>The files of a live object, oldest first.</summary>
     public async Task<IReadOnlyList<FileRecord>> ListAsync(string? parentId, CancellationToken cancellationToken = default)
     {
-        var id = ValidateParentId(parentId, "parent_id");
+        var id = FileValidation.ParentId(parentId, "parent_id");
         await RequireLiveParentAsync(id, "parent_id", cancellationToken).ConfigureAwait(false);
         return await files.ListFilesAsync(id, cancellationToken).ConfigureAwait(false);
     }
@@ -287,63 +261,6 @@ public sealed class ArtifactStore(
         }
     }
 
-    private List<FileRecord> ToTrackedRecords(IEnumerable<NewFile> validated)
-    {
-        var now = Clock.Now(time);
-        return validated.Select(f => new FileRecord(
-            ObjectIds.NewFile(),
-            f.ParentId!,
-            f.Type,
-            f.Path ?? string.Empty,
-            f.Uri ?? string.Empty,
-            checked((long)f.SizeBytes),
-            f.Checksum ?? string.Empty,
-            f.Sha256 ?? string.Empty,
-            Stored: false,
-            now,
-            now)).ToList();
-    }
-
-    private static NewFile ValidateFile(NewFile file, bool requireParent, string prefix)
-    {
-        var parentId = requireParent ? ValidateParentId(file.ParentId, prefix + "parent_id") : file.ParentId;
-        if (!Enum.IsDefined(file.Type))
-        {
-            throw ModelBoxException.InvalidArgument($"{prefix}file_type {(int)file.Type} is not a known file type");
-        }
-
-        if (file.SizeBytes > long.MaxValue)
-        {
-            throw ModelBoxException.InvalidArgument($"{prefix}size_bytes {file.SizeBytes} is too large");
-        }
-
-        return file with
-        {
-            ParentId = parentId,
-            Path = Name(file.Path, prefix + "path"),
-            Uri = Name(file.Uri, prefix + "uri"),
-            Checksum = Hex(file.Checksum, 32, prefix + "checksum", "an MD5"),
-            Sha256 = Hex(file.Sha256, 64, prefix + "sha256", "a SHA-256"),
-        };
-    }
-
-    private static string ValidateParentId(string? parentId, string field)
-    {
-        if (string.IsNullOrEmpty(parentId))
-        {
-            throw ModelBoxException.InvalidArgument($"{field} is required");
-        }
-
-        if (!ObjectIds.TryGetKind(parentId, out var kind))
-        {
-            throw ModelBoxException.InvalidArgument($"{field} '{(parentId.Length <= 80 ? parentId : parentId[..80] + "...")}' is not a ModelBox id");
-        }
-
-        return kind == ObjectKind.File
-            ? throw ModelBoxException.InvalidArgument($"{field} '{parentId}' is a file; files belong to experiments, checkpoints, models and model versions")
-            : parentId;
-    }
-
     private async Task RequireLiveParentAsync(string parentId, string field, CancellationToken cancellationToken)
     {
         var parent = await objects.FindObjectAsync(parentId, cancellationToken).ConfigureAwait(false);
@@ -353,41 +270,4 @@ public sealed class ArtifactStore(
             throw new ModelBoxException(ErrorKind.NotFound, $"{field}: {kind} '{parentId}' not found");
         }
     }
-
-    /// <summary>A file's original name or URI: any text (it is never a storage path) but no control characters.</summary>
-    private static string Name(string? value, string field)
-    {
-        value ??= string.Empty;
-        if (value.Length > MaxPathLength)
-        {
-            throw ModelBoxException.InvalidArgument($"{field} is {value.Length} characters long; the limit is {MaxPathLength}");
-        }
-
-        foreach (var c in value)
-        {
-            if (char.IsControl(c))
-            {
-                throw ModelBoxException.InvalidArgument($"{field} must not contain control characters (such as NUL)");
-            }
-        }
-
-        return value;
-    }
-
-    private static string Hex(string? value, int length, string field, string what)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return string.Empty;
-        }
-
-        var lower = value.ToLowerInvariant();
-        if (lower.Length != length || !lower.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f'))
-        {
-            throw ModelBoxException.InvalidArgument($"{field} '{(value.Length <= 80 ? value : value[..80] + "...")}' is not {what} in hex ({length} hex digits)");
-        }
-
-        return lower;
-    }
-
 }

@@ -93,8 +93,15 @@ public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
             ?? throw ModelBoxException.NotFound("experiment", id!);
     }
 
-    public async Task<CreateResult<Checkpoint>> CreateCheckpointAsync(NewCheckpoint request, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Creates a checkpoint with its <paramref name="files"/> (tracked files, whatever parent they name) in one transaction;
+    /// a checkpoint that exists already keeps the files it has.
+    /// </summary>
+    public async Task<CreateResult<Checkpoint>> CreateCheckpointAsync(
+        NewCheckpoint request, IReadOnlyList<NewFile> files, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        var newFiles = FileValidation.OfNewObject(files);
         var experimentId = Validation.Id(request.ExperimentId, "experiment_id", ObjectKind.Experiment);
         var epoch = CheckEpoch(request.Epoch);
         var metrics = request.Metrics ?? new Dictionary<string, float>(StringComparer.Ordinal);
@@ -117,7 +124,8 @@ public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
             Validation.Metadata(request.Metadata),
             now,
             now);
-        var result = await store.CreateCheckpointAsync(checkpoint, cancellationToken).ConfigureAwait(false);
+        var result = await store.CreateCheckpointAsync(checkpoint, FileValidation.RecordsOfNewObject(newFiles, checkpoint.Id, now), cancellationToken)
+            .ConfigureAwait(false);
         if (result.Value.DeletedAt is not null)
         {
             throw ModelBoxException.FailedPrecondition(

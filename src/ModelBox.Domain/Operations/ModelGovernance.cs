@@ -152,16 +152,21 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
             ?? throw ModelBoxException.NotFound("model version", id);
     }
 
-    /// <summary>Creates a version whose unique tags move to it, with its lineage, in one transaction.</summary>
+    /// <summary>
+    /// Creates a version whose unique tags move to it, with its lineage and its <paramref name="files"/>, in one
+    /// transaction; a version that exists already keeps its tags, lineage and files.
+    /// </summary>
     public async Task<CreateResult<ModelVersion>> CreateModelVersionAsync(
-        NewModelVersion request, Lineage? lineage, string? actor, CancellationToken cancellationToken = default)
+        NewModelVersion request, Lineage? lineage, string? actor, IReadOnlyList<NewFile> files, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var newFiles = FileValidation.OfNewObject(files);
         var audit = Audit(actor);
         var version = ModelRegistry.BuildVersion(request, audit.At);
         var checkedLineage = lineage is null ? Lineage.Empty : LineageTracker.CheckLineage(lineage, ObjectKind.ModelVersion, version.Id);
         return ModelRegistry.CheckNotDeleted(
-            await store.CreateModelVersionAsync(version, checkedLineage, audit, cancellationToken).ConfigureAwait(false));
+            await store.CreateModelVersionAsync(
+                version, checkedLineage, audit, FileValidation.RecordsOfNewObject(newFiles, version.Id, audit.At), cancellationToken).ConfigureAwait(false));
     }
 
     private AuditContext Audit(string? actor) => new(RegistryValidation.Actor(actor), Clock.Now(time));

@@ -24,8 +24,11 @@ public sealed record NewModelVersion(
 /// <summary>Models, their versions, and the namespaces objects live in.</summary>
 public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
 {
-    public async Task<CreateResult<Model>> CreateModelAsync(NewModel request, CancellationToken cancellationToken = default)
+    /// <summary>Creates a model with its <paramref name="files"/> in one transaction, as checkpoints are created.</summary>
+    public async Task<CreateResult<Model>> CreateModelAsync(NewModel request, IReadOnlyList<NewFile> files, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        var newFiles = FileValidation.OfNewObject(files);
         var ns = Validation.Namespace(request.Namespace);
         var name = Validation.Required(request.Name, "name");
         var now = Clock.Now(time);
@@ -39,7 +42,7 @@ public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
             Validation.Metadata(request.Metadata),
             now,
             now);
-        var result = await store.CreateModelAsync(model, cancellationToken).ConfigureAwait(false);
+        var result = await store.CreateModelAsync(model, FileValidation.RecordsOfNewObject(newFiles, model.Id, now), cancellationToken).ConfigureAwait(false);
         if (result.Value.DeletedAt is not null)
         {
             throw ModelBoxException.FailedPrecondition(

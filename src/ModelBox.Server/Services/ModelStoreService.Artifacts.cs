@@ -89,15 +89,6 @@ public sealed partial class ModelStoreService
     public override async Task<DeleteArtifactResponse> DeleteArtifact(DeleteArtifactRequest request, ServerCallContext context) =>
         new() { DeletedAt = (await artifacts.DeleteAsync(request.Id, context.CancellationToken)).ToTimestamp() };
 
-    /// <summary>Records the (validated) files given with a create as tracked files of the new object (not on a repeated create).</summary>
-    private async Task AttachFilesAsync<T>(CreateResult<T> result, string id, IReadOnlyList<NewFile> files, CancellationToken cancellationToken)
-    {
-        if (!result.Existed && files.Count > 0)
-        {
-            await artifacts.AttachToNewObjectAsync(files, id, cancellationToken);
-        }
-    }
-
     /// <summary>The files of the objects about to be returned, in one query.</summary>
     private Task<IReadOnlyDictionary<string, IReadOnlyList<FileRecord>>> FilesOfAsync(IEnumerable<string> ids, CancellationToken cancellationToken) =>
         artifacts.ListOfAsync(ids.ToList(), cancellationToken);

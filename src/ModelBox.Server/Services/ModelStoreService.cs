@@ -81,15 +81,14 @@ public sealed partial class ModelStoreService(
 
     public override async Task<CreateCheckpointResponse> CreateCheckpoint(CreateCheckpointRequest request, ServerCallContext context)
     {
-        var files = artifacts.ValidateFilesOfNewObject(request.Files.ToNewFiles());
         var result = await experiments.CreateCheckpointAsync(
             new NewCheckpoint(
                 request.ExperimentId,
                 request.Epoch,
                 request.Metrics.ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal),
                 request.Metadata.ToJsonMap()),
+            request.Files.ToNewFiles(),
             context.CancellationToken);
-        await AttachFilesAsync(result, result.Value.Id, files, context.CancellationToken);
         return new CreateCheckpointResponse
         {
             CheckpointId = result.Value.Id,
@@ -126,11 +125,10 @@ public sealed partial class ModelStoreService(
 
     public override async Task<CreateModelResponse> CreateModel(CreateModelRequest request, ServerCallContext context)
     {
-        var files = artifacts.ValidateFilesOfNewObject(request.Files.ToNewFiles());
         var result = await models.CreateModelAsync(
             new NewModel(request.Namespace, request.Name, request.Owner, request.Task, request.Description, request.Metadata.ToJsonMap()),
+            request.Files.ToNewFiles(),
             context.CancellationToken);
-        await AttachFilesAsync(result, result.Value.Id, files, context.CancellationToken);
         return new CreateModelResponse
         {
             Id = result.Value.Id,
@@ -162,7 +160,6 @@ public sealed partial class ModelStoreService(
 
     public override async Task<CreateModelVersionResponse> CreateModelVersion(CreateModelVersionRequest request, ServerCallContext context)
     {
-        var files = artifacts.ValidateFilesOfNewObject(request.Files.ToNewFiles());
         var result = await governance.CreateModelVersionAsync(
             new NewModelVersion(
                 request.Model,
@@ -174,8 +171,8 @@ public sealed partial class ModelStoreService(
                 request.Metadata.ToJsonMap()),
             request.Lineage.ToDomain(),
             RegistryMapping.Actor(request.Actor, context),
+            request.Files.ToNewFiles(),
             context.CancellationToken);
-        await AttachFilesAsync(result, result.Value.Id, files, context.CancellationToken);
         return new CreateModelVersionResponse
         {
             ModelVersion = result.Value.Id,
