@@ -194,11 +194,6 @@ public sealed class ArtifactStore(
         return await files.ListFilesAsync(id, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The files of objects the caller already read (for Get and List of checkpoints, models and versions).</summary>
-    public Task<IReadOnlyDictionary<string, IReadOnlyList<FileRecord>>> ListOfAsync(
-        IReadOnlyCollection<string> parentIds, CancellationToken cancellationToken = default) =>
-        files.ListFilesAsync(parentIds, cancellationToken);
-
     /// <summary>Opens a range of an uploaded file: <paramref name="length"/> 0 means to the end.</summary>
     public async Task<FileDownload> OpenDownloadAsync(string? id, ulong offset, ulong length, CancellationToken cancellationToken = default)
     {

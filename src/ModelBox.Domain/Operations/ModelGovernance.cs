@@ -38,14 +38,6 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
             ?? throw NotFound(id);
     }
 
-    /// <summary>The labels of many objects (no existence check: a listing already found them).</summary>
-    public Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>> GetLabelsAsync(
-        IReadOnlyCollection<string> objectIds, CancellationToken cancellationToken = default) =>
-        objectIds.Count == 0
-            ? Task.FromResult<IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>>(
-                new Dictionary<string, IReadOnlyDictionary<string, string>>(StringComparer.Ordinal))
-            : store.GetLabelsAsync(objectIds, cancellationToken);
-
     public async Task<(ModelAlias Alias, string? PreviousVersionId)> SetAliasAsync(
         string? modelId, string? alias, string? versionId, string? actor, CancellationToken cancellationToken = default)
     {

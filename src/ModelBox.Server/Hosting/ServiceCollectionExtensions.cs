@@ -28,6 +28,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<DatasetCatalog>();
         services.AddSingleton<LineageTracker>();
         services.AddSingleton<RegistrySearch>();
+        services.AddSingleton<ObjectDetails>();
         services.AddSingleton<MetricLog>();
         services.AddSingleton<MetadataEditor>();
         services.AddSingleton<EventLog>();

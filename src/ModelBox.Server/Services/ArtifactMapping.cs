@@ -32,12 +32,4 @@ internal static class ArtifactMapping
         CreatedAt = file.CreatedAt.ToTimestamp(),
         UpdatedAt = file.UpdatedAt.ToTimestamp(),
     };
-
-    public static void AddFiles(this RepeatedField<Proto.FileMetadata> target, IReadOnlyDictionary<string, IReadOnlyList<FileRecord>> files, string parentId)
-    {
-        if (files.TryGetValue(parentId, out var list))
-        {
-            target.Add(list.Select(f => f.ToProto()));
-        }
-    }
 }

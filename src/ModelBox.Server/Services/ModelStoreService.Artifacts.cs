@@ -89,10 +89,6 @@ public sealed partial class ModelStoreService
     public override async Task<DeleteArtifactResponse> DeleteArtifact(DeleteArtifactRequest request, ServerCallContext context) =>
         new() { DeletedAt = (await artifacts.DeleteAsync(request.Id, context.CancellationToken)).ToTimestamp() };
 
-    /// <summary>The files of the objects about to be returned, in one query.</summary>
-    private Task<IReadOnlyDictionary<string, IReadOnlyList<FileRecord>>> FilesOfAsync(IEnumerable<string> ids, CancellationToken cancellationToken) =>
-        artifacts.ListOfAsync(ids.ToList(), cancellationToken);
-
     /// <summary>The chunk size of a download: 64 KiB unless the client asks otherwise, at most 4 MiB − 1 KiB and below the max message size.</summary>
     private int DownloadChunkSize(uint requested) =>
         requested == 0 ? DownloadChunkBytes : (int)Math.Clamp(requested, 1, Math.Min(MaxDownloadChunkBytes, config.MaxMessageSizeBytes - 1024));

@@ -54,7 +54,7 @@ public sealed partial class ModelStoreService
     {
         var version = await governance.UpdateUniqueTagsAsync(
             request.VersionId, request.Add, request.Remove, RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
-        return new UpdateUniqueTagsResponse { ModelVersion = await WithLabelsAsync(version, context.CancellationToken) };
+        return new UpdateUniqueTagsResponse { ModelVersion = (await details.OfAsync(version, context.CancellationToken)).ToProto() };
     }
 
     public override async Task<CreateDatasetResponse> CreateDataset(CreateDatasetRequest request, ServerCallContext context)
@@ -91,8 +91,8 @@ public sealed partial class ModelStoreService
     {
         var usage = await lineage.GetDatasetUsageAsync(request.DatasetId, context.CancellationToken);
         var response = new GetDatasetUsageResponse();
-        response.Experiments.Add(await WithLabelsAsync(usage.Experiments, context.CancellationToken));
-        response.ModelVersions.Add(await WithLabelsAsync(usage.ModelVersions, context.CancellationToken));
+        response.Experiments.Add((await details.OfAsync(usage.Experiments, context.CancellationToken)).Select(e => e.ToProto()));
+        response.ModelVersions.Add((await details.OfAsync(usage.ModelVersions, context.CancellationToken)).Select(v => v.ToProto()));
         return response;
     }
 
@@ -106,40 +106,14 @@ public sealed partial class ModelStoreService
     public override async Task<GetLineageResponse> GetLineage(GetLineageRequest request, ServerCallContext context)
     {
         var graph = await lineage.GetLineageAsync(request.VersionId, context.CancellationToken);
-        var ids = new List<string> { graph.Version.Id, graph.Model.Id };
-        ids.AddRange(graph.Ancestors.Select(a => a.Version.Id));
-        ids.AddRange(graph.Descendants.Select(d => d.Id));
-        if (graph.Experiment is not null)
-        {
-            ids.Add(graph.Experiment.Id);
-        }
-
-        var labels = await governance.GetLabelsAsync(ids, context.CancellationToken);
-        var response = new GetLineageResponse
-        {
-            Version = WithLabels(graph.Version.ToProto(), labels, graph.Version.Id),
-            Model = WithLabels(graph.Model.ToProto(), labels, graph.Model.Id),
-            Experiment = graph.Experiment is null ? null : WithLabels(graph.Experiment.ToProto(), labels, graph.Experiment.Id),
-            Checkpoint = graph.Checkpoint?.ToProto(),
-        };
-        response.Datasets.Add(graph.Datasets.Select(d => new DatasetUse { Dataset = d.Dataset.ToProto(), Version = d.Version.ToProto(), Role = d.Role.ToProto() }));
-        response.Ancestors.Add(graph.Ancestors.Select(a => new LineageAncestor
-        {
-            Version = WithLabels(a.Version.ToProto(), labels, a.Version.Id),
-            ChildId = a.ChildId,
-            Relation = a.Relation,
-            Depth = a.Depth,
-            ExperimentId = a.ExperimentId ?? string.Empty,
-        }));
-        response.Descendants.Add(graph.Descendants.Select(d => WithLabels(d.ToProto(), labels, d.Id)));
-        return response;
+        return (await details.OfAsync(graph, context.CancellationToken)).ToProto();
     }
 
     public override async Task<ListVersionsTrainedInResponse> ListVersionsTrainedIn(ListVersionsTrainedInRequest request, ServerCallContext context)
     {
         var versions = await lineage.ListVersionsTrainedInAsync(request.ExperimentId, context.CancellationToken);
         var response = new ListVersionsTrainedInResponse();
-        response.ModelVersions.Add(await WithLabelsAsync(versions, context.CancellationToken));
+        response.ModelVersions.Add((await details.OfAsync(versions, context.CancellationToken)).Select(v => v.ToProto()));
         return response;
     }
 
@@ -148,7 +122,7 @@ public sealed partial class ModelStoreService
         var page = await search.SearchExperimentsAsync(
             request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new SearchExperimentsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Experiments.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        response.Experiments.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(e => e.ToProto()));
         return response;
     }
 
@@ -157,7 +131,7 @@ public sealed partial class ModelStoreService
         var page = await search.SearchModelsAsync(
             request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new SearchModelsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Models.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        response.Models.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(m => m.ToProto()));
         return response;
     }
 
@@ -166,62 +140,7 @@ public sealed partial class ModelStoreService
         var page = await search.SearchModelVersionsAsync(
             request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new SearchModelVersionsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.ModelVersions.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        response.ModelVersions.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(v => v.ToProto()));
         return response;
-    }
-
-    private async Task<List<Protocol.Experiment>> WithLabelsAsync(IReadOnlyList<Domain.Experiment> items, CancellationToken cancellationToken)
-    {
-        var labels = await governance.GetLabelsAsync(items.Select(i => i.Id).ToList(), cancellationToken);
-        return items.Select(i => WithLabels(i.ToProto(), labels, i.Id)).ToList();
-    }
-
-    /// <summary>Models as the wire shows them: with their labels and files.</summary>
-    private async Task<List<Protocol.Model>> WithLabelsAsync(IReadOnlyList<Domain.Model> items, CancellationToken cancellationToken)
-    {
-        var ids = items.Select(i => i.Id).ToList();
-        var labels = await governance.GetLabelsAsync(ids, cancellationToken);
-        var files = await FilesOfAsync(ids, cancellationToken);
-        return items.Select(i =>
-        {
-            var proto = WithLabels(i.ToProto(), labels, i.Id);
-            proto.Files.AddFiles(files, i.Id);
-            return proto;
-        }).ToList();
-    }
-
-    /// <summary>Versions as the wire shows them: with their labels and files.</summary>
-    private async Task<List<Protocol.ModelVersion>> WithLabelsAsync(IReadOnlyList<Domain.ModelVersion> items, CancellationToken cancellationToken)
-    {
-        var ids = items.Select(i => i.Id).ToList();
-        var labels = await governance.GetLabelsAsync(ids, cancellationToken);
-        var files = await FilesOfAsync(ids, cancellationToken);
-        return items.Select(i =>
-        {
-            var proto = WithLabels(i.ToProto(), labels, i.Id);
-            proto.Files.AddFiles(files, i.Id);
-            return proto;
-        }).ToList();
-    }
-
-    private async Task<Protocol.ModelVersion> WithLabelsAsync(Domain.ModelVersion version, CancellationToken cancellationToken) =>
-        (await WithLabelsAsync([version], cancellationToken))[0];
-
-    private static Protocol.Experiment WithLabels(Protocol.Experiment proto, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels, string id)
-    {
-        proto.Labels.AddLabels(labels, id);
-        return proto;
-    }
-
-    private static Protocol.Model WithLabels(Protocol.Model proto, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels, string id)
-    {
-        proto.Labels.AddLabels(labels, id);
-        return proto;
-    }
-
-    private static Protocol.ModelVersion WithLabels(Protocol.ModelVersion proto, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels, string id)
-    {
-        proto.Labels.AddLabels(labels, id);
-        return proto;
     }
 }

@@ -24,6 +24,7 @@ public sealed partial class ModelStoreService(
     EventLog events,
     ChangeStream changes,
     ArtifactStore artifacts,
+    ObjectDetails details,
     ServerConfig config) : ModelStore.ModelStoreBase
 {
 
@@ -50,7 +51,7 @@ public sealed partial class ModelStoreService(
     }
 
     public override async Task<GetExperimentResponse> GetExperiment(GetExperimentRequest request, ServerCallContext context) =>
-        new() { Experiment = (await WithLabelsAsync([await experiments.GetExperimentAsync(request.Id, context.CancellationToken)], context.CancellationToken))[0] };
+        new() { Experiment = (await details.OfAsync(await experiments.GetExperimentAsync(request.Id, context.CancellationToken), context.CancellationToken)).ToProto() };
 
     public override async Task<ListExperimentsResponse> ListExperiments(ListExperimentsRequest request, ServerCallContext context)
     {
@@ -59,7 +60,7 @@ public sealed partial class ModelStoreService(
             ? await search.ListExperimentsAsync(request.Namespace, request.LabelSelector, pageRequest, context.CancellationToken)
             : await experiments.ListExperimentsAsync(request.Namespace, pageRequest, context.CancellationToken);
         var response = new ListExperimentsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Experiments.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        response.Experiments.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(e => e.ToProto()));
         return response;
     }
 
@@ -103,9 +104,7 @@ public sealed partial class ModelStoreService(
         var checkpoint = request.CheckpointId.Length > 0
             ? await experiments.GetCheckpointAsync(request.CheckpointId, context.CancellationToken)
             : await experiments.GetCheckpointAsync(request.ExperimentId, request.Epoch, context.CancellationToken);
-        var proto = checkpoint.ToProto();
-        proto.Files.AddFiles(await FilesOfAsync([checkpoint.Id], context.CancellationToken), checkpoint.Id);
-        return new GetCheckpointResponse { Checkpoint = proto };
+        return new GetCheckpointResponse { Checkpoint = (await details.OfAsync(checkpoint, context.CancellationToken)).ToProto() };
     }
 
     public override async Task<ListCheckpointsResponse> ListCheckpoints(ListCheckpointsRequest request, ServerCallContext context)
@@ -113,13 +112,7 @@ public sealed partial class ModelStoreService(
         var page = await experiments.ListCheckpointsAsync(
             request.ExperimentId, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new ListCheckpointsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        var files = await FilesOfAsync(page.Items.Select(c => c.Id), context.CancellationToken);
-        response.Checkpoints.Add(page.Items.Select(c =>
-        {
-            var proto = c.ToProto();
-            proto.Files.AddFiles(files, c.Id);
-            return proto;
-        }));
+        response.Checkpoints.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(c => c.ToProto()));
         return response;
     }
 
@@ -139,7 +132,7 @@ public sealed partial class ModelStoreService(
     }
 
     public override async Task<GetModelResponse> GetModel(GetModelRequest request, ServerCallContext context) =>
-        new() { Model = (await WithLabelsAsync([await models.GetModelAsync(request.Id, context.CancellationToken)], context.CancellationToken))[0] };
+        new() { Model = (await details.OfAsync(await models.GetModelAsync(request.Id, context.CancellationToken), context.CancellationToken)).ToProto() };
 
     public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
@@ -148,7 +141,7 @@ public sealed partial class ModelStoreService(
             ? await search.ListModelsAsync(request.Namespace, request.LabelSelector, pageRequest, context.CancellationToken)
             : await models.ListModelsAsync(request.Namespace, pageRequest, context.CancellationToken);
         var response = new ListModelsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Models.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        response.Models.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(m => m.ToProto()));
         return response;
     }
 
@@ -189,7 +182,7 @@ public sealed partial class ModelStoreService(
             : request.Alias.Length > 0 || (request.Id.Length == 0 && request.ModelId.Length > 0)
                 ? await governance.GetVersionByAliasAsync(request.ModelId, request.Alias, context.CancellationToken)
                 : await models.GetModelVersionAsync(request.Id, context.CancellationToken);
-        return new() { ModelVersion = await WithLabelsAsync(version, context.CancellationToken) };
+        return new() { ModelVersion = (await details.OfAsync(version, context.CancellationToken)).ToProto() };
     }
 
     public override async Task<ListModelVersionsResponse> ListModelVersions(ListModelVersionsRequest request, ServerCallContext context)
@@ -203,7 +196,7 @@ public sealed partial class ModelStoreService(
         }
 
         var response = new ListModelVersionsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.ModelVersions.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        response.ModelVersions.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(v => v.ToProto()));
         return response;
     }
 

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
 using ModelBox.Domain;
+using ModelBox.Domain.Operations;
 using Proto = ModelBox.Protocol;
 
 namespace ModelBox.Server.Services;
@@ -104,6 +105,40 @@ internal static class ProtoMapping
             UpdatedAt = v.UpdatedAt.ToTimestamp(),
         };
         proto.UniqueTags.Add(v.UniqueTags);
+        return proto;
+    }
+
+    /// <summary>An experiment with its labels.</summary>
+    public static Proto.Experiment ToProto(this Detailed<Experiment> e)
+    {
+        var proto = e.Value.ToProto();
+        proto.Labels.Add(e.Labels.ToDictionary(StringComparer.Ordinal));
+        return proto;
+    }
+
+    /// <summary>A checkpoint with its files.</summary>
+    public static Proto.Checkpoint ToProto(this Detailed<Checkpoint> c)
+    {
+        var proto = c.Value.ToProto();
+        proto.Files.Add(c.Files.Select(f => f.ToProto()));
+        return proto;
+    }
+
+    /// <summary>A model with its labels and files.</summary>
+    public static Proto.Model ToProto(this Detailed<Model> m)
+    {
+        var proto = m.Value.ToProto();
+        proto.Labels.Add(m.Labels.ToDictionary(StringComparer.Ordinal));
+        proto.Files.Add(m.Files.Select(f => f.ToProto()));
+        return proto;
+    }
+
+    /// <summary>A model version with its labels and files.</summary>
+    public static Proto.ModelVersion ToProto(this Detailed<ModelVersion> v)
+    {
+        var proto = v.Value.ToProto();
+        proto.Labels.Add(v.Labels.ToDictionary(StringComparer.Ordinal));
+        proto.Files.Add(v.Files.Select(f => f.ToProto()));
         return proto;
     }
 

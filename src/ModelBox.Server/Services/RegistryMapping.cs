@@ -1,5 +1,6 @@
 using Grpc.Core;
 using ModelBox.Domain;
+using ModelBox.Domain.Operations;
 using ModelBox.Domain.Registry;
 using Proto = ModelBox.Protocol;
 
@@ -68,15 +69,45 @@ internal static class RegistryMapping
         return spec;
     }
 
-    /// <summary>Copies labels into a proto map when the object has any.</summary>
-    public static void AddLabels(
-        this Google.Protobuf.Collections.MapField<string, string> target,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels,
-        string objectId)
+    /// <summary>A lineage graph as GetLineage answers it: the experiment, models and versions with their labels.</summary>
+    public static Proto.GetLineageResponse ToProto(this LabeledLineage lineage)
     {
-        if (labels.TryGetValue(objectId, out var own))
+        var graph = lineage.Graph;
+        var response = new Proto.GetLineageResponse
         {
-            target.Add(own.ToDictionary(StringComparer.Ordinal));
-        }
+            Version = WithLabels(graph.Version.ToProto(), lineage.LabelsOf(graph.Version.Id)),
+            Model = WithLabels(graph.Model.ToProto(), lineage.LabelsOf(graph.Model.Id)),
+            Experiment = graph.Experiment is null ? null : WithLabels(graph.Experiment.ToProto(), lineage.LabelsOf(graph.Experiment.Id)),
+            Checkpoint = graph.Checkpoint?.ToProto(),
+        };
+        response.Datasets.Add(graph.Datasets.Select(d => new Proto.DatasetUse { Dataset = d.Dataset.ToProto(), Version = d.Version.ToProto(), Role = d.Role.ToProto() }));
+        response.Ancestors.Add(graph.Ancestors.Select(a => new Proto.LineageAncestor
+        {
+            Version = WithLabels(a.Version.ToProto(), lineage.LabelsOf(a.Version.Id)),
+            ChildId = a.ChildId,
+            Relation = a.Relation,
+            Depth = a.Depth,
+            ExperimentId = a.ExperimentId ?? string.Empty,
+        }));
+        response.Descendants.Add(graph.Descendants.Select(d => WithLabels(d.ToProto(), lineage.LabelsOf(d.Id))));
+        return response;
+    }
+
+    private static Proto.Experiment WithLabels(Proto.Experiment proto, IReadOnlyDictionary<string, string> labels)
+    {
+        proto.Labels.Add(labels.ToDictionary(StringComparer.Ordinal));
+        return proto;
+    }
+
+    private static Proto.Model WithLabels(Proto.Model proto, IReadOnlyDictionary<string, string> labels)
+    {
+        proto.Labels.Add(labels.ToDictionary(StringComparer.Ordinal));
+        return proto;
+    }
+
+    private static Proto.ModelVersion WithLabels(Proto.ModelVersion proto, IReadOnlyDictionary<string, string> labels)
+    {
+        proto.Labels.Add(labels.ToDictionary(StringComparer.Ordinal));
+        return proto;
     }
 }
