@@ -53,7 +53,7 @@ public sealed class ArtifactStore(
     public long MaxUploadSizeBytes => options.MaxUploadSizeBytes;
 
     /// <summary>Validates an upload's metadata and its parent before any byte is read.</summary>
-    public async Task<NewFile> ValidateUploadAsync(NewFile file, CancellationToken cancellationToken = default)
+    private async Task<NewFile> ValidateUploadAsync(NewFile file, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(file);
         var validated = FileValidation.Validate(file, requireParent: true, "metadata.");
@@ -62,11 +62,11 @@ public sealed class ArtifactStore(
     }
 
     /// <summary>
-    /// Stores the content of a file validated by <see cref="ValidateUploadAsync"/> and records it; returns the record
-    /// once both are durable. Anything thrown (a checksum mismatch, the size limit, a broken stream, cancellation)
-    /// leaves nothing visible.
+    /// Validates a file's metadata and its parent, then (and only then) reads its content, stores and records it; returns
+    /// the record once both are durable. Anything thrown (bad metadata, a checksum mismatch, the size limit, a broken
+    /// stream, cancellation) leaves nothing visible.
     /// </summary>
-    /// <param name="file">The validated metadata (its checksum and sha256, when given, are verified).</param>
+    /// <param name="file">The metadata (its checksum and sha256, when given, are verified).</param>
     /// <param name="content">The bytes, chunk by chunk; each chunk must stay unchanged (it is hashed and written later).</param>
     /// <param name="trailer">Called once the content ended: the checksums the client sent after the bytes, or null.</param>
     /// <param name="cancellationToken">Cancels the upload.</param>
@@ -78,6 +78,7 @@ public sealed class ArtifactStore(
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(content);
+        file = await ValidateUploadAsync(file, cancellationToken).ConfigureAwait(false);
         var writer = await blobs.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
         await using (writer.ConfigureAwait(false))
         {

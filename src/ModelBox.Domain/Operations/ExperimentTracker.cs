@@ -21,7 +21,7 @@ public sealed record NewCheckpoint(
     IReadOnlyDictionary<string, string>? Metadata);
 
 /// <summary>Experiments (training runs) and their checkpoints: validation, ids, timestamps, soft deletion.</summary>
-public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
+public sealed class ExperimentTracker(IMetadataStore store, RegistrySearch search, TimeProvider time)
 {
     public async Task<CreateResult<Experiment>> CreateExperimentAsync(NewExperiment request, CancellationToken cancellationToken = default)
     {
@@ -60,8 +60,12 @@ public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
         return experiment is null || experiment.DeletedAt is not null ? throw ModelBoxException.NotFound("experiment", id!) : experiment;
     }
 
-    public Task<Page<Experiment>> ListExperimentsAsync(string? @namespace, PageRequest page, CancellationToken cancellationToken = default) =>
-        store.ListExperimentsAsync(Validation.Namespace(@namespace), page, cancellationToken);
+    /// <summary>Live experiments of a namespace, newest first; only those a label selector picks when one is given.</summary>
+    public Task<Page<Experiment>> ListExperimentsAsync(
+        string? @namespace, string? labelSelector, PageRequest page, CancellationToken cancellationToken = default) =>
+        string.IsNullOrEmpty(labelSelector)
+            ? store.ListExperimentsAsync(Validation.Namespace(@namespace), page, cancellationToken)
+            : search.ListExperimentsAsync(@namespace, labelSelector, page, cancellationToken);
 
     public async Task<Experiment> UpdateExperimentAsync(string? id, ExperimentChanges changes, CancellationToken cancellationToken = default)
     {

@@ -24,6 +24,9 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
     /// <summary>The most points a downsampled read may ask for.</summary>
     public const int MaxSeriesPoints = 100_000;
 
+    /// <summary>How many batches of one logged stream may wait for their commit while the next ones are read.</summary>
+    public const int StreamBatchesInFlight = 4;
+
     /// <summary>Logs one point.</summary>
     public Task<long> LogAsync(string? parentId, string? key, MetricPoint? point, CancellationToken cancellationToken = default)
     {
@@ -38,6 +41,52 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
     /// <summary>Logs the points of many series (of one or many objects) in one commit; returns how many were stored.</summary>
     public Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
         LogBatchAsync(batch, single: false, cancellationToken);
+
+    /// <summary>
+    /// Logs a stream of batches, each in its own commit: reading the next batch overlaps with committing the previous
+    /// ones (at most <see cref="StreamBatchesInFlight"/> wait), and the answer waits for every commit, so the count it
+    /// returns is what is durable. A failure says how many points of the stream were stored before it.
+    /// </summary>
+    public async Task<long> LogStreamAsync(IAsyncEnumerable<IReadOnlyList<MetricSeriesPoints>> batches, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        var inFlight = new Queue<Task<long>>();
+        long written = 0;
+        try
+        {
+            await foreach (var batch in batches.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                inFlight.Enqueue(LogBatchAsync(batch, cancellationToken));
+                if (inFlight.Count >= StreamBatchesInFlight)
+                {
+                    written += await inFlight.Dequeue().ConfigureAwait(false);
+                }
+            }
+
+            while (inFlight.Count > 0)
+            {
+                written += await inFlight.Dequeue().ConfigureAwait(false);
+            }
+        }
+        catch (ModelBoxException failure)
+        {
+            // Let the batches already queued finish, so the message can say exactly how much is stored.
+            foreach (var pending in inFlight)
+            {
+                try
+                {
+                    written += await pending.ConfigureAwait(false);
+                }
+                catch (ModelBoxException)
+                {
+                }
+            }
+
+            throw new ModelBoxException(failure.Kind, $"{failure.Message} ({written} points of this stream were stored before it)", failure);
+        }
+
+        return written;
+    }
 
     /// <summary>Every series of an object with every point.</summary>
     public async Task<IReadOnlyList<MetricSeries>> GetMetricsAsync(string? parentId, CancellationToken cancellationToken = default)

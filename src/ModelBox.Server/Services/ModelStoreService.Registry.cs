@@ -1,6 +1,5 @@
 using Grpc.Core;
 using ModelBox.Domain;
-using ModelBox.Domain.Operations;
 using ModelBox.Protocol;
 
 namespace ModelBox.Server.Services;
@@ -12,18 +11,14 @@ public sealed partial class ModelStoreService
     {
         var result = await governance.SetLabelsAsync(
             request.ObjectId, request.Labels, RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
-        var response = new SetLabelsResponse { NumChanged = result.KeysChanged, UpdatedAt = result.UpdatedAt.ToTimestamp() };
-        response.Labels.Add(result.Labels.ToDictionary(StringComparer.Ordinal));
-        return response;
+        return result.ToSetLabelsResponse();
     }
 
     public override async Task<RemoveLabelsResponse> RemoveLabels(RemoveLabelsRequest request, ServerCallContext context)
     {
         var result = await governance.RemoveLabelsAsync(
             request.ObjectId, request.Keys, RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
-        var response = new RemoveLabelsResponse { NumChanged = result.KeysChanged, UpdatedAt = result.UpdatedAt.ToTimestamp() };
-        response.Labels.Add(result.Labels.ToDictionary(StringComparer.Ordinal));
-        return response;
+        return result.ToRemoveLabelsResponse();
     }
 
     public override async Task<SetModelAliasResponse> SetModelAlias(SetModelAliasRequest request, ServerCallContext context)
@@ -57,19 +52,8 @@ public sealed partial class ModelStoreService
         return new UpdateUniqueTagsResponse { ModelVersion = (await details.OfAsync(version, context.CancellationToken)).ToProto() };
     }
 
-    public override async Task<CreateDatasetResponse> CreateDataset(CreateDatasetRequest request, ServerCallContext context)
-    {
-        var result = await datasets.RegisterDatasetAsync(
-            new NewDataset(request.Namespace, request.Name, request.Description, request.Uri, request.Digest, request.Metadata.ToJsonMap()),
-            context.CancellationToken);
-        return new CreateDatasetResponse
-        {
-            Dataset = result.Dataset.ToProto(),
-            Version = result.Version.ToProto(),
-            DatasetExists = result.DatasetExisted,
-            VersionExists = result.VersionExisted,
-        };
-    }
+    public override async Task<CreateDatasetResponse> CreateDataset(CreateDatasetRequest request, ServerCallContext context) =>
+        (await datasets.RegisterDatasetAsync(request.ToDomain(), context.CancellationToken)).ToResponse();
 
     public override async Task<GetDatasetResponse> GetDataset(GetDatasetRequest request, ServerCallContext context)
     {
@@ -106,7 +90,7 @@ public sealed partial class ModelStoreService
     public override async Task<GetLineageResponse> GetLineage(GetLineageRequest request, ServerCallContext context)
     {
         var graph = await lineage.GetLineageAsync(request.VersionId, context.CancellationToken);
-        return (await details.OfAsync(graph, context.CancellationToken)).ToProto();
+        return (await details.OfAsync(graph, context.CancellationToken)).ToResponse();
     }
 
     public override async Task<ListVersionsTrainedInResponse> ListVersionsTrainedIn(ListVersionsTrainedInRequest request, ServerCallContext context)
