@@ -174,7 +174,8 @@ public sealed partial class RelationalMetadataStore
             return (ChangeObjectKinds.Checkpoint, ChangeStateJson.Checkpoint(checkpoint, @namespace));
         });
 
-    public Task<CreateResult<Checkpoint>> CreateCheckpointAsync(Checkpoint checkpoint, CancellationToken cancellationToken = default)
+    public Task<CreateResult<Checkpoint>> CreateCheckpointAsync(
+        Checkpoint checkpoint, IReadOnlyList<FileRecord>? files = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         return WriteAsync(
@@ -215,6 +216,7 @@ public sealed partial class RelationalMetadataStore
                     await AppendChangeAsync(
             session, @namespace, ChangeObjectKinds.Checkpoint, stored!.Id, ChangeType.Created, stored.CreatedAt,
                         ChangeStateJson.Checkpoint(stored, @namespace), cancellationToken).ConfigureAwait(false);
+                    await InsertFilesOfNewObjectAsync(session, stored.Id, files, cancellationToken).ConfigureAwait(false);
                 }
 
                 return new CreateResult<Checkpoint>(stored!, Existed: !inserted);

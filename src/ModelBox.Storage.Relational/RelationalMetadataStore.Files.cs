@@ -100,6 +100,26 @@ public sealed partial class RelationalMetadataStore : IFileRecordStore
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Inserts the files given with the create of an object, in the transaction that just inserted it (after its change
+    /// record, so a watcher sees the object before its files).
+    /// </summary>
+    private static async Task InsertFilesOfNewObjectAsync(
+        DbSession session, string objectId, IReadOnlyList<FileRecord>? files, CancellationToken cancellationToken)
+    {
+        if (files is null || files.Count == 0)
+        {
+            return;
+        }
+
+        if (files.FirstOrDefault(f => !string.Equals(f.ParentId, objectId, StringComparison.Ordinal)) is { } stray)
+        {
+            throw new ArgumentException($"file '{stray.Id}' belongs to '{stray.ParentId}', not to the new object '{objectId}'", nameof(files));
+        }
+
+        await InsertFilesAsync(session, files, cancellationToken).ConfigureAwait(false);
+    }
+
     private static async Task InsertFilesAsync(DbSession session, IReadOnlyList<FileRecord> files, CancellationToken cancellationToken)
     {
         await session.ExecuteAsync(

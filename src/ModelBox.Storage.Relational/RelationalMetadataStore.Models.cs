@@ -16,7 +16,7 @@ public sealed partial class RelationalMetadataStore
         "id AS Id, model_id AS ModelId, name AS Name, version AS Version, description AS Description, framework AS Framework, "
         + "unique_tags AS UniqueTags, created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt";
 
-    public Task<CreateResult<Model>> CreateModelAsync(Model model, CancellationToken cancellationToken = default)
+    public Task<CreateResult<Model>> CreateModelAsync(Model model, IReadOnlyList<FileRecord>? files = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         return WriteAsync(
@@ -51,6 +51,7 @@ public sealed partial class RelationalMetadataStore
                     await AppendChangeAsync(
             session, stored!.Namespace, ChangeObjectKinds.Model, stored.Id, ChangeType.Created, stored.CreatedAt,
                         ChangeStateJson.Model(stored), cancellationToken).ConfigureAwait(false);
+                    await InsertFilesOfNewObjectAsync(session, stored.Id, files, cancellationToken).ConfigureAwait(false);
                 }
 
                 return new CreateResult<Model>(stored!, Existed: !inserted);
@@ -118,7 +119,10 @@ public sealed partial class RelationalMetadataStore
     {
         ArgumentNullException.ThrowIfNull(version);
         return CreateModelVersionAsync(
-            version, Domain.Registry.Lineage.Empty, new Domain.Registry.AuditContext(Domain.Registry.RegistryValidation.AnonymousActor, version.CreatedAt),
+            version,
+            Domain.Registry.Lineage.Empty,
+            new Domain.Registry.AuditContext(Domain.Registry.RegistryValidation.AnonymousActor, version.CreatedAt),
+            files: null,
             cancellationToken);
     }
 

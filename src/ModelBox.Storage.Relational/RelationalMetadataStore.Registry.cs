@@ -253,7 +253,11 @@ public sealed partial class RelationalMetadataStore : IRegistryStore
     }
 
     public Task<CreateResult<ModelVersion>> CreateModelVersionAsync(
-        ModelVersion version, Lineage lineage, AuditContext audit, CancellationToken cancellationToken = default)
+        ModelVersion version,
+        Lineage lineage,
+        AuditContext audit,
+        IReadOnlyList<FileRecord>? files = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(version);
         ArgumentNullException.ThrowIfNull(lineage);
@@ -275,6 +279,7 @@ public sealed partial class RelationalMetadataStore : IRegistryStore
                     await WriteLineageAsync(session, stored.Id, @namespace, lineage, audit, cancellationToken).ConfigureAwait(false);
                 }
 
+                await InsertFilesOfNewObjectAsync(session, stored.Id, files, cancellationToken).ConfigureAwait(false);
                 return new CreateResult<ModelVersion>(stored, Existed: false);
             },
             cancellationToken);

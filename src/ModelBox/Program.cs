@@ -1,6 +1,6 @@
 using System.CommandLine;
-using ModelBox.Cli.Client;
-using ModelBox.Cli.Server;
+using ModelBox.Cli.ClientCommands;
+using ModelBox.Cli.ServerCommands;
 
 var root = new RootCommand("ModelBox: metadata for AI experiments and models.\n  modelbox server ...  runs the metadata server\n  modelbox client ...  talks to one");
 root.Subcommands.Add(ServerCommand.Create());

@@ -1,6 +1,7 @@
 using ModelBox.Domain;
 using ModelBox.Domain.Changes;
 using ModelBox.Domain.Operations;
+using ModelBox.Domain.Registry;
 using ModelBox.Domain.Storage;
 using ModelBox.Storage.Filesystem;
 using ModelBox.Storage.Relational;
@@ -16,6 +17,8 @@ public abstract class FileRecordStoreSpecification : StoreSpecification
     private readonly List<RelationalMetadataStore> _replicas = [];
 
     protected IFileRecordStore Files => Factory.Store;
+
+    protected IMetadataStore Objects => Backend.Store;
 
     /// <summary>
     /// Another store object on the same database, as a second server process (replica) has: its own connections and
@@ -77,6 +80,70 @@ public abstract class FileRecordStoreSpecification : StoreSpecification
 
         Assert.Equal(ErrorKind.NotFound, error.Kind);
         Assert.Null(await Files.GetFileAsync(good.Id));
+    }
+
+    [Fact]
+    public async Task Files_given_with_a_create_commit_with_the_object_and_after_its_change_record()
+    {
+        var checkpoint = NewCheckpoint(Parent("a"), epoch: 1);
+        FileRecord[] files = [Tracked(checkpoint.Id, "s3://bucket/a", T0), Tracked(checkpoint.Id, "s3://bucket/b", T0.AddSeconds(1))];
+
+        var created = await Objects.CreateCheckpointAsync(checkpoint, files);
+
+        Assert.False(created.Existed);
+        Assert.Equal(files.Select(f => f.Id), (await Files.ListFilesAsync(checkpoint.Id)).Select(f => f.Id));
+        var changes = await ((IChangeLog)Files).ReadChangesAsync("files", 0, 1000);
+        Assert.Equal(
+            [(checkpoint.Id, ChangeObjectKinds.Checkpoint), (files[0].Id, ChangeObjectKinds.File), (files[1].Id, ChangeObjectKinds.File)],
+            changes.SkipWhile(c => c.ObjectId != checkpoint.Id).Select(c => (c.ObjectId, c.ObjectKind)));
+    }
+
+    [Fact]
+    public async Task Files_given_with_the_create_of_an_object_that_exists_are_ignored()
+    {
+        var checkpoint = NewCheckpoint(Parent("a"), epoch: 2);
+        var first = Tracked(checkpoint.Id, "s3://bucket/first");
+        await Objects.CreateCheckpointAsync(checkpoint, [first]);
+        var model = NewModel("files", "kept");
+        var modelFile = Tracked(model.Id, "s3://bucket/model");
+        await Objects.CreateModelAsync(model, [modelFile]);
+
+        var checkpointAgain = await Objects.CreateCheckpointAsync(checkpoint, [Tracked(checkpoint.Id, "s3://bucket/second")]);
+        var modelAgain = await Objects.CreateModelAsync(model, [Tracked(model.Id, "s3://bucket/other")]);
+
+        Assert.True(checkpointAgain.Existed);
+        Assert.True(modelAgain.Existed);
+        Assert.Equal([first.Id], (await Files.ListFilesAsync(checkpoint.Id)).Select(f => f.Id));
+        Assert.Equal([modelFile.Id], (await Files.ListFilesAsync(model.Id)).Select(f => f.Id));
+    }
+
+    [Fact]
+    public async Task A_create_whose_files_fail_to_insert_leaves_no_object_and_no_change_record()
+    {
+        // A file id that is taken already: the insert of the files fails after the object's own insert and change record.
+        var taken = Tracked(Parent("b"), "s3://bucket/taken");
+        await Files.InsertFilesAsync([taken]);
+        var registry = Objects as IRegistryStore ?? throw new InvalidOperationException("the backend's metadata store is its registry store too");
+        var model = NewModel("files", "asr");
+        await Objects.CreateModelAsync(model);
+
+        var checkpoint = NewCheckpoint(Parent("a"), epoch: 3);
+        await Assert.ThrowsAnyAsync<Exception>(() => Objects.CreateCheckpointAsync(checkpoint, [taken with { ParentId = checkpoint.Id }]));
+        var newModel = NewModel("files-rollback", "tts");
+        await Assert.ThrowsAnyAsync<Exception>(() => Objects.CreateModelAsync(newModel, [taken with { ParentId = newModel.Id }]));
+        var version = new ModelVersion(
+            ObjectIds.ModelVersion(model.Id, "1"), model.Id, "", "1", "", Framework.PyTorch, ["production"], new Dictionary<string, string>(), T0, T0);
+        await Assert.ThrowsAnyAsync<Exception>(() => registry.CreateModelVersionAsync(
+            version, Lineage.Empty, new AuditContext("alice", T0), [taken with { ParentId = version.Id }]));
+
+        Assert.Null(await Objects.GetCheckpointAsync(checkpoint.Id));
+        Assert.Null(await Objects.GetModelAsync(newModel.Id));
+        Assert.Null(await Objects.GetModelVersionAsync(version.Id));
+        Assert.DoesNotContain("files-rollback", (await Objects.ListNamespacesAsync(PageRequest.All)).Items.Select(n => n.Name));
+        var changes = await ((IChangeLog)Files).ReadChangesAsync("files", 0, 1000);
+        Assert.DoesNotContain(changes, c => c.ObjectId == checkpoint.Id || c.ObjectId == version.Id);
+        Assert.Empty(await ((IChangeLog)Files).ReadChangesAsync("files-rollback", 0, 1000));
+        Assert.Equal([taken.Id], (await Files.ListFilesAsync(Parent("b"))).Select(f => f.Id));
     }
 
     [Fact]
@@ -247,6 +314,12 @@ public abstract class FileRecordStoreSpecification : StoreSpecification
     }
 
     protected static string Sha(char c) => new(c, 64);
+
+    private static Checkpoint NewCheckpoint(string experimentId, long epoch) => new(
+        ObjectIds.Checkpoint(experimentId, epoch), experimentId, epoch, new Dictionary<string, float>(), new Dictionary<string, string>(), T0, T0);
+
+    private static Model NewModel(string @namespace, string name) => new(
+        ObjectIds.Model(@namespace, name), @namespace, name, "owner", "", "", new Dictionary<string, string>(), T0, T0);
 
     protected static FileRecord Uploaded(string parentId, string path, string sha, DateTimeOffset? at = null) => new(
         ObjectIds.NewFile(), parentId, FileType.Model, path, Uri: "", SizeBytes: 10, Md5: new string('0', 32), sha, Stored: true, at ?? T0, at ?? T0);

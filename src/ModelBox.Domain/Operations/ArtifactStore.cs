@@ -40,7 +40,8 @@ public sealed record FileDownload(FileRecord File, long Offset, long Length, Str
 /// architecture's hard part 4): stream to a temporary blob while hashing (MD5 and SHA-256) → verify the client's
 /// checksum (DATA_LOSS and nothing kept on mismatch) → move the blob to its content address (dropping the temporary
 /// one when the address exists) → insert the file record in one transaction → acknowledge. A crash before the record
-/// leaves only an unreferenced or temporary blob, never a record without bytes.
+/// leaves only an unreferenced or temporary blob, never a record without bytes;
+/// <see cref="BlobCollector"/> removes those later.
 /// </summary>
 public sealed class ArtifactStore(
     IMetadataStore objects, IFileRecordStore files, IBlobStore blobs, ArtifactOptions options, TimeProvider time)
@@ -52,20 +53,20 @@ public sealed class ArtifactStore(
     public long MaxUploadSizeBytes => options.MaxUploadSizeBytes;
 
     /// <summary>Validates an upload's metadata and its parent before any byte is read.</summary>
-    public async Task<NewFile> ValidateUploadAsync(NewFile file, CancellationToken cancellationToken = default)
+    private async Task<NewFile> ValidateUploadAsync(NewFile file, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(file);
-        var validated = ValidateFile(file, requireParent: true, "metadata.");
-        await RequireLiveParentAsync(validated.ParentId!, "metadata.parent_id", cancellationToken).ConfigureAwait(false);
+        var validated = FileValidation.Validate(file, requireParent: true, FileValidation.UploadedFile);
+        await RequireLiveParentAsync(validated.ParentId!, FileValidation.UploadedFile / "parent id", cancellationToken).ConfigureAwait(false);
         return validated;
     }
 
     /// <summary>
-    /// Stores the content of a file validated by <see cref="ValidateUploadAsync"/> and records it; returns the record
-    /// once both are durable. Anything thrown (a checksum mismatch, the size limit, a broken stream, cancellation)
-    /// leaves nothing visible.
+    /// Validates a file's metadata and its parent, then (and only then) reads its content, stores and records it; returns
+    /// the record once both are durable. Anything thrown (bad metadata, a checksum mismatch, the size limit, a broken
+    /// stream, cancellation) leaves nothing visible.
     /// </summary>
-    /// <param name="file">The validated metadata (its checksum and sha256, when given, are verified).</param>
+    /// <param name="file">The metadata (its checksum and sha256, when given, are verified).</param>
     /// <param name="content">The bytes, chunk by chunk; each chunk must stay unchanged (it is hashed and written later).</param>
     /// <param name="trailer">Called once the content ended: the checksums the client sent after the bytes, or null.</param>
     /// <param name="cancellationToken">Cancels the upload.</param>
@@ -77,6 +78,7 @@ public sealed class ArtifactStore(
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(content);
+        file = await ValidateUploadAsync(file, cancellationToken).ConfigureAwait(false);
         var writer = await blobs.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
         await using (writer.ConfigureAwait(false))
         {
@@ -107,8 +109,8 @@ public sealed class ArtifactStore(
             RequireMatch(file.Sha256, sha256Hex, size, "sha256 mismatch: the client sent", "SHA-256");
             if (claimed is not null)
             {
-                RequireMatch(Hex(claimed.Md5, 32, "checksums.md5", "an MD5"), md5Hex, size, "checksum mismatch: the client's checksums frame says MD5", "MD5");
-                RequireMatch(Hex(claimed.Sha256, 64, "checksums.sha256", "a SHA-256"), sha256Hex, size, "sha256 mismatch: the client's checksums frame says", "SHA-256");
+                RequireMatch(FileValidation.Hex(claimed.Md5, 32, "checksums.md5", "an MD5"), md5Hex, size, "checksum mismatch: the client's checksums frame says MD5", "MD5");
+                RequireMatch(FileValidation.Hex(claimed.Sha256, 64, "checksums.sha256", "a SHA-256"), sha256Hex, size, "sha256 mismatch: the client's checksums frame says", "SHA-256");
             }
 
             var now = Clock.Now(time);
@@ -157,42 +159,16 @@ public sealed class ArtifactStore(
         ArgumentNullException.ThrowIfNull(requested);
         if (requested.Count == 0)
         {
-            throw ModelBoxException.InvalidArgument("files is empty; name at least one file to track");
+            throw ModelBoxException.InvalidArgument($"{FileValidation.Files} is empty; name at least one file to track");
         }
 
-        var validated = requested.Select((f, i) => ValidateFile(f, requireParent: true, $"files[{i}].")).ToList();
+        var validated = requested.Select((f, i) => FileValidation.Validate(f, requireParent: true, FileValidation.Files[i])).ToList();
         foreach (var (parentId, index) in validated.Select((f, i) => (f.ParentId!, i)).DistinctBy(p => p.Item1))
         {
-            await RequireLiveParentAsync(parentId, $"files[{index}].parent_id", cancellationToken).ConfigureAwait(false);
+            await RequireLiveParentAsync(parentId, FileValidation.Files[index] / "parent id", cancellationToken).ConfigureAwait(false);
         }
 
-        var records = ToTrackedRecords(validated);
-        await files.InsertFilesAsync(records, cancellationToken).ConfigureAwait(false);
-        return records;
-    }
-
-    /// <summary>
-    /// Validates the files given with a create (checkpoint, model, model version) before the object is created, so a
-    /// bad file fails the create rather than leave an object without its files. Their parent is the new object, whatever
-    /// parent_id they carry.
-    /// </summary>
-    public IReadOnlyList<NewFile> ValidateFilesOfNewObject(IReadOnlyList<NewFile> requested)
-    {
-        ArgumentNullException.ThrowIfNull(requested);
-        return requested.Select((f, i) => ValidateFile(f with { ParentId = null }, requireParent: false, $"files[{i}].")).ToList();
-    }
-
-    /// <summary>Records files validated by <see cref="ValidateFilesOfNewObject"/> as tracked files of the new object.</summary>
-    public async Task<IReadOnlyList<FileRecord>> AttachToNewObjectAsync(
-        IReadOnlyList<NewFile> validated, string parentId, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(validated);
-        if (validated.Count == 0)
-        {
-            return [];
-        }
-
-        var records = ToTrackedRecords(validated.Select(f => f with { ParentId = parentId }));
+        var records = FileValidation.TrackedRecords(validated, Clock.Now(time));
         await files.InsertFilesAsync(records, cancellationToken).ConfigureAwait(false);
         return records;
     }
@@ -214,15 +190,10 @@ public sealed class ArtifactStore(
     /// <summary>The files of a live object, oldest first.</summary>
     public async Task<IReadOnlyList<FileRecord>> ListAsync(string? parentId, CancellationToken cancellationToken = default)
     {
-        var id = ValidateParentId(parentId, "parent_id");
-        await RequireLiveParentAsync(id, "parent_id", cancellationToken).ConfigureAwait(false);
+        var id = FileValidation.ParentId(parentId, "parent id");
+        await RequireLiveParentAsync(id, "parent id", cancellationToken).ConfigureAwait(false);
         return await files.ListFilesAsync(id, cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>The files of objects the caller already read (for Get and List of checkpoints, models and versions).</summary>
-    public Task<IReadOnlyDictionary<string, IReadOnlyList<FileRecord>>> ListOfAsync(
-        IReadOnlyCollection<string> parentIds, CancellationToken cancellationToken = default) =>
-        files.ListFilesAsync(parentIds, cancellationToken);
 
     /// <summary>Opens a range of an uploaded file: <paramref name="length"/> 0 means to the end.</summary>
     public async Task<FileDownload> OpenDownloadAsync(string? id, ulong offset, ulong length, CancellationToken cancellationToken = default)
@@ -264,60 +235,6 @@ public sealed class ArtifactStore(
         return now;
     }
 
-    /// <summary>Removes temporary blobs idle for longer than <paramref name="idleFor"/> (abandoned uploads).</summary>
-    public Task<int> SweepTemporariesAsync(TimeSpan idleFor, CancellationToken cancellationToken = default) =>
-        blobs.SweepTemporariesAsync(time.GetUtcNow() - idleFor, cancellationToken);
-
-    /// <summary>
-    /// Removes committed blobs that no record uses and that were written more than <paramref name="graceAge"/> ago: a
-    /// crash between an upload's publish and its record, or between a delete's two transactions, leaves them. Each is
-    /// deleted under its reference lock after checking again, so an upload of the same bytes that commits meanwhile keeps
-    /// it. Returns how many were removed.
-    /// </summary>
-    public async Task<int> SweepUnreferencedBlobsAsync(TimeSpan graceAge, CancellationToken cancellationToken = default)
-    {
-        const int BatchSize = 500;
-        var writtenBefore = time.GetUtcNow() - graceAge;
-        var removed = 0;
-        var batch = new List<string>(BatchSize);
-        await foreach (var blob in blobs.ListBlobsAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (blob.LastWrite >= writtenBefore)
-            {
-                continue;
-            }
-
-            batch.Add(blob.Sha256);
-            if (batch.Count == BatchSize)
-            {
-                removed += await SweepBatchAsync(batch, cancellationToken).ConfigureAwait(false);
-                batch.Clear();
-            }
-        }
-
-        if (batch.Count > 0)
-        {
-            removed += await SweepBatchAsync(batch, cancellationToken).ConfigureAwait(false);
-        }
-
-        return removed;
-    }
-
-    private async Task<int> SweepBatchAsync(List<string> candidates, CancellationToken cancellationToken)
-    {
-        var used = await files.FindReferencedBlobsAsync(candidates, cancellationToken).ConfigureAwait(false);
-        var removed = 0;
-        foreach (var sha256 in candidates.Where(c => !used.Contains(c)))
-        {
-            if (await files.DeleteBlobIfUnreferencedAsync(sha256, token => blobs.DeleteAsync(sha256, token), cancellationToken).ConfigureAwait(false))
-            {
-                removed++;
-            }
-        }
-
-        return removed;
-    }
-
     private async Task FreeIfUnreferencedAsync(string sha256)
     {
         try
@@ -340,64 +257,7 @@ public sealed class ArtifactStore(
         }
     }
 
-    private List<FileRecord> ToTrackedRecords(IEnumerable<NewFile> validated)
-    {
-        var now = Clock.Now(time);
-        return validated.Select(f => new FileRecord(
-            ObjectIds.NewFile(),
-            f.ParentId!,
-            f.Type,
-            f.Path ?? string.Empty,
-            f.Uri ?? string.Empty,
-            checked((long)f.SizeBytes),
-            f.Checksum ?? string.Empty,
-            f.Sha256 ?? string.Empty,
-            Stored: false,
-            now,
-            now)).ToList();
-    }
-
-    private static NewFile ValidateFile(NewFile file, bool requireParent, string prefix)
-    {
-        var parentId = requireParent ? ValidateParentId(file.ParentId, prefix + "parent_id") : file.ParentId;
-        if (!Enum.IsDefined(file.Type))
-        {
-            throw ModelBoxException.InvalidArgument($"{prefix}file_type {(int)file.Type} is not a known file type");
-        }
-
-        if (file.SizeBytes > long.MaxValue)
-        {
-            throw ModelBoxException.InvalidArgument($"{prefix}size_bytes {file.SizeBytes} is too large");
-        }
-
-        return file with
-        {
-            ParentId = parentId,
-            Path = Name(file.Path, prefix + "path"),
-            Uri = Name(file.Uri, prefix + "uri"),
-            Checksum = Hex(file.Checksum, 32, prefix + "checksum", "an MD5"),
-            Sha256 = Hex(file.Sha256, 64, prefix + "sha256", "a SHA-256"),
-        };
-    }
-
-    private static string ValidateParentId(string? parentId, string field)
-    {
-        if (string.IsNullOrEmpty(parentId))
-        {
-            throw ModelBoxException.InvalidArgument($"{field} is required");
-        }
-
-        if (!ObjectIds.TryGetKind(parentId, out var kind))
-        {
-            throw ModelBoxException.InvalidArgument($"{field} '{(parentId.Length <= 80 ? parentId : parentId[..80] + "...")}' is not a ModelBox id");
-        }
-
-        return kind == ObjectKind.File
-            ? throw ModelBoxException.InvalidArgument($"{field} '{parentId}' is a file; files belong to experiments, checkpoints, models and model versions")
-            : parentId;
-    }
-
-    private async Task RequireLiveParentAsync(string parentId, string field, CancellationToken cancellationToken)
+    private async Task RequireLiveParentAsync(string parentId, InputName field, CancellationToken cancellationToken)
     {
         var parent = await objects.FindObjectAsync(parentId, cancellationToken).ConfigureAwait(false);
         if (parent is null || parent.Deleted)
@@ -406,41 +266,4 @@ public sealed class ArtifactStore(
             throw new ModelBoxException(ErrorKind.NotFound, $"{field}: {kind} '{parentId}' not found");
         }
     }
-
-    /// <summary>A file's original name or URI: any text (it is never a storage path) but no control characters.</summary>
-    private static string Name(string? value, string field)
-    {
-        value ??= string.Empty;
-        if (value.Length > MaxPathLength)
-        {
-            throw ModelBoxException.InvalidArgument($"{field} is {value.Length} characters long; the limit is {MaxPathLength}");
-        }
-
-        foreach (var c in value)
-        {
-            if (char.IsControl(c))
-            {
-                throw ModelBoxException.InvalidArgument($"{field} must not contain control characters (such as NUL)");
-            }
-        }
-
-        return value;
-    }
-
-    private static string Hex(string? value, int length, string field, string what)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return string.Empty;
-        }
-
-        var lower = value.ToLowerInvariant();
-        if (lower.Length != length || !lower.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f'))
-        {
-            throw ModelBoxException.InvalidArgument($"{field} '{(value.Length <= 80 ? value : value[..80] + "...")}' is not {what} in hex ({length} hex digits)");
-        }
-
-        return lower;
-    }
-
 }

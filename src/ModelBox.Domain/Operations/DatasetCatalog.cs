@@ -12,8 +12,8 @@ public sealed record NewDataset(
     string? Digest,
     IReadOnlyDictionary<string, string>? Metadata);
 
-/// <summary>Datasets (versioned by digest) and the lineage of model versions and experiments.</summary>
-public sealed class DatasetCatalog(IRegistryStore store, IMetadataStore objects, TimeProvider time)
+/// <summary>Datasets, versioned by digest. What used them is recorded by <see cref="LineageTracker"/>.</summary>
+public sealed class DatasetCatalog(IRegistryStore store, TimeProvider time)
 {
     public async Task<DatasetRegistration> RegisterDatasetAsync(NewDataset request, CancellationToken cancellationToken = default)
     {
@@ -46,110 +46,4 @@ public sealed class DatasetCatalog(IRegistryStore store, IMetadataStore objects,
 
     public Task<Page<Dataset>> ListDatasetsAsync(string? @namespace, PageRequest page, CancellationToken cancellationToken = default) =>
         store.ListDatasetsAsync(Validation.Namespace(@namespace), page, cancellationToken);
-
-    /// <summary>Replaces the recorded lineage of a model version (all parts) or an experiment (datasets only).</summary>
-    public async Task<Lineage> SetLineageAsync(string? subjectId, Lineage lineage, string? actor, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(lineage);
-        if (string.IsNullOrEmpty(subjectId))
-        {
-            throw ModelBoxException.InvalidArgument("subject_id is required");
-        }
-
-        if (!ObjectIds.TryGetKind(subjectId, out var kind) || kind is not (ObjectKind.ModelVersion or ObjectKind.Experiment))
-        {
-            throw ModelBoxException.InvalidArgument($"subject_id '{subjectId}' must be the id of a model version or an experiment");
-        }
-
-        var checkedLineage = CheckLineage(lineage, kind, subjectId);
-        var audit = new AuditContext(RegistryValidation.Actor(actor), Clock.Now(time));
-        return await store.SetLineageAsync(subjectId, checkedLineage, audit, cancellationToken).ConfigureAwait(false)
-            ? checkedLineage
-            : throw ModelBoxException.NotFound(Validation.Describe(kind), subjectId);
-    }
-
-    public async Task<LineageGraph> GetLineageAsync(string? versionId, CancellationToken cancellationToken = default)
-    {
-        Validation.Id(versionId, "version_id", ObjectKind.ModelVersion);
-        return await store.GetLineageAsync(versionId!, cancellationToken).ConfigureAwait(false)
-            ?? throw ModelBoxException.NotFound("model version", versionId!);
-    }
-
-    public async Task<IReadOnlyList<ModelVersion>> ListVersionsTrainedInAsync(string? experimentId, CancellationToken cancellationToken = default)
-    {
-        Validation.Id(experimentId, "experiment_id", ObjectKind.Experiment);
-
-        // An unknown or deleted experiment is a mistake worth reporting, as every other listing of a parent does.
-        var experiment = await objects.FindObjectAsync(experimentId!, cancellationToken).ConfigureAwait(false);
-        if (experiment is null || experiment.Deleted)
-        {
-            throw ModelBoxException.NotFound("experiment", experimentId!);
-        }
-
-        return await store.ListVersionsTrainedInAsync(experimentId!, cancellationToken).ConfigureAwait(false);
-    }
-
-    public async Task<DatasetUsage> GetDatasetUsageAsync(string? datasetId, CancellationToken cancellationToken = default)
-    {
-        if (string.IsNullOrEmpty(datasetId))
-        {
-            throw ModelBoxException.InvalidArgument("dataset_id is required");
-        }
-
-        if (!ObjectIds.TryGetKind(datasetId, out var kind) || kind is not (ObjectKind.Dataset or ObjectKind.DatasetVersion))
-        {
-            throw ModelBoxException.InvalidArgument($"dataset_id '{datasetId}' must be the id of a dataset or a dataset version");
-        }
-
-        var exists = kind == ObjectKind.Dataset
-            ? await store.GetDatasetAsync(datasetId, cancellationToken).ConfigureAwait(false) is not null
-            : await store.GetDatasetVersionAsync(datasetId, cancellationToken).ConfigureAwait(false) is not null;
-        return exists
-            ? await store.GetDatasetUsageAsync(datasetId, cancellationToken).ConfigureAwait(false)
-            : throw ModelBoxException.NotFound(Validation.Describe(kind), datasetId);
-    }
-
-    /// <summary>Checks the ids and kinds of a lineage; experiments may only name datasets.</summary>
-    internal static Lineage CheckLineage(Lineage lineage, ObjectKind subjectKind, string subjectId)
-    {
-        var experimentId = string.IsNullOrEmpty(lineage.ExperimentId) ? null : Validation.Id(lineage.ExperimentId, "experiment_id", ObjectKind.Experiment);
-        var checkpointId = string.IsNullOrEmpty(lineage.CheckpointId) ? null : Validation.Id(lineage.CheckpointId, "checkpoint_id", ObjectKind.Checkpoint);
-        var datasets = new List<DatasetLink>();
-        foreach (var link in lineage.Datasets)
-        {
-            Validation.Id(link.DatasetVersionId, "datasets.dataset_version_id", ObjectKind.DatasetVersion);
-            if (!Enum.IsDefined(link.Role))
-            {
-                throw ModelBoxException.InvalidArgument($"datasets.role {(int)link.Role} is not a known role");
-            }
-
-            if (!datasets.Contains(link))
-            {
-                datasets.Add(link);
-            }
-        }
-
-        var parents = new List<DerivationLink>();
-        foreach (var link in lineage.DerivedFrom)
-        {
-            Validation.Id(link.ParentVersionId, "derived_from.version_id", ObjectKind.ModelVersion);
-            if (string.Equals(link.ParentVersionId, subjectId, StringComparison.Ordinal))
-            {
-                throw ModelBoxException.InvalidArgument($"derived_from: model version '{subjectId}' cannot be derived from itself");
-            }
-
-            var relation = string.IsNullOrEmpty(link.Relation) ? "derived" : Validation.ShortText(link.Relation, "derived_from.relation");
-            if (!parents.Exists(p => string.Equals(p.ParentVersionId, link.ParentVersionId, StringComparison.Ordinal)))
-            {
-                parents.Add(new DerivationLink(link.ParentVersionId, relation));
-            }
-        }
-
-        if (subjectKind == ObjectKind.Experiment && (experimentId is not null || checkpointId is not null || parents.Count > 0))
-        {
-            throw ModelBoxException.InvalidArgument("the lineage of an experiment can only name datasets");
-        }
-
-        return new Lineage(experimentId, checkpointId, datasets, parents);
-    }
 }

@@ -21,7 +21,7 @@ public sealed record NewCheckpoint(
     IReadOnlyDictionary<string, string>? Metadata);
 
 /// <summary>Experiments (training runs) and their checkpoints: validation, ids, timestamps, soft deletion.</summary>
-public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
+public sealed class ExperimentTracker(IMetadataStore store, RegistrySearch search, TimeProvider time)
 {
     public async Task<CreateResult<Experiment>> CreateExperimentAsync(NewExperiment request, CancellationToken cancellationToken = default)
     {
@@ -35,7 +35,7 @@ public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
             Validation.ShortText(request.Owner, "owner"),
             request.Framework,
             Validation.ShortText(request.Task, "task"),
-            Validation.ShortText(request.ExternalId, "external_id"),
+            Validation.ShortText(request.ExternalId, "external id"),
             Validation.Description(request.Description),
             ExperimentStatus.Running,
             EndedAt: null,
@@ -60,8 +60,12 @@ public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
         return experiment is null || experiment.DeletedAt is not null ? throw ModelBoxException.NotFound("experiment", id!) : experiment;
     }
 
-    public Task<Page<Experiment>> ListExperimentsAsync(string? @namespace, PageRequest page, CancellationToken cancellationToken = default) =>
-        store.ListExperimentsAsync(Validation.Namespace(@namespace), page, cancellationToken);
+    /// <summary>Live experiments of a namespace, newest first; only those a label selector picks when one is given.</summary>
+    public Task<Page<Experiment>> ListExperimentsAsync(
+        string? @namespace, string? labelSelector, PageRequest page, CancellationToken cancellationToken = default) =>
+        string.IsNullOrEmpty(labelSelector)
+            ? store.ListExperimentsAsync(Validation.Namespace(@namespace), page, cancellationToken)
+            : search.ListExperimentsAsync(@namespace, labelSelector, page, cancellationToken);
 
     public async Task<Experiment> UpdateExperimentAsync(string? id, ExperimentChanges changes, CancellationToken cancellationToken = default)
     {
@@ -74,7 +78,7 @@ public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
         var validated = new ExperimentChanges(
             changes.Status is ExperimentStatus.Unspecified ? null : changes.Status,
             changes.Description is null ? null : Validation.Description(changes.Description),
-            changes.ExternalId is null ? null : Validation.ShortText(changes.ExternalId, "external_id"));
+            changes.ExternalId is null ? null : Validation.ShortText(changes.ExternalId, "external id"));
         return await store.UpdateExperimentAsync(id!, validated, Clock.Now(time), cancellationToken).ConfigureAwait(false)
             ?? throw ModelBoxException.NotFound("experiment", id!);
     }
@@ -93,9 +97,16 @@ public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
             ?? throw ModelBoxException.NotFound("experiment", id!);
     }
 
-    public async Task<CreateResult<Checkpoint>> CreateCheckpointAsync(NewCheckpoint request, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Creates a checkpoint with its <paramref name="files"/> (tracked files, whatever parent they name) in one transaction;
+    /// a checkpoint that exists already keeps the files it has.
+    /// </summary>
+    public async Task<CreateResult<Checkpoint>> CreateCheckpointAsync(
+        NewCheckpoint request, IReadOnlyList<NewFile> files, CancellationToken cancellationToken = default)
     {
-        var experimentId = Validation.Id(request.ExperimentId, "experiment_id", ObjectKind.Experiment);
+        ArgumentNullException.ThrowIfNull(request);
+        var newFiles = FileValidation.OfNewObject(files);
+        var experimentId = Validation.Id(request.ExperimentId, "experiment id", ObjectKind.Experiment);
         var epoch = CheckEpoch(request.Epoch);
         var metrics = request.Metrics ?? new Dictionary<string, float>(StringComparer.Ordinal);
         foreach (var key in metrics.Keys)
@@ -117,7 +128,8 @@ public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
             Validation.Metadata(request.Metadata),
             now,
             now);
-        var result = await store.CreateCheckpointAsync(checkpoint, cancellationToken).ConfigureAwait(false);
+        var result = await store.CreateCheckpointAsync(checkpoint, FileValidation.RecordsOfNewObject(newFiles, checkpoint.Id, now), cancellationToken)
+            .ConfigureAwait(false);
         if (result.Value.DeletedAt is not null)
         {
             throw ModelBoxException.FailedPrecondition(
@@ -129,14 +141,14 @@ public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
 
     public async Task<Checkpoint> GetCheckpointAsync(string? id, CancellationToken cancellationToken = default)
     {
-        Validation.Id(id, "checkpoint_id", ObjectKind.Checkpoint);
+        Validation.Id(id, "checkpoint id", ObjectKind.Checkpoint);
         var checkpoint = await store.GetCheckpointAsync(id!, cancellationToken).ConfigureAwait(false);
         return checkpoint is null || checkpoint.DeletedAt is not null ? throw ModelBoxException.NotFound("checkpoint", id!) : checkpoint;
     }
 
     public async Task<Checkpoint> GetCheckpointAsync(string? experimentId, ulong epoch, CancellationToken cancellationToken = default)
     {
-        Validation.Id(experimentId, "experiment_id", ObjectKind.Experiment);
+        Validation.Id(experimentId, "experiment id", ObjectKind.Experiment);
         var id = ObjectIds.Checkpoint(experimentId!, CheckEpoch(epoch));
         var checkpoint = await store.GetCheckpointAsync(id, cancellationToken).ConfigureAwait(false);
         return checkpoint is null || checkpoint.DeletedAt is not null
@@ -147,7 +159,7 @@ public sealed class ExperimentTracker(IMetadataStore store, TimeProvider time)
     public async Task<Page<Checkpoint>> ListCheckpointsAsync(string? experimentId, PageRequest page, CancellationToken cancellationToken = default)
     {
         // Listing the checkpoints of an unknown experiment is a mistake worth reporting, not an empty list.
-        await GetExperimentAsync(Validation.Id(experimentId, "experiment_id", ObjectKind.Experiment), cancellationToken).ConfigureAwait(false);
+        await GetExperimentAsync(Validation.Id(experimentId, "experiment id", ObjectKind.Experiment), cancellationToken).ConfigureAwait(false);
         return await store.ListCheckpointsAsync(experimentId!, page, cancellationToken).ConfigureAwait(false);
     }
 

@@ -10,6 +10,8 @@ namespace ModelBox.Domain.Operations;
 /// </summary>
 public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore store, TimeProvider time)
 {
+    private static readonly InputName ObjectId = "object id";
+
     public async Task<LabelWriteResult> SetLabelsAsync(
         string? objectId, IReadOnlyDictionary<string, string>? labels, string? actor, CancellationToken cancellationToken = default)
     {
@@ -38,26 +40,18 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
             ?? throw NotFound(id);
     }
 
-    /// <summary>The labels of many objects (no existence check: a listing already found them).</summary>
-    public Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>> GetLabelsAsync(
-        IReadOnlyCollection<string> objectIds, CancellationToken cancellationToken = default) =>
-        objectIds.Count == 0
-            ? Task.FromResult<IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>>(
-                new Dictionary<string, IReadOnlyDictionary<string, string>>(StringComparer.Ordinal))
-            : store.GetLabelsAsync(objectIds, cancellationToken);
-
     public async Task<(ModelAlias Alias, string? PreviousVersionId)> SetAliasAsync(
         string? modelId, string? alias, string? versionId, string? actor, CancellationToken cancellationToken = default)
     {
-        var model = Validation.Id(modelId, "model_id", ObjectKind.Model);
+        var model = Validation.Id(modelId, "model id", ObjectKind.Model);
         var name = RegistryValidation.Alias(alias);
-        var version = Validation.Id(versionId, "version_id", ObjectKind.ModelVersion);
+        var version = Validation.Id(versionId, "version id", ObjectKind.ModelVersion);
         return await store.SetAliasAsync(model, name, version, Audit(actor), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<ModelAlias> GetAliasAsync(string? modelId, string? alias, CancellationToken cancellationToken = default)
     {
-        var model = Validation.Id(modelId, "model_id", ObjectKind.Model);
+        var model = Validation.Id(modelId, "model id", ObjectKind.Model);
         var name = RegistryValidation.Alias(alias);
         return await store.GetAliasAsync(model, name, cancellationToken).ConfigureAwait(false)
             ?? throw new ModelBoxException(ErrorKind.NotFound, $"alias '{name}' of model '{model}' not found");
@@ -65,14 +59,14 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
 
     public async Task<IReadOnlyList<ModelAlias>> ListAliasesAsync(string? modelId, CancellationToken cancellationToken = default)
     {
-        var model = Validation.Id(modelId, "model_id", ObjectKind.Model);
+        var model = Validation.Id(modelId, "model id", ObjectKind.Model);
         await RequireModelAsync(model, cancellationToken).ConfigureAwait(false);
         return await store.ListAliasesAsync(model, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<ModelAlias> DeleteAliasAsync(string? modelId, string? alias, string? actor, CancellationToken cancellationToken = default)
     {
-        var model = Validation.Id(modelId, "model_id", ObjectKind.Model);
+        var model = Validation.Id(modelId, "model id", ObjectKind.Model);
         var name = RegistryValidation.Alias(alias);
         return await store.DeleteAliasAsync(model, name, Audit(actor), cancellationToken).ConfigureAwait(false)
             ?? throw new ModelBoxException(ErrorKind.NotFound, $"alias '{name}' of model '{model}' not found");
@@ -135,7 +129,7 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
     public async Task<ModelVersion> UpdateUniqueTagsAsync(
         string? versionId, IReadOnlyCollection<string>? add, IReadOnlyCollection<string>? remove, string? actor, CancellationToken cancellationToken = default)
     {
-        var id = Validation.Id(versionId, "version_id", ObjectKind.ModelVersion);
+        var id = Validation.Id(versionId, "version id", ObjectKind.ModelVersion);
         var added = (add ?? []).Select(tag => Validation.Required(tag, "add")).Distinct(StringComparer.Ordinal).ToList();
         var removed = (remove ?? []).Select(tag => Validation.Required(tag, "remove")).Distinct(StringComparer.Ordinal).ToList();
         if (added.Count == 0 && removed.Count == 0)
@@ -152,16 +146,21 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
             ?? throw ModelBoxException.NotFound("model version", id);
     }
 
-    /// <summary>Creates a version whose unique tags move to it, with its lineage, in one transaction.</summary>
+    /// <summary>
+    /// Creates a version whose unique tags move to it, with its lineage and its <paramref name="files"/>, in one
+    /// transaction; a version that exists already keeps its tags, lineage and files.
+    /// </summary>
     public async Task<CreateResult<ModelVersion>> CreateModelVersionAsync(
-        NewModelVersion request, Lineage? lineage, string? actor, CancellationToken cancellationToken = default)
+        NewModelVersion request, Lineage? lineage, string? actor, IReadOnlyList<NewFile> files, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var newFiles = FileValidation.OfNewObject(files);
         var audit = Audit(actor);
         var version = ModelRegistry.BuildVersion(request, audit.At);
-        var checkedLineage = lineage is null ? Lineage.Empty : DatasetCatalog.CheckLineage(lineage, ObjectKind.ModelVersion, version.Id);
+        var checkedLineage = lineage is null ? Lineage.Empty : LineageTracker.CheckLineage(lineage, ObjectKind.ModelVersion, version.Id);
         return ModelRegistry.CheckNotDeleted(
-            await store.CreateModelVersionAsync(version, checkedLineage, audit, cancellationToken).ConfigureAwait(false));
+            await store.CreateModelVersionAsync(
+                version, checkedLineage, audit, FileValidation.RecordsOfNewObject(newFiles, version.Id, audit.At), cancellationToken).ConfigureAwait(false));
     }
 
     private AuditContext Audit(string? actor) => new(RegistryValidation.Actor(actor), Clock.Now(time));
@@ -179,18 +178,18 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
     {
         if (string.IsNullOrEmpty(objectId))
         {
-            throw ModelBoxException.InvalidArgument("object_id is required");
+            throw ModelBoxException.InvalidArgument($"{ObjectId} is required");
         }
 
         if (!ObjectIds.TryGetKind(objectId, out var kind))
         {
-            throw ModelBoxException.InvalidArgument($"object_id '{(objectId.Length > 80 ? objectId[..80] : objectId)}' is not a ModelBox id");
+            throw ModelBoxException.InvalidArgument($"{ObjectId} '{(objectId.Length > 80 ? objectId[..80] : objectId)}' is not a ModelBox id");
         }
 
         return kind is ObjectKind.Experiment or ObjectKind.Model or ObjectKind.ModelVersion
             ? objectId
             : throw ModelBoxException.InvalidArgument(
-                $"object_id '{objectId}' is the id of a {Validation.Describe(kind)}; labels belong to experiments, models and model versions");
+                $"{ObjectId} '{objectId}' is the id of a {Validation.Describe(kind)}; labels belong to experiments, models and model versions");
     }
 
     private static ModelBoxException NotFound(string id) =>

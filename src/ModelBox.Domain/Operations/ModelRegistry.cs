@@ -22,10 +22,13 @@ public sealed record NewModelVersion(
     IReadOnlyDictionary<string, string>? Metadata);
 
 /// <summary>Models, their versions, and the namespaces objects live in.</summary>
-public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
+public sealed class ModelRegistry(IMetadataStore store, RegistrySearch search, TimeProvider time)
 {
-    public async Task<CreateResult<Model>> CreateModelAsync(NewModel request, CancellationToken cancellationToken = default)
+    /// <summary>Creates a model with its <paramref name="files"/> in one transaction, as checkpoints are created.</summary>
+    public async Task<CreateResult<Model>> CreateModelAsync(NewModel request, IReadOnlyList<NewFile> files, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        var newFiles = FileValidation.OfNewObject(files);
         var ns = Validation.Namespace(request.Namespace);
         var name = Validation.Required(request.Name, "name");
         var now = Clock.Now(time);
@@ -39,7 +42,7 @@ public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
             Validation.Metadata(request.Metadata),
             now,
             now);
-        var result = await store.CreateModelAsync(model, cancellationToken).ConfigureAwait(false);
+        var result = await store.CreateModelAsync(model, FileValidation.RecordsOfNewObject(newFiles, model.Id, now), cancellationToken).ConfigureAwait(false);
         if (result.Value.DeletedAt is not null)
         {
             throw ModelBoxException.FailedPrecondition(
@@ -56,8 +59,11 @@ public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
         return model is null || model.DeletedAt is not null ? throw ModelBoxException.NotFound("model", id!) : model;
     }
 
-    public Task<Page<Model>> ListModelsAsync(string? @namespace, PageRequest page, CancellationToken cancellationToken = default) =>
-        store.ListModelsAsync(Validation.Namespace(@namespace), page, cancellationToken);
+    /// <summary>Live models of a namespace, newest first; only those a label selector picks when one is given.</summary>
+    public Task<Page<Model>> ListModelsAsync(string? @namespace, string? labelSelector, PageRequest page, CancellationToken cancellationToken = default) =>
+        string.IsNullOrEmpty(labelSelector)
+            ? store.ListModelsAsync(Validation.Namespace(@namespace), page, cancellationToken)
+            : search.ListModelsAsync(@namespace, labelSelector, page, cancellationToken);
 
     public async Task<DateTimeOffset> DeleteModelAsync(string? id, CancellationToken cancellationToken = default)
     {
@@ -87,7 +93,7 @@ public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
         var tags = new List<string>();
         foreach (var tag in request.UniqueTags ?? [])
         {
-            var checkedTag = Validation.Required(tag, "unique_tags");
+            var checkedTag = Validation.Required(tag, "unique tags");
             if (!tags.Contains(checkedTag, StringComparer.Ordinal))
             {
                 tags.Add(checkedTag);
@@ -126,10 +132,14 @@ public sealed class ModelRegistry(IMetadataStore store, TimeProvider time)
         return version is null || version.DeletedAt is not null ? throw ModelBoxException.NotFound("model version", id!) : version;
     }
 
-    public async Task<Page<ModelVersion>> ListModelVersionsAsync(string? modelId, PageRequest page, CancellationToken cancellationToken = default)
+    /// <summary>Live versions of a live model, oldest first; only those a label selector picks when one is given.</summary>
+    public async Task<Page<ModelVersion>> ListModelVersionsAsync(
+        string? modelId, string? labelSelector, PageRequest page, CancellationToken cancellationToken = default)
     {
         await GetModelAsync(Validation.Id(modelId, "model", ObjectKind.Model), cancellationToken).ConfigureAwait(false);
-        return await store.ListModelVersionsAsync(modelId!, page, cancellationToken).ConfigureAwait(false);
+        return string.IsNullOrEmpty(labelSelector)
+            ? await store.ListModelVersionsAsync(modelId!, page, cancellationToken).ConfigureAwait(false)
+            : await search.ListModelVersionsAsync(modelId!, labelSelector, page, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<DateTimeOffset> DeleteModelVersionAsync(string? id, CancellationToken cancellationToken = default)

@@ -33,15 +33,21 @@ public interface IMetadataStore
     /// <summary>Restores an experiment and the checkpoints deleted with it; null when it does not exist.</summary>
     Task<Experiment?> RestoreExperimentAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default);
 
-    /// <summary>Inserts the checkpoint unless its id exists. Throws NotFound when the experiment does not exist or is deleted.</summary>
-    Task<CreateResult<Checkpoint>> CreateCheckpointAsync(Checkpoint checkpoint, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Inserts the checkpoint unless its id exists, and when it inserted it, its <paramref name="files"/> (tracked files
+    /// whose parent is the checkpoint) with their change records, all in one transaction; the files given with a checkpoint
+    /// that already existed are ignored. Throws NotFound when the experiment does not exist or is deleted.
+    /// </summary>
+    Task<CreateResult<Checkpoint>> CreateCheckpointAsync(
+        Checkpoint checkpoint, IReadOnlyList<FileRecord>? files = null, CancellationToken cancellationToken = default);
 
     Task<Checkpoint?> GetCheckpointAsync(string id, CancellationToken cancellationToken = default);
 
     /// <summary>Live checkpoints of an experiment by ascending epoch.</summary>
     Task<Page<Checkpoint>> ListCheckpointsAsync(string experimentId, PageRequest page, CancellationToken cancellationToken = default);
 
-    Task<CreateResult<Model>> CreateModelAsync(Model model, CancellationToken cancellationToken = default);
+    /// <summary>Inserts the model unless its id exists, with its files as <see cref="CreateCheckpointAsync"/> does.</summary>
+    Task<CreateResult<Model>> CreateModelAsync(Model model, IReadOnlyList<FileRecord>? files = null, CancellationToken cancellationToken = default);
 
     Task<Model?> GetModelAsync(string id, CancellationToken cancellationToken = default);
 

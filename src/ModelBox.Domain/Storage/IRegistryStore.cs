@@ -40,11 +40,16 @@ public interface IRegistryStore
 
     /// <summary>
     /// Creates a model version like <see cref="IMetadataStore.CreateModelVersionAsync"/>, and in the same transaction moves
-    /// its unique tags away from the model's other versions and records its lineage (when not empty).
-    /// The tags and lineage of a version that already existed are left as they are.
+    /// its unique tags away from the model's other versions, records its lineage (when not empty) and inserts its
+    /// <paramref name="files"/> (tracked files whose parent is the version) with their change records.
+    /// The tags, lineage and files of a version that already existed are left as they are.
     /// </summary>
     Task<CreateResult<ModelVersion>> CreateModelVersionAsync(
-        ModelVersion version, Lineage lineage, AuditContext audit, CancellationToken cancellationToken = default);
+        ModelVersion version,
+        Lineage lineage,
+        AuditContext audit,
+        IReadOnlyList<FileRecord>? files = null,
+        CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Adds and removes unique tags of a live version; an added tag moves from whichever version of the model held it.

@@ -4,12 +4,12 @@ using ModelBox.Server.Configuration;
 namespace ModelBox.Server.Hosting;
 
 /// <summary>
-/// Sweeps the artifact store in the background: once right after start-up, then every
+/// Runs the <see cref="BlobCollector"/> in the background: once right after start-up, then every
 /// <see cref="ServerConfig.ArtifactSweepIntervalSeconds"/>. It removes committed blobs that no file record uses (each
 /// under its reference lock in the metadata database, so replicas sweeping at once and uploads of the same bytes stay
 /// safe) and temporary uploads idle for longer than the grace age. A failed sweep is logged and tried again next time.
 /// </summary>
-internal sealed class ArtifactSweeper(ArtifactStore artifacts, ServerConfig config, TimeProvider time, ILogger<ArtifactSweeper> logger)
+internal sealed class ArtifactSweeper(BlobCollector collector, ServerConfig config, TimeProvider time, ILogger<ArtifactSweeper> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -43,8 +43,8 @@ internal sealed class ArtifactSweeper(ArtifactStore artifacts, ServerConfig conf
     {
         try
         {
-            var temporaries = temporariesToo ? await artifacts.SweepTemporariesAsync(grace, stoppingToken) : 0;
-            var blobs = await artifacts.SweepUnreferencedBlobsAsync(grace, stoppingToken);
+            var temporaries = temporariesToo ? await collector.CollectTemporariesAsync(grace, stoppingToken) : 0;
+            var blobs = await collector.CollectUnreferencedAsync(grace, stoppingToken);
             if (blobs + temporaries > 0)
             {
                 ServerLog.ArtifactStoreSwept(logger, blobs, temporaries);

@@ -155,7 +155,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
 
         // Uploads a previous run left half-way are invisible; free their space. (Unreferenced committed blobs take a listing
         // of the whole store: the background sweeper does them, starting now, without holding up start-up.)
-        var swept = await _app.Services.GetRequiredService<ArtifactStore>().SweepTemporariesAsync(
+        var swept = await _app.Services.GetRequiredService<BlobCollector>().CollectTemporariesAsync(
             TimeSpan.FromSeconds(Config.ArtifactSweepGraceSeconds), cancellationToken);
         ServerLog.ArtifactStoreReady(logger, Config.ArtifactStorage, swept);
 

@@ -20,7 +20,9 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelGovernance>();
         services.AddSingleton<DatasetCatalog>();
+        services.AddSingleton<LineageTracker>();
         services.AddSingleton<RegistrySearch>();
+        services.AddSingleton<ObjectDetails>();
         services.AddSingleton<MetricLog>();
         services.AddSingleton<MetadataEditor>();
         services.AddSingleton<EventLog>();
@@ -31,8 +33,9 @@ public static class ServiceCollectionExtensions
             new ChangeFeedOptions(WatcherBufferSize: config.WatchBufferSize)));
         services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
         services.AddSingleton<ArtifactStore>();
+        services.AddSingleton<BlobCollector>();
         services.AddHostedService<ArtifactSweeper>();
-        // The service holds only singletons: one instance resolves them once, instead of eleven lookups per call.
+        // The service holds only singletons and no per-call state: one instance serves every call.
         services.AddSingleton<ModelStoreService>();
         services.AddGrpc(options =>
         {

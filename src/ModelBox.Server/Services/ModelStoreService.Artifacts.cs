@@ -2,14 +2,13 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using Grpc.Core;
-using ModelBox.Domain;
 using ModelBox.Domain.Operations;
 using ModelBox.Protocol;
 using ModelBox.Domain.Telemetry;
 
 namespace ModelBox.Server.Services;
 
-// Artifacts: uploads, downloads, tracked files, and the files of checkpoints, models and model versions.
+// Artifacts: uploads, downloads and the records of files.
 public sealed partial class ModelStoreService
 {
     /// <summary>Download chunk size: below the large object heap, large enough to keep per-message overhead small.</summary>
@@ -21,24 +20,12 @@ public sealed partial class ModelStoreService
     /// </summary>
     internal const int MaxDownloadChunkBytes = (4 * 1024 * 1024) - 1024;
 
-    private readonly ArtifactStore artifacts = services.GetRequiredService<ArtifactStore>();
-
     public override async Task<UploadFileResponse> UploadFile(IAsyncStreamReader<UploadFileRequest> requestStream, ServerCallContext context)
     {
-        var cancellationToken = context.CancellationToken;
-        if (!await ReadNextAsync(requestStream, cancellationToken))
-        {
-            throw ModelBoxException.InvalidArgument("the upload has no frames: the first frame must be the file's metadata");
-        }
-
-        if (requestStream.Current.StreamFrameCase != UploadFileRequest.StreamFrameOneofCase.Metadata)
-        {
-            throw ModelBoxException.InvalidArgument("the first frame of an upload must be the file's metadata, not chunks");
-        }
-
-        var file = await artifacts.ValidateUploadAsync(requestStream.Current.Metadata.ToNewFile(), cancellationToken);
+        var file = await requestStream.ReadUploadMetadataAsync(context.CancellationToken);
         var trailer = new StrongBox<ClaimedChecksums?>();
-        var record = await artifacts.UploadAsync(file, ReadChunksAsync(requestStream, trailer, cancellationToken), () => trailer.Value, cancellationToken);
+        var record = await artifacts.UploadAsync(
+            file, requestStream.ReadUploadChunksAsync(trailer, context.CancellationToken), () => trailer.Value, context.CancellationToken);
         return new UploadFileResponse { FileId = record.Id };
     }
 
@@ -71,11 +58,8 @@ public sealed partial class ModelStoreService
         }
     }
 
-    public override async Task<TrackArtifactsResponse> TrackArtifacts(TrackArtifactsRequest request, ServerCallContext context)
-    {
-        var records = await artifacts.TrackAsync(request.Files.ToNewFiles(), context.CancellationToken);
-        return new TrackArtifactsResponse { NumFilesTracked = records.Count, CreatedAt = records[0].CreatedAt.ToTimestamp() };
-    }
+    public override async Task<TrackArtifactsResponse> TrackArtifacts(TrackArtifactsRequest request, ServerCallContext context) =>
+        (await artifacts.TrackAsync(request.Files.ToNewFiles(), context.CancellationToken)).ToResponse();
 
     public override async Task<ListArtifactsResponse> ListArtifacts(ListArtifactsRequest request, ServerCallContext context)
     {
@@ -91,22 +75,9 @@ public sealed partial class ModelStoreService
     public override async Task<DeleteArtifactResponse> DeleteArtifact(DeleteArtifactRequest request, ServerCallContext context) =>
         new() { DeletedAt = (await artifacts.DeleteAsync(request.Id, context.CancellationToken)).ToTimestamp() };
 
-    /// <summary>Records the (validated) files given with a create as tracked files of the new object (not on a repeated create).</summary>
-    private async Task AttachFilesAsync<T>(CreateResult<T> result, string id, IReadOnlyList<NewFile> files, CancellationToken cancellationToken)
-    {
-        if (!result.Existed && files.Count > 0)
-        {
-            await artifacts.AttachToNewObjectAsync(files, id, cancellationToken);
-        }
-    }
-
-    /// <summary>The files of the objects about to be returned, in one query.</summary>
-    private Task<IReadOnlyDictionary<string, IReadOnlyList<FileRecord>>> FilesOfAsync(IEnumerable<string> ids, CancellationToken cancellationToken) =>
-        artifacts.ListOfAsync(ids.ToList(), cancellationToken);
-
     /// <summary>The chunk size of a download: 64 KiB unless the client asks otherwise, at most 4 MiB − 1 KiB and below the max message size.</summary>
     private int DownloadChunkSize(uint requested) =>
-        requested == 0 ? DownloadChunkBytes : (int)Math.Clamp(requested, 1, Math.Min(MaxDownloadChunkBytes, _serverConfig.MaxMessageSizeBytes - 1024));
+        requested == 0 ? DownloadChunkBytes : (int)Math.Clamp(requested, 1, Math.Min(MaxDownloadChunkBytes, config.MaxMessageSizeBytes - 1024));
 
     /// <summary>Reads up to one chunk of the range (fewer bytes only at its end); 0 when the range is sent.</summary>
     private static async Task<int> ReadChunkAsync(FileDownload download, byte[] buffer, int chunkBytes, long sent, CancellationToken cancellationToken)
@@ -126,50 +97,5 @@ public sealed partial class ModelStoreService
         }
 
         return filled;
-    }
-
-    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadChunksAsync(
-        IAsyncStreamReader<UploadFileRequest> requestStream,
-        StrongBox<ClaimedChecksums?> trailer,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        while (await ReadNextAsync(requestStream, cancellationToken))
-        {
-            var frame = requestStream.Current;
-            if (trailer.Value is not null)
-            {
-                throw ModelBoxException.InvalidArgument("the checksums frame of an upload must be its last frame; another frame followed it");
-            }
-
-            switch (frame.StreamFrameCase)
-            {
-                case UploadFileRequest.StreamFrameOneofCase.Chunks:
-                    // The frame's bytes are immutable and not reused by the reader: no copy needed.
-                    yield return frame.Chunks.Memory;
-                    break;
-                case UploadFileRequest.StreamFrameOneofCase.Checksums:
-                    trailer.Value = new ClaimedChecksums(frame.Checksums.Md5, frame.Checksums.Sha256);
-                    break;
-                case UploadFileRequest.StreamFrameOneofCase.Metadata:
-                    throw ModelBoxException.InvalidArgument("an upload carries one metadata frame, first; a later frame held metadata again");
-                default:
-                    throw ModelBoxException.InvalidArgument("an upload frame must hold chunks or checksums; one held nothing");
-            }
-        }
-    }
-
-    /// <summary>A client that goes away mid-stream is a cancellation, not a server error.</summary>
-    private static async Task<bool> ReadNextAsync(IAsyncStreamReader<UploadFileRequest> requestStream, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await requestStream.MoveNext(cancellationToken);
-        }
-        catch (IOException)
-        {
-            // Kestrel reports a reset stream before (or without) cancelling the call's token; either way nobody waits
-            // for an answer, and the upload's temporary blob is dropped on the way out.
-            throw new RpcException(new Status(StatusCode.Cancelled, "the client went away during the upload"));
-        }
     }
 }

@@ -1,6 +1,5 @@
 using Grpc.Core;
 using ModelBox.Domain;
-using ModelBox.Domain.Operations;
 using ModelBox.Protocol;
 
 namespace ModelBox.Server.Services;
@@ -8,26 +7,18 @@ namespace ModelBox.Server.Services;
 // Labels, aliases, unique tags, datasets, lineage and search.
 public sealed partial class ModelStoreService
 {
-    private readonly ModelGovernance governance = services.GetRequiredService<ModelGovernance>();
-    private readonly DatasetCatalog datasets = services.GetRequiredService<DatasetCatalog>();
-    private readonly RegistrySearch search = services.GetRequiredService<RegistrySearch>();
-
     public override async Task<SetLabelsResponse> SetLabels(SetLabelsRequest request, ServerCallContext context)
     {
         var result = await governance.SetLabelsAsync(
             request.ObjectId, request.Labels, RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
-        var response = new SetLabelsResponse { NumChanged = result.KeysChanged, UpdatedAt = result.UpdatedAt.ToTimestamp() };
-        response.Labels.Add(result.Labels.ToDictionary(StringComparer.Ordinal));
-        return response;
+        return result.ToSetLabelsResponse();
     }
 
     public override async Task<RemoveLabelsResponse> RemoveLabels(RemoveLabelsRequest request, ServerCallContext context)
     {
         var result = await governance.RemoveLabelsAsync(
             request.ObjectId, request.Keys, RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
-        var response = new RemoveLabelsResponse { NumChanged = result.KeysChanged, UpdatedAt = result.UpdatedAt.ToTimestamp() };
-        response.Labels.Add(result.Labels.ToDictionary(StringComparer.Ordinal));
-        return response;
+        return result.ToRemoveLabelsResponse();
     }
 
     public override async Task<SetModelAliasResponse> SetModelAlias(SetModelAliasRequest request, ServerCallContext context)
@@ -58,22 +49,11 @@ public sealed partial class ModelStoreService
     {
         var version = await governance.UpdateUniqueTagsAsync(
             request.VersionId, request.Add, request.Remove, RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
-        return new UpdateUniqueTagsResponse { ModelVersion = await WithLabelsAsync(version, context.CancellationToken) };
+        return new UpdateUniqueTagsResponse { ModelVersion = (await details.OfAsync(version, context.CancellationToken)).ToProto() };
     }
 
-    public override async Task<CreateDatasetResponse> CreateDataset(CreateDatasetRequest request, ServerCallContext context)
-    {
-        var result = await datasets.RegisterDatasetAsync(
-            new NewDataset(request.Namespace, request.Name, request.Description, request.Uri, request.Digest, request.Metadata.ToJsonMap()),
-            context.CancellationToken);
-        return new CreateDatasetResponse
-        {
-            Dataset = result.Dataset.ToProto(),
-            Version = result.Version.ToProto(),
-            DatasetExists = result.DatasetExisted,
-            VersionExists = result.VersionExisted,
-        };
-    }
+    public override async Task<CreateDatasetResponse> CreateDataset(CreateDatasetRequest request, ServerCallContext context) =>
+        (await datasets.RegisterDatasetAsync(request.ToDomain(), context.CancellationToken)).ToResponse();
 
     public override async Task<GetDatasetResponse> GetDataset(GetDatasetRequest request, ServerCallContext context)
     {
@@ -93,57 +73,31 @@ public sealed partial class ModelStoreService
 
     public override async Task<GetDatasetUsageResponse> GetDatasetUsage(GetDatasetUsageRequest request, ServerCallContext context)
     {
-        var usage = await datasets.GetDatasetUsageAsync(request.DatasetId, context.CancellationToken);
+        var usage = await lineage.GetDatasetUsageAsync(request.DatasetId, context.CancellationToken);
         var response = new GetDatasetUsageResponse();
-        response.Experiments.Add(await WithLabelsAsync(usage.Experiments, context.CancellationToken));
-        response.ModelVersions.Add(await WithLabelsAsync(usage.ModelVersions, context.CancellationToken));
+        response.Experiments.Add((await details.OfAsync(usage.Experiments, context.CancellationToken)).Select(e => e.ToProto()));
+        response.ModelVersions.Add((await details.OfAsync(usage.ModelVersions, context.CancellationToken)).Select(v => v.ToProto()));
         return response;
     }
 
     public override async Task<SetLineageResponse> SetLineage(SetLineageRequest request, ServerCallContext context)
     {
-        var lineage = await datasets.SetLineageAsync(
+        var recorded = await lineage.SetLineageAsync(
             request.SubjectId, request.Lineage.ToDomain(), RegistryMapping.Actor(request.Actor, context), context.CancellationToken);
-        return new SetLineageResponse { Lineage = lineage.ToProto() };
+        return new SetLineageResponse { Lineage = recorded.ToProto() };
     }
 
     public override async Task<GetLineageResponse> GetLineage(GetLineageRequest request, ServerCallContext context)
     {
-        var graph = await datasets.GetLineageAsync(request.VersionId, context.CancellationToken);
-        var ids = new List<string> { graph.Version.Id, graph.Model.Id };
-        ids.AddRange(graph.Ancestors.Select(a => a.Version.Id));
-        ids.AddRange(graph.Descendants.Select(d => d.Id));
-        if (graph.Experiment is not null)
-        {
-            ids.Add(graph.Experiment.Id);
-        }
-
-        var labels = await governance.GetLabelsAsync(ids, context.CancellationToken);
-        var response = new GetLineageResponse
-        {
-            Version = WithLabels(graph.Version.ToProto(), labels, graph.Version.Id),
-            Model = WithLabels(graph.Model.ToProto(), labels, graph.Model.Id),
-            Experiment = graph.Experiment is null ? null : WithLabels(graph.Experiment.ToProto(), labels, graph.Experiment.Id),
-            Checkpoint = graph.Checkpoint?.ToProto(),
-        };
-        response.Datasets.Add(graph.Datasets.Select(d => new DatasetUse { Dataset = d.Dataset.ToProto(), Version = d.Version.ToProto(), Role = d.Role.ToProto() }));
-        response.Ancestors.Add(graph.Ancestors.Select(a => new LineageAncestor
-        {
-            Version = WithLabels(a.Version.ToProto(), labels, a.Version.Id),
-            ChildId = a.ChildId,
-            Relation = a.Relation,
-            Depth = a.Depth,
-            ExperimentId = a.ExperimentId ?? string.Empty,
-        }));
-        response.Descendants.Add(graph.Descendants.Select(d => WithLabels(d.ToProto(), labels, d.Id)));
-        return response;
+        var graph = await lineage.GetLineageAsync(request.VersionId, context.CancellationToken);
+        return (await details.OfAsync(graph, context.CancellationToken)).ToResponse();
     }
 
     public override async Task<ListVersionsTrainedInResponse> ListVersionsTrainedIn(ListVersionsTrainedInRequest request, ServerCallContext context)
     {
-        var versions = await datasets.ListVersionsTrainedInAsync(request.ExperimentId, context.CancellationToken);
+        var versions = await lineage.ListVersionsTrainedInAsync(request.ExperimentId, context.CancellationToken);
         var response = new ListVersionsTrainedInResponse();
-        response.ModelVersions.Add(await WithLabelsAsync(versions, context.CancellationToken));
+        response.ModelVersions.Add((await details.OfAsync(versions, context.CancellationToken)).Select(v => v.ToProto()));
         return response;
     }
 
@@ -152,7 +106,7 @@ public sealed partial class ModelStoreService
         var page = await search.SearchExperimentsAsync(
             request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new SearchExperimentsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Experiments.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        response.Experiments.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(e => e.ToProto()));
         return response;
     }
 
@@ -161,7 +115,7 @@ public sealed partial class ModelStoreService
         var page = await search.SearchModelsAsync(
             request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new SearchModelsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Models.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        response.Models.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(m => m.ToProto()));
         return response;
     }
 
@@ -170,62 +124,7 @@ public sealed partial class ModelStoreService
         var page = await search.SearchModelVersionsAsync(
             request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new SearchModelVersionsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.ModelVersions.Add(await WithLabelsAsync(page.Items, context.CancellationToken));
+        response.ModelVersions.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(v => v.ToProto()));
         return response;
-    }
-
-    private async Task<List<Protocol.Experiment>> WithLabelsAsync(IReadOnlyList<Domain.Experiment> items, CancellationToken cancellationToken)
-    {
-        var labels = await governance.GetLabelsAsync(items.Select(i => i.Id).ToList(), cancellationToken);
-        return items.Select(i => WithLabels(i.ToProto(), labels, i.Id)).ToList();
-    }
-
-    /// <summary>Models as the wire shows them: with their labels and files.</summary>
-    private async Task<List<Protocol.Model>> WithLabelsAsync(IReadOnlyList<Domain.Model> items, CancellationToken cancellationToken)
-    {
-        var ids = items.Select(i => i.Id).ToList();
-        var labels = await governance.GetLabelsAsync(ids, cancellationToken);
-        var files = await FilesOfAsync(ids, cancellationToken);
-        return items.Select(i =>
-        {
-            var proto = WithLabels(i.ToProto(), labels, i.Id);
-            proto.Files.AddFiles(files, i.Id);
-            return proto;
-        }).ToList();
-    }
-
-    /// <summary>Versions as the wire shows them: with their labels and files.</summary>
-    private async Task<List<Protocol.ModelVersion>> WithLabelsAsync(IReadOnlyList<Domain.ModelVersion> items, CancellationToken cancellationToken)
-    {
-        var ids = items.Select(i => i.Id).ToList();
-        var labels = await governance.GetLabelsAsync(ids, cancellationToken);
-        var files = await FilesOfAsync(ids, cancellationToken);
-        return items.Select(i =>
-        {
-            var proto = WithLabels(i.ToProto(), labels, i.Id);
-            proto.Files.AddFiles(files, i.Id);
-            return proto;
-        }).ToList();
-    }
-
-    private async Task<Protocol.ModelVersion> WithLabelsAsync(Domain.ModelVersion version, CancellationToken cancellationToken) =>
-        (await WithLabelsAsync([version], cancellationToken))[0];
-
-    private static Protocol.Experiment WithLabels(Protocol.Experiment proto, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels, string id)
-    {
-        proto.Labels.AddLabels(labels, id);
-        return proto;
-    }
-
-    private static Protocol.Model WithLabels(Protocol.Model proto, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels, string id)
-    {
-        proto.Labels.AddLabels(labels, id);
-        return proto;
-    }
-
-    private static Protocol.ModelVersion WithLabels(Protocol.ModelVersion proto, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels, string id)
-    {
-        proto.Labels.AddLabels(labels, id);
-        return proto;
     }
 }

@@ -1,11 +1,12 @@
 using Grpc.Core;
 using ModelBox.Domain;
+using ModelBox.Domain.Operations;
 using ModelBox.Domain.Registry;
 using Proto = ModelBox.Protocol;
 
 namespace ModelBox.Server.Services;
 
-/// <summary>Proto ↔ domain mapping of labels, aliases, datasets and lineage.</summary>
+/// <summary>Wire ↔ domain mapping of labels, aliases, datasets, lineage and the caller of registry changes.</summary>
 internal static class RegistryMapping
 {
     /// <summary>The gRPC metadata header that names the caller for audit events when the request's actor field is empty.</summary>
@@ -15,12 +16,37 @@ internal static class RegistryMapping
     public static string? Actor(string requestActor, ServerCallContext context) =>
         !string.IsNullOrWhiteSpace(requestActor) ? requestActor : context.RequestHeaders.GetValue(ActorHeader);
 
+    public static Proto.SetLabelsResponse ToSetLabelsResponse(this LabelWriteResult result)
+    {
+        var response = new Proto.SetLabelsResponse { NumChanged = result.KeysChanged, UpdatedAt = result.UpdatedAt.ToTimestamp() };
+        response.Labels.AddLabels(result.Labels);
+        return response;
+    }
+
+    public static Proto.RemoveLabelsResponse ToRemoveLabelsResponse(this LabelWriteResult result)
+    {
+        var response = new Proto.RemoveLabelsResponse { NumChanged = result.KeysChanged, UpdatedAt = result.UpdatedAt.ToTimestamp() };
+        response.Labels.AddLabels(result.Labels);
+        return response;
+    }
+
     public static Proto.ModelAlias ToProto(this ModelAlias alias) => new()
     {
         ModelId = alias.ModelId,
         Alias = alias.Alias,
         VersionId = alias.VersionId,
         UpdatedAt = alias.UpdatedAt.ToTimestamp(),
+    };
+
+    public static NewDataset ToDomain(this Proto.CreateDatasetRequest request) =>
+        new(request.Namespace, request.Name, request.Description, request.Uri, request.Digest, request.Metadata.ToJsonMap());
+
+    public static Proto.CreateDatasetResponse ToResponse(this DatasetRegistration result) => new()
+    {
+        Dataset = result.Dataset.ToProto(),
+        Version = result.Version.ToProto(),
+        DatasetExists = result.DatasetExisted,
+        VersionExists = result.VersionExisted,
     };
 
     public static Proto.Dataset ToProto(this Dataset d) => new()
@@ -68,15 +94,27 @@ internal static class RegistryMapping
         return spec;
     }
 
-    /// <summary>Copies labels into a proto map when the object has any.</summary>
-    public static void AddLabels(
-        this Google.Protobuf.Collections.MapField<string, string> target,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> labels,
-        string objectId)
+    /// <summary>A lineage graph as GetLineage answers it: the experiment, models and versions with their labels.</summary>
+    public static Proto.GetLineageResponse ToResponse(this LabeledLineage lineage)
     {
-        if (labels.TryGetValue(objectId, out var own))
+        var graph = lineage.Graph;
+        var response = new Proto.GetLineageResponse
         {
-            target.Add(own.ToDictionary(StringComparer.Ordinal));
-        }
+            Version = graph.Version.ToProto(lineage.LabelsOf(graph.Version.Id)),
+            Model = graph.Model.ToProto(lineage.LabelsOf(graph.Model.Id)),
+            Experiment = graph.Experiment?.ToProto(lineage.LabelsOf(graph.Experiment.Id)),
+            Checkpoint = graph.Checkpoint?.ToProto(),
+        };
+        response.Datasets.Add(graph.Datasets.Select(d => new Proto.DatasetUse { Dataset = d.Dataset.ToProto(), Version = d.Version.ToProto(), Role = d.Role.ToProto() }));
+        response.Ancestors.Add(graph.Ancestors.Select(a => new Proto.LineageAncestor
+        {
+            Version = a.Version.ToProto(lineage.LabelsOf(a.Version.Id)),
+            ChildId = a.ChildId,
+            Relation = a.Relation,
+            Depth = a.Depth,
+            ExperimentId = a.ExperimentId ?? string.Empty,
+        }));
+        response.Descendants.Add(graph.Descendants.Select(d => d.ToProto(lineage.LabelsOf(d.Id))));
+        return response;
     }
 }

@@ -192,6 +192,7 @@ public abstract class BlobStoreSpecification : IAsyncLifetime
                 experiment, "sweep", "run", "owner", Framework.PyTorch, "", "", "", ExperimentStatus.Running, null, new Dictionary<string, string>(), t0, t0));
             var clock = new ShiftedClock();
             var artifacts = new ArtifactStore(database, database, Store, new ArtifactOptions(), clock);
+            var collector = new BlobCollector(database, Store, clock);
 
             // A file with its record, and bytes a crash left without one (published, then the process died).
             var referenced = RandomBytes(1000);
@@ -200,11 +201,11 @@ public abstract class BlobStoreSpecification : IAsyncLifetime
             await WriteAsync(orphan);
 
             // Within the grace age nothing goes: an upload in flight may be about to record it.
-            Assert.Equal(0, await artifacts.SweepUnreferencedBlobsAsync(TimeSpan.FromHours(1)));
+            Assert.Equal(0, await collector.CollectUnreferencedAsync(TimeSpan.FromHours(1)));
             Assert.True(await Store.ExistsAsync(Sha(orphan)));
 
             clock.Shift = TimeSpan.FromHours(2);
-            Assert.Equal(1, await artifacts.SweepUnreferencedBlobsAsync(TimeSpan.FromHours(1)));
+            Assert.Equal(1, await collector.CollectUnreferencedAsync(TimeSpan.FromHours(1)));
 
             Assert.False(await Store.ExistsAsync(Sha(orphan)));
             Assert.Equal(referenced, await ReadAsync(file.Sha256));
@@ -212,7 +213,7 @@ public abstract class BlobStoreSpecification : IAsyncLifetime
             // Once its last record is gone the blob is freed at once; a sweep then finds nothing more to do.
             await artifacts.DeleteAsync(file.Id);
             Assert.False(await Store.ExistsAsync(file.Sha256));
-            Assert.Equal(0, await artifacts.SweepUnreferencedBlobsAsync(TimeSpan.FromHours(1)));
+            Assert.Equal(0, await collector.CollectUnreferencedAsync(TimeSpan.FromHours(1)));
         }
         finally
         {

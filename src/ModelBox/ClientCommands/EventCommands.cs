@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ModelBox.Client;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary><c>modelbox client events ...</c>: things that happened to an object.</summary>
 internal static class EventCommands

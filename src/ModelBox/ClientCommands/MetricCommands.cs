@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using ModelBox.Client;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary><c>modelbox client metrics ...</c>: log a point, read series.</summary>
 internal static class MetricCommands

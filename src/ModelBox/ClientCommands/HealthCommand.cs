@@ -1,6 +1,6 @@
 using System.CommandLine;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary><c>modelbox client health</c>: is the server serving, and what is it.</summary>
 internal static class HealthCommand

@@ -1,6 +1,6 @@
 using System.CommandLine;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary>The <c>modelbox client</c> command: the CLI over the ModelBox SDK.</summary>
 public static class ClientCommand

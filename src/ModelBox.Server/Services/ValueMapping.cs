@@ -6,8 +6,8 @@ using Proto = ModelBox.Protocol;
 
 namespace ModelBox.Server.Services;
 
-/// <summary>Converts between wire messages and domain objects; the only place that knows both.</summary>
-internal static class ProtoMapping
+/// <summary>Wire ↔ domain values every capability shares: timestamps, JSON metadata and frameworks.</summary>
+internal static class ValueMapping
 {
     public static Timestamp ToTimestamp(this DateTimeOffset value) => Timestamp.FromDateTimeOffset(value);
 
@@ -35,88 +35,6 @@ internal static class ProtoMapping
 
         return result;
     }
-
-    public static Proto.Experiment ToProto(this Experiment e)
-    {
-        var proto = new Proto.Experiment
-        {
-            Id = e.Id,
-            Name = e.Name,
-            Namespace = e.Namespace,
-            Owner = e.Owner,
-            Framework = (Proto.MLFramework)e.Framework,
-            ExternalId = e.ExternalId,
-            Task = e.Task,
-            Description = e.Description,
-            Metadata = e.Metadata.ToProtoMetadata(),
-            Status = (Proto.ExperimentStatus)e.Status,
-            CreatedAt = e.CreatedAt.ToTimestamp(),
-            UpdatedAt = e.UpdatedAt.ToTimestamp(),
-        };
-        if (e.EndedAt is { } ended)
-        {
-            proto.EndedAt = ended.ToTimestamp();
-        }
-
-        return proto;
-    }
-
-    public static Proto.Checkpoint ToProto(this Checkpoint c)
-    {
-        var proto = new Proto.Checkpoint
-        {
-            Id = c.Id,
-            Epoch = (ulong)c.Epoch,
-            ExperimentId = c.ExperimentId,
-            Metadata = c.Metadata.ToProtoMetadata(),
-            CreatedAt = c.CreatedAt.ToTimestamp(),
-            UpdatedAt = c.UpdatedAt.ToTimestamp(),
-        };
-        proto.Metrics.Add(c.Metrics.ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal));
-        return proto;
-    }
-
-    public static Proto.Model ToProto(this Model m) => new()
-    {
-        Id = m.Id,
-        Name = m.Name,
-        Owner = m.Owner,
-        Namespace = m.Namespace,
-        Description = m.Description,
-        Task = m.Task,
-        Metadata = m.Metadata.ToProtoMetadata(),
-        CreatedAt = m.CreatedAt.ToTimestamp(),
-        UpdatedAt = m.UpdatedAt.ToTimestamp(),
-    };
-
-    public static Proto.ModelVersion ToProto(this ModelVersion v)
-    {
-        var proto = new Proto.ModelVersion
-        {
-            Id = v.Id,
-            ModelId = v.ModelId,
-            Name = v.Name,
-            Version = v.Version,
-            Description = v.Description,
-            Metadata = v.Metadata.ToProtoMetadata(),
-            Framework = (Proto.MLFramework)v.Framework,
-            CreatedAt = v.CreatedAt.ToTimestamp(),
-            UpdatedAt = v.UpdatedAt.ToTimestamp(),
-        };
-        proto.UniqueTags.Add(v.UniqueTags);
-        return proto;
-    }
-
-    public static Proto.Event ToProto(this LoggedEvent e) => new()
-    {
-        Id = e.Id,
-        ParentId = e.ParentId,
-        Name = e.Name,
-        Source = new Proto.EventSource { Name = e.Source },
-        WallclockTime = FromUnixNanos(e.WallclockUnixNanos),
-        Metadata = e.Metadata.ToProtoMetadata(),
-        CreatedAt = e.CreatedAt.ToTimestamp(),
-    };
 
     /// <summary>A wire timestamp as Unix nanoseconds, exactly; INVALID_ARGUMENT naming the field when it is malformed or out of range.</summary>
     public static long ToUnixNanos(this Timestamp value, string field)
@@ -148,12 +66,19 @@ internal static class ProtoMapping
         return new Timestamp { Seconds = seconds, Nanos = (int)nanos };
     }
 
-    public static Proto.Namespace ToProto(this NamespaceInfo n) => new() { Name = n.Name, CreatedAt = n.CreatedAt.ToTimestamp() };
-
     public static Framework ToDomain(this Proto.MLFramework framework) =>
         System.Enum.IsDefined((Framework)framework)
             ? (Framework)framework
             : throw ModelBoxException.InvalidArgument($"framework {(int)framework} is not a known framework");
+
+    /// <summary>Copies labels into a proto map.</summary>
+    public static void AddLabels(this MapField<string, string> target, IReadOnlyDictionary<string, string> labels)
+    {
+        foreach (var (key, value) in labels)
+        {
+            target[key] = value;
+        }
+    }
 
     private static string ToJson(Value value, string field)
     {

@@ -6,7 +6,7 @@ using ModelBox.Server.Configuration;
 using ModelBox.Cli.Hosting;
 using ModelBox.Server.Hosting;
 
-namespace ModelBox.Cli.Server;
+namespace ModelBox.Cli.ServerCommands;
 
 /// <summary>`modelbox server ...`: run the metadata server and manage its configuration.</summary>
 public static class ServerCommand

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ModelBox.Client;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary><c>modelbox client checkpoints ...</c>: snapshots of an experiment at an epoch.</summary>
 internal static class CheckpointCommands

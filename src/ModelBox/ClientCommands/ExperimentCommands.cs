@@ -1,7 +1,7 @@
 using System.CommandLine;
 using ModelBox.Client;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary><c>modelbox client experiments ...</c>: training runs.</summary>
 internal static class ExperimentCommands

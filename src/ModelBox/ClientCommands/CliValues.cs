@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using ModelBox.Client;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary>The CLI spellings of SDK enums and the parsers of repeatable <c>key=value</c> options.</summary>
 internal static class CliValues

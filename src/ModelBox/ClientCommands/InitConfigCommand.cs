@@ -1,6 +1,6 @@
 using System.CommandLine;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary><c>modelbox client init-config</c>: writes a client config file to start from.</summary>
 internal static class InitConfigCommand

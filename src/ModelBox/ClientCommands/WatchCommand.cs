@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary><c>modelbox client watch</c>: prints every change of a namespace as one JSON line, until Ctrl+C.</summary>
 internal static class WatchCommand

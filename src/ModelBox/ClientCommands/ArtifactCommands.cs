@@ -3,7 +3,7 @@ using System.Globalization;
 using ModelBox.Client;
 using Spectre.Console;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary><c>modelbox client artifacts ...</c>: upload, download and list the files of any object.</summary>
 internal static class ArtifactCommands

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using ModelBox.Client;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary>The options every <c>modelbox client</c> subcommand accepts, and the wrapper that runs a subcommand.</summary>
 internal sealed class ClientGlobalOptions

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ModelBox.Client;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary>
 /// Registry commands for operations: <c>models label|unlabel|alias</c>, <c>datasets ...</c>, <c>lineage VERSION_ID</c> and

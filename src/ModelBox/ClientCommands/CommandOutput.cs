@@ -3,7 +3,7 @@ using System.Text.Json;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary>The output format chosen with <c>--output</c>.</summary>
 internal enum OutputFormat

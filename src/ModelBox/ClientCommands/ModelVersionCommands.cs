@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ModelBox.Client;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary><c>modelbox client model-versions ...</c>: versions of a model.</summary>
 internal static class ModelVersionCommands

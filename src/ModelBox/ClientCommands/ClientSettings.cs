@@ -1,7 +1,7 @@
 using Tomlyn;
 using Tomlyn.Model;
 
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary>
 /// Where the CLI finds its server: <c>--server-addr</c>, then <c>MODELBOX_SERVER_ADDR</c>, then <c>server_addr</c>

@@ -1,4 +1,4 @@
-namespace ModelBox.Cli.Client;
+namespace ModelBox.Cli.ClientCommands;
 
 /// <summary>The command line or the client configuration is wrong; the CLI prints it and exits with 2.</summary>
 internal sealed class CliUsageException(string message) : Exception(message);
