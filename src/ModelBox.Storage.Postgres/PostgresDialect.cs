@@ -31,6 +31,10 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
             MaxPoolSize = options.MaxPoolSize,
             // The client gives up a little after the server would have cancelled the statement itself.
             CommandTimeout = options.StatementTimeoutSeconds == 0 ? 0 : options.StatementTimeoutSeconds + 5,
+            // The store runs a small fixed set of statements: Npgsql prepares the ones used repeatedly on each physical
+            // connection, so PostgreSQL parses and plans them once (SQLite's dialect keeps its own per-connection cache).
+            MaxAutoPrepare = 64,
+            AutoPrepareMinUsages = 2,
         };
         if (options.StatementTimeoutSeconds > 0)
         {
