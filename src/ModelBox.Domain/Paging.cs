@@ -8,6 +8,9 @@ public sealed record PageRequest(int? Limit, string? Token)
     /// <summary>The largest page a client can ask for; larger requests are reduced to it.</summary>
     public const int MaxPageSize = 1000;
 
+    /// <summary>The input that says how large a page is.</summary>
+    public static InputName SizeInput { get; } = "page size";
+
     public static PageRequest All { get; } = new(null, null);
 
     /// <summary>Builds a page request from wire values: 0 means all, negative is invalid, over the maximum is capped.</summary>
@@ -15,7 +18,7 @@ public sealed record PageRequest(int? Limit, string? Token)
     {
         if (pageSize < 0)
         {
-            throw ModelBoxException.InvalidArgument("page_size must not be negative");
+            throw ModelBoxException.InvalidArgument($"{SizeInput} must not be negative");
         }
 
         var token = string.IsNullOrEmpty(pageToken) ? null : pageToken;
@@ -41,6 +44,24 @@ public static class PageTokens
     private const string Version = "1";
     private const char Separator = '\u001f';
 
+    /// <summary>The input that carries a page token.</summary>
+    public static InputName TokenInput { get; } = "page token";
+
+    /// <summary>Where a listing hands out the token of its next page.</summary>
+    public static InputName NextTokenOutput { get; } = "next page token";
+
+    /// <summary>A token that cannot be decoded, or that does not fit the listing it was passed to.</summary>
+    public static ModelBoxException Malformed() =>
+        ModelBoxException.InvalidArgument($"{TokenInput} is malformed; pass the {NextTokenOutput} of the previous page");
+
+    /// <summary>A token of another search (other filter, order or target).</summary>
+    public static ModelBoxException OfAnotherSearch() =>
+        ModelBoxException.InvalidArgument(
+            $"{TokenInput} does not belong to this search; pass the {NextTokenOutput} of the previous page of the same search");
+
+    /// <summary>A page request with a limit of 0 or less, which a store cannot serve.</summary>
+    public static ModelBoxException LimitNotPositive() => ModelBoxException.InvalidArgument($"{PageRequest.SizeInput} must be positive");
+
     public static string Encode(params string[] keys)
     {
         var text = Version + Separator + string.Join(Separator, keys);
@@ -63,7 +84,7 @@ public static class PageTokens
         }
         catch (FormatException)
         {
-            throw ModelBoxException.InvalidArgument("page_token is malformed; pass the next_page_token of the previous page");
+            throw Malformed();
         }
     }
 }

@@ -1,6 +1,6 @@
 namespace ModelBox.Domain;
 
-/// <summary>Limits on client input and the checks that enforce them, naming the wire field in every message.</summary>
+/// <summary>Limits on client input and the checks that enforce them, naming the input (<see cref="InputName"/>) in every message.</summary>
 public static class Validation
 {
     public const int MaxNameLength = 256;
@@ -10,7 +10,7 @@ public static class Validation
     public const string DefaultNamespace = "default";
 
     /// <summary>A required short string: names, versions, ids.</summary>
-    public static string Required(string? value, string field)
+    public static string Required(string? value, InputName field)
     {
         if (string.IsNullOrWhiteSpace(value))
         {
@@ -21,7 +21,7 @@ public static class Validation
     }
 
     /// <summary>An optional short string: owner, task, external id.</summary>
-    public static string ShortText(string? value, string field)
+    public static string ShortText(string? value, InputName field)
     {
         value ??= string.Empty;
         if (value.Length > MaxNameLength)
@@ -40,8 +40,9 @@ public static class Validation
         return value;
     }
 
-    public static string Description(string? value, string field = "description")
+    public static string Description(string? value, InputName? input = null)
     {
+        var field = input ?? "description";
         value ??= string.Empty;
         if (value.Length > MaxDescriptionLength)
         {
@@ -57,8 +58,9 @@ public static class Validation
     }
 
     /// <summary>A namespace: empty means <c>default</c>; otherwise letters, digits, '-', '_' and '.' (it appears in URLs).</summary>
-    public static string Namespace(string? value, string field = "namespace")
+    public static string Namespace(string? value, InputName? input = null)
     {
+        var field = input ?? "namespace";
         if (string.IsNullOrEmpty(value))
         {
             return DefaultNamespace;
@@ -81,7 +83,7 @@ public static class Validation
     }
 
     /// <summary>An id that must name an object of the given kind.</summary>
-    public static string Id(string? value, string field, ObjectKind kind)
+    public static string Id(string? value, InputName field, ObjectKind kind)
     {
         if (string.IsNullOrEmpty(value))
         {
@@ -101,8 +103,9 @@ public static class Validation
         return value;
     }
 
-    public static IReadOnlyDictionary<string, string> Metadata(IReadOnlyDictionary<string, string>? metadata, string field = "metadata")
+    public static IReadOnlyDictionary<string, string> Metadata(IReadOnlyDictionary<string, string>? metadata, InputName? input = null)
     {
+        var field = input ?? "metadata";
         if (metadata is null)
         {
             return new Dictionary<string, string>(StringComparer.Ordinal);
@@ -115,7 +118,7 @@ public static class Validation
                 throw ModelBoxException.InvalidArgument($"{field} has an empty key");
             }
 
-            ShortText(key, $"{field} key");
+            ShortText(key, field.Path + " key");
             if (System.Text.Encoding.UTF8.GetByteCount(json) > MaxMetadataValueBytes)
             {
                 throw ModelBoxException.InvalidArgument($"{field}['{key}'] is larger than {MaxMetadataValueBytes} bytes of JSON");

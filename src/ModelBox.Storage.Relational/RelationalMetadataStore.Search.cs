@@ -61,15 +61,13 @@ public sealed partial class RelationalMetadataStore
 /// </summary>
 internal static class RelationalSearchTranslator
 {
-    private const string MalformedToken = "page_token does not belong to this search; pass the next_page_token of the previous page of the same search";
-
     public static (string Sql, DynamicParameters Parameters) Translate(SqlDialect dialect, SearchQuery query, PageRequest page, string columns)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(page);
         if (page.Limit is <= 0)
         {
-            throw ModelBoxException.InvalidArgument("page_size must be positive");
+            throw PageTokens.LimitNotPositive();
         }
 
         var builder = new Builder(dialect, query.Target);
@@ -99,12 +97,12 @@ internal static class RelationalSearchTranslator
             var keys = PageTokens.Decode(page.Token);
             if (keys.Length != 3 || !string.Equals(keys[0], query.Fingerprint, StringComparison.Ordinal))
             {
-                throw ModelBoxException.InvalidArgument(MalformedToken);
+                throw PageTokens.OfAnotherSearch();
             }
 
             object after = query.Order.Attribute == SearchAttribute.Name
                 ? keys[1]
-                : TryParseKey(keys[1], out var micros) ? micros : throw ModelBoxException.InvalidArgument(MalformedToken);
+                : TryParseKey(keys[1], out var micros) ? micros : throw PageTokens.OfAnotherSearch();
             sql.Append(" AND ").Append(dialect.KeysetAfter(!query.Order.Descending, (sortColumn, builder.Add(after)), ("o.id", builder.Add(keys[2]))));
         }
 

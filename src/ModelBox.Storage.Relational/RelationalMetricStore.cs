@@ -293,7 +293,7 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
             && RelationalValues.TryParseKey(keys[1], out var time)
             && RelationalValues.TryParseKey(keys[2], out var seq)
             ? (step, time, seq)
-            : throw ModelBoxException.InvalidArgument("page_token is malformed; pass the next_page_token of the previous page");
+            : throw PageTokens.Malformed();
     }
 
 }

@@ -16,5 +16,5 @@ public sealed partial class SqliteMetadataStore
     internal Exception MapWriteFailure(Exception exception) =>
         exception is SqliteException sqlite && IsBusy(sqlite) ? Unavailable(sqlite) : exception;
 
-    internal static ModelBoxException MalformedToken() => ModelBoxException.InvalidArgument(MalformedTokenMessage);
+    internal static ModelBoxException MalformedToken() => PageTokens.Malformed();
 }

@@ -57,15 +57,13 @@ public sealed partial class SqliteMetadataStore
 /// <summary>Translates a <see cref="SearchQuery"/> into SQLite SQL with parameters.</summary>
 internal static class SqliteSearchTranslator
 {
-    private const string MalformedToken = "page_token does not belong to this search; pass the next_page_token of the previous page of the same search";
-
     public static (string Sql, DynamicParameters Parameters) Translate(SearchQuery query, PageRequest page, string columns)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(page);
         if (page.Limit is <= 0)
         {
-            throw ModelBoxException.InvalidArgument("page_size must be positive");
+            throw PageTokens.LimitNotPositive();
         }
 
         var parameters = new DynamicParameters();
@@ -95,12 +93,12 @@ internal static class SqliteSearchTranslator
             var keys = PageTokens.Decode(page.Token);
             if (keys.Length != 3 || !string.Equals(keys[0], query.Fingerprint, StringComparison.Ordinal))
             {
-                throw ModelBoxException.InvalidArgument(MalformedToken);
+                throw PageTokens.OfAnotherSearch();
             }
 
             object after = query.Order.Attribute == SearchAttribute.Name
                 ? keys[1]
-                : TryParseKey(keys[1], out var micros) ? micros : throw ModelBoxException.InvalidArgument(MalformedToken);
+                : TryParseKey(keys[1], out var micros) ? micros : throw PageTokens.OfAnotherSearch();
             sql.Append(" AND (").Append(sortColumn).Append(", o.id) ").Append(query.Order.Descending ? "<" : ">")
                 .Append(" (").Append(Add(parameters, after)).Append(", ").Append(Add(parameters, keys[2])).Append(')');
         }

@@ -8,8 +8,6 @@ namespace ModelBox.Storage.Sqlite;
 // What the object kinds share: namespaces, metadata, soft deletion and keyset pages.
 public sealed partial class SqliteMetadataStore
 {
-    private const string MalformedTokenMessage = "page_token is malformed; pass the next_page_token of the previous page";
-
     public async Task<Page<NamespaceInfo>> ListNamespacesAsync(PageRequest page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
@@ -205,7 +203,7 @@ public sealed partial class SqliteMetadataStore
     {
         if (page.Limit is <= 0)
         {
-            throw ModelBoxException.InvalidArgument("page_size must be positive");
+            throw PageTokens.LimitNotPositive();
         }
 
         if (string.IsNullOrEmpty(page.Token))
@@ -214,11 +212,11 @@ public sealed partial class SqliteMetadataStore
         }
 
         var keys = PageTokens.Decode(page.Token);
-        return keys.Length == parts ? keys : throw ModelBoxException.InvalidArgument(MalformedTokenMessage);
+        return keys.Length == parts ? keys : throw PageTokens.Malformed();
     }
 
     private static long ParseKey(string text) =>
-        TryParseKey(text, out var value) ? value : throw ModelBoxException.InvalidArgument(MalformedTokenMessage);
+        TryParseKey(text, out var value) ? value : throw PageTokens.Malformed();
 
     /// <summary>One row more than the page, to learn whether another page follows; -1 is SQLite's "no limit".</summary>
     private static long Take(PageRequest page) => page.Limit is { } limit ? (long)limit + 1 : -1;

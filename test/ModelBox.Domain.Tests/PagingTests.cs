@@ -19,7 +19,7 @@ public sealed class PagingTests
     {
         var error = Assert.Throws<ModelBoxException>(() => PageTokens.Decode(token));
         Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
-        Assert.Contains("page_token", error.Message, StringComparison.Ordinal);
+        Assert.Contains(new InputName("page token"), error.Text.Inputs);
     }
 
     [Fact]

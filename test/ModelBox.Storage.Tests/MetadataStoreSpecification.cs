@@ -952,7 +952,7 @@ public abstract class MetadataStoreSpecification : IAsyncLifetime
     {
         var error = await Assert.ThrowsAsync<ModelBoxException>(list);
         Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
-        Assert.Contains("page_token", error.Message, StringComparison.Ordinal);
+        Assert.Contains(new InputName("page token"), error.Text.Inputs);
     }
 
     protected static void AssertSame(Experiment expected, Experiment? actual)

@@ -250,7 +250,7 @@ public abstract class MetricStoreSpecification : IAsyncLifetime
             Store.ReadPageAsync(Run, "loss", new PageRequest(10, PageTokens.Encode("not-a-number", "1", "2"))));
 
         Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
-        Assert.Contains("page_token", error.Message, StringComparison.Ordinal);
+        Assert.Contains(new InputName("page token"), error.Text.Inputs);
     }
 
     protected static void AssertSamePoints(IReadOnlyList<MetricPoint> expected, IReadOnlyList<MetricPoint> actual)

@@ -249,7 +249,7 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
             catch (ModelBoxException exception) when (exception.Kind == ErrorKind.Unavailable)
             {
                 throw new ModelBoxException(
-                    ErrorKind.Unavailable, $"{exception.Message}; the last sequence delivered is {lastDelivered}", exception);
+                    ErrorKind.Unavailable, exception.Text.Append($"; the last sequence delivered is {lastDelivered}"), exception);
             }
 
             throw new InvalidOperationException("a watcher's buffer was completed without an error");
@@ -299,7 +299,7 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
                 if (_failure is not null)
                 {
                     throw _failure is ModelBoxException domain
-                        ? new ModelBoxException(domain.Kind, domain.Message, domain)
+                        ? new ModelBoxException(domain.Kind, domain.Text, domain)
                         : new ModelBoxException(ErrorKind.Unavailable, "the change log cannot be read; retry", _failure);
                 }
 

@@ -56,8 +56,8 @@ public sealed class ArtifactStore(
     private async Task<NewFile> ValidateUploadAsync(NewFile file, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(file);
-        var validated = FileValidation.Validate(file, requireParent: true, "metadata.");
-        await RequireLiveParentAsync(validated.ParentId!, "metadata.parent_id", cancellationToken).ConfigureAwait(false);
+        var validated = FileValidation.Validate(file, requireParent: true, FileValidation.UploadedFile);
+        await RequireLiveParentAsync(validated.ParentId!, FileValidation.UploadedFile / "parent id", cancellationToken).ConfigureAwait(false);
         return validated;
     }
 
@@ -159,13 +159,13 @@ public sealed class ArtifactStore(
         ArgumentNullException.ThrowIfNull(requested);
         if (requested.Count == 0)
         {
-            throw ModelBoxException.InvalidArgument("files is empty; name at least one file to track");
+            throw ModelBoxException.InvalidArgument($"{FileValidation.Files} is empty; name at least one file to track");
         }
 
-        var validated = requested.Select((f, i) => FileValidation.Validate(f, requireParent: true, $"files[{i}].")).ToList();
+        var validated = requested.Select((f, i) => FileValidation.Validate(f, requireParent: true, FileValidation.Files[i])).ToList();
         foreach (var (parentId, index) in validated.Select((f, i) => (f.ParentId!, i)).DistinctBy(p => p.Item1))
         {
-            await RequireLiveParentAsync(parentId, $"files[{index}].parent_id", cancellationToken).ConfigureAwait(false);
+            await RequireLiveParentAsync(parentId, FileValidation.Files[index] / "parent id", cancellationToken).ConfigureAwait(false);
         }
 
         var records = FileValidation.TrackedRecords(validated, Clock.Now(time));
@@ -190,8 +190,8 @@ public sealed class ArtifactStore(
     /// <summary>The files of a live object, oldest first.</summary>
     public async Task<IReadOnlyList<FileRecord>> ListAsync(string? parentId, CancellationToken cancellationToken = default)
     {
-        var id = FileValidation.ParentId(parentId, "parent_id");
-        await RequireLiveParentAsync(id, "parent_id", cancellationToken).ConfigureAwait(false);
+        var id = FileValidation.ParentId(parentId, "parent id");
+        await RequireLiveParentAsync(id, "parent id", cancellationToken).ConfigureAwait(false);
         return await files.ListFilesAsync(id, cancellationToken).ConfigureAwait(false);
     }
 
@@ -257,7 +257,7 @@ public sealed class ArtifactStore(
         }
     }
 
-    private async Task RequireLiveParentAsync(string parentId, string field, CancellationToken cancellationToken)
+    private async Task RequireLiveParentAsync(string parentId, InputName field, CancellationToken cancellationToken)
     {
         var parent = await objects.FindObjectAsync(parentId, cancellationToken).ConfigureAwait(false);
         if (parent is null || parent.Deleted)

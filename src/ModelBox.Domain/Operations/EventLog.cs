@@ -27,7 +27,7 @@ public sealed class EventLog(IEventStore store, TimeProvider time)
             ObjectIds.NewEvent(now),
             parentId,
             Validation.Required(request.Name, "event.name"),
-            Validation.ShortText(request.Source, "event.source.name"),
+            Validation.ShortText(request.Source, "event.source"),
             request.WallclockUnixNanos ?? ((now.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) * 100),
             Validation.Metadata(request.Metadata, "event.metadata"),
             now);

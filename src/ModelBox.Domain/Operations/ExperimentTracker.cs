@@ -35,7 +35,7 @@ public sealed class ExperimentTracker(IMetadataStore store, RegistrySearch searc
             Validation.ShortText(request.Owner, "owner"),
             request.Framework,
             Validation.ShortText(request.Task, "task"),
-            Validation.ShortText(request.ExternalId, "external_id"),
+            Validation.ShortText(request.ExternalId, "external id"),
             Validation.Description(request.Description),
             ExperimentStatus.Running,
             EndedAt: null,
@@ -78,7 +78,7 @@ public sealed class ExperimentTracker(IMetadataStore store, RegistrySearch searc
         var validated = new ExperimentChanges(
             changes.Status is ExperimentStatus.Unspecified ? null : changes.Status,
             changes.Description is null ? null : Validation.Description(changes.Description),
-            changes.ExternalId is null ? null : Validation.ShortText(changes.ExternalId, "external_id"));
+            changes.ExternalId is null ? null : Validation.ShortText(changes.ExternalId, "external id"));
         return await store.UpdateExperimentAsync(id!, validated, Clock.Now(time), cancellationToken).ConfigureAwait(false)
             ?? throw ModelBoxException.NotFound("experiment", id!);
     }
@@ -106,7 +106,7 @@ public sealed class ExperimentTracker(IMetadataStore store, RegistrySearch searc
     {
         ArgumentNullException.ThrowIfNull(request);
         var newFiles = FileValidation.OfNewObject(files);
-        var experimentId = Validation.Id(request.ExperimentId, "experiment_id", ObjectKind.Experiment);
+        var experimentId = Validation.Id(request.ExperimentId, "experiment id", ObjectKind.Experiment);
         var epoch = CheckEpoch(request.Epoch);
         var metrics = request.Metrics ?? new Dictionary<string, float>(StringComparer.Ordinal);
         foreach (var key in metrics.Keys)
@@ -141,14 +141,14 @@ public sealed class ExperimentTracker(IMetadataStore store, RegistrySearch searc
 
     public async Task<Checkpoint> GetCheckpointAsync(string? id, CancellationToken cancellationToken = default)
     {
-        Validation.Id(id, "checkpoint_id", ObjectKind.Checkpoint);
+        Validation.Id(id, "checkpoint id", ObjectKind.Checkpoint);
         var checkpoint = await store.GetCheckpointAsync(id!, cancellationToken).ConfigureAwait(false);
         return checkpoint is null || checkpoint.DeletedAt is not null ? throw ModelBoxException.NotFound("checkpoint", id!) : checkpoint;
     }
 
     public async Task<Checkpoint> GetCheckpointAsync(string? experimentId, ulong epoch, CancellationToken cancellationToken = default)
     {
-        Validation.Id(experimentId, "experiment_id", ObjectKind.Experiment);
+        Validation.Id(experimentId, "experiment id", ObjectKind.Experiment);
         var id = ObjectIds.Checkpoint(experimentId!, CheckEpoch(epoch));
         var checkpoint = await store.GetCheckpointAsync(id, cancellationToken).ConfigureAwait(false);
         return checkpoint is null || checkpoint.DeletedAt is not null
@@ -159,7 +159,7 @@ public sealed class ExperimentTracker(IMetadataStore store, RegistrySearch searc
     public async Task<Page<Checkpoint>> ListCheckpointsAsync(string? experimentId, PageRequest page, CancellationToken cancellationToken = default)
     {
         // Listing the checkpoints of an unknown experiment is a mistake worth reporting, not an empty list.
-        await GetExperimentAsync(Validation.Id(experimentId, "experiment_id", ObjectKind.Experiment), cancellationToken).ConfigureAwait(false);
+        await GetExperimentAsync(Validation.Id(experimentId, "experiment id", ObjectKind.Experiment), cancellationToken).ConfigureAwait(false);
         return await store.ListCheckpointsAsync(experimentId!, page, cancellationToken).ConfigureAwait(false);
     }
 

@@ -10,7 +10,7 @@ internal static class FileValidation
     public static IReadOnlyList<NewFile> OfNewObject(IReadOnlyList<NewFile> requested)
     {
         ArgumentNullException.ThrowIfNull(requested);
-        return requested.Select((f, i) => Validate(f with { ParentId = null }, requireParent: false, $"files[{i}].")).ToList();
+        return requested.Select((f, i) => Validate(f with { ParentId = null }, requireParent: false, Files[i])).ToList();
     }
 
     /// <summary>The records of files validated by <see cref="OfNewObject"/>, as tracked files of the new object.</summary>
@@ -32,32 +32,38 @@ internal static class FileValidation
             now,
             now)).ToList();
 
-    /// <summary>Checks a file's description; <paramref name="prefix"/> leads every field name in a message.</summary>
-    public static NewFile Validate(NewFile file, bool requireParent, string prefix)
+    /// <summary>The files of a request that names many (TrackArtifacts, or a create with files).</summary>
+    public static InputName Files { get; } = "files";
+
+    /// <summary>The file of an upload.</summary>
+    public static InputName UploadedFile { get; } = "file";
+
+    /// <summary>Checks a file's description; <paramref name="input"/> names it in messages (<c>files[2]</c>).</summary>
+    public static NewFile Validate(NewFile file, bool requireParent, InputName input)
     {
-        var parentId = requireParent ? ParentId(file.ParentId, prefix + "parent_id") : file.ParentId;
+        var parentId = requireParent ? ParentId(file.ParentId, input / "parent id") : file.ParentId;
         if (!Enum.IsDefined(file.Type))
         {
-            throw ModelBoxException.InvalidArgument($"{prefix}file_type {(int)file.Type} is not a known file type");
+            throw ModelBoxException.InvalidArgument($"{input / "file type"} {(int)file.Type} is not a known file type");
         }
 
         if (file.SizeBytes > long.MaxValue)
         {
-            throw ModelBoxException.InvalidArgument($"{prefix}size_bytes {file.SizeBytes} is too large");
+            throw ModelBoxException.InvalidArgument($"{input / "size"} {file.SizeBytes} is too large");
         }
 
         return file with
         {
             ParentId = parentId,
-            Path = Name(file.Path, prefix + "path"),
-            Uri = Name(file.Uri, prefix + "uri"),
-            Checksum = Hex(file.Checksum, 32, prefix + "checksum", "an MD5"),
-            Sha256 = Hex(file.Sha256, 64, prefix + "sha256", "a SHA-256"),
+            Path = Name(file.Path, input / "path"),
+            Uri = Name(file.Uri, input / "uri"),
+            Checksum = Hex(file.Checksum, 32, input / "checksum", "an MD5"),
+            Sha256 = Hex(file.Sha256, 64, input / "sha256", "a SHA-256"),
         };
     }
 
     /// <summary>The id of an object files can belong to (any kind but a file).</summary>
-    public static string ParentId(string? parentId, string field)
+    public static string ParentId(string? parentId, InputName field)
     {
         if (string.IsNullOrEmpty(parentId))
         {
@@ -75,7 +81,7 @@ internal static class FileValidation
     }
 
     /// <summary>A file's original name or URI: any text (it is never a storage path) but no control characters.</summary>
-    private static string Name(string? value, string field)
+    private static string Name(string? value, InputName field)
     {
         value ??= string.Empty;
         if (value.Length > ArtifactStore.MaxPathLength)
@@ -95,7 +101,7 @@ internal static class FileValidation
     }
 
     /// <summary>An optional checksum in hex, lowercased; empty when not given.</summary>
-    public static string Hex(string? value, int length, string field, string what)
+    public static string Hex(string? value, int length, InputName field, string what)
     {
         if (string.IsNullOrEmpty(value))
         {

@@ -9,18 +9,23 @@ namespace ModelBox.Domain.Operations;
 /// </summary>
 public sealed class LineageTracker(IRegistryStore store, IMetadataStore objects, TimeProvider time)
 {
+    private static readonly InputName SubjectId = "subject id";
+    private static readonly InputName DatasetId = "dataset id";
+    private static readonly InputName Datasets = "datasets";
+    private static readonly InputName DerivedFrom = "derived from";
+
     /// <summary>Replaces the recorded lineage of a model version (all parts) or an experiment (datasets only).</summary>
     public async Task<Lineage> SetLineageAsync(string? subjectId, Lineage lineage, string? actor, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lineage);
         if (string.IsNullOrEmpty(subjectId))
         {
-            throw ModelBoxException.InvalidArgument("subject_id is required");
+            throw ModelBoxException.InvalidArgument($"{SubjectId} is required");
         }
 
         if (!ObjectIds.TryGetKind(subjectId, out var kind) || kind is not (ObjectKind.ModelVersion or ObjectKind.Experiment))
         {
-            throw ModelBoxException.InvalidArgument($"subject_id '{subjectId}' must be the id of a model version or an experiment");
+            throw ModelBoxException.InvalidArgument($"{SubjectId} '{subjectId}' must be the id of a model version or an experiment");
         }
 
         var checkedLineage = CheckLineage(lineage, kind, subjectId);
@@ -32,14 +37,14 @@ public sealed class LineageTracker(IRegistryStore store, IMetadataStore objects,
 
     public async Task<LineageGraph> GetLineageAsync(string? versionId, CancellationToken cancellationToken = default)
     {
-        Validation.Id(versionId, "version_id", ObjectKind.ModelVersion);
+        Validation.Id(versionId, "version id", ObjectKind.ModelVersion);
         return await store.GetLineageAsync(versionId!, cancellationToken).ConfigureAwait(false)
             ?? throw ModelBoxException.NotFound("model version", versionId!);
     }
 
     public async Task<IReadOnlyList<ModelVersion>> ListVersionsTrainedInAsync(string? experimentId, CancellationToken cancellationToken = default)
     {
-        Validation.Id(experimentId, "experiment_id", ObjectKind.Experiment);
+        Validation.Id(experimentId, "experiment id", ObjectKind.Experiment);
 
         // An unknown or deleted experiment is a mistake worth reporting, as every other listing of a parent does.
         var experiment = await objects.FindObjectAsync(experimentId!, cancellationToken).ConfigureAwait(false);
@@ -55,12 +60,12 @@ public sealed class LineageTracker(IRegistryStore store, IMetadataStore objects,
     {
         if (string.IsNullOrEmpty(datasetId))
         {
-            throw ModelBoxException.InvalidArgument("dataset_id is required");
+            throw ModelBoxException.InvalidArgument($"{DatasetId} is required");
         }
 
         if (!ObjectIds.TryGetKind(datasetId, out var kind) || kind is not (ObjectKind.Dataset or ObjectKind.DatasetVersion))
         {
-            throw ModelBoxException.InvalidArgument($"dataset_id '{datasetId}' must be the id of a dataset or a dataset version");
+            throw ModelBoxException.InvalidArgument($"{DatasetId} '{datasetId}' must be the id of a dataset or a dataset version");
         }
 
         var exists = kind == ObjectKind.Dataset
@@ -74,15 +79,15 @@ public sealed class LineageTracker(IRegistryStore store, IMetadataStore objects,
     /// <summary>Checks the ids and kinds of a lineage; experiments may only name datasets.</summary>
     internal static Lineage CheckLineage(Lineage lineage, ObjectKind subjectKind, string subjectId)
     {
-        var experimentId = string.IsNullOrEmpty(lineage.ExperimentId) ? null : Validation.Id(lineage.ExperimentId, "experiment_id", ObjectKind.Experiment);
-        var checkpointId = string.IsNullOrEmpty(lineage.CheckpointId) ? null : Validation.Id(lineage.CheckpointId, "checkpoint_id", ObjectKind.Checkpoint);
+        var experimentId = string.IsNullOrEmpty(lineage.ExperimentId) ? null : Validation.Id(lineage.ExperimentId, "experiment id", ObjectKind.Experiment);
+        var checkpointId = string.IsNullOrEmpty(lineage.CheckpointId) ? null : Validation.Id(lineage.CheckpointId, "checkpoint id", ObjectKind.Checkpoint);
         var datasets = new List<DatasetLink>();
         foreach (var link in lineage.Datasets)
         {
-            Validation.Id(link.DatasetVersionId, "datasets.dataset_version_id", ObjectKind.DatasetVersion);
+            Validation.Id(link.DatasetVersionId, Datasets / "dataset version id", ObjectKind.DatasetVersion);
             if (!Enum.IsDefined(link.Role))
             {
-                throw ModelBoxException.InvalidArgument($"datasets.role {(int)link.Role} is not a known role");
+                throw ModelBoxException.InvalidArgument($"{Datasets / "role"} {(int)link.Role} is not a known role");
             }
 
             if (!datasets.Contains(link))
@@ -94,13 +99,13 @@ public sealed class LineageTracker(IRegistryStore store, IMetadataStore objects,
         var parents = new List<DerivationLink>();
         foreach (var link in lineage.DerivedFrom)
         {
-            Validation.Id(link.ParentVersionId, "derived_from.version_id", ObjectKind.ModelVersion);
+            Validation.Id(link.ParentVersionId, DerivedFrom / "version id", ObjectKind.ModelVersion);
             if (string.Equals(link.ParentVersionId, subjectId, StringComparison.Ordinal))
             {
-                throw ModelBoxException.InvalidArgument($"derived_from: model version '{subjectId}' cannot be derived from itself");
+                throw ModelBoxException.InvalidArgument($"{DerivedFrom}: model version '{subjectId}' cannot be derived from itself");
             }
 
-            var relation = string.IsNullOrEmpty(link.Relation) ? "derived" : Validation.ShortText(link.Relation, "derived_from.relation");
+            var relation = string.IsNullOrEmpty(link.Relation) ? "derived" : Validation.ShortText(link.Relation, DerivedFrom / "relation");
             if (!parents.Exists(p => string.Equals(p.ParentVersionId, link.ParentVersionId, StringComparison.Ordinal)))
             {
                 parents.Add(new DerivationLink(link.ParentVersionId, relation));

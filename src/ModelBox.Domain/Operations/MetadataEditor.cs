@@ -47,8 +47,9 @@ public sealed class MetadataEditor(IObjectMetadataStore store, TimeProvider time
     }
 
     /// <summary>Any ModelBox object id (its kind is read from its prefix).</summary>
-    internal static string ParentId(string? parentId, string field = "parent_id")
+    internal static string ParentId(string? parentId, InputName? input = null)
     {
+        var field = input ?? "parent id";
         if (string.IsNullOrEmpty(parentId))
         {
             throw ModelBoxException.InvalidArgument($"{field} is required");

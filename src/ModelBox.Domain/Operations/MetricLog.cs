@@ -5,10 +5,22 @@ namespace ModelBox.Domain.Operations;
 
 /// <summary>
 /// Metric series of any object: validation of keys and points, parent checks, then the metric store.
-/// Field names in messages are the wire's (<c>series[2].values[7]</c>) so a client can find the bad point.
+/// Messages name the input down to the point (<c>series[2].values[7]</c>) so a client can find the bad one.
 /// </summary>
 public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, TimeProvider time)
 {
+    private static readonly InputName ParentIdInput = "parent id";
+    private static readonly InputName Series = "series";
+    private static readonly InputName StartStep = "start step";
+    private static readonly InputName EndStep = "end step";
+    private static readonly InputName MaxPoints = "max points";
+
+    // The kinds of value a point holds, named as inputs: a point must set one of them.
+    private static readonly InputName FloatValue = "float value";
+    private static readonly InputName DoubleValue = "double value";
+    private static readonly InputName StringTensor = "string tensor";
+    private static readonly InputName BytesTensor = "bytes tensor";
+
     /// <summary>The longest metric key, in characters.</summary>
     public const int MaxKeyLength = 250;
 
@@ -82,7 +94,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
                 }
             }
 
-            throw new ModelBoxException(failure.Kind, $"{failure.Message} ({written} points of this stream were stored before it)", failure);
+            throw new ModelBoxException(failure.Kind, failure.Text.Append($" ({written} points of this stream were stored before it)"), failure);
         }
 
         return written;
@@ -91,7 +103,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
     /// <summary>Every series of an object with every point.</summary>
     public async Task<IReadOnlyList<MetricSeries>> GetMetricsAsync(string? parentId, CancellationToken cancellationToken = default)
     {
-        await RequireParentAsync(parentId, "parent_id", cancellationToken).ConfigureAwait(false);
+        await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
         return await metrics.ReadAllAsync(parentId!, cancellationToken).ConfigureAwait(false);
     }
 
@@ -100,20 +112,20 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         string? parentId, string? key, ulong startStep, ulong? endStep, int maxPoints, CancellationToken cancellationToken = default)
     {
         var validKey = Key(key, "key");
-        var from = Step(startStep, "start_step");
-        var to = endStep is { } end ? Step(end, "end_step") : long.MaxValue;
+        var from = Step(startStep, StartStep);
+        var to = endStep is { } end ? Step(end, EndStep) : long.MaxValue;
         if (to < from)
         {
-            throw ModelBoxException.InvalidArgument($"end_step {to} is before start_step {from}");
+            throw ModelBoxException.InvalidArgument($"{EndStep} {to} is before {StartStep} {from}");
         }
 
         if (maxPoints is 1 or < 0 or > MaxSeriesPoints)
         {
             throw ModelBoxException.InvalidArgument(
-                $"max_points must be 0 (every point) or between 2 and {MaxSeriesPoints}; the first and last points are always kept");
+                $"{MaxPoints} must be 0 (every point) or between 2 and {MaxSeriesPoints}; the first and last points are always kept");
         }
 
-        await RequireParentAsync(parentId, "parent_id", cancellationToken).ConfigureAwait(false);
+        await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
         var downsampler = new MetricDownsampler(maxPoints);
         await metrics.ScanAsync(parentId!, validKey, from, to, downsampler, cancellationToken).ConfigureAwait(false);
         var points = downsampler.Result(out var downsampled);
@@ -127,7 +139,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         var validKey = Key(key, "key");
         if (pageSize < 0)
         {
-            throw ModelBoxException.InvalidArgument("page_size must not be negative");
+            throw ModelBoxException.InvalidArgument($"{PageRequest.SizeInput} must not be negative");
         }
 
         var token = string.IsNullOrEmpty(pageToken) ? null : pageToken;
@@ -136,7 +148,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
             _ = PageTokens.Decode(token);
         }
 
-        await RequireParentAsync(parentId, "parent_id", cancellationToken).ConfigureAwait(false);
+        await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
         var page = new PageRequest(pageSize == 0 ? DefaultExportPageSize : Math.Min(pageSize, MaxExportPageSize), token);
         return await metrics.ReadPageAsync(parentId!, validKey, page, cancellationToken).ConfigureAwait(false);
     }
@@ -151,10 +163,10 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         for (var s = 0; s < batch.Count; s++)
         {
             var series = batch[s];
-            var prefix = single ? string.Empty : $"series[{s}].";
-            var parentId = ParentId(series.ParentId, prefix + "parent_id");
-            var key = Key(series.Key, prefix + "key");
-            var points = Points(series.Points, single ? "value" : prefix + "values", single, now);
+            var input = single ? InputName.None : Series[s];
+            var parentId = ParentId(series.ParentId, input / ParentIdInput);
+            var key = Key(series.Key, input / "key");
+            var points = Points(series.Points, single ? "value" : input / "values", single, now);
             parents.Add(parentId);
             validated[s] = series with { Points = points };
             total += points.Count;
@@ -168,7 +180,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         // One lookup per distinct parent per request: a batch is usually one run's keys, so this is one cheap read.
         foreach (var parentId in parents)
         {
-            await RequireParentAsync(parentId, "parent_id", cancellationToken).ConfigureAwait(false);
+            await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
         }
 
         var written = await metrics.AppendAsync(validated, cancellationToken).ConfigureAwait(false);
@@ -176,7 +188,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         return written;
     }
 
-    private static IReadOnlyList<MetricPoint> Points(IReadOnlyList<MetricPoint>? points, string field, bool single, long now)
+    private static IReadOnlyList<MetricPoint> Points(IReadOnlyList<MetricPoint>? points, InputName field, bool single, long now)
     {
         if (points is null)
         {
@@ -187,7 +199,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         for (var i = 0; i < points.Count; i++)
         {
             var point = points[i];
-            var name = single ? field : $"{field}[{i}]";
+            var name = single ? field : field[i];
             switch (point.Kind)
             {
                 case MetricValueKind.Float or MetricValueKind.Double:
@@ -200,17 +212,17 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
                 case MetricValueKind.StringTensor or MetricValueKind.BytesTensor:
                     throw ModelBoxException.InvalidArgument($"{name} is larger than {MaxTensorBytes} bytes");
                 default:
-                    throw ModelBoxException.InvalidArgument($"{name} has no value; set one of f_val, d_val, s_tensor or b_tensor");
+                    throw ModelBoxException.InvalidArgument($"{name} has no value; set one of {FloatValue}, {DoubleValue}, {StringTensor} or {BytesTensor}");
             }
 
             if (point.Step < 0)
             {
-                throw ModelBoxException.InvalidArgument($"{name}.step is larger than {long.MaxValue}");
+                throw ModelBoxException.InvalidArgument($"{name / "step"} is larger than {long.MaxValue}");
             }
 
             if (point.WallclockSeconds < 0)
             {
-                throw ModelBoxException.InvalidArgument($"{name}.wallclock_time is larger than {long.MaxValue}");
+                throw ModelBoxException.InvalidArgument($"{name / "wallclock time"} is larger than {long.MaxValue}");
             }
 
             if (point.WallclockSeconds == 0)
@@ -224,7 +236,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         return fixedUp ?? points;
     }
 
-    private static string ParentId(string? parentId, string field)
+    private static string ParentId(string? parentId, InputName field)
     {
         if (string.IsNullOrEmpty(parentId))
         {
@@ -237,7 +249,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
     }
 
     /// <summary>A metric key: 1 to 250 characters, no control characters.</summary>
-    public static string Key(string? key, string field)
+    public static string Key(string? key, InputName field)
     {
         if (string.IsNullOrEmpty(key))
         {
@@ -260,10 +272,10 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         return key;
     }
 
-    private static long Step(ulong step, string field) =>
+    private static long Step(ulong step, InputName field) =>
         step > long.MaxValue ? throw ModelBoxException.InvalidArgument($"{field} {step} is larger than {long.MaxValue}") : (long)step;
 
-    private async Task RequireParentAsync(string? parentId, string field, CancellationToken cancellationToken)
+    private async Task RequireParentAsync(string? parentId, InputName field, CancellationToken cancellationToken)
     {
         var id = ParentId(parentId, field);
         var found = await objects.FindObjectAsync(id, cancellationToken).ConfigureAwait(false);

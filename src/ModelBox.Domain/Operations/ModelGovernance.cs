@@ -10,6 +10,8 @@ namespace ModelBox.Domain.Operations;
 /// </summary>
 public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore store, TimeProvider time)
 {
+    private static readonly InputName ObjectId = "object id";
+
     public async Task<LabelWriteResult> SetLabelsAsync(
         string? objectId, IReadOnlyDictionary<string, string>? labels, string? actor, CancellationToken cancellationToken = default)
     {
@@ -41,15 +43,15 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
     public async Task<(ModelAlias Alias, string? PreviousVersionId)> SetAliasAsync(
         string? modelId, string? alias, string? versionId, string? actor, CancellationToken cancellationToken = default)
     {
-        var model = Validation.Id(modelId, "model_id", ObjectKind.Model);
+        var model = Validation.Id(modelId, "model id", ObjectKind.Model);
         var name = RegistryValidation.Alias(alias);
-        var version = Validation.Id(versionId, "version_id", ObjectKind.ModelVersion);
+        var version = Validation.Id(versionId, "version id", ObjectKind.ModelVersion);
         return await store.SetAliasAsync(model, name, version, Audit(actor), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<ModelAlias> GetAliasAsync(string? modelId, string? alias, CancellationToken cancellationToken = default)
     {
-        var model = Validation.Id(modelId, "model_id", ObjectKind.Model);
+        var model = Validation.Id(modelId, "model id", ObjectKind.Model);
         var name = RegistryValidation.Alias(alias);
         return await store.GetAliasAsync(model, name, cancellationToken).ConfigureAwait(false)
             ?? throw new ModelBoxException(ErrorKind.NotFound, $"alias '{name}' of model '{model}' not found");
@@ -57,14 +59,14 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
 
     public async Task<IReadOnlyList<ModelAlias>> ListAliasesAsync(string? modelId, CancellationToken cancellationToken = default)
     {
-        var model = Validation.Id(modelId, "model_id", ObjectKind.Model);
+        var model = Validation.Id(modelId, "model id", ObjectKind.Model);
         await RequireModelAsync(model, cancellationToken).ConfigureAwait(false);
         return await store.ListAliasesAsync(model, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<ModelAlias> DeleteAliasAsync(string? modelId, string? alias, string? actor, CancellationToken cancellationToken = default)
     {
-        var model = Validation.Id(modelId, "model_id", ObjectKind.Model);
+        var model = Validation.Id(modelId, "model id", ObjectKind.Model);
         var name = RegistryValidation.Alias(alias);
         return await store.DeleteAliasAsync(model, name, Audit(actor), cancellationToken).ConfigureAwait(false)
             ?? throw new ModelBoxException(ErrorKind.NotFound, $"alias '{name}' of model '{model}' not found");
@@ -127,7 +129,7 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
     public async Task<ModelVersion> UpdateUniqueTagsAsync(
         string? versionId, IReadOnlyCollection<string>? add, IReadOnlyCollection<string>? remove, string? actor, CancellationToken cancellationToken = default)
     {
-        var id = Validation.Id(versionId, "version_id", ObjectKind.ModelVersion);
+        var id = Validation.Id(versionId, "version id", ObjectKind.ModelVersion);
         var added = (add ?? []).Select(tag => Validation.Required(tag, "add")).Distinct(StringComparer.Ordinal).ToList();
         var removed = (remove ?? []).Select(tag => Validation.Required(tag, "remove")).Distinct(StringComparer.Ordinal).ToList();
         if (added.Count == 0 && removed.Count == 0)
@@ -176,18 +178,18 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
     {
         if (string.IsNullOrEmpty(objectId))
         {
-            throw ModelBoxException.InvalidArgument("object_id is required");
+            throw ModelBoxException.InvalidArgument($"{ObjectId} is required");
         }
 
         if (!ObjectIds.TryGetKind(objectId, out var kind))
         {
-            throw ModelBoxException.InvalidArgument($"object_id '{(objectId.Length > 80 ? objectId[..80] : objectId)}' is not a ModelBox id");
+            throw ModelBoxException.InvalidArgument($"{ObjectId} '{(objectId.Length > 80 ? objectId[..80] : objectId)}' is not a ModelBox id");
         }
 
         return kind is ObjectKind.Experiment or ObjectKind.Model or ObjectKind.ModelVersion
             ? objectId
             : throw ModelBoxException.InvalidArgument(
-                $"object_id '{objectId}' is the id of a {Validation.Describe(kind)}; labels belong to experiments, models and model versions");
+                $"{ObjectId} '{objectId}' is the id of a {Validation.Describe(kind)}; labels belong to experiments, models and model versions");
     }
 
     private static ModelBoxException NotFound(string id) =>

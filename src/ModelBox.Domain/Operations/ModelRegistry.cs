@@ -93,7 +93,7 @@ public sealed class ModelRegistry(IMetadataStore store, RegistrySearch search, T
         var tags = new List<string>();
         foreach (var tag in request.UniqueTags ?? [])
         {
-            var checkedTag = Validation.Required(tag, "unique_tags");
+            var checkedTag = Validation.Required(tag, "unique tags");
             if (!tags.Contains(checkedTag, StringComparer.Ordinal))
             {
                 tags.Add(checkedTag);

@@ -12,8 +12,9 @@ public static class RegistryValidation
     /// A label key: 1 to 128 characters, letters, digits, '-', '_', '.' and '/', starting with a letter or digit; the same
     /// characters a selector can spell without quoting.
     /// </summary>
-    public static string LabelKey(string? key, string field = "labels")
+    public static string LabelKey(string? key, InputName? input = null)
     {
+        var field = input ?? "labels";
         if (string.IsNullOrEmpty(key))
         {
             throw ModelBoxException.InvalidArgument($"{field} has an empty key");
@@ -34,8 +35,9 @@ public static class RegistryValidation
     }
 
     /// <summary>A label value: up to 256 characters of letters, digits, '-', '_', '.' and '/' (may be empty).</summary>
-    public static string LabelValue(string? value, string key, string field = "labels")
+    public static string LabelValue(string? value, string key, InputName? input = null)
     {
+        var field = input ?? "labels";
         value ??= string.Empty;
         if (value.Length > MaxLabelValueLength)
         {
@@ -51,8 +53,9 @@ public static class RegistryValidation
         return value;
     }
 
-    public static IReadOnlyDictionary<string, string> Labels(IReadOnlyDictionary<string, string>? labels, string field = "labels")
+    public static IReadOnlyDictionary<string, string> Labels(IReadOnlyDictionary<string, string>? labels, InputName? input = null)
     {
+        var field = input ?? "labels";
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in labels ?? new Dictionary<string, string>())
         {
@@ -68,8 +71,9 @@ public static class RegistryValidation
     }
 
     /// <summary>An alias name: like a label key (it appears in <c>namespace/model@alias</c> references).</summary>
-    public static string Alias(string? alias, string field = "alias")
+    public static string Alias(string? alias, InputName? input = null)
     {
+        var field = input ?? "alias";
         if (string.IsNullOrEmpty(alias))
         {
             throw ModelBoxException.InvalidArgument($"{field} is required");

@@ -24,12 +24,12 @@ public sealed class FilterParser
 
     private readonly string _text;
     private readonly SearchTarget _target;
-    private readonly string _field;
+    private readonly InputName _field;
     private readonly List<Token> _tokens;
     private int _index;
     private int _depth;
 
-    private FilterParser(string text, SearchTarget target, string field)
+    private FilterParser(string text, SearchTarget target, InputName field)
     {
         _text = text;
         _target = target;
@@ -38,8 +38,9 @@ public sealed class FilterParser
     }
 
     /// <summary>Parses a filter for a target; null or blank is "everything" (null). Throws InvalidArgument with the position of the mistake.</summary>
-    public static FilterNode? Parse(string? filter, SearchTarget target, string field = "filter")
+    public static FilterNode? Parse(string? filter, SearchTarget target, InputName? input = null)
     {
+        var field = input ?? "filter";
         if (string.IsNullOrWhiteSpace(filter))
         {
             return null;

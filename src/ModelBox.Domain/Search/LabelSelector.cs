@@ -11,8 +11,9 @@ namespace ModelBox.Domain.Search;
 public static class LabelSelector
 {
     /// <summary>Parses a selector; null or blank selects everything (null). Errors name the 1-based position.</summary>
-    public static FilterNode? Parse(string? selector, string field = "label_selector")
+    public static FilterNode? Parse(string? selector, InputName? input = null)
     {
+        var field = input ?? "label selector";
         if (string.IsNullOrWhiteSpace(selector))
         {
             return null;
@@ -44,7 +45,7 @@ public static class LabelSelector
         }
     }
 
-    private static FilterNode ParseRequirement(string s, ref int i, string field)
+    private static FilterNode ParseRequirement(string s, ref int i, InputName field)
     {
         SkipSpaces(s, ref i);
         var start = i;
@@ -169,7 +170,7 @@ public static class LabelSelector
         }
     }
 
-    private static ModelBoxException Error(string field, int index, string message) =>
+    private static ModelBoxException Error(InputName field, int index, string message) =>
         ModelBoxException.InvalidArgument($"{field}: {message} at position {index + 1}");
 }
 
@@ -195,6 +196,9 @@ public static class SearchQueries
         return new SearchQuery(target, ns, parsed, order, fingerprint);
     }
 
+    /// <summary>The input that orders a search.</summary>
+    public static InputName OrderByInput { get; } = "order by";
+
     public static SearchOrder ParseOrder(string? orderBy)
     {
         if (string.IsNullOrWhiteSpace(orderBy))
@@ -206,7 +210,7 @@ public static class SearchQueries
         var descending = parts.Length == 2 && string.Equals(parts[1], "desc", StringComparison.OrdinalIgnoreCase);
         if (parts.Length > 2 || (parts.Length == 2 && !descending && !string.Equals(parts[1], "asc", StringComparison.OrdinalIgnoreCase)))
         {
-            throw ModelBoxException.InvalidArgument($"order_by '{orderBy}' must be a field, optionally followed by asc or desc");
+            throw ModelBoxException.InvalidArgument($"{OrderByInput} '{orderBy}' must be a field, optionally followed by asc or desc");
         }
 
         var attribute = parts[0].ToLowerInvariant() switch
@@ -214,7 +218,7 @@ public static class SearchQueries
             "name" => SearchAttribute.Name,
             "created_at" => SearchAttribute.CreatedAt,
             "updated_at" => SearchAttribute.UpdatedAt,
-            _ => throw ModelBoxException.InvalidArgument($"order_by: cannot sort by '{parts[0]}'; sortable fields are name, created_at, updated_at"),
+            _ => throw ModelBoxException.InvalidArgument($"{OrderByInput}: cannot sort by '{parts[0]}'; sortable fields are name, created_at, updated_at"),
         };
         return new SearchOrder(attribute, descending);
     }

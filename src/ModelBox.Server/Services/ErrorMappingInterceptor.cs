@@ -6,7 +6,8 @@ using ModelBox.Domain;
 namespace ModelBox.Server.Services;
 
 /// <summary>
-/// The one place where failures become gRPC statuses. Domain errors keep their message (it names the field or id);
+/// The one place where failures become gRPC statuses. Domain errors keep their message (it names the input or id), with
+/// each input called by its wire name (<see cref="WireNames"/>);
 /// anything unexpected is logged with its stack trace and answered INTERNAL without one.
 /// </summary>
 public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger) : Interceptor
@@ -68,7 +69,7 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
         switch (exception)
         {
             case ModelBoxException domain:
-                return new RpcException(new Status(ToStatusCode(domain.Kind), domain.Message));
+                return new RpcException(new Status(ToStatusCode(domain.Kind), domain.MessageNaming(input => WireNames.Of(input, context.Method))));
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
             case not ModelBoxException when context.CancellationToken.IsCancellationRequested:
