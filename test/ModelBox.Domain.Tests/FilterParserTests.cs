@@ -124,7 +124,8 @@ public sealed class FilterParserTests
     {
         var error = Assert.Throws<ModelBoxException>(() => LabelSelector.Parse(selector));
         Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
-        Assert.StartsWith("label_selector:", error.Message, StringComparison.Ordinal);
+        Assert.Equal([new InputName("label selector")], error.Text.Inputs);
+        Assert.StartsWith("label selector:", error.Message, StringComparison.Ordinal);
         Assert.EndsWith($"at position {position}", error.Message, StringComparison.Ordinal);
     }
 

@@ -31,9 +31,10 @@ public sealed class ValidationTests
     public void Ids_of_the_wrong_kind_are_invalid_arguments()
     {
         var model = ObjectIds.Model("ns", "m");
-        var error = Assert.Throws<ModelBoxException>(() => Validation.Id(model, "experiment_id", ObjectKind.Experiment));
+        var error = Assert.Throws<ModelBoxException>(() => Validation.Id(model, "experiment id", ObjectKind.Experiment));
         Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
-        Assert.Contains("experiment_id", error.Message, StringComparison.Ordinal);
+        Assert.Contains("experiment id", error.Message, StringComparison.Ordinal);
+        Assert.Equal([new InputName("experiment id")], error.Text.Inputs);
         Assert.Equal(model, Validation.Id(model, "model", ObjectKind.Model));
     }
 }
