@@ -332,7 +332,21 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
             _ready.TrySetResult();
         }
 
-        public async Task StopAsync()
+        /// <summary>
+        /// Stops the reader once: the last watcher's release and the feed's disposal may both get here at shutdown, and
+        /// the second caller waits for the first stop instead of cancelling a disposed source.
+        /// </summary>
+        public Task StopAsync()
+        {
+            lock (_lock)
+            {
+                return _stopping ??= StopOnceAsync();
+            }
+        }
+
+        private Task? _stopping;
+
+        private async Task StopOnceAsync()
         {
             _subscription?.Dispose();
             await _stop.CancelAsync().ConfigureAwait(false);
