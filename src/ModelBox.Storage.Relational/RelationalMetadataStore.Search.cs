@@ -55,9 +55,9 @@ public sealed partial class RelationalMetadataStore
 }
 
 /// <summary>
-/// Translates a <see cref="SearchQuery"/> into SQL for PostgreSQL or MySQL with parameters. It keeps the semantics of the
-/// SQLite backend: text compares byte by byte, a condition on a missing field is false (never NULL, so NOT and OR behave
-/// as written), metadata compares by JSON type, and a metric is the last point of its series.
+/// Translates a <see cref="SearchQuery"/> into one parameterised statement of the dialect. The same semantics on every
+/// database: text compares byte by byte, a condition on a missing field is false (never NULL, so NOT and OR behave as
+/// written), metadata compares by JSON type, and a metric is the last point of its series.
 /// </summary>
 internal static class RelationalSearchTranslator
 {
@@ -265,7 +265,7 @@ internal static class RelationalSearchTranslator
             _ => "<>",
         };
 
-        /// <summary>The sort expression: names order byte by byte, as on SQLite.</summary>
+        /// <summary>The sort expression: names order byte by byte on every database.</summary>
         public string SortColumn(SearchAttribute attribute) =>
             attribute == SearchAttribute.Name ? dialect.BinaryText(Column(attribute)) : Column(attribute);
 

@@ -12,11 +12,12 @@ using ModelBox.Storage.Migrations;
 namespace ModelBox.Storage.Relational;
 
 /// <summary>
-/// The metadata backend of the server databases (PostgreSQL, MySQL/MariaDB): one implementation of the storage ports,
-/// Dapper over pooled connections, with a <see cref="SqlDialect"/> for what differs. Many replicas may share the
-/// database: creates are insert-if-absent on the unique key, writes run in short READ COMMITTED transactions that are
-/// retried when the database breaks a deadlock, and change records take their sequence numbers from a counter row at
-/// the end of the writing transaction, so sequences become visible in commit order.
+/// The metadata backend of every database (SQLite, PostgreSQL, MySQL/MariaDB): one implementation of the storage ports,
+/// Dapper over the connections a <see cref="SqlDialect"/>'s session source hands out, with the dialect for what differs.
+/// Creates are insert-if-absent on the unique key; each call is one transaction (a snapshot for reads), retried where the
+/// dialect says a failure is transient; change records take their sequence numbers at the end of the writing transaction
+/// (a counter row on the server databases, the next rowid under SQLite's write lock), so sequences become visible in
+/// commit order. Many replicas may share a server database.
 /// </summary>
 public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMetadataStore, IEventStore, IChangeLog
 {
