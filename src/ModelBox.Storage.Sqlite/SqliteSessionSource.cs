@@ -13,7 +13,8 @@ namespace ModelBox.Storage.Sqlite;
 /// Writes queue for the one writer connection (SQLite has a single writer, and waiting in a queue beats spinning on
 /// SQLITE_BUSY). The writer drains the queue in groups: one BEGIN IMMEDIATE transaction, each write in a savepoint of its
 /// own (a write that fails rolls back alone), one commit for the group, and only then is each write acknowledged, so an
-/// acknowledged write is a committed write. Under load many writes share one commit; alone, a write commits at once.
+/// acknowledged write is a committed write. Under load many writes share one commit; a write that finds the writer idle
+/// and nothing queued commits at once on its caller's turn.
 /// </summary>
 internal sealed class SqliteSessionSource(SqliteDataSource dataSource) : DbSessionSource
 {
@@ -24,8 +25,11 @@ internal sealed class SqliteSessionSource(SqliteDataSource dataSource) : DbSessi
 
     private readonly ConcurrentBag<SqliteConnection> _idleReaders = [];
     private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(
-        new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+        new UnboundedChannelOptions { AllowSynchronousContinuations = false }); // not SingleReader: that channel cannot count
     private readonly object _startLock = new();
+
+    // Held by whoever is using the writer connection: the writer task for a group, or a caller committing alone.
+    private readonly SemaphoreSlim _writerLock = new(1, 1);
     private Task? _writer;
     private SqliteConnection? _writerConnection;
     private volatile bool _disposed;
@@ -40,15 +44,49 @@ internal sealed class SqliteSessionSource(SqliteDataSource dataSource) : DbSessi
             return ReadAsync(work, cancellationToken);
         }
 
-        EnsureWriter();
+        if (_disposed)
+        {
+            throw ShuttingDown();
+        }
+
         var pending = new PendingWrite<T>(work, attempt, cancellationToken);
+        // Nobody queued and the writer idle: commit this write on the caller's own turn, without a hand-over to the writer
+        // task (the hand-over is what a lone writer would pay for grouping). Otherwise queue it for the next group.
+        if (_writes.Reader.Count == 0 && _writerLock.Wait(0, CancellationToken.None))
+        {
+            return RunAloneAsync(pending);
+        }
+
+        EnsureWriter();
         if (!_writes.Writer.TryWrite(pending))
         {
-            throw new ModelBoxException(ErrorKind.Unavailable, "the metadata store is shutting down; retry on another server or later");
+            throw ShuttingDown();
         }
 
         return pending.Completion;
     }
+
+    private async Task<T> RunAloneAsync<T>(PendingWrite<T> pending)
+    {
+        try
+        {
+            if (_disposed)
+            {
+                throw ShuttingDown();
+            }
+
+            await CommitGroupAsync([pending]).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writerLock.Release();
+        }
+
+        return await pending.Completion.ConfigureAwait(false);
+    }
+
+    private static ModelBoxException ShuttingDown() =>
+        new(ErrorKind.Unavailable, "the metadata store is shutting down; retry on another server or later");
 
     private async Task<T> ReadAsync<T>(Func<DbConnection, DbTransaction, Task<T>> read, CancellationToken cancellationToken)
     {
@@ -118,7 +156,15 @@ internal sealed class SqliteSessionSource(SqliteDataSource dataSource) : DbSessi
 
             if (group.Count > 0)
             {
-                await CommitGroupAsync(group).ConfigureAwait(false);
+                await _writerLock.WaitAsync().ConfigureAwait(false);
+                try
+                {
+                    await CommitGroupAsync(group).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _writerLock.Release();
+                }
             }
         }
     }
@@ -232,7 +278,17 @@ internal sealed class SqliteSessionSource(SqliteDataSource dataSource) : DbSessi
             await writer.ConfigureAwait(false);
         }
 
-        await DropWriterAsync().ConfigureAwait(false);
+        // A caller committing alone finishes before the connection goes.
+        await _writerLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await DropWriterAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writerLock.Release();
+        }
+
         while (_idleReaders.TryTake(out var reader))
         {
             await reader.DisposeAsync().ConfigureAwait(false);
