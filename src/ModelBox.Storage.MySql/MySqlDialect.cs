@@ -86,7 +86,7 @@ public sealed class MySqlDialect : SqlDialect, IAsyncDisposable
         + "SELECT id, parent_id, \"key\", point_count FROM metric_series WHERE "
         + string.Join(" OR ", Enumerable.Range(0, rows).Select(i => $"(parent_id = @p{i} AND \"key\" = @k{i})"));
 
-    public override async Task<long> ReserveSequencesAsync(
+    public override async Task<long?> ReserveSequencesAsync(
         DbConnection connection, DbTransaction transaction, int count, CancellationToken cancellationToken)
     {
         // LAST_INSERT_ID(expr) remembers the new value for this connection: no second read of the row.

@@ -98,7 +98,7 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
     public override (string Positive, string Negative) InfinityLiterals =>
         ("CAST('Infinity' AS double precision)", "CAST('-Infinity' AS double precision)");
 
-    public override async Task<long> ReserveSequencesAsync(
+    public override async Task<long?> ReserveSequencesAsync(
         DbConnection connection, DbTransaction transaction, int count, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(

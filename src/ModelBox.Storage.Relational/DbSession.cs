@@ -71,6 +71,51 @@ internal sealed class DbSession(DbConnection connection, DbTransaction transacti
         return rows;
     }
 
+    /// <summary>
+    /// A write run often with the same text (a change-record insert): kept prepared per connection where the dialect caches
+    /// commands, an ordinary command elsewhere. The parameters come in the same order every time for one text.
+    /// </summary>
+    public async Task<int> ExecuteCachedAsync(string sql, IReadOnlyList<(string Name, object? Value)> parameters, CancellationToken cancellationToken)
+    {
+        if (!Dialect.CachesPreparedCommands)
+        {
+            await using var once = CreateCommand(sql);
+            foreach (var (name, value) in parameters)
+            {
+                var parameter = once.CreateParameter();
+                parameter.ParameterName = name;
+                parameter.Value = value ?? DBNull.Value;
+                once.Parameters.Add(parameter);
+            }
+
+            return await once.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var commands = PreparedCommands.GetOrCreateValue(Connection);
+        if (!commands.TryGetValue(sql, out var command))
+        {
+            command = Connection.CreateCommand();
+            command.CommandText = Dialect.Sql(sql);
+            command.CommandTimeout = Dialect.CommandTimeoutSeconds;
+            foreach (var (name, _) in parameters)
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                command.Parameters.Add(parameter);
+            }
+
+            commands.Add(sql, command);
+        }
+
+        command.Transaction = Transaction;
+        for (var i = 0; i < parameters.Count; i++)
+        {
+            command.Parameters[i].Value = parameters[i].Value ?? DBNull.Value;
+        }
+
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     // Commands of QueryByKeyAsync, kept per connection for as long as the connection lives (a held connection's
     // commands stay prepared; the statement set is the small fixed set of by-key reads).
     private static readonly ConditionalWeakTable<DbConnection, Dictionary<string, DbCommand>> PreparedCommands = new();

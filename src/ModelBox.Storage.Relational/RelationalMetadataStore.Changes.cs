@@ -1,5 +1,5 @@
+using System.Collections.Concurrent;
 using System.Text;
-using Dapper;
 using ModelBox.Domain.Changes;
 using static ModelBox.Storage.Relational.RelationalValues;
 
@@ -58,26 +58,46 @@ public sealed partial class RelationalMetadataStore
     {
         var changes = session.Changes;
         var first = await _dialect.ReserveSequencesAsync(session.Connection, session.Transaction, changes.Count, cancellationToken).ConfigureAwait(false);
-        var sql = new StringBuilder("INSERT INTO changes (sequence, namespace, object_kind, object_id, \"change\", changed_at, state_json) VALUES ");
-        var parameters = new DynamicParameters();
+        var parameters = new List<(string Name, object? Value)>(changes.Count * 7);
         for (var i = 0; i < changes.Count; i++)
         {
             var change = changes[i];
-            sql.Append(i == 0 ? string.Empty : ", ").Append($"(@S{i}, @N{i}, @K{i}, @O{i}, @C{i}, @T{i}, @J{i})");
-            parameters.Add($"S{i}", first + i);
-            parameters.Add($"N{i}", change.Namespace);
-            parameters.Add($"K{i}", change.ObjectKind);
-            parameters.Add($"O{i}", change.ObjectId);
-            parameters.Add($"C{i}", ChangeName(change.Change));
-            parameters.Add($"T{i}", ToMicros(change.ChangedAt));
-            parameters.Add($"J{i}", change.StateJson);
+            if (first is { } sequence)
+            {
+                parameters.Add(($"@S{i}", sequence + i));
+            }
+
+            parameters.Add(($"@N{i}", change.Namespace));
+            parameters.Add(($"@K{i}", change.ObjectKind));
+            parameters.Add(($"@O{i}", change.ObjectId));
+            parameters.Add(($"@C{i}", ChangeName(change.Change)));
+            parameters.Add(($"@T{i}", ToMicros(change.ChangedAt)));
+            parameters.Add(($"@J{i}", change.StateJson));
         }
 
-        await session.ExecuteAsync(sql.ToString(), parameters, cancellationToken).ConfigureAwait(false);
+        await session.ExecuteCachedAsync(ChangeInsertSql(changes.Count, first is not null), parameters, cancellationToken).ConfigureAwait(false);
         var namespaces = changes.Select(change => change.Namespace).ToHashSet(StringComparer.Ordinal);
         await _dialect.NotifyChangesAsync(session.Connection, session.Transaction, namespaces, cancellationToken).ConfigureAwait(false);
         return namespaces;
     }
+
+    private static readonly ConcurrentDictionary<(int Rows, bool WithSequence), string> ChangeInserts = new();
+
+    /// <summary>The INSERT of <paramref name="rows"/> change records, with their sequence numbers or letting the insert assign them.</summary>
+    private static string ChangeInsertSql(int rows, bool withSequence) => ChangeInserts.GetOrAdd((rows, withSequence), key =>
+    {
+        var sql = new StringBuilder("INSERT INTO changes (")
+            .Append(key.WithSequence ? "sequence, " : string.Empty)
+            .Append("namespace, object_kind, object_id, \"change\", changed_at, state_json) VALUES ");
+        for (var i = 0; i < key.Rows; i++)
+        {
+            sql.Append(i == 0 ? "(" : ", (")
+                .Append(key.WithSequence ? $"@S{i}, " : string.Empty)
+                .Append($"@N{i}, @K{i}, @O{i}, @C{i}, @T{i}, @J{i})");
+        }
+
+        return sql.ToString();
+    });
 
     private static string ChangeName(ChangeType change) => change switch
     {

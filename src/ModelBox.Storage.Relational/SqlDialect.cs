@@ -146,9 +146,10 @@ public abstract class SqlDialect
     /// <summary>
     /// Takes <paramref name="count"/> change-log sequence numbers from the counter row inside the caller's transaction and
     /// returns the first. The row lock it takes is held until the transaction ends, so change-producing transactions
-    /// commit in sequence order.
+    /// commit in sequence order. Null where the insert itself assigns them in commit order (SQLite's rowid under its
+    /// single writer).
     /// </summary>
-    public abstract Task<long> ReserveSequencesAsync(DbConnection connection, DbTransaction transaction, int count, CancellationToken cancellationToken);
+    public abstract Task<long?> ReserveSequencesAsync(DbConnection connection, DbTransaction transaction, int count, CancellationToken cancellationToken);
 
     /// <summary>Tells other replicas (inside the transaction, delivered at commit) that these namespaces changed; the
     /// default does nothing (their watchers poll).</summary>

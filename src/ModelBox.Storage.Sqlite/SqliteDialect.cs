@@ -106,15 +106,11 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
     /// <summary>SQLite reads a literal beyond a double's range as an infinite REAL.</summary>
     public override (string Positive, string Negative) InfinityLiterals => ("9e999", "-9e999");
 
-    /// <summary>The writer holds the database lock (BEGIN IMMEDIATE), so the next rowid is the next sequence, in commit order.</summary>
-    public override async Task<long> ReserveSequencesAsync(
-        DbConnection connection, DbTransaction transaction, int count, CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT COALESCE(MAX(sequence), 0) + 1 FROM changes";
-        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-    }
+    /// <summary>The writer holds the database lock (BEGIN IMMEDIATE), so the rowid the insert assigns (the largest plus one) is
+    /// the next sequence, in commit order: nothing to reserve.</summary>
+    public override Task<long?> ReserveSequencesAsync(
+        DbConnection connection, DbTransaction transaction, int count, CancellationToken cancellationToken) =>
+        Task.FromResult<long?>(null);
 
     /// <summary>
     /// One prepared INSERT bound by position through SQLite's C API: Microsoft.Data.Sqlite looks every parameter up by name
