@@ -7,6 +7,23 @@ public static class Validation
     public const int MaxDescriptionLength = 64 * 1024;
     public const int MaxMetadataKeyLength = 256;
     public const int MaxMetadataValueBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Deepest nesting of arrays and objects in one metadata value. Protobuf's parser stops at 100 nested messages and
+    /// a JSON object costs three (Value, Struct, the map entry), an array two; the enclosing messages take up to about
+    /// ten more (a change-stream message wraps the metadata in a Struct payload). 24 levels of objects need at most
+    /// 72 + 10, which leaves room.
+    /// </summary>
+    public const int MaxMetadataDepth = 24;
+
+    /// <summary>Most metadata keys one object may have.</summary>
+    public const int MaxMetadataKeys = 1000;
+
+    /// <summary>
+    /// Most bytes of metadata (UTF-8 keys plus JSON values) one object may hold: one value of the largest size fits,
+    /// and an object stays far below the default gRPC message size (4 MiB in most clients, 16 MiB in this server).
+    /// </summary>
+    public const int MaxMetadataBytesPerObject = 2 * 1024 * 1024;
     public const string DefaultNamespace = "default";
 
     /// <summary>A required short string: names, versions, ids.</summary>
@@ -123,10 +140,72 @@ public static class Validation
             {
                 throw ModelBoxException.InvalidArgument($"{field}['{key}'] is larger than {MaxMetadataValueBytes} bytes of JSON");
             }
+
+            MetadataDepth(json, field, key);
         }
 
+        MetadataTotals(metadata.Count, MetadataBytes(metadata), field);
         return metadata;
     }
+
+    /// <summary>The bytes one object's metadata counts against <see cref="MaxMetadataBytesPerObject"/>: UTF-8 keys plus JSON values.</summary>
+    public static long MetadataBytes(IEnumerable<KeyValuePair<string, string>> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        long total = 0;
+        foreach (var (key, json) in metadata)
+        {
+            total += System.Text.Encoding.UTF8.GetByteCount(key) + System.Text.Encoding.UTF8.GetByteCount(json);
+        }
+
+        return total;
+    }
+
+    /// <summary>Refuses an object's metadata (as it would be after a write) with too many keys or bytes.</summary>
+    public static void MetadataTotals(int keys, long bytes, InputName? input = null)
+    {
+        var field = input ?? "metadata";
+        if (keys > MaxMetadataKeys)
+        {
+            throw ModelBoxException.InvalidArgument($"{field} would give the object {keys} keys; the limit is {MaxMetadataKeys} keys per object");
+        }
+
+        if (bytes > MaxMetadataBytesPerObject)
+        {
+            throw ModelBoxException.InvalidArgument(
+                $"{field} would give the object {bytes} bytes of metadata (keys and JSON values); the limit is {MaxMetadataBytesPerObject} bytes per object");
+        }
+    }
+
+    private static void MetadataDepth(string json, InputName field, string key)
+    {
+        // Only the nesting is checked here; the reader stops one level past the limit, before any deeper recursion.
+        var reader = new System.Text.Json.Utf8JsonReader(
+            System.Text.Encoding.UTF8.GetBytes(json),
+            new System.Text.Json.JsonReaderOptions { MaxDepth = MaxMetadataDepth + 1, AllowTrailingCommas = false });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is System.Text.Json.JsonTokenType.StartObject or System.Text.Json.JsonTokenType.StartArray
+                    && reader.CurrentDepth >= MaxMetadataDepth)
+                {
+                    throw DepthError(field, key);
+                }
+            }
+        }
+        catch (System.Text.Json.JsonException) when (reader.CurrentDepth >= MaxMetadataDepth)
+        {
+            throw DepthError(field, key);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not JSON: the mapping that produced it decides; the depth is what is checked here.
+        }
+    }
+
+    private static ModelBoxException DepthError(InputName field, string key) =>
+        ModelBoxException.InvalidArgument($"{field}['{key}'] nests arrays and objects deeper than {MaxMetadataDepth} levels");
 
     public static string Describe(ObjectKind kind) => kind switch
     {

@@ -18,7 +18,8 @@ public sealed partial class RelationalMetadataStore
         return WriteAsync<MetadataWriteResult?>(
             async session =>
             {
-                var location = await LocateAsync(session, objectId, cancellationToken).ConfigureAwait(false);
+                // The row lock serialises writers of one object, so the per-object totals below cannot be raced past.
+                var location = await LockAndLocateAsync(session, objectId, cancellationToken).ConfigureAwait(false);
                 if (location is null || location.Deleted)
                 {
                     return null;
@@ -29,6 +30,13 @@ public sealed partial class RelationalMetadataStore
                     return new MetadataWriteResult(0, now);
                 }
 
+                var merged = await LoadMetadataAsync(session, objectId, cancellationToken).ConfigureAwait(false);
+                foreach (var (key, json) in values)
+                {
+                    merged[key] = json;
+                }
+
+                Validation.MetadataTotals(merged.Count, Validation.MetadataBytes(merged));
                 var updatedAt = ToMicros(now);
                 await session.ExecuteAsync(
                     _dialect.Upsert(

@@ -22,12 +22,19 @@ public sealed class FilterParser
     public const int MaxFilterLength = 4096;
     private const int MaxDepth = 64;
 
+    /// <summary>
+    /// Most comparisons (field tests, HAS, IN) in one filter. Each becomes a subquery or comparison in the SQL, and
+    /// with <see cref="MaxDepth"/> this keeps the statement well inside SQLite's expression depth limit (1000).
+    /// </summary>
+    public const int MaxComparisons = 64;
+
     private readonly string _text;
     private readonly SearchTarget _target;
     private readonly InputName _field;
     private readonly List<Token> _tokens;
     private int _index;
     private int _depth;
+    private int _comparisons;
 
     private FilterParser(string text, SearchTarget target, InputName field)
     {
@@ -170,6 +177,7 @@ public sealed class FilterParser
 
             case TokenKind.Identifier when string.Equals(token.Text, "has", StringComparison.OrdinalIgnoreCase) && Peek().Kind == TokenKind.LeftParen:
             {
+                CountComparison(token);
                 Next();
                 var field = ParseField(Next(), forHas: true);
                 var close = Next();
@@ -183,6 +191,7 @@ public sealed class FilterParser
 
             case TokenKind.Identifier:
             {
+                CountComparison(token);
                 var field = ParseField(token, forHas: false);
                 var op = Next();
                 if (op.Kind == TokenKind.In)
@@ -223,6 +232,14 @@ public sealed class FilterParser
                 throw Error(token.Position, token.Kind == TokenKind.End
                     ? "the filter ends where a condition was expected"
                     : $"expected a field, NOT, has( or '(', found {Describe(token)}");
+        }
+    }
+
+    private void CountComparison(Token token)
+    {
+        if (++_comparisons > MaxComparisons)
+        {
+            throw Error(token.Position, $"the filter has more than {MaxComparisons} comparisons; the limit is {MaxComparisons}");
         }
     }
 

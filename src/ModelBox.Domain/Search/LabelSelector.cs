@@ -10,6 +10,12 @@ namespace ModelBox.Domain.Search;
 /// </summary>
 public static class LabelSelector
 {
+    /// <summary>
+    /// Most requirements in one selector. Each becomes an EXISTS subquery nested in the AND chain of the SQL, so this
+    /// bounds the statement far below SQLite's expression depth (1000) and variable (32766) limits.
+    /// </summary>
+    public const int MaxRequirements = 64;
+
     /// <summary>Parses a selector; null or blank selects everything (null). Errors name the 1-based position.</summary>
     public static FilterNode? Parse(string? selector, InputName? input = null)
     {
@@ -26,8 +32,14 @@ public static class LabelSelector
 
         FilterNode? result = null;
         var i = 0;
+        var count = 0;
         while (true)
         {
+            if (++count > MaxRequirements)
+            {
+                throw Error(field, i, $"more than {MaxRequirements} requirements; the limit is {MaxRequirements}");
+            }
+
             var requirement = ParseRequirement(selector, ref i, field);
             result = result is null ? requirement : new AndNode(result, requirement);
             SkipSpaces(selector, ref i);
