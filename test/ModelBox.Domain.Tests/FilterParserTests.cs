@@ -158,4 +158,26 @@ public sealed class ModelReferenceTests
         var error = Assert.Throws<ModelBoxException>(() => Search.FilterParser.Parse("framework = 'caffe'", Search.SearchTarget.ModelVersions));
         Assert.EndsWith("at position 13", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_selector_may_have_64_requirements_and_not_65()
+    {
+        Assert.NotNull(LabelSelector.Parse(string.Join(',', Enumerable.Repeat("a=b", LabelSelector.MaxRequirements))));
+        var error = Assert.Throws<ModelBoxException>(() => LabelSelector.Parse(string.Join(',', Enumerable.Repeat("a=b", LabelSelector.MaxRequirements + 1))));
+
+        Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
+        Assert.Contains($"the limit is {LabelSelector.MaxRequirements}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_filter_may_have_64_comparisons_and_not_65()
+    {
+        static string Filter(int comparisons) => string.Join(" and ", Enumerable.Repeat("name = 'a'", comparisons - 1).Append("has(labels.x)"));
+
+        Assert.NotNull(FilterParser.Parse(Filter(FilterParser.MaxComparisons), SearchTarget.Models));
+        var error = Assert.Throws<ModelBoxException>(() => FilterParser.Parse(Filter(FilterParser.MaxComparisons + 1), SearchTarget.Models));
+
+        Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
+        Assert.Contains($"the limit is {FilterParser.MaxComparisons}", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -37,4 +37,35 @@ public sealed class ValidationTests
         Assert.Equal([new InputName("experiment id")], error.Text.Inputs);
         Assert.Equal(model, Validation.Id(model, "model", ObjectKind.Model));
     }
+
+    [Fact]
+    public void Metadata_nested_to_the_limit_passes_and_one_level_deeper_is_refused_naming_the_key()
+    {
+        static string Nested(int levels) => string.Concat(Enumerable.Repeat("{\"n\":", levels)) + "1" + new string('}', levels);
+
+        Validation.Metadata(new Dictionary<string, string> { ["ok"] = Nested(Validation.MaxMetadataDepth), ["flat"] = "[1,[2],{}]" });
+        var error = Assert.Throws<ModelBoxException>(() => Validation.Metadata(new Dictionary<string, string> { ["deep"] = Nested(Validation.MaxMetadataDepth + 1) }));
+        var arrays = Assert.Throws<ModelBoxException>(() => Validation.Metadata(
+            new Dictionary<string, string> { ["deep"] = new string('[', 1000) + new string(']', 1000) }));
+
+        Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
+        Assert.Contains("metadata['deep']", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"{Validation.MaxMetadataDepth} levels", error.Message, StringComparison.Ordinal);
+        Assert.Contains("metadata['deep']", arrays.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Metadata_of_one_object_is_limited_in_keys_and_bytes()
+    {
+        var keys = Enumerable.Range(0, Validation.MaxMetadataKeys).ToDictionary(i => $"k{i}", i => "1");
+        Validation.Metadata(keys);
+        keys["one-more"] = "1";
+        var tooMany = Assert.Throws<ModelBoxException>(() => Validation.Metadata(keys));
+        var value = "\"" + new string('x', 900 * 1024) + "\"";
+        var tooBig = Assert.Throws<ModelBoxException>(() => Validation.Metadata(new Dictionary<string, string> { ["a"] = value, ["b"] = value, ["c"] = value }));
+
+        Assert.Contains($"limit is {Validation.MaxMetadataKeys} keys", tooMany.Message, StringComparison.Ordinal);
+        Assert.Contains($"limit is {Validation.MaxMetadataBytesPerObject} bytes", tooBig.Message, StringComparison.Ordinal);
+        Assert.Equal(2 + 4 + 2 + 5, Validation.MetadataBytes(new Dictionary<string, string> { ["é"] = "\"é\"", ["ab"] = "[1,2]" }));
+    }
 }
