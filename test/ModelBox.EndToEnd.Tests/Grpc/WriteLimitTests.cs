@@ -139,6 +139,29 @@ public sealed class WriteLimitTests(ModelBoxServerFixture server) : IDisposable
         Assert.DoesNotContain(other, listed.Experiments.Select(e => e.Id));
     }
 
+    [Fact]
+    public async Task The_largest_accepted_filter_runs_and_one_comparison_more_is_refused()
+    {
+        var experiment = await NewExperimentAsync();
+        await NewExperimentAsync();
+        await Client.SetLabelsAsync(new SetLabelsRequest { ObjectId = experiment, Labels = { ["k"] = "v" } });
+        await Client.UpdateMetadataAsync(Update(experiment, "m", Value.ForNumber(2)));
+        var kinds = new[] { "labels.k = 'v'", "metadata.m >= 1", "has(labels.k)", "labels.k in ('v', 'w')", "metadata.m != 3", $"namespace = '{_namespace}'" };
+        string Filter(int comparisons)
+        {
+            // 32 pairs of NOT and '(' nest to the deepest accepted level and cancel out.
+            var inner = string.Join(" and ", Enumerable.Range(0, comparisons).Select(i => kinds[i % kinds.Length]));
+            return string.Concat(Enumerable.Repeat("not (", 32)) + inner + new string(')', 32);
+        }
+
+        var found = await Client.SearchExperimentsAsync(new SearchRequest { Namespace = _namespace, Filter = Filter(FilterParser.MaxComparisons) });
+        var error = await Assert.ThrowsAsync<RpcException>(() => Client.SearchExperimentsAsync(new SearchRequest { Namespace = _namespace, Filter = Filter(FilterParser.MaxComparisons + 1) }).ResponseAsync);
+
+        Assert.Equal([experiment], found.Experiments.Select(e => e.Id));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains($"the limit is {FilterParser.MaxComparisons}", error.Status.Detail, StringComparison.Ordinal);
+    }
+
     private async Task<string> NewExperimentAsync() =>
         (await Client.CreateExperimentAsync(new CreateExperimentRequest { Namespace = _namespace, Name = Guid.NewGuid().ToString("N") })).ExperimentId;
 
