@@ -33,11 +33,7 @@ public sealed class GroupCommitMetricStore : IMetricStore, IAsyncDisposable
     public async Task<long> AppendAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        long count = 0;
-        foreach (var series in batch)
-        {
-            count += series.Points.Count;
-        }
+        var count = RelationalMetricStore.PointCount(batch);
 
         if (count == 0)
         {

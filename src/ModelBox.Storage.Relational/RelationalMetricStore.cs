@@ -19,11 +19,7 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
     public async Task<long> AppendAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        long count = 0;
-        foreach (var series in batch)
-        {
-            count += series.Points.Count;
-        }
+        var count = RelationalMetricStore.PointCount(batch);
 
         if (count == 0)
         {
@@ -235,6 +231,18 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
                 return new Page<MetricPoint>(points, null);
             },
             cancellationToken);
+    }
+
+    /// <summary>How many points a batch holds.</summary>
+    internal static long PointCount(IReadOnlyList<MetricSeriesPoints> batch)
+    {
+        long count = 0;
+        foreach (var series in batch)
+        {
+            count += series.Points.Count;
+        }
+
+        return count;
     }
 
     private static void Add(DbCommand command, string name, object value)

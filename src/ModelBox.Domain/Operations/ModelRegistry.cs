@@ -11,7 +11,7 @@ public sealed record NewModel(
     string? Description,
     IReadOnlyDictionary<string, string>? Metadata);
 
-/// <summary>Input of <see cref="ModelRegistry.CreateModelVersionAsync"/>.</summary>
+/// <summary>Input of <see cref="ModelGovernance.CreateModelVersionAsync"/>.</summary>
 public sealed record NewModelVersion(
     string? ModelId,
     string? Name,
@@ -77,12 +77,6 @@ public sealed class ModelRegistry(IMetadataStore store, RegistrySearch search, T
         Validation.Id(id, "id", ObjectKind.Model);
         return await store.RestoreModelAsync(id!, Clock.Now(time), cancellationToken).ConfigureAwait(false)
             ?? throw ModelBoxException.NotFound("model", id!);
-    }
-
-    public async Task<CreateResult<ModelVersion>> CreateModelVersionAsync(NewModelVersion request, CancellationToken cancellationToken = default)
-    {
-        var modelVersion = BuildVersion(request, Clock.Now(time));
-        return CheckNotDeleted(await store.CreateModelVersionAsync(modelVersion, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>Validates a new version's input and gives it its id and timestamps.</summary>
