@@ -8,9 +8,10 @@ namespace ModelBox.Storage.Relational;
 /// Metric series in a server database, next to the metadata. An append is one transaction: each series row is upserted
 /// (which locks it and hands out the <c>seq</c> range of the new points from <c>point_count</c>), then all points go in
 /// through the dialect's bulk path (PostgreSQL binary COPY, MySQL multi-row INSERTs). Series are touched in key order,
-/// so two replicas appending to the same series never deadlock each other.
+/// so two replicas appending to the same series never deadlock each other. The same transaction folds the points into the
+/// series' summaries (see <c>RelationalMetricStore.Summaries.cs</c>).
 /// </summary>
-public sealed class RelationalMetricStore(RelationalMetadataStore database) : IMetricStore
+public sealed partial class RelationalMetricStore(RelationalMetadataStore database) : IMetricStore
 {
     private const string PointColumns = "step, \"time\", kind, num, txt, bin, seq";
 
@@ -63,9 +64,31 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
                 }
 
                 await session.Dialect.InsertPointsAsync(session.Connection, session.Transaction, rows, cancellationToken).ConfigureAwait(false);
+                await UpdateSummariesAsync(session, BySeries(ordered, counts), cancellationToken).ConfigureAwait(false);
                 return count;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Each series' points in arrival order (a series logged twice in a batch comes as consecutive entries).</summary>
+    private static List<(long SeriesId, List<IReadOnlyList<MetricPoint>> Points)> BySeries(
+        List<MetricSeriesPoints> ordered, Dictionary<(string Parent, string Key), (long Id, long NextSeq)> ids)
+    {
+        var result = new List<(long SeriesId, List<IReadOnlyList<MetricPoint>> Points)>();
+        foreach (var series in ordered)
+        {
+            var id = ids[(series.ParentId, series.Key)].Id;
+            if (result.Count > 0 && result[^1].SeriesId == id)
+            {
+                result[^1].Points.Add(series.Points);
+            }
+            else
+            {
+                result.Add((id, [series.Points]));
+            }
+        }
+
+        return result;
     }
 
     /// <summary>
@@ -163,17 +186,7 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
                 }
 
                 scanner.Begin(first.Value, last.Value);
-                await using var command = session.CreateCommand(
-                    $"SELECT {PointColumns} FROM metric_points WHERE series_id = @Series AND step BETWEEN @From AND @To ORDER BY step, \"time\", seq");
-                Add(command, "Series", seriesId);
-                Add(command, "From", fromStep);
-                Add(command, "To", toStep);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    scanner.Add(ReadPoint(reader, 0));
-                }
-
+                await ReadPointsAsync(session, seriesId, fromStep, toStep, point => scanner.Add(point), cancellationToken).ConfigureAwait(false);
                 return true;
             },
             cancellationToken);
@@ -257,6 +270,22 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
         await session.ScalarAsync<long?>(
             "SELECT id FROM metric_series WHERE parent_id = @Parent AND \"key\" = @Key", new { Parent = parentId, Key = key }, cancellationToken)
             .ConfigureAwait(false);
+
+    /// <summary>The points of a series with <paramref name="fromStep"/> ≤ step ≤ <paramref name="toStep"/>, in series order.</summary>
+    private static async Task ReadPointsAsync(
+        DbSession session, long seriesId, long fromStep, long toStep, Action<MetricPoint> add, CancellationToken cancellationToken)
+    {
+        await using var command = session.CreateCommand(
+            $"SELECT {PointColumns} FROM metric_points WHERE series_id = @Series AND step BETWEEN @From AND @To ORDER BY step, \"time\", seq");
+        Add(command, "Series", seriesId);
+        Add(command, "From", fromStep);
+        Add(command, "To", toStep);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            add(ReadPoint(reader, 0));
+        }
+    }
 
     private static Task<long?> EdgeStepAsync(
         DbSession session, long seriesId, long fromStep, long toStep, string direction, CancellationToken cancellationToken) =>
