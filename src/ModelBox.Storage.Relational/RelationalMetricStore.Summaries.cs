@@ -27,9 +27,6 @@ public sealed partial class RelationalMetricStore
     // The SQLite limit on expression depth is 1,000; a statement's OR of bucket ranges stays far below it.
     private const int TermsPerStatement = 200;
 
-    // 21 parameters a row: 500 rows stay below every database's parameter limit (SQLite: 32,766).
-    private const int SummaryRowsPerInsert = 500;
-
     // Gaps up to this many buckets are read through rather than split into another range.
     private const long RangeGap = 64;
 
@@ -173,98 +170,28 @@ public sealed partial class RelationalMetricStore
             await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        // Where statements are cheap to run (SQLite, in process) one prepared row at a time: SQLite looks parameters up by
-        // name one by one, so a statement with thousands of them costs the square of their number. Elsewhere many rows a
-        // round trip.
-        var rowsPerInsert = session.Dialect.CachesPreparedCommands ? 1 : SummaryRowsPerInsert;
-        DbCommand? single = null;
-        try
-        {
-            foreach (var chunk in slots.Where(pair => !pair.Value.Builder.IsEmpty).Chunk(rowsPerInsert))
-            {
-                var insert = single ?? session.Connection.CreateCommand();
-                try
-                {
-                    if (insert.Parameters.Count == 0)
-                    {
-                        insert.Transaction = session.Transaction;
-                        insert.CommandTimeout = session.Dialect.CommandTimeoutSeconds;
-                        insert.CommandText = session.Dialect.Sql(SummaryInsertSql(chunk.Length));
-                    }
-
-                    for (var i = 0; i < chunk.Length; i++)
-                    {
-                        var ((series, shift, bucket), slot) = chunk[i];
-                        SetSummaryRow(insert, i, series, shift, bucket, slot.Builder.ToSummary());
-                    }
-
-                    await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    if (rowsPerInsert == 1)
-                    {
-                        single = insert;
-                    }
-                    else
-                    {
-                        await insert.DisposeAsync().ConfigureAwait(false);
-                    }
-                }
-            }
-        }
-        finally
-        {
-            if (single is not null)
-            {
-                await single.DisposeAsync().ConfigureAwait(false);
-            }
-        }
+        var rows = slots.Where(pair => !pair.Value.Builder.IsEmpty)
+            .Select(pair => SummaryRow(pair.Key.Series, pair.Key.Shift, pair.Key.Bucket, pair.Value.Builder.ToSummary()))
+            .ToList();
+        await session.Dialect.InsertNumericRowsAsync(session.Connection, session.Transaction, "metric_summaries", SummaryTableColumns, rows, cancellationToken)
+            .ConfigureAwait(false);
     }
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> SummaryInsertSqls = new();
+    private static readonly string[] SummaryTableColumns = ["series_id", "step_shift", "bucket", .. SummaryColumns.Split(", ")];
 
-    private static string SummaryInsertSql(int rows) => SummaryInsertSqls.GetOrAdd(rows, count =>
-    {
-        var sql = new StringBuilder($"INSERT INTO metric_summaries (series_id, step_shift, bucket, {SummaryColumns}) VALUES ");
-        for (var i = 0; i < count; i++)
-        {
-            sql.Append(i == 0 ? "(" : ", (");
-            for (var c = 0; c < 21; c++)
-            {
-                sql.Append(c == 0 ? string.Empty : ", ").Append(CultureInfo.InvariantCulture, $"@s{i}_{c}");
-            }
-
-            sql.Append(')');
-        }
-
-        return sql.ToString();
-    });
-
-    private static void SetSummaryRow(DbCommand command, int row, long series, int shift, long bucket, in MetricSummary summary)
+    /// <summary>One row of <c>metric_summaries</c>, in the order of <see cref="SummaryTableColumns"/>.</summary>
+    private static object[] SummaryRow(long series, int shift, long bucket, in MetricSummary summary)
     {
         var (first, last, min, max) = (summary.First, summary.Last, summary.Min, summary.Max);
         var kinds = (long)first.Kind | ((long)last.Kind << 4) | ((long)min.Kind << 8) | ((long)max.Kind << 12);
         var nonfinite = NonFiniteCode(summary.Sum) | (NonFiniteCode(first.Number) << 2) | (NonFiniteCode(last.Number) << 4)
             | (NonFiniteCode(min.Number) << 6) | (NonFiniteCode(max.Number) << 8);
-        object[] values =
+        return
         [
             series, (long)shift, bucket, summary.Count, summary.NumericCount, summary.NanCount,
             first.Step, first.WallclockSeconds, last.Step, last.WallclockSeconds, min.Step, min.WallclockSeconds, max.Step, max.WallclockSeconds,
             kinds, nonfinite, Finite(summary.Sum), Finite(first.Number), Finite(last.Number), Finite(min.Number), Finite(max.Number),
         ];
-        for (var c = 0; c < values.Length; c++)
-        {
-            var index = (row * values.Length) + c;
-            if (index < command.Parameters.Count)
-            {
-                command.Parameters[index].Value = values[c];
-            }
-            else
-            {
-                Add(command, string.Create(CultureInfo.InvariantCulture, $"s{row}_{c}"), values[c]);
-            }
-        }
     }
 
     private static double Finite(double value) => double.IsFinite(value) ? value : 0;

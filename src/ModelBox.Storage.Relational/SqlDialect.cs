@@ -189,6 +189,40 @@ public abstract class SqlDialect
         }
     }
 
+    /// <summary>
+    /// Inserts rows whose values are all <see cref="long"/> or <see cref="double"/> (metric summaries) into
+    /// <paramref name="table"/>, inside the caller's transaction; the default sends up to 500 rows a statement.
+    /// </summary>
+    public virtual async Task InsertNumericRowsAsync(
+        DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns, IReadOnlyList<object[]> rows,
+        CancellationToken cancellationToken)
+    {
+        const int RowsPerStatement = 500;
+        for (var start = 0; start < rows.Count; start += RowsPerStatement)
+        {
+            var count = Math.Min(RowsPerStatement, rows.Count - start);
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandTimeout = CommandTimeoutSeconds;
+            var sql = new System.Text.StringBuilder($"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ");
+            for (var i = 0; i < count; i++)
+            {
+                sql.Append(i == 0 ? "(" : ", (");
+                for (var c = 0; c < columns.Count; c++)
+                {
+                    var name = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"@v{i}_{c}");
+                    sql.Append(c == 0 ? string.Empty : ", ").Append(name);
+                    AddParameter(command, name, rows[start + i][c]);
+                }
+
+                sql.Append(')');
+            }
+
+            command.CommandText = Sql(sql.ToString());
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Adds a parameter; a null value is SQL NULL. Dialects may override to give the driver exact types.</summary>
     protected virtual void AddParameter(DbCommand command, string name, object? value)
     {
