@@ -135,7 +135,8 @@ public static class MetricReadBenchmark
                 {
                     await using var connection = new NpgsqlConnection(connectionString);
                     await connection.OpenAsync();
-                    await new NpgsqlCommand("VACUUM ANALYZE metric_points; VACUUM ANALYZE metric_summaries", connection).ExecuteNonQueryAsync();
+                    await new NpgsqlCommand("VACUUM ANALYZE metric_points", connection).ExecuteNonQueryAsync();
+                    await new NpgsqlCommand("VACUUM ANALYZE metric_summaries", connection).ExecuteNonQueryAsync();
                     var pointBytes = (long)(await new NpgsqlCommand("SELECT pg_total_relation_size('metric_points')", connection).ExecuteScalarAsync())!;
                     var summaryBytes = (long)(await new NpgsqlCommand("SELECT pg_total_relation_size('metric_summaries')", connection).ExecuteScalarAsync())!;
                     return PerPoint(pointBytes, summaryBytes, points + 1_000L);
