@@ -272,7 +272,9 @@ for path in sorted(glob.glob(os.path.join(results_dir, "**", "*.trx"), recursive
         if info.get("outcome") == "Error" and text and "[FAIL]" not in text[0]:
             project = os.path.basename(path)
             projects.setdefault(project, [0, 0, 0])[1] += 1
-            failures.append(f"{project}: run error: {text[0] if text else 'unknown'}")
+            # The whole text (a fixture's message names what the server logged), folded to 60 lines at most.
+            detail = "\n      ".join(text[:60]) + ("\n      ..." if len(text) > 60 else "")
+            failures.append(f"{project}: run error: {detail}")
 
 if projects:
     width = max(len("project"), *(len(p) for p in projects))

@@ -90,6 +90,8 @@ public sealed class ModelBoxServer : IAsyncDisposable
             kestrel.Limits.Http2.InitialStreamWindowSize = 4 * 1024 * 1024;
             kestrel.Limits.Http2.InitialConnectionWindowSize = 8 * 1024 * 1024;
             kestrel.Limits.Http2.MaxStreamsPerConnection = config.MaxConcurrentStreams;
+            // Connections beyond what the open-file limit leaves are refused at accept, not left to fail file opens.
+            kestrel.Limits.MaxConcurrentConnections = DescriptorBudget.ForThisProcess().ForConnections;
             kestrel.Listen(grpcAddress.Address, grpcAddress.Port, endpoint =>
             {
                 grpc = endpoint;

@@ -31,6 +31,7 @@ public static class ServiceCollectionExtensions
             sp.GetRequiredService<IChangeLog>(),
             sp.GetRequiredService<IChangeSignal>(),
             new ChangeFeedOptions(WatcherBufferSize: config.WatchBufferSize)));
+        services.AddSingleton<StreamGuard>();
         services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
         services.AddSingleton<ArtifactStore>();
         services.AddSingleton<BlobCollector>();
@@ -41,6 +42,7 @@ public static class ServiceCollectionExtensions
         {
             // Outermost first: telemetry sees the final status; errors map innermost.
             options.Interceptors.Add<CallTelemetryInterceptor>();
+            options.Interceptors.Add<StreamGuardInterceptor>();
             options.Interceptors.Add<ErrorMappingInterceptor>();
             options.EnableDetailedErrors = false;
             options.MaxReceiveMessageSize = config.MaxMessageSizeBytes;
