@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelBox.Domain.Changes;
 using ModelBox.Domain.Operations;
 using ModelBox.Server.Configuration;
+using ModelBox.Server.Mlflow;
 using ModelBox.Server.Observability;
 using ModelBox.Server.Services;
 
@@ -33,6 +34,8 @@ public static class ServiceCollectionExtensions
             new ChangeFeedOptions(WatcherBufferSize: config.WatchBufferSize)));
         services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
         services.AddSingleton<ArtifactStore>();
+        services.AddSingleton<MlflowExperimentCatalog>();
+        services.AddSingleton<MlflowTrackingApi>();
         services.AddSingleton<BlobCollector>();
         services.AddHostedService<ArtifactSweeper>();
         // The service holds only singletons and no per-call state: one instance serves every call.
