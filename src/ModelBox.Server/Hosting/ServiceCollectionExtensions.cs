@@ -36,6 +36,8 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ArtifactStore>();
         services.AddSingleton<MlflowExperimentCatalog>();
         services.AddSingleton<MlflowTrackingApi>();
+        services.AddSingleton<MlflowArtifactsApi>();
+        services.AddSingleton<MlflowRegistryApi>();
         services.AddSingleton<BlobCollector>();
         services.AddHostedService<ArtifactSweeper>();
         // The service holds only singletons and no per-call state: one instance serves every call.

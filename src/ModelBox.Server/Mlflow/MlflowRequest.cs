@@ -25,6 +25,8 @@ public sealed class MlflowRequest
 
     public static MlflowRequest Of(JsonElement element) => new(element, null);
 
+    public static MlflowRequest Of(IQueryCollection query) => new(null, query);
+
     public static async Task<MlflowRequest> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         if (HttpMethods.IsGet(request.Method))
