@@ -38,6 +38,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<MlflowTrackingApi>();
         services.AddSingleton<MlflowArtifactsApi>();
         services.AddSingleton<MlflowRegistryApi>();
+        services.AddSingleton<MlflowRunInputsApi>();
         services.AddSingleton<BlobCollector>();
         services.AddHostedService<ArtifactSweeper>();
         // The service holds only singletons and no per-call state: one instance serves every call.

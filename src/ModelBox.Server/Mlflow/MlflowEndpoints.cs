@@ -54,6 +54,9 @@ public static class MlflowEndpoints
         new("runs/delete-tag", Write, (api, c, r) => api.DeleteTagAsync(c, r)),
         new("runs/log-batch", Write, (api, c, r) => api.LogBatchAsync(c, r)),
         new("metrics/get-history", Read, (api, c, r) => api.GetMetricHistoryAsync(c, r)),
+        new("metrics/get-history-bulk-interval", Read, (api, c, r) => api.GetMetricHistoryBulkIntervalAsync(c, r)),
+        new("runs/log-inputs", "mlflow/runs/log-inputs", Write, RawBody: false, (c, r) => Inputs(c).LogInputsAsync(c, r)),
+        new("runs/log-model", "mlflow/runs/log-model", Write, RawBody: false, (c, r) => Inputs(c).LogModelAsync(c, r)),
         new("artifacts/list", "mlflow/artifacts/list", Read, RawBody: false, (c, r) => Artifacts(c).ListRunArtifactsAsync(c, r)),
         new("mlflow-artifacts/artifacts (PUT)", "mlflow-artifacts/artifacts/{**path}", ["PUT"], RawBody: true, (c, _) => Artifacts(c).UploadAsync(c)),
         new("mlflow-artifacts/artifacts (GET)", "mlflow-artifacts/artifacts/{**path}", ["GET"], RawBody: false, (c, _) => Artifacts(c).DownloadAsync(c)),
@@ -82,6 +85,8 @@ public static class MlflowEndpoints
 
     private static MlflowEndpoint Registry(string path, string[] methods, Func<MlflowRegistryApi, HttpContext, MlflowRequest, Task> handler, string? name = null) =>
         new(name ?? path, "mlflow/" + path, methods, RawBody: false, (c, r) => handler(c.RequestServices.GetRequiredService<MlflowRegistryApi>(), c, r));
+
+    private static MlflowRunInputsApi Inputs(HttpContext context) => context.RequestServices.GetRequiredService<MlflowRunInputsApi>();
 
     private static MlflowArtifactsApi Artifacts(HttpContext context) => context.RequestServices.GetRequiredService<MlflowArtifactsApi>();
 

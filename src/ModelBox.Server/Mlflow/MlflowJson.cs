@@ -139,6 +139,12 @@ public static class MlflowJson
         WriteKeyValues(writer, "tags", MlflowRunMapping.WithPrefix(run.Metadata, MlflowRunMapping.TagPrefix));
         writer.WriteEndObject();
         writer.WriteStartObject("inputs");
+        if (run.Metadata.TryGetValue(MlflowRunInputsApi.InputsKey, out var inputs))
+        {
+            writer.WritePropertyName("dataset_inputs");
+            writer.WriteRawValue(inputs);
+        }
+
         writer.WriteEndObject();
         writer.WriteEndObject();
     }

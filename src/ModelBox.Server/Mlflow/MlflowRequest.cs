@@ -160,6 +160,12 @@ public sealed class MlflowRequest
             .ToList();
     }
 
+    /// <summary>A message field (JSON bodies only); null when absent.</summary>
+    public MlflowRequest? Message(string name) =>
+        _body is { } body && body.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null
+            ? value.ValueKind == JsonValueKind.Object ? new MlflowRequest(value, null) : throw MlflowException.Invalid($"'{name}' must be an object")
+            : null;
+
     /// <summary>A repeated message field (JSON bodies only).</summary>
     public IReadOnlyList<MlflowRequest> Messages(string name)
     {

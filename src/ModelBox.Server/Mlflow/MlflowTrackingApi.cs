@@ -19,6 +19,10 @@ public sealed class MlflowTrackingApi(
     MetadataEditor metadata,
     RegistrySearch search)
 {
+    public const int MaxBulkRuns = 100;
+    public const int DefaultBulkPoints = 320;
+    public const int MaxBulkPoints = 2500;
+
     private static readonly string[] Adjectives = ["able", "bold", "calm", "eager", "fair", "glad", "keen", "lucid", "merry", "neat", "proud", "quick", "sly", "tidy", "vast", "wise"];
     private static readonly string[] Animals = ["ant", "bat", "carp", "doe", "eel", "fox", "gnu", "hen", "ibis", "jay", "koi", "lynx", "mole", "newt", "owl", "pug"];
 
@@ -464,6 +468,83 @@ public sealed class MlflowTrackingApi(
                 w.WriteString("next_page_token", page.NextPageToken);
             }
         });
+    }
+
+    /// <summary>
+    /// metrics/get-history-bulk-interval: one metric of up to 100 runs over a step range, each series sampled to at most
+    /// max_results points (default 320, at most 2,500), the first and last step always kept, from ModelBox's downsampled read.
+    /// </summary>
+    public async Task GetMetricHistoryBulkIntervalAsync(HttpContext context, MlflowRequest request)
+    {
+        var runIds = request.Strings("run_ids");
+        if (runIds.Count == 0)
+        {
+            throw MlflowException.Missing("run_ids");
+        }
+
+        if (runIds.Count > MaxBulkRuns)
+        {
+            throw MlflowException.Invalid($"GetMetricHistoryBulkInterval request cannot specify more than {MaxBulkRuns} run_ids. Received {runIds.Count} run_ids.");
+        }
+
+        var key = MlflowLimits.Key(request.String("metric_key"), "metric_key");
+        var start = request.Long("start_step");
+        var end = request.Long("end_step");
+        if (start is < 0 || end is < 0 || (start is { } s && end is { } e && e < s))
+        {
+            throw MlflowException.Invalid("start_step and end_step must be 0 or more, with end_step not before start_step");
+        }
+
+        var maxResults = request.Long("max_results") ?? DefaultBulkPoints;
+        if (maxResults is < 1 or > MaxBulkPoints)
+        {
+            throw MlflowException.Invalid($"max_results must be between 1 and {MaxBulkPoints}; got {maxResults}");
+        }
+
+        var ids = runIds.Distinct(StringComparer.Ordinal).Select(runId => MlflowRunMapping.ExperimentId(runId, "run_ids")).ToList();
+        foreach (var id in ids)
+        {
+            await GetRunAsync(id, context.RequestAborted);
+        }
+
+        var sampled = await ReadSampledSeriesAsync(ids, key, (ulong)(start ?? 0), (ulong?)end, (int)maxResults, context.RequestAborted);
+        await MlflowJson.WriteAsync(context, w =>
+        {
+            w.WriteStartArray("metrics");
+            foreach (var (id, points) in sampled)
+            {
+                foreach (var point in points.Where(p => p.IsNumeric))
+                {
+                    w.WriteStartObject();
+                    w.WriteString("key", key);
+                    MlflowJson.WriteDouble(w, "value", point.Number);
+                    w.WriteNumber("timestamp", point.WallclockSeconds * 1000);
+                    w.WriteNumber("step", point.Step);
+                    w.WriteString("run_id", MlflowRunMapping.RunId(id));
+                    w.WriteEndObject();
+                }
+            }
+
+            w.WriteEndArray();
+        });
+    }
+
+    /// <summary>
+    /// The sampled series of several runs. Today one downsampled read per run (<see cref="MetricLog.GetSeriesAsync"/>); the
+    /// one place to switch to a batch read of many series at once.
+    /// </summary>
+    private async Task<List<(string RunId, IReadOnlyList<MetricPoint> Points)>> ReadSampledSeriesAsync(
+        IReadOnlyList<string> experimentIds, string key, ulong startStep, ulong? endStep, int maxPoints, CancellationToken cancellationToken)
+    {
+        var result = new List<(string, IReadOnlyList<MetricPoint>)>(experimentIds.Count);
+        foreach (var id in experimentIds)
+        {
+            // ModelBox keeps the first and last points, so it samples to 2 or more.
+            var view = await metrics.GetSeriesAsync(id, key, startStep, endStep, Math.Max(maxPoints, 2), cancellationToken);
+            result.Add((id, maxPoints == 1 ? view.Points.Take(1).ToList() : view.Points));
+        }
+
+        return result;
     }
 
     // ---------------------------------------------------------------- shared

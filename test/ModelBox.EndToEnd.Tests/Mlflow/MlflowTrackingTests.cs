@@ -99,6 +99,20 @@ public sealed class MlflowTrackingTests(ModelBoxServerFixture server) : IDisposa
         Assert.Equal("NaN", Assert.Single(nan.GetProperty("metrics").EnumerateArray()).GetProperty("value").GetString());
         Assert.True(nan.TryGetProperty("next_page_token", out _));
 
+        // The charts of MLflow's UI: one metric of many runs, sampled (the first and last steps always kept).
+        var sampled = await _mlflow.OkAsync("GET", $"metrics/get-history-bulk-interval?run_ids={runId}&metric_key=loss&max_results=2");
+        var sampledPoints = sampled.GetProperty("metrics").EnumerateArray().ToList();
+        Assert.Equal([0L, 2L], sampledPoints.Select(p => p.GetProperty("step").GetInt64()));
+        Assert.All(sampledPoints, p => Assert.Equal(runId, p.GetProperty("run_id").GetString()));
+
+        // mlflow.log_input(dataset, context="training") → log-inputs; the run shows it and ModelBox has the dataset.
+        await _mlflow.OkAsync("POST", "runs/log-inputs", $$$"""
+            {"run_id": "{{{runId}}}", "datasets": [{"tags": [{"key": "mlflow.data.context", "value": "training"}],
+             "dataset": {"name": "librispeech-100h", "digest": "9f86d081", "source_type": "local", "source": "/data/ls", "schema": "{}", "profile": "{\"num_rows\": 28539}"}}]}
+            """);
+        var withInputs = (await _mlflow.OkAsync("GET", "runs/get?run_id=" + runId)).GetProperty("run").GetProperty("inputs").GetProperty("dataset_inputs");
+        Assert.Equal("librispeech-100h", Assert.Single(withInputs.EnumerateArray()).GetProperty("dataset").GetProperty("name").GetString());
+
         // search_runs with MLflow's filter syntax.
         var search = await _mlflow.OkAsync("POST", "runs/search", MlflowClient.Json(new
         {
