@@ -37,6 +37,7 @@ public static class MlflowEndpoints
         new("experiments/get", Read, (api, c, r) => api.GetExperimentAsync(c, r)),
         new("experiments/get-by-name", Read, (api, c, r) => api.GetExperimentByNameAsync(c, r)),
         new("experiments/search", Read, (api, c, r) => api.SearchExperimentsAsync(c, r)),
+        new("experiments/list", Read, (api, c, r) => api.SearchExperimentsAsync(c, r)),
         new("experiments/update", Write, (api, c, r) => api.UpdateExperimentAsync(c, r)),
         new("experiments/delete", Write, (api, c, r) => api.DeleteExperimentAsync(c, r)),
         new("experiments/restore", Write, (api, c, r) => api.RestoreExperimentAsync(c, r)),
