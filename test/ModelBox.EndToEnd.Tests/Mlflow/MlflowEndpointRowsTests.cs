@@ -34,6 +34,7 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
     private static readonly string LongKey = new('k', 251);
     private static readonly string LongParam = new('v', 6001);
     private static readonly string LongTag = new('v', 8001);
+    private static readonly string Huge = new('x', 1024 * 1024 + 1);
 
     public static readonly Row[] Good =
     [
@@ -124,6 +125,7 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
         Bad("runs/delete-tag", "POST", "runs/delete-tag", """{"run_id": "{R}", "key": "absent"}""", "RESOURCE_DOES_NOT_EXIST"),
         Bad("runs/log-batch", "POST", "runs/log-batch", """{"run_id": "{R}", "metrics": {M1001}}""", "INVALID_PARAMETER_VALUE"),
         Bad("runs/log-batch", "POST", "runs/log-batch", """{"run_id": "{R}", "params": {P101}}""", "INVALID_PARAMETER_VALUE"),
+        Bad("runs/log-batch", "POST", "runs/log-batch", """{"run_id": "{R}", "tags": [{"key": "big", "value": "{HUGE}"}]}""", "INVALID_PARAMETER_VALUE"),
         Bad("runs/log-batch", "POST", "runs/log-batch", """{"run_id": "{R}", "metrics": [{"key": "x", "value": 1, "timestamp": 1, "step": -1}]}""", "INVALID_PARAMETER_VALUE"),
         Bad("runs/log-batch", "POST", "runs/log-batch", """{"run_id": "{R}", "metrics": [{"key": "x", "value": "high", "timestamp": 1}]}""", "INVALID_PARAMETER_VALUE"),
         Bad("runs/log-batch", "POST", "runs/log-batch", """{"run_id": """, "BAD_REQUEST"),
@@ -254,6 +256,7 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
             .Replace("{LK}", LongKey, StringComparison.Ordinal)
             .Replace("{LP}", LongParam, StringComparison.Ordinal)
             .Replace("{LT}", LongTag, StringComparison.Ordinal)
+            .Replace("{HUGE}", Huge, StringComparison.Ordinal)
             .Replace("{M1001}", Metrics1001, StringComparison.Ordinal)
             .Replace("{P101}", Params101, StringComparison.Ordinal)
             .Replace("UnknownRun", UnknownRun, StringComparison.Ordinal);
