@@ -176,6 +176,15 @@ if [[ ! -f "$s3rver_main" ]] || ! grep -q "\"version\": \"$s3rver_version\"" "$s
     mkdir -p "$s3rver_dir"
     (cd "$s3rver_dir" && npm install --no-audit --no-fund --silent --no-save "s3rver@$s3rver_version" >/dev/null)
 fi
+# The MLflow interop test drives the server with a third-party MLflow REST client from npm (pinned), kept in .tools/.
+mlflow_js_version=2.0.7
+mlflow_js_dir="$root/.tools/mlflow-js"
+if [[ ! -f "$mlflow_js_dir/node_modules/mlflow/package.json" ]] || ! grep -q "\"version\": \"$mlflow_js_version\"" "$mlflow_js_dir/node_modules/mlflow/package.json"; then
+    echo "==> installing the npm MLflow client $mlflow_js_version into .tools/"
+    mkdir -p "$mlflow_js_dir"
+    (cd "$mlflow_js_dir" && npm install --no-audit --no-fund --silent --no-save "mlflow@$mlflow_js_version" >/dev/null)
+fi
+export MODELBOX_TEST_MLFLOW_JS="$mlflow_js_dir/node_modules"
 # s3rver decodes x-amz-copy-source with decodeURI, which leaves %2F encoded; S3 decodes the whole header (the AWS SDK
 # encodes the '/' between bucket and key). Apply S3's behaviour so server-side copies work as they do on S3.
 sed -i "s/decodeURI(ctx.headers\['x-amz-copy-source'\])/decodeURIComponent(ctx.headers['x-amz-copy-source'])/" \

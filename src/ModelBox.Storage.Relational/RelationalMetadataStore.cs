@@ -19,7 +19,7 @@ namespace ModelBox.Storage.Relational;
 /// (a counter row on the server databases, the next rowid under SQLite's write lock), so sequences become visible in
 /// commit order. Many replicas may share a server database.
 /// </summary>
-public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMetadataStore, IEventStore, IChangeLog
+public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMetadataStore, IEventStore, IChangeLog, IMlflowExperimentStore
 {
     private readonly SqlDialect _dialect;
     private readonly InProcessChangeSignal _localSignal;

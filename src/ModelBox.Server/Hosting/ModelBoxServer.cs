@@ -6,6 +6,7 @@ using ModelBox.Domain.Changes;
 using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
+using ModelBox.Server.Mlflow;
 using ModelBox.Server.Observability;
 using ModelBox.Server.Services;
 using Prometheus;
@@ -128,6 +129,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapMetrics("/metrics");
+        app.MapMlflow();
         app.UseSwagger(options => options.RouteTemplate = "api/{documentName}/openapi.json");
         return server;
     }
@@ -213,7 +215,8 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var path = context.Request.Path;
         var allowed = port == Port(_prometheus)
             ? path.StartsWithSegments("/metrics", StringComparison.Ordinal)
-            : port != Port(_http) || path.StartsWithSegments("/api", StringComparison.Ordinal);
+            : port != Port(_http) || path.StartsWithSegments("/api", StringComparison.Ordinal)
+                || path.StartsWithSegments("/ajax-api", StringComparison.Ordinal);
         if (!allowed)
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;

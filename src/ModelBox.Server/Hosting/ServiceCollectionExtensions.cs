@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelBox.Domain.Changes;
 using ModelBox.Domain.Operations;
 using ModelBox.Server.Configuration;
+using ModelBox.Server.Mlflow;
 using ModelBox.Server.Observability;
 using ModelBox.Server.Services;
 
@@ -34,6 +35,11 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<StreamGuard>();
         services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
         services.AddSingleton<ArtifactStore>();
+        services.AddSingleton<MlflowExperimentCatalog>();
+        services.AddSingleton<MlflowTrackingApi>();
+        services.AddSingleton<MlflowArtifactsApi>();
+        services.AddSingleton<MlflowRegistryApi>();
+        services.AddSingleton<MlflowRunInputsApi>();
         services.AddSingleton<BlobCollector>();
         services.AddHostedService<ArtifactSweeper>();
         // The service holds only singletons and no per-call state: one instance serves every call.
