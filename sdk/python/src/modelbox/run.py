@@ -248,6 +248,11 @@ class Run:
             self._try_recover()
             if self._offline:
                 time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        if self._failure is not None:
+            try:
+                self.client.update_experiment(self.id, status="failed")
+            except ModelBoxError:
+                pass  # the earlier failure is what the caller must see
         self._journal.sync()
         left = self.pending_records
         self._journal.close()
@@ -270,8 +275,7 @@ class Run:
         if self._owns_client:
             self.client.close()
         if self._failure is not None:
-            failure = self._failure
-            raise failure
+            raise self._failure
 
     def __enter__(self) -> Run:
         return self
@@ -306,6 +310,8 @@ class Run:
                 self._drain()
                 if self._offline:
                     self._try_recover()
+                if self._failure is not None:
+                    return  # raised by the next call; the journal keeps what was not confirmed
                 if self._stopping and not self._queue:
                     self._complete_inflight()
                     return
