@@ -161,3 +161,5 @@ def test_metric_reads_as_lists_and_downsampled(client, namespace):
     assert [p.step for p in points] == list(range(100)) and points[9].value == pytest.approx(0.1)
     assert len(client.get_metric_series(exp, "loss", max_points=10)) <= 10
     assert list(client.get_metrics(exp)) == ["loss"]
+    steps, _, values = client.get_metric_series(exp, "loss", as_numpy=True)
+    assert steps.tolist() == list(range(100)) and values[9] == pytest.approx(0.1)
