@@ -196,3 +196,30 @@ def test_a_second_process_cannot_share_a_run_journal(client, namespace, journal_
     with pytest.raises(modelbox.Conflict, match="in use"):
         modelbox.Run(client, run.id, journal_dir=journal_root)
     run.finish()
+
+
+def test_replay_skips_requests_the_server_stored_but_never_confirmed(client, namespace, journal_root):
+    # The state a crash leaves between "the server committed" and "the journal recorded the confirmation": both
+    # requests that can be in flight at once are stored on the server and unconfirmed in the journal.
+    run = modelbox.init(namespace=namespace, experiment="unconfirmed", server_addr=client.server_addr,
+                        journal_dir=journal_root, system_metrics=False)
+    confirm = run._journal.ack
+    run._journal.ack = lambda seq: None
+    for chunk in range(2):
+        for step in range(chunk * 100, chunk * 100 + 100):
+            run.log({"loss": float(step)}, step=step)
+        run.flush()
+    assert steps_of(client, run.id) == list(range(200)) and run.pending_records == 2
+    run._journal.ack = confirm
+    # The process "dies": its worker stops, its files close, nothing is finished.
+    modelbox.run._open_runs.discard(run)
+    run._stopping = True
+    run._wake.set()
+    run._worker.join()
+    run._journal.close()
+    os.close(run._lock_fd)
+    done = subprocess.run([sys.executable, "-m", "modelbox", "sync", journal_root], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": INSTALL_DIR})
+    assert done.returncode == 0, done.stderr
+    assert "sent 0" in done.stdout
+    assert steps_of(client, run.id) == list(range(200))

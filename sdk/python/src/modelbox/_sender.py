@@ -13,6 +13,10 @@ from .journal import KIND_EVENT, KIND_METRICS, Record
 
 KIND_STATUS = 3
 
+# Requests a run keeps in flight at once (two let the server commit one while the next arrives). Only the first
+# IN_FLIGHT unconfirmed records of a journal can already be on the server, so a replay checks those.
+IN_FLIGHT = 2
+
 # Every batch a run sends carries one point of this series: step = the batch's journal sequence, value = the journal's
 # random nonce. A batch is stored atomically, so that point being stored means the whole batch is: this is how a
 # replay knows whether the batch that was in flight when the connection (or the process) died reached the server.
@@ -38,7 +42,7 @@ class RawStub:
 
 
 def is_stored(client: Client, record: Record) -> bool:
-    """Whether the server already has the record (used only for the first unconfirmed record of a journal)."""
+    """Whether the server already has the record (used only for the first unconfirmed records of a journal)."""
     if record.kind == KIND_METRICS:
         request = pb.LogMetricsBatchRequest.FromString(record.payload)
         for series in request.series:
@@ -67,7 +71,7 @@ def replay(client: Client, journal: Any, stub: RawStub | None = None) -> int:
     stub = stub or RawStub(client)
     sent = 0
     for index, record in enumerate(journal.pending()):
-        if index == 0 and is_stored(client, record):
+        if index < IN_FLIGHT and is_stored(client, record):
             journal.ack(record.seq)
             continue
         try:

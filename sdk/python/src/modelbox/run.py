@@ -25,7 +25,7 @@ from typing import Any
 import grpc
 
 from . import modelbox_pb2 as pb
-from ._sender import KIND_STATUS, MARKER_KEY, RawStub, replay
+from ._sender import IN_FLIGHT, KIND_STATUS, MARKER_KEY, RawStub, replay
 from .client import Client, event_request, status_value
 from .errors import Conflict, InvalidArgument, ModelBoxError, Unavailable, from_rpc_error
 from .journal import DEFAULT_MAX_BYTES, KIND_EVENT, KIND_METRICS, Journal, MemoryJournal
@@ -102,7 +102,7 @@ class Run:
         self._finished = False
         self._next_step = 0
         self._known_keys: set[str] = set()
-        self._inflight: tuple[int, Any, int] | None = None
+        self._inflight: collections.deque[tuple[int, Any, int]] = collections.deque()
         self._offline = False
         self._next_probe = 0.0
         self._probe_failures = 0
@@ -375,34 +375,41 @@ class Run:
             return
         if self._offline:
             return
-        self._complete_inflight()
+        while len(self._inflight) >= IN_FLIGHT:
+            self._complete_oldest()
         if self._offline or self._failure is not None:
             return
-        self._inflight = (seq, self._stub.method(kind).future(payload, timeout=self.client.timeout), points)
+        self._inflight.append((seq, self._stub.method(kind).future(payload, timeout=self.client.timeout), points))
 
     def _complete_inflight(self) -> None:
-        if self._inflight is None:
-            return
-        seq, future, points = self._inflight
-        self._inflight = None
+        while self._inflight:
+            self._complete_oldest()
+
+    def _complete_oldest(self) -> None:
+        seq, future, points = self._inflight.popleft()
         try:
             future.result()
         except grpc.RpcError as e:
             error = from_rpc_error(e, self.client.server_addr)
             if isinstance(error, Unavailable):
-                log.warning("modelbox: %s; journaling until it answers (%s)", error, self._journal.directory)
+                if not self._offline:
+                    log.warning("modelbox: %s; journaling until it answers (%s)", error, self._journal.directory)
                 self._offline = True
                 self._next_probe = time.monotonic() + 0.2
                 self._probe_failures = 0
-            else:
+            elif self._failure is None:
                 self._failure = error
             return
+        if self._offline or self._failure is not None:
+            return  # an earlier request failed: this one is confirmed by the replay, which checks it on the server
         self._journal.ack(seq)
         self.points_sent += points
 
     def _try_recover(self) -> None:
         if time.monotonic() < self._next_probe:
             return
+        # A request still in flight could be stored after the replay checked it: let every one end first.
+        self._complete_inflight()
         try:
             replay(self.client, self._journal, self._stub)
         except Unavailable:
