@@ -3,6 +3,8 @@
 1. Overhead of ``run.log`` in a loop: 10 keys per call, p50/p99 of each call's duration.
 2. Sustained: 1M points from one process, all committed (timed until ``finish`` returns), beside a raw grpcio loop
    that builds and sends the same batches (10,000 points, 10 keys x 1,000 steps) with LogMetricsBatch: the ratio.
+3. Upload and download of one artifact (1 GiB; MODELBOX_BENCH_ARTIFACT_MIB to change) with the Python SDK beside the
+   C# SDK (through `modelbox client artifacts upload|download`, whose time includes the .NET process start).
 
     /usr/bin/python3 sdk/python/bench/bench_log.py      (needs the server built: dotnet build -c Release src/ModelBox)
 """
@@ -66,6 +68,40 @@ def sustained_raw(address: str) -> float:
         return POINTS / (time.perf_counter() - start)
 
 
+def artifacts(server: ServerProcess, folder: str) -> tuple[float, float, float, float]:
+    """MiB/s of upload and download: Python SDK, then the C# SDK through the CLI."""
+    import subprocess
+
+    mib = int(os.environ.get("MODELBOX_BENCH_ARTIFACT_MIB", "1024"))
+    source = os.path.join(folder, "artifact.bin")
+    with open(source, "wb") as f:
+        block = os.urandom(1024 * 1024)
+        for _ in range(mib):
+            f.write(block)
+    with modelbox.Client(server.address) as client:
+        parent = client.create_experiment(f"artifacts-{time.time_ns()}", "bench").id
+        start = time.perf_counter()
+        record = client.upload_file(parent, source)
+        py_up = mib / (time.perf_counter() - start)
+        start = time.perf_counter()
+        client.download_file(record.id, os.path.join(folder, "py-download.bin"))
+        py_down = mib / (time.perf_counter() - start)
+        os.remove(os.path.join(folder, "py-download.bin"))
+
+        def cli(*args: str) -> str:
+            done = subprocess.run(["dotnet", server.dll, "client", *args, "--server-addr", server.address, "-o", "json"],
+                                  capture_output=True, text=True, check=True)
+            return done.stdout
+
+        start = time.perf_counter()
+        cli("artifacts", "upload", "--parent-id", parent, "--path", source)
+        cs_up = mib / (time.perf_counter() - start)
+        start = time.perf_counter()
+        cli("artifacts", "download", "--id", record.id, "--path", os.path.join(folder, "cs-download.bin"))
+        cs_down = mib / (time.perf_counter() - start)
+    return py_up, py_down, cs_up, cs_down
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="modelbox-bench-") as data, tempfile.TemporaryDirectory() as journal:
         server = ServerProcess(data)
@@ -74,10 +110,14 @@ def main() -> None:
             p50, p99 = overhead(server.address, journal)
             raw = sustained_raw(server.address)
             sdk = sustained_sdk(server.address, journal)
+            py_up, py_down, cs_up, cs_down = artifacts(server, journal)
         finally:
             server.stop()
     print(f"run.log overhead (10 keys/call, 200k calls): p50 {p50:.2f} us, p99 {p99:.2f} us")
     print(f"sustained 1M points: sdk {sdk:,.0f} points/s, raw grpcio {raw:,.0f} points/s, ratio {sdk / raw:.2f}")
+    mib = os.environ.get("MODELBOX_BENCH_ARTIFACT_MIB", "1024")
+    print(f"artifact {mib} MiB upload: python {py_up:.0f} MiB/s, C# CLI {cs_up:.0f} MiB/s, ratio {py_up / cs_up:.2f}")
+    print(f"artifact {mib} MiB download: python {py_down:.0f} MiB/s, C# CLI {cs_down:.0f} MiB/s, ratio {py_down / cs_down:.2f}")
 
 
 if __name__ == "__main__":
