@@ -354,6 +354,7 @@ class Run:
     def _handle_special(self, entry: Any) -> None:
         if entry is _FLUSH:
             self._complete_inflight()
+            self._journal.sync()
             with self._flushed:
                 self._flush_done += 1
                 self._flushed.notify_all()
