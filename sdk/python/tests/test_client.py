@@ -163,3 +163,28 @@ def test_metric_reads_as_lists_and_downsampled(client, namespace):
     assert list(client.get_metrics(exp)) == ["loss"]
     steps, _, values = client.get_metric_series(exp, "loss", as_numpy=True)
     assert steps.tolist() == list(range(100)) and values[9] == pytest.approx(0.1)
+
+
+def test_watch_resumes_by_itself_across_a_server_restart(private_server, namespace):
+    seen = []
+    first_seen = threading.Event()
+    done = threading.Event()
+
+    def consume():
+        with modelbox.Client(private_server.address, backoff=0.05) as watcher:
+            for change in watcher.watch(namespace):
+                seen.append(change.object_id)
+                first_seen.set()
+                if len(seen) == 2:
+                    done.set()
+                    return
+
+    with modelbox.Client(private_server.address) as client:
+        first = client.create_experiment("before", namespace).id
+        threading.Thread(target=consume, daemon=True).start()
+        assert first_seen.wait(30)
+        private_server.stop()
+        private_server.start()
+        second = client.create_experiment("after", namespace).id
+        assert done.wait(60)
+    assert seen == [first, second]
