@@ -223,3 +223,25 @@ def test_replay_skips_requests_the_server_stored_but_never_confirmed(client, nam
     assert done.returncode == 0, done.stderr
     assert "sent 0" in done.stdout
     assert steps_of(client, run.id) == list(range(200))
+
+
+def test_a_run_starts_while_the_server_is_down_and_is_created_when_it_answers(private_server, journal_root):
+    private_server.stop()
+    client = modelbox.Client(private_server.address, retries=1, backoff=0.01)
+    run = modelbox.init(namespace="offline", experiment="born-offline", config={"lr": 0.01}, labels={"team": "x"},
+                        client=client, journal_dir=journal_root, system_metrics=False)
+    assert run.offline
+    for step in range(500):
+        run.log({"loss": float(step)}, step=step)
+    run.log_event("started_offline")
+    run.flush()
+    private_server.start()
+    run.finish()
+    created = client.create_experiment("born-offline", "offline")
+    assert created.existed and created.id == run.id
+    assert steps_of(client, run.id) == list(range(500))
+    assert client.get_metadata(run.id) == {"lr": 0.01}
+    assert dict(client.get_experiment(run.id).labels) == {"team": "x"}
+    assert client.get_experiment(run.id).status == modelbox.pb.EXPERIMENT_STATUS_FINISHED
+    assert [e.name for e in client.list_events(run.id) if not e.name.startswith("audit.")] == ["started_offline"]
+    client.close()

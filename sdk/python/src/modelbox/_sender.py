@@ -12,6 +12,8 @@ from .errors import NotFound, from_rpc_error
 from .journal import KIND_EVENT, KIND_METRICS, Record
 
 KIND_STATUS = 3
+KIND_CREATE_EXPERIMENT = 4
+KIND_SET_LABELS = 5
 
 # Requests a run keeps in flight at once (two let the server commit one while the next arrives). Only the first
 # IN_FLIGHT unconfirmed records of a journal can already be on the server, so a replay checks those.
@@ -37,8 +39,17 @@ class RawStub:
             "/modelbox.ModelStore/UpdateExperiment", request_serializer=None,
             response_deserializer=pb.UpdateExperimentResponse.FromString)
 
+        self.create_experiment = channel.unary_unary(
+            "/modelbox.ModelStore/CreateExperiment", request_serializer=None,
+            response_deserializer=pb.CreateExperimentResponse.FromString)
+        self.set_labels = channel.unary_unary(
+            "/modelbox.ModelStore/SetLabels", request_serializer=None, response_deserializer=pb.SetLabelsResponse.FromString)
+
     def method(self, kind: int) -> Any:
-        return {KIND_METRICS: self.metrics, KIND_EVENT: self.event, KIND_STATUS: self.status}[kind]
+        return {
+            KIND_METRICS: self.metrics, KIND_EVENT: self.event, KIND_STATUS: self.status,
+            KIND_CREATE_EXPERIMENT: self.create_experiment, KIND_SET_LABELS: self.set_labels,
+        }[kind]
 
 
 def is_stored(client: Client, record: Record) -> bool:
@@ -62,7 +73,7 @@ def is_stored(client: Client, record: Record) -> bool:
             e.name == request.event.name and e.wallclock_time == when
             for e in client.list_events(request.parent_id, since=since)
         )
-    return False  # a status update is idempotent: sending it again is harmless
+    return False  # creates, labels and status updates are idempotent: sending them again is harmless
 
 
 def replay(client: Client, journal: Any, stub: RawStub | None = None) -> int:

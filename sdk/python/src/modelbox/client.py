@@ -88,6 +88,16 @@ def status_value(status: str | int) -> int:
         raise InvalidArgument(f"status: unknown status '{status}'; one of {sorted(_STATUSES)}") from None
 
 
+def experiment_id(namespace: str, name: str) -> str:
+    """The id the server gives the experiment `name` in `namespace` (ids derive from the natural key: a kind prefix
+    and 128 bits of SHA-256 over the length-prefixed kind and key), so a run can start while the server is down."""
+    digest = hashlib.sha256()
+    for part in ("exp", namespace, name):
+        data = part.encode("utf-8")
+        digest.update(len(data).to_bytes(4, "big") + data)
+    return "exp-" + digest.hexdigest()[:32]
+
+
 def point_value(value: pb.MetricsValue) -> float | str | bytes:
     """The value of a MetricsValue, whichever oneof member holds it."""
     kind = value.WhichOneof("value")

@@ -25,8 +25,9 @@ from typing import Any
 import grpc
 
 from . import modelbox_pb2 as pb
-from ._sender import IN_FLIGHT, KIND_STATUS, MARKER_KEY, RawStub, replay
-from .client import Client, event_request, status_value
+from ._sender import IN_FLIGHT, KIND_CREATE_EXPERIMENT, KIND_SET_LABELS, KIND_STATUS, MARKER_KEY, RawStub, replay
+from . import _convert
+from .client import Client, event_request, experiment_id, framework_value, status_value
 from .errors import Conflict, InvalidArgument, ModelBoxError, Unavailable, from_rpc_error
 from .journal import DEFAULT_MAX_BYTES, KIND_EVENT, KIND_METRICS, Journal, MemoryJournal
 
@@ -63,6 +64,7 @@ class Run:
         max_queued_calls: int = 100_000,
         finish_timeout: float = 30.0,
         owns_client: bool = False,
+        _offline_start: list[tuple[int, Any]] | None = None,
     ) -> None:
         if batch_points < 1 or max_queued_calls < 1 or flush_interval <= 0:
             raise InvalidArgument("batch_points, max_queued_calls and flush_interval must be positive")
@@ -108,7 +110,9 @@ class Run:
         self._probe_failures = 0
         self.points_sent = 0
         self._system: Any = None
-        # Records a crashed earlier process left for this run go first.
+        for kind, request in _offline_start or ():
+            self._journal.append(kind, request.SerializeToString())
+        # Records a crashed earlier process left for this run go first (or the offline start's create).
         if self._journal.last_seq > self._journal.acked:
             self._offline = True
             self._try_recover()
@@ -476,16 +480,32 @@ def init(
     client = client or Client(server_addr)
     try:
         name = experiment or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.uname().nodename}-{os.getpid()}"
-        created = client.create_experiment(
-            name, namespace, owner=owner, framework=framework, task=task, metadata=config, description=description)
-        if created.existed:
-            if config:
-                client.update_metadata(created.id, config)
-            client.update_experiment(created.id, status="running")
-        if labels:
-            client.set_labels(created.id, labels)
-        run = Run(client, created.id, journal=journal, journal_dir=journal_dir, journal_max_bytes=journal_max_bytes,
-                  owns_client=owns, **options)
+        offline_start: list[tuple[int, Any]] = []
+        try:
+            created = client.create_experiment(
+                name, namespace, owner=owner, framework=framework, task=task, metadata=config, description=description)
+            if created.existed:
+                if config:
+                    client.update_metadata(created.id, config)
+                client.update_experiment(created.id, status="running")
+            if labels:
+                client.set_labels(created.id, labels)
+            run_id = created.id
+        except Unavailable as e:
+            if not journal:
+                raise
+            # Train anyway: the experiment's id derives from namespace and name, and its creation is journaled first.
+            log.warning("modelbox: %s; the run starts offline and is created when the server answers", e)
+            run_id = experiment_id(namespace, name)
+            request = pb.CreateExperimentRequest(
+                name=name, namespace=namespace, owner=owner, framework=framework_value(framework), task=task,
+                description=description)
+            _convert.fill_values(request.metadata.metadata, config, "config")
+            offline_start.append((KIND_CREATE_EXPERIMENT, request))
+            if labels:
+                offline_start.append((KIND_SET_LABELS, pb.SetLabelsRequest(object_id=run_id, labels=dict(labels))))
+        run = Run(client, run_id, journal=journal, journal_dir=journal_dir, journal_max_bytes=journal_max_bytes,
+                  owns_client=owns, _offline_start=offline_start, **options)
     except BaseException:
         if owns:
             client.close()
