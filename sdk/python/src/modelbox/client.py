@@ -11,7 +11,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import grpc
 
@@ -54,36 +54,36 @@ class CreateResult(NamedTuple):
     existed: bool
 
 
-def framework_value(framework: str | int | None) -> int:
+def framework_value(framework: str | int | None) -> pb.MLFramework:
     """An MLFramework enum value from its name ("pytorch") or number."""
     if framework is None:
         return pb.UNKNOWN
     if isinstance(framework, int):
-        return framework
+        return cast(pb.MLFramework, framework)
     try:
-        return _FRAMEWORKS[framework.lower()]
+        return cast(pb.MLFramework, _FRAMEWORKS[framework.lower()])
     except KeyError:
         raise InvalidArgument(f"framework: unknown framework '{framework}'; one of {sorted(_FRAMEWORKS)}") from None
 
 
-def file_type_value(file_type: str | int | None) -> int:
+def file_type_value(file_type: str | int | None) -> pb.FileType:
     """A FileType enum value from its name ("checkpoint") or number."""
     if file_type is None:
         return pb.UNDEFINED
     if isinstance(file_type, int):
-        return file_type
+        return cast(pb.FileType, file_type)
     try:
-        return _FILE_TYPES[file_type.lower()]
+        return cast(pb.FileType, _FILE_TYPES[file_type.lower()])
     except KeyError:
         raise InvalidArgument(f"file_type: unknown file type '{file_type}'; one of {sorted(_FILE_TYPES)}") from None
 
 
-def status_value(status: str | int) -> int:
+def status_value(status: str | int) -> pb.ExperimentStatus:
     """An ExperimentStatus enum value from "running", "finished", "failed", "killed" or its number."""
     if isinstance(status, int):
-        return status
+        return cast(pb.ExperimentStatus, status)
     try:
-        return _STATUSES[status.lower()]
+        return cast(pb.ExperimentStatus, _STATUSES[status.lower()])
     except KeyError:
         raise InvalidArgument(f"status: unknown status '{status}'; one of {sorted(_STATUSES)}") from None
 
