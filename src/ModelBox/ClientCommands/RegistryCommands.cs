@@ -63,22 +63,34 @@ internal static class RegistryCommands
         var reference = new Argument<string>("reference") { Description = "NAMESPACE/MODEL@ALIAS or NAMESPACE/MODEL:VERSION" };
         var dir = new Option<string>("--dir") { Description = "The folder to put the files in", Required = true };
         var cache = new Option<string?>("--cache-dir") { Description = "The content-addressed cache [default: MODELBOX_CACHE_DIR or ~/.cache/modelbox]" };
+        var strict = new Option<bool>("--strict") { Description = "Fail (exit 1) when a file was skipped: tracked elsewhere, or a name that cannot be placed safely" };
         var command = new Command("pull", "Download the files of a model version (by alias or version) into a folder, through a verified local cache")
         {
-            reference, dir, cache,
+            reference, dir, cache, strict,
         };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
             var pulled = await client.PullModelAsync(
                 parseResult.GetRequiredValue(reference), parseResult.GetRequiredValue(dir), parseResult.GetValue(cache), ct);
+            foreach (var skip in pulled.Skipped)
+            {
+                await Console.Error.WriteLineAsync(CommandOutput.Printable($"warning: skipped {skip.File.Id} ({skip.File.Path}): {skip.Reason}"));
+            }
+
             output.WriteOutcome(
-                $"Pulled {pulled.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s) of {pulled.Version.Id} (version {pulled.Version.Version}).",
+                $"Pulled {pulled.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s) of {pulled.Version.Id} (version {pulled.Version.Version})"
+                + (pulled.Skipped.Count > 0 ? $"; skipped {pulled.Skipped.Count.ToString(CultureInfo.InvariantCulture)}." : "."),
                 new
                 {
                     version_id = pulled.Version.Id,
                     version = pulled.Version.Version,
                     files = pulled.Files.Select(f => new { id = f.File.Id, path = f.LocalPath, cache_path = f.CachePath, sha256 = f.File.Sha256, size_bytes = f.File.SizeBytes }),
+                    skipped = pulled.Skipped.Select(s => new { id = s.File.Id, path = s.File.Path, reason = s.Reason }),
                 });
+            if (parseResult.GetValue(strict) && pulled.Skipped.Count > 0)
+            {
+                throw new CliOperationException($"{pulled.Skipped.Count.ToString(CultureInfo.InvariantCulture)} file(s) of {pulled.Version.Id} were skipped (--strict)");
+            }
         });
         return command;
     }
