@@ -109,7 +109,14 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
 
         foreach (var (version, migration) in pending)
         {
-            RelationalStoreLog.MigrationApplied(_logger, _dialect.Name, version, migration.Description ?? string.Empty, _dialect.Describe());
+            if (SchemaMigrations.Changes(migration.Migration.GetType(), _dialect.Name))
+            {
+                RelationalStoreLog.MigrationApplied(_logger, _dialect.Name, version, migration.Description ?? string.Empty, _dialect.Describe());
+            }
+            else
+            {
+                RelationalStoreLog.MigrationNotApplicable(_logger, _dialect.Name, version, migration.Description ?? string.Empty);
+            }
         }
 
         if (pending.Count == 0)

@@ -56,6 +56,12 @@ public sealed record ServerConfig
     /// <summary>Log output: <c>text</c> (human-readable lines) or <c>json</c> (one JSON object per line).</summary>
     public string LogFormat { get; init; } = "text";
 
+    /// <summary>Least severe log level written: <c>debug</c> (adds one line per call), <c>info</c>, <c>warning</c> or <c>error</c>.</summary>
+    public string LogLevel { get; init; } = "info";
+
+    /// <summary>Unary calls that take longer than this many milliseconds are logged at info level; 0 logs none as slow.</summary>
+    public int SlowCallMilliseconds { get; init; } = 1000;
+
     /// <summary>How long shutdown waits for in-flight calls (uploads, watches) before it stops them.</summary>
     public int ShutdownTimeoutSeconds { get; init; } = 30;
 

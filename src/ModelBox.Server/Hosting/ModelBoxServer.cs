@@ -53,8 +53,8 @@ public sealed class ModelBoxServer : IAsyncDisposable
     public static string Version =>
         typeof(ModelBoxServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    /// <summary>When this process started.</summary>
-    public static DateTimeOffset ProcessStartedAt { get; } = DateTimeOffset.UtcNow;
+    /// <summary>When this process started (the operating system's record, not the first time anyone asked).</summary>
+    public static DateTimeOffset ProcessStartedAt { get; } = ReadProcessStart();
 
     /// <summary>
     /// Builds a server over the storage backends <paramref name="addStorage"/> registers (the host composes them: this
@@ -65,6 +65,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(addStorage);
+        _ = ProcessStartedAt;
         var grpcAddress = ListenAddress.Parse(config.ListenAddr, "listen_addr");
         var httpAddress = ListenAddress.Parse(config.HttpListenAddr, "http_listen_addr");
         var prometheusAddress = ListenAddress.Parse(config.PrometheusListenAddr, "prometheus.listen_addr");
@@ -74,7 +75,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (configureLogging is null)
         {
-            ConfigureDefaultLogging(builder.Logging, config.LogFormat);
+            ConfigureDefaultLogging(builder.Logging, config.LogFormat, config.LogLevel);
         }
         else
         {
@@ -169,9 +170,11 @@ public sealed class ModelBoxServer : IAsyncDisposable
         _app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(feed.Shutdown);
 
         await _app.StartAsync(cancellationToken);
-        ServerLog.Listening(logger, Version, GrpcAddress);
-        ServerLog.ListeningOn(logger, "REST/JSON", HttpAddress);
-        ServerLog.ListeningOn(logger, "Prometheus metrics", PrometheusAddress + "/metrics");
+        // The bound addresses as the sockets have them (0.0.0.0 is every interface, not 127.0.0.1), with the URL a
+        // local client uses next to them.
+        ServerLog.Listening(logger, Version, Bound(_grpc), GrpcAddress);
+        ServerLog.ListeningOn(logger, "REST/JSON", Bound(_http), HttpAddress + "/api");
+        ServerLog.ListeningOn(logger, "Prometheus metrics", Bound(_prometheus), PrometheusAddress + "/metrics");
     }
 
     /// <summary>Runs until <paramref name="cancellationToken"/> fires or the process gets SIGINT/SIGTERM.</summary>
@@ -228,6 +231,28 @@ public sealed class ModelBoxServer : IAsyncDisposable
 
     private static int Port(ListenOptions listener) => listener.IPEndPoint?.Port ?? -1;
 
+    private static string Bound(ListenOptions listener)
+    {
+        var endpoint = listener.IPEndPoint ?? throw new InvalidOperationException("the listener has no IP endpoint");
+        return endpoint.Address.Equals(IPAddress.Any) ? $"{endpoint} (all IPv4 interfaces)"
+            : endpoint.Address.Equals(IPAddress.IPv6Any) ? $"{endpoint} (all interfaces)"
+            : endpoint.ToString();
+    }
+
+    private static DateTimeOffset ReadProcessStart()
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetCurrentProcess();
+            return new DateTimeOffset(process.StartTime.ToUniversalTime(), TimeSpan.Zero);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or NotSupportedException or System.ComponentModel.Win32Exception)
+        {
+            // Sandboxes without /proc: the moment the server was created (Create reads this property first).
+            return DateTimeOffset.UtcNow;
+        }
+    }
+
     private static string Url(ListenOptions listener, bool tls)
     {
         var endpoint = listener.IPEndPoint ?? throw new InvalidOperationException("the listener has no IP endpoint");
@@ -256,8 +281,15 @@ public sealed class ModelBoxServer : IAsyncDisposable
         }
     }
 
-    private static void ConfigureDefaultLogging(ILoggingBuilder logging, string format)
+    private static void ConfigureDefaultLogging(ILoggingBuilder logging, string format, string level)
     {
+        logging.SetMinimumLevel(level switch
+        {
+            "debug" => LogLevel.Debug,
+            "warning" => LogLevel.Warning,
+            "error" => LogLevel.Error,
+            _ => LogLevel.Information,
+        });
         if (format == "json")
         {
             logging.AddJsonConsole(o =>
