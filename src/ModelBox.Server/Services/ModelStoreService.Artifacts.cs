@@ -35,7 +35,7 @@ public sealed partial class ModelStoreService
         var cancellationToken = context.CancellationToken;
         // The window covers the read buffer and the chunk waiting in the transport; under memory pressure it is smaller
         // than asked, and so are the chunks (clients take chunks of any size).
-        using var lease = streams.EnterDownload(context, 2L * DownloadChunkSize(request.ChunkSizeBytes));
+        using var lease = await streams.EnterDownloadAsync(context, 2L * DownloadChunkSize(request.ChunkSizeBytes));
         var chunkBytes = (int)(lease.Window / 2);
         var download = await artifacts.OpenDownloadAsync(request.FileId, request.Offset, request.Length, cancellationToken);
         await using (download)

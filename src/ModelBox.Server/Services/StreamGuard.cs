@@ -82,12 +82,81 @@ public sealed class StreamGuard : IAsyncDisposable
 
     /// <summary>
     /// Takes a download slot and a buffer window for the call: <paramref name="wanted"/> bytes when they are free, less
-    /// (down to <see cref="MinimumDownloadWindow"/>) when the budget runs low, or RESOURCE_EXHAUSTED naming the limit.
+    /// (down to <see cref="MinimumDownloadWindow"/>) when the budget runs low. When even that is not free, downloads whose
+    /// client has not read for a while give way: the one stalled longest is ended (its window comes back when its call
+    /// unwinds), so clients that open downloads and never read cannot starve those that do. Only when no download is
+    /// stalled is the call refused with RESOURCE_EXHAUSTED naming the limit.
     /// </summary>
-    public DownloadLease EnterDownload(ServerCallContext context, long wanted)
+    public async Task<DownloadLease> EnterDownloadAsync(ServerCallContext context, long wanted)
+    {
+        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 5;
+        while (true)
+        {
+            Task released;
+            lock (_gate)
+            {
+                released = (_released ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            if (TryEnterDownload(context, wanted, out var lease, out var refusal))
+            {
+                return lease;
+            }
+
+            if (Stopwatch.GetTimestamp() > deadline || !EndLongestStalledDownload())
+            {
+                throw refusal;
+            }
+
+            await released.WaitAsync(TimeSpan.FromSeconds(1), context.CancellationToken).ContinueWith(
+                static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            context.CancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>How long a download's write must have waited for its client before a new download may pre-empt it.</summary>
+    public static readonly TimeSpan PreemptibleAfter = TimeSpan.FromSeconds(1);
+
+    private TaskCompletionSource? _released;
+
+    private bool EndLongestStalledDownload()
+    {
+        var now = Stopwatch.GetTimestamp();
+        StreamProgress? victim = null;
+        var longest = PreemptibleAfter;
+        lock (_gate)
+        {
+            foreach (var progress in _downloadStreams)
+            {
+                var stalled = progress.StalledSince(now);
+                if (progress.IsWritePending && stalled > longest)
+                {
+                    longest = stalled;
+                    victim = progress;
+                }
+            }
+        }
+
+        victim?.End();
+        return victim is not null;
+    }
+
+    private bool TryEnterDownload(ServerCallContext context, long wanted, out DownloadLease lease, out RpcException refusal)
     {
         var connection = ConnectionId(context);
-        var slot = Enter(context, upload: false);
+        lease = null!;
+        refusal = null!;
+        IDisposable slot;
+        try
+        {
+            slot = Enter(context, upload: false);
+        }
+        catch (RpcException exception)
+        {
+            refusal = exception;
+            return false;
+        }
+
         lock (_gate)
         {
             var use = _connections[connection];
@@ -99,24 +168,41 @@ public sealed class StreamGuard : IAsyncDisposable
                 : Math.Clamp((free - ReaderAllowance) / 4, Math.Min(MinimumDownloadWindow, wanted), wanted);
             if (granted + ReaderAllowance > free)
             {
-                slot.Dispose();
-                throw new RpcException(new Status(
+                refusal = new RpcException(new Status(
                     StatusCode.ResourceExhausted,
                     $"the server's download buffers are in use ({MaxMemory} bytes, limits.stream_memory_bytes; {MaxMemoryPerConnection} per connection, "
-                    + "limits.stream_memory_bytes_per_connection); retry later"));
+                    + "limits.stream_memory_bytes_per_connection) by downloads that are being read; retry later"));
             }
+            else
+            {
+                _memory += granted + ReaderAllowance;
+                use.Memory += granted + ReaderAllowance;
+                ModelBoxMetrics.StreamMemory.Add(granted + ReaderAllowance, Download);
+                if (context.UserState.TryGetValue(typeof(StreamProgress), out var progress) && progress is StreamProgress tracked)
+                {
+                    _downloadStreams.Add(tracked);
+                    lease = new DownloadLease(this, connection, granted, slot, tracked);
+                }
+                else
+                {
+                    lease = new DownloadLease(this, connection, granted, slot, null);
+                }
 
-            _memory += granted + ReaderAllowance;
-            use.Memory += granted + ReaderAllowance;
-            ModelBoxMetrics.StreamMemory.Add(granted + ReaderAllowance, Download);
-            return new DownloadLease(this, connection, granted, slot);
+                return true;
+            }
         }
+
+        slot.Dispose();
+        return false;
     }
+
+    private readonly HashSet<StreamProgress> _downloadStreams = [];
 
     /// <summary>Tracks one stream's reads and writes for the idle timeout; dispose it when the call ends.</summary>
     public StreamProgress Track(ServerCallContext context)
     {
         var progress = new StreamProgress(context.GetHttpContext());
+        context.UserState[typeof(StreamProgress)] = progress;
         if (_idleTimeout > TimeSpan.Zero)
         {
             lock (_gate)
@@ -222,15 +308,24 @@ public sealed class StreamGuard : IAsyncDisposable
         }
     }
 
-    private void ReleaseMemory(string connection, long bytes)
+    private void ReleaseMemory(string connection, long bytes, StreamProgress? progress)
     {
+        TaskCompletionSource? released;
         lock (_gate)
         {
             _memory -= bytes;
             _connections[connection].Memory -= bytes;
+            if (progress is not null)
+            {
+                _downloadStreams.Remove(progress);
+            }
+
+            released = _released;
+            _released = null;
         }
 
         ModelBoxMetrics.StreamMemory.Add(-bytes, Download);
+        released?.TrySetResult();
     }
 
     /// <summary>Once a second: ends the streams whose pending read or write has waited longer than the idle timeout.</summary>
@@ -287,14 +382,16 @@ public sealed class StreamGuard : IAsyncDisposable
         private readonly StreamGuard _guard;
         private readonly string _connection;
         private readonly IDisposable _slot;
+        private readonly StreamProgress? _progress;
         private int _disposed;
 
-        internal DownloadLease(StreamGuard guard, string connection, long window, IDisposable slot)
+        internal DownloadLease(StreamGuard guard, string connection, long window, IDisposable slot, StreamProgress? progress)
         {
             _guard = guard;
             _connection = connection;
             Window = window;
             _slot = slot;
+            _progress = progress;
         }
 
         /// <summary>The bytes this download may hold: its read buffer plus the chunk in the transport.</summary>
@@ -304,8 +401,9 @@ public sealed class StreamGuard : IAsyncDisposable
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                _guard.ReleaseMemory(_connection, Window + ReaderAllowance);
+                // The slot first: a download waiting for memory retries as soon as the memory is back.
                 _slot.Dispose();
+                _guard.ReleaseMemory(_connection, Window + ReaderAllowance, _progress);
             }
         }
     }
@@ -339,6 +437,9 @@ public sealed class StreamProgress(HttpContext httpContext) : IDisposable
 
     /// <summary>Marks its end.</summary>
     public void Complete() => Volatile.Write(ref _pendingSince, 0);
+
+    /// <summary>True while a write waits for the client.</summary>
+    internal bool IsWritePending => Volatile.Read(ref _pendingSince) != 0 && Volatile.Read(ref _pendingWrite) == 1;
 
     internal TimeSpan StalledSince(long now)
     {
