@@ -55,7 +55,8 @@ public sealed class MlflowRunInputsApi(MlflowTrackingApi tracking, DatasetCatalo
         var allLinks = new List<DatasetLink>();
         foreach (var input in inputs)
         {
-            var version = ObjectIds.DatasetVersion(ObjectIds.Dataset(run.Namespace, input!["dataset"]!["name"]!.GetValue<string>()), input["dataset"]!["digest"]!.GetValue<string>());
+            var version = ObjectIds.DatasetVersion(
+                ObjectIds.Dataset(run.Namespace, input!["dataset"]!["name"]!.GetValue<string>()), DatasetDigest(input["dataset"]!["digest"]!.GetValue<string>()));
             var role = input["tags"]?.AsArray().FirstOrDefault(t => t?["key"]?.GetValue<string>() == "mlflow.data.context")?["value"]?.GetValue<string>();
             allLinks.Add(new DatasetLink(version, Role(role)));
         }
@@ -92,6 +93,14 @@ public sealed class MlflowRunInputsApi(MlflowTrackingApi tracking, DatasetCatalo
         await MlflowJson.WriteEmptyAsync(context);
     }
 
+    /// <summary>
+    /// The ModelBox digest of an MLflow dataset digest. MLflow's are short hashes of its own making (8 hex digits for most
+    /// dataset kinds) with no algorithm name, which ModelBox digests require: they are kept under the algorithm name
+    /// <c>mlflow</c>. MLflow's API shows the digest as it was logged.
+    /// </summary>
+    internal static string DatasetDigest(string mlflowDigest) =>
+        mlflowDigest.Contains(':', StringComparison.Ordinal) ? mlflowDigest : "mlflow:" + mlflowDigest;
+
     /// <summary>Registers the input's dataset (version by digest) in the run's namespace; returns the input as MLflow shows it.</summary>
     private async Task<JsonObject> RegisterAsync(Experiment run, MlflowRequest input, string field, CancellationToken cancellationToken)
     {
@@ -112,7 +121,7 @@ public sealed class MlflowRunInputsApi(MlflowTrackingApi tracking, DatasetCatalo
         var source = dataset.String("source") ?? string.Empty;
         var tags = input.KeyValues("tags");
         var described = new Dictionary<string, string>(StringComparer.Ordinal) { ["mlflow.source_type"] = MlflowRunMapping.Json(sourceType) };
-        await datasets.RegisterDatasetAsync(new NewDataset(run.Namespace, name, null, source, digest, described), cancellationToken);
+        await datasets.RegisterDatasetAsync(new NewDataset(run.Namespace, name, null, source, DatasetDigest(digest), described), cancellationToken);
 
         var node = new JsonObject
         {
