@@ -65,6 +65,18 @@ public sealed class StreamGuard : IAsyncDisposable
     /// <summary>Most client connections Kestrel accepts at once (null: no limit), from the open-file limit.</summary>
     public long? MaxConnections { get; }
 
+    /// <summary>Uploads in progress now.</summary>
+    public int UploadsInProgress
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _uploads;
+            }
+        }
+    }
+
     /// <summary>Stream buffer memory reserved now, in bytes.</summary>
     public long MemoryInUse
     {

@@ -95,8 +95,11 @@ public sealed class StreamLimitTests
             using (otherChannel)
             {
                 var parent = (await greedy.CreateExperimentAsync(new CreateExperimentRequest { Name = "capped", Namespace = "limits" })).ExperimentId;
+                var guard = fixture.Server.Services.GetRequiredService<StreamGuard>();
                 using var first = await StartStalledUploadAsync(greedy, parent, "1.bin");
                 using var second = await StartStalledUploadAsync(greedy, parent, "2.bin");
+                // The server handles calls concurrently: the third starts only once both hold their slots.
+                await WaitForAsync(() => guard.UploadsInProgress == 2);
                 using var third = greedy.UploadFile();
                 await WriteMetadataIgnoringResetAsync(third, parent, "3.bin");
                 var refused = await Assert.ThrowsAsync<RpcException>(() => third.ResponseAsync.WaitAsync(Patience));
