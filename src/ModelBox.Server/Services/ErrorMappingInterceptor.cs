@@ -138,14 +138,7 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
         {
             try
             {
-                if (cancellationToken.CanBeCanceled)
-                {
-                    await inner.WriteAsync(message, cancellationToken);
-                }
-                else
-                {
-                    await inner.WriteAsync(message, CancellationToken.None);
-                }
+                await inner.WriteAsync(message, cancellationToken);
             }
             catch (Exception exception) when (exception is IOException or InvalidOperationException)
             {

@@ -94,15 +94,7 @@ public sealed class StreamGuardInterceptor(StreamGuard guard) : Interceptor
             progress.Begin(write: true);
             try
             {
-                // The one-argument write is the one every writer implements; the other may refuse a cancellable token.
-                if (cancellationToken.CanBeCanceled)
-                {
-                    await inner.WriteAsync(message, cancellationToken);
-                }
-                else
-                {
-                    await inner.WriteAsync(message, CancellationToken.None);
-                }
+                await inner.WriteAsync(message, cancellationToken);
             }
             catch (Exception) when (progress.TimedOut)
             {
