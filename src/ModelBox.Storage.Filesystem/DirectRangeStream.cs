@@ -10,9 +10,7 @@ namespace ModelBox.Storage.Filesystem;
 /// </summary>
 internal sealed class DirectRangeStream(FileStream file, long start, long length) : Stream
 {
-    /// <summary>Held for the whole download, so kept small: a server may serve hundreds of downloads at once (the server
-    /// charges it to each download's memory window). Whole aligned blocks of this size still keep the device busy.</summary>
-    public const int BufferBytes = 256 * 1024;
+    private const int BufferBytes = 1024 * 1024;
 
     private readonly AlignedBuffer _buffer = new(BufferBytes);
     private readonly long _start = start;

@@ -16,9 +16,7 @@ public sealed partial class FilesystemBlobStore : IBlobStore
 {
     // Unbuffered: callers write large chunks already, and an abort must never try to flush bytes a full disk refused.
     private const int WriteBufferSize = 0;
-    // Unbuffered: downloads read whole chunks of 64 KiB or more into their own buffer, so a FileStream buffer would only add
-    // a copy and memory held per download.
-    private const int ReadBufferSize = 0;
+    private const int ReadBufferSize = 256 * 1024;
 
     // Small reads are not worth an aligned 1 MiB buffer; they may well be in the page cache anyway.
     private const long DirectReadMinimumBytes = 1024 * 1024;

@@ -22,7 +22,7 @@ public sealed class StreamGuard : IAsyncDisposable
 
     /// <summary>What the blob reader of one download may hold besides its chunks (the filesystem store's aligned direct-I/O
     /// buffer; the S3 store's response buffers are smaller), charged to every download.</summary>
-    public const long ReaderAllowance = 256 * 1024;
+    public const long ReaderAllowance = 1024 * 1024;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ConnectionUse> _connections = new(StringComparer.Ordinal);

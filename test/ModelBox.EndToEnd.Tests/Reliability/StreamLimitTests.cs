@@ -122,7 +122,7 @@ public sealed class StreamLimitTests
     {
         var fixture = new ModelBoxServerFixture
         {
-            Configure = c => c with { StreamMemoryBytes = 4 * 1024 * 1024, StreamMemoryBytesPerConnection = 4 * 1024 * 1024, StreamIdleTimeoutSeconds = 0 },
+            Configure = c => c with { StreamMemoryBytes = 8 * 1024 * 1024, StreamMemoryBytesPerConnection = 8 * 1024 * 1024, StreamIdleTimeoutSeconds = 0 },
         };
         await fixture.InitializeAsync();
         try
@@ -138,7 +138,7 @@ public sealed class StreamLimitTests
                 // Downloads that are not read, until the budget has no room for the smallest window.
                 var open = new List<AsyncServerStreamingCall<DownloadFileResponse>>();
                 const long Smallest = StreamGuard.MinimumDownloadWindow + StreamGuard.ReaderAllowance;
-                while ((4 * 1024 * 1024) - guard.MemoryInUse >= Smallest && open.Count < 20)
+                while ((8 * 1024 * 1024) - guard.MemoryInUse >= Smallest && open.Count < 20)
                 {
                     var call = client.DownloadFile(new DownloadFileRequest { FileId = file, ChunkSizeBytes = 4 * 1024 * 1024 });
                     Assert.True(await call.ResponseStream.MoveNext()); // the metadata frame: the download holds its window
@@ -146,7 +146,7 @@ public sealed class StreamLimitTests
                 }
 
                 Assert.InRange(open.Count, 3, 19);
-                Assert.InRange(guard.MemoryInUse, 1, 4 * 1024 * 1024);
+                Assert.InRange(guard.MemoryInUse, 1, 8 * 1024 * 1024);
 
                 // Once they have stalled, a new download that is read pre-empts the one stalled longest.
                 await Task.Delay(StreamGuard.PreemptibleAfter * 2);
