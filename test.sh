@@ -37,6 +37,9 @@ install_test_dependencies() {
         # libprotobuf-dev holds the well-known .proto files (struct, timestamp) that protoc imports.
         packages+=(python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev)
     fi
+    # The Python SDK's tests (sdk/python/tests) run under Debian's pytest; its PyTorch helper is tested with Debian's torch.
+    "$debian_python" -c 'import pytest' >/dev/null 2>&1 || packages+=(python3-pytest)
+    "$debian_python" -c 'import torch' >/dev/null 2>&1 || packages+=(python3-torch)
     if ((${#packages[@]} > 0)); then
         echo "==> installing test dependencies: ${packages[*]}"
         export DEBIAN_FRONTEND=noninteractive
@@ -176,6 +179,15 @@ if [[ ! -f "$s3rver_main" ]] || ! grep -q "\"version\": \"$s3rver_version\"" "$s
     mkdir -p "$s3rver_dir"
     (cd "$s3rver_dir" && npm install --no-audit --no-fund --silent --no-save "s3rver@$s3rver_version" >/dev/null)
 fi
+# The MLflow interop test drives the server with a third-party MLflow REST client from npm (pinned), kept in .tools/.
+mlflow_js_version=2.0.7
+mlflow_js_dir="$root/.tools/mlflow-js"
+if [[ ! -f "$mlflow_js_dir/node_modules/mlflow/package.json" ]] || ! grep -q "\"version\": \"$mlflow_js_version\"" "$mlflow_js_dir/node_modules/mlflow/package.json"; then
+    echo "==> installing the npm MLflow client $mlflow_js_version into .tools/"
+    mkdir -p "$mlflow_js_dir"
+    (cd "$mlflow_js_dir" && npm install --no-audit --no-fund --silent --no-save "mlflow@$mlflow_js_version" >/dev/null)
+fi
+export MODELBOX_TEST_MLFLOW_JS="$mlflow_js_dir/node_modules"
 # s3rver decodes x-amz-copy-source with decodeURI, which leaves %2F encoded; S3 decodes the whole header (the AWS SDK
 # encodes the '/' between bucket and key). Apply S3's behaviour so server-side copies work as they do on S3.
 sed -i "s/decodeURI(ctx.headers\['x-amz-copy-source'\])/decodeURIComponent(ctx.headers['x-amz-copy-source'])/" \
@@ -228,15 +240,21 @@ dotnet test ModelBox.slnx -c Release \
     --logger "trx;LogFilePrefix=r" \
     --results-directory "$results_dir" "$@"
 dotnet_status=$?
+
+# The Python SDK against the modelbox executable `dotnet test` just built (Release), results as JUnit XML.
+echo "==> pytest sdk/python/tests"
+MODELBOX_DLL="$root/src/ModelBox/bin/Release/net10.0/modelbox.dll" "$debian_python" -m pytest sdk/python/tests -q \
+    -p no:cacheprovider --junitxml="$results_dir/python-sdk.junit.xml"
+pytest_status=$?
 set -e
 
-"$debian_python" - "$results_dir" "$dotnet_status" <<'PY'
+"$debian_python" - "$results_dir" "$dotnet_status" "$pytest_status" <<'PY'
 import glob
 import os
 import sys
 import xml.etree.ElementTree as ET
 
-results_dir, dotnet_status = sys.argv[1], int(sys.argv[2])
+results_dir, dotnet_status, pytest_status = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 
 
@@ -272,7 +290,25 @@ for path in sorted(glob.glob(os.path.join(results_dir, "**", "*.trx"), recursive
         if info.get("outcome") == "Error" and text and "[FAIL]" not in text[0]:
             project = os.path.basename(path)
             projects.setdefault(project, [0, 0, 0])[1] += 1
-            failures.append(f"{project}: run error: {text[0] if text else 'unknown'}")
+            # The whole text (a fixture's message names what the server logged), folded to 60 lines at most.
+            detail = "\n      ".join(text[:60]) + ("\n      ..." if len(text) > 60 else "")
+            failures.append(f"{project}: run error: {detail}")
+
+# The Python SDK's pytest results (JUnit XML).
+for path in sorted(glob.glob(os.path.join(results_dir, "*.junit.xml"))):
+    counts = projects.setdefault("python-sdk (pytest)", [0, 0, 0])
+    for case in ET.parse(path).getroot().iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            counts[1] += 1
+            failures.append(f"python-sdk: {case.get('classname')}.{case.get('name')}")
+        elif case.find("skipped") is not None:
+            counts[2] += 1
+        else:
+            counts[0] += 1
+# A collection error or a crash is no failed test case (nor, maybe, a report); it must still fail the run.
+if pytest_status not in (0, 1) and projects.get("python-sdk (pytest)", [0, 0, 0])[1] == 0:
+    projects.setdefault("python-sdk (pytest)", [0, 0, 0])[1] += 1
+    failures.append(f"python-sdk: pytest exited with status {pytest_status}")
 
 if projects:
     width = max(len("project"), *(len(p) for p in projects))
@@ -294,6 +330,8 @@ total = passed + failed + skipped
 print()
 if dotnet_status != 0:
     print(f"dotnet test exited with status {dotnet_status}")
+if pytest_status != 0:
+    print(f"pytest exited with status {pytest_status}")
 if total == 0:
     print(f"no test results found in {results_dir}")
 sys.stdout.flush()
@@ -302,5 +340,5 @@ summary = f"{passed} passed, {failed} failed"
 if skipped > 0:
     summary += f", {skipped} skipped"
 print(summary)
-sys.exit(1 if failed > 0 or total == 0 or dotnet_status != 0 else 0)
+sys.exit(1 if failed > 0 or total == 0 or dotnet_status != 0 or pytest_status != 0 else 0)
 PY

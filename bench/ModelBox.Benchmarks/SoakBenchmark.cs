@@ -27,16 +27,28 @@ public static class SoakBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         var minutes = 10.0;
+        var hostile = false;
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--hostile")
+            {
+                hostile = true;
+                continue;
+            }
+
             minutes = args[i] == "--minutes" && i + 1 < args.Length
                 ? double.Parse(args[++i], CultureInfo.InvariantCulture)
-                : throw new ArgumentException($"unknown option {args[i]}; usage: soak [--minutes N]");
+                : throw new ArgumentException($"unknown option {args[i]}; usage: soak [--minutes N] [--hostile]");
         }
 
         var dataDir = Directory.CreateTempSubdirectory("modelbox-soak-").FullName;
         var server = ServerStorage.CreateServer(
-            new ServerConfig { ListenAddr = "127.0.0.1:0", HttpListenAddr = "127.0.0.1:0", PrometheusListenAddr = "127.0.0.1:0", DataDir = dataDir },
+            new ServerConfig
+            {
+                ListenAddr = "127.0.0.1:0", HttpListenAddr = "127.0.0.1:0", PrometheusListenAddr = "127.0.0.1:0", DataDir = dataDir,
+                // With hostile clients, stalled streams are ended within the soak's minutes.
+                StreamIdleTimeoutSeconds = hostile ? 20 : 300,
+            },
             logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
         try
         {
@@ -54,9 +66,14 @@ public static class SoakBenchmark
 
             using var stop = new CancellationTokenSource();
             var watchers = Enumerable.Range(0, Watchers).Select(_ => WatchAsync(workload, stop.Token)).ToArray();
+            await using var hostiles = hostile
+                ? new HostileClients(server.GrpcAddress, workload.FirstExperiment, await HostileClients.UploadTargetAsync(workload.Client, workload.FirstExperiment), Workload.Namespace)
+                : null;
+            var hostileRun = hostiles?.RunAsync(stop.Token) ?? Task.CompletedTask;
             var rows = await SoakAsync(workload, target, TimeSpan.FromMinutes(minutes));
             await stop.CancelAsync();
             await Task.WhenAll(watchers);
+            await hostileRun;
 
             Console.WriteLine();
             Console.WriteLine("| minute | calls | calls/s | errors | p50 ms | p99 ms | working set MiB | live GC heap MiB | changes watched |");
@@ -83,7 +100,13 @@ public static class SoakBenchmark
                 Console.WriteLine("  error: " + sample);
             }
 
-            return errors == 0 ? 0 : 1;
+            if (hostiles is not null)
+            {
+                Console.WriteLine("hostile calls by status: " + string.Join(", ", hostiles.Outcomes.OrderBy(o => o.Key).Select(o => $"{o.Key} {o.Value}"))
+                    + $"; INTERNAL/UNKNOWN: {hostiles.Internal} (goal 0: {(hostiles.Internal == 0 ? "met" : "MISSED")})");
+            }
+
+            return errors == 0 && (hostiles?.Internal ?? 0) == 0 ? 0 : 1;
         }
         finally
         {
@@ -225,6 +248,9 @@ public static class SoakBenchmark
         }
 
         public ModelStore.ModelStoreClient Client { get; }
+
+        /// <summary>A seeded experiment (the hostile clients' target).</summary>
+        public string FirstExperiment => _experiments[0];
 
         public ConcurrentQueue<string> ErrorSamples { get; } = new();
 

@@ -326,6 +326,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
     /// <param name="framework">The framework.</param>
     /// <param name="uniqueTags">Tags unique within the model.</param>
     /// <param name="metadata">Metadata: any JSON value per key.</param>
+    /// <param name="lineage">Where it came from (experiment, checkpoint, datasets, parent versions), recorded with it in one step.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The stored version and whether it already existed.</returns>
     public async Task<CreateResult<ModelVersion>> CreateModelVersionAsync(
@@ -336,6 +337,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
         Framework framework = Framework.Unknown,
         IEnumerable<string>? uniqueTags = null,
         IReadOnlyDictionary<string, JsonElement>? metadata = null,
+        LineageSpec? lineage = null,
         CancellationToken cancellationToken = default)
     {
         var request = new CreateModelVersionRequest
@@ -346,6 +348,8 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
             Description = description ?? "",
             Framework = framework.ToProto(),
             Metadata = ProtocolMapping.ToProto(metadata),
+            Lineage = lineage is null ? null : ToProto(lineage),
+            Actor = _options.Actor ?? "",
         };
         if (uniqueTags is not null)
         {

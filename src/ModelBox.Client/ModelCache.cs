@@ -9,7 +9,16 @@ namespace ModelBox.Client;
 public sealed record PulledFile(ArtifactFile File, string CachePath, string LocalPath);
 
 /// <summary>A model version resolved from a reference, with its files present locally.</summary>
-public sealed record PulledModel(ModelVersion Version, IReadOnlyList<PulledFile> Files);
+public sealed record PulledModel(ModelVersion Version, IReadOnlyList<PulledFile> Files)
+{
+    /// <summary>The files of the version that were not pulled, each with the reason.</summary>
+    public IReadOnlyList<SkippedFile> Skipped { get; init; } = [];
+}
+
+/// <summary>A file a pull left out: tracked elsewhere (no bytes on the server), or a name that cannot be placed safely.</summary>
+/// <param name="File">The file record.</param>
+/// <param name="Reason">Why, in a sentence fragment (for a warning line).</param>
+public sealed record SkippedFile(ArtifactFile File, string Reason);
 
 /// <summary>
 /// A local content-addressed cache of model files keyed by SHA-256. A file is downloaded once, verified against the
@@ -53,7 +62,11 @@ public sealed class ModelCache
         return await PullAsync(version, targetDirectory, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Makes the stored files of a version present locally (tracked files without bytes on the server are skipped).</summary>
+    /// <summary>
+    /// Makes the stored files of a version present locally. What cannot be pulled is left out and listed in
+    /// <see cref="PulledModel.Skipped"/>: files tracked elsewhere (no bytes on the server) and, with a target folder, files
+    /// whose name cannot be placed in it safely (<c>.</c>, <c>..</c>, control characters, or the name of an earlier file).
+    /// </summary>
     /// <param name="version">The version (as returned with its files).</param>
     /// <param name="targetDirectory">A folder to place the files in, or null.</param>
     /// <param name="cancellationToken">Cancels the pull.</param>
@@ -61,24 +74,59 @@ public sealed class ModelCache
     {
         ArgumentNullException.ThrowIfNull(version);
         var files = new List<PulledFile>();
-        foreach (var file in version.Files.Where(f => f.Sha256.Length == 64))
+        var skipped = new List<SkippedFile>();
+        var folder = targetDirectory is null ? null : Path.GetFullPath(targetDirectory);
+        var taken = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in version.Files)
         {
-            var cached = await GetAsync(file, cancellationToken).ConfigureAwait(false);
-            var local = cached;
-            if (targetDirectory is not null)
+            // Uploaded files have their bytes on the server; tracked ones live at their URI, whatever checksums they carry.
+            if (file.Uri.Length > 0 || file.Sha256.Length != 64)
             {
-                System.IO.Directory.CreateDirectory(targetDirectory);
+                skipped.Add(new SkippedFile(file, file.Uri.Length > 0 ? $"tracked at {file.Uri}, not stored on the server" : "not stored on the server"));
+                continue;
+            }
+
+            string? local = null;
+            if (folder is not null)
+            {
                 // Only the file name: a path from the server must not write outside the target folder.
                 var name = Path.GetFileName(file.Path.Replace('\\', '/'));
-                local = Path.Combine(Path.GetFullPath(targetDirectory), name.Length > 0 ? name : file.Id);
+                name = name.Length > 0 ? name : file.Id;
+                if (UnsafeName(name) is { } why)
+                {
+                    skipped.Add(new SkippedFile(file, why));
+                    continue;
+                }
+
+                if (!taken.Add(name))
+                {
+                    skipped.Add(new SkippedFile(file, $"another file of the version is already placed as '{name}'"));
+                    continue;
+                }
+
+                local = Path.Combine(folder, name);
+            }
+
+            var cached = await GetAsync(file, cancellationToken).ConfigureAwait(false);
+            if (local is not null)
+            {
+                System.IO.Directory.CreateDirectory(folder!);
                 await PlaceAsync(cached, local, cancellationToken).ConfigureAwait(false);
             }
 
-            files.Add(new PulledFile(file, cached, local));
+            files.Add(new PulledFile(file, cached, local ?? cached));
         }
 
-        return new PulledModel(version, files);
+        return new PulledModel(version, files) { Skipped = skipped };
     }
+
+    /// <summary>Why a file name cannot be a file in the target folder, or null when it can.</summary>
+    private static string? UnsafeName(string name) =>
+        name is "." or ".."
+            ? $"its name '{name}' is not a file name"
+            : name.Any(char.IsControl) || name.Contains('\0', StringComparison.Ordinal)
+                ? "its name holds control characters"
+                : null;
 
     /// <summary>The cached copy of a file, downloading and verifying it first when it is not cached yet.</summary>
     /// <param name="file">The file record (with its SHA-256).</param>

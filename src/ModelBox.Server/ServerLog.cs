@@ -9,17 +9,17 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 2, EventName = "SchemaReady", Level = LogLevel.Information, Message = "Metadata store '{Backend}' ready at {Location}, schema version {SchemaVersion}")]
     public static partial void SchemaReady(ILogger logger, string backend, string location, long schemaVersion);
 
-    [LoggerMessage(EventId = 3, EventName = "Listening", Level = LogLevel.Information, Message = "ModelBox {Version} serving gRPC on {Address}")]
-    public static partial void Listening(ILogger logger, string version, string address);
+    [LoggerMessage(EventId = 3, EventName = "Listening", Level = LogLevel.Information, Message = "ModelBox {Version} serving gRPC on {Bound}, {Address}")]
+    public static partial void Listening(ILogger logger, string version, string bound, string address);
 
     [LoggerMessage(EventId = 4, EventName = "Stopping", Level = LogLevel.Information, Message = "ModelBox is shutting down")]
     public static partial void Stopping(ILogger logger);
 
-    [LoggerMessage(EventId = 5, EventName = "Request", Level = LogLevel.Information, Message = "{Method} {Status} {DurationMs:0.000} ms from {Peer}")]
-    public static partial void Request(ILogger logger, string method, Grpc.Core.StatusCode status, double durationMs, string peer);
+    [LoggerMessage(EventId = 5, EventName = "Request", Message = "{Method} {Status} {DurationMs:0.000} ms from {Peer}")]
+    public static partial void Request(ILogger logger, LogLevel level, string method, Grpc.Core.StatusCode status, double durationMs, string peer);
 
-    [LoggerMessage(EventId = 6, EventName = "ListeningHttp", Level = LogLevel.Information, Message = "Serving {What} on {Address}")]
-    public static partial void ListeningOn(ILogger logger, string what, string address);
+    [LoggerMessage(EventId = 6, EventName = "ListeningHttp", Level = LogLevel.Information, Message = "Serving {What} on {Bound}, {Address}")]
+    public static partial void ListeningOn(ILogger logger, string what, string bound, string address);
 
     [LoggerMessage(EventId = 7, EventName = "ClientAborted", Level = LogLevel.Debug, Message = "{Method}: the client closed the stream ({Reason})")]
     public static partial void ClientAborted(ILogger logger, string method, string reason);

@@ -8,6 +8,7 @@ namespace ModelBox.Storage.Migrations;
 /// its write transaction already excludes every other writer of the file.
 /// </summary>
 [Migration(6, "blob reference locks")]
+[ChangesOnly("postgres", "mysql")]
 public sealed class M0006_BlobLocks : Migration
 {
     public override void Up()

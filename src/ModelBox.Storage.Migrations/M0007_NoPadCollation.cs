@@ -10,7 +10,8 @@ namespace ModelBox.Storage.Migrations;
 /// utf8mb4_nopad_bin; MySQL 8 has utf8mb4_0900_bin. Every table is converted (which rebuilds it), and the database
 /// default changes so tables created later follow. SQLite and PostgreSQL ("C" collation) never padded; nothing to do.
 /// </summary>
-[Migration(7, "MySQL: NO PAD binary collation")]
+[Migration(7, "NO PAD binary collation")]
+[ChangesOnly("mysql")]
 public sealed class M0007_NoPadCollation : Migration
 {
     public override void Up() =>

@@ -16,6 +16,28 @@ public static class SchemaMigrations
 
     /// <summary>The table FluentMigrator records applied versions in (its default name).</summary>
     public const string VersionTable = "VersionInfo";
+
+    /// <summary>
+    /// Whether <paramref name="migration"/> changes anything on <paramref name="backend"/> (a dialect name: sqlite,
+    /// postgres, mysql); a migration without <see cref="ChangesOnlyAttribute"/> changes every backend.
+    /// </summary>
+    public static bool Changes(Type migration, string backend)
+    {
+        ArgumentNullException.ThrowIfNull(migration);
+        return migration.GetCustomAttribute<ChangesOnlyAttribute>() is not { } only
+            || only.Backends.Contains(backend, StringComparer.Ordinal);
+    }
+}
+
+/// <summary>
+/// The backends a migration changes anything on; on the others it only records its version (so operators are not told
+/// that a MySQL collation was applied to their SQLite file).
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
+public sealed class ChangesOnlyAttribute(params string[] backends) : Attribute
+{
+    /// <summary>Dialect names: sqlite, postgres, mysql.</summary>
+    public IReadOnlyList<string> Backends { get; } = backends;
 }
 
 /// <summary>

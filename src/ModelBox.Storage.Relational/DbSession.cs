@@ -25,6 +25,31 @@ internal sealed class DbSession(DbConnection connection, DbTransaction transacti
     public async Task<List<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
         (await Connection.QueryAsync<T>(Command(sql, parameters, cancellationToken)).ConfigureAwait(false)).AsList();
 
+    /// <summary>
+    /// Reads rows one at a time while <paramref name="keep"/> says so (it sees each row after it was read and the row is
+    /// kept either way): a result whose size is only known while reading it never has to be held whole.
+    /// </summary>
+    public async Task<List<T>> QueryWhileAsync<T>(string sql, object? parameters, Func<T, bool> keep, CancellationToken cancellationToken)
+    {
+        var rows = new List<T>();
+        var reader = await Connection.ExecuteReaderAsync(Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            var parse = reader.GetRowParser<T>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var row = parse(reader);
+                rows.Add(row);
+                if (!keep(row))
+                {
+                    break;
+                }
+            }
+        }
+
+        return rows;
+    }
+
     /// <summary>Runs a statement built for this request only (see <see cref="SqlDialect.SqlOnce"/>).</summary>
     public async Task<List<T>> QueryOnceAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
         (await Connection.QueryAsync<T>(new CommandDefinition(

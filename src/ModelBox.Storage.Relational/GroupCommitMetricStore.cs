@@ -51,6 +51,13 @@ public sealed class GroupCommitMetricStore : IMetricStore, IAsyncDisposable
         return count;
     }
 
+    // The check for stored points reads inside the append's transaction; a group would have to read for every batch in it.
+    public Task<long> AppendDistinctAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
+        _inner.AppendDistinctAsync(batch, cancellationToken);
+
+    public Task<IReadOnlyList<MetricSeries>> ReadLatestAsync(string parentId, CancellationToken cancellationToken = default) =>
+        _inner.ReadLatestAsync(parentId, cancellationToken);
+
     public Task<IReadOnlyList<MetricSeries>> ReadAllAsync(string parentId, CancellationToken cancellationToken = default) =>
         _inner.ReadAllAsync(parentId, cancellationToken);
 

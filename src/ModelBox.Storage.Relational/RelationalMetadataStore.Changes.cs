@@ -28,6 +28,27 @@ public sealed partial class RelationalMetadataStore
             cancellationToken);
     }
 
+    public Task<ChangePage> ReadChangePageAsync(
+        string @namespace, long afterSequence, int limit, long maxStateBytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxStateBytes, 1);
+        return ReadAsync(
+            async session =>
+            {
+                // Rows are read one at a time and the read stops at the first record that ends past the budget, so neither
+                // this process nor the database materialises more than the page.
+                long bytes = 0;
+                var rows = await session.QueryWhileAsync<ChangeRow>(
+                    $"SELECT {ChangeColumns} FROM changes WHERE namespace = @Namespace AND sequence > @After ORDER BY sequence LIMIT @Limit",
+                    new { Namespace = @namespace, After = afterSequence, Limit = limit },
+                    row => (bytes += row.StateJson.Length) < maxStateBytes,
+                    cancellationToken).ConfigureAwait(false);
+                return new ChangePage(rows.ConvertAll(row => row.ToChangeRecord()), rows.Count == limit || bytes >= maxStateBytes);
+            },
+            cancellationToken);
+    }
+
     public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken = default) =>
         ReadAsync(
             async session => await session.ScalarAsync<long?>("SELECT MAX(sequence) FROM changes", null, cancellationToken).ConfigureAwait(false) ?? 0,

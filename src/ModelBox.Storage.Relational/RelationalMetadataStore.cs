@@ -19,7 +19,7 @@ namespace ModelBox.Storage.Relational;
 /// (a counter row on the server databases, the next rowid under SQLite's write lock), so sequences become visible in
 /// commit order. Many replicas may share a server database.
 /// </summary>
-public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMetadataStore, IEventStore, IChangeLog
+public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMetadataStore, IEventStore, IChangeLog, IMlflowExperimentStore
 {
     private readonly SqlDialect _dialect;
     private readonly InProcessChangeSignal _localSignal;
@@ -112,7 +112,14 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
 
         foreach (var (version, migration) in pending)
         {
-            RelationalStoreLog.MigrationApplied(_logger, _dialect.Name, version, migration.Description ?? string.Empty, _dialect.Describe());
+            if (SchemaMigrations.Changes(migration.Migration.GetType(), _dialect.Name))
+            {
+                RelationalStoreLog.MigrationApplied(_logger, _dialect.Name, version, migration.Description ?? string.Empty, _dialect.Describe());
+            }
+            else
+            {
+                RelationalStoreLog.MigrationNotApplicable(_logger, _dialect.Name, version, migration.Description ?? string.Empty);
+            }
         }
 
         if (pending.Count == 0)

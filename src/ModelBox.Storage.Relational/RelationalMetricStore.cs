@@ -17,15 +17,126 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
 
     private readonly RelationalMetadataStore _database = database ?? throw new ArgumentNullException(nameof(database));
 
-    public async Task<long> AppendAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
+    public Task<long> AppendAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var count = RelationalMetricStore.PointCount(batch);
+        return PointCount(batch) == 0
+            ? Task.FromResult(0L)
+            : _database.WriteAsync(session => AppendInSessionAsync(session, batch, cancellationToken), cancellationToken);
+    }
 
-        if (count == 0)
+    public Task<long> AppendDistinctAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return PointCount(batch) == 0
+            ? Task.FromResult(0L)
+            : _database.WriteAsync(
+                async session =>
+                {
+                    var fresh = await WithoutStoredPointsAsync(session, batch, cancellationToken).ConfigureAwait(false);
+                    return PointCount(fresh) == 0 ? 0 : await AppendInSessionAsync(session, fresh, cancellationToken).ConfigureAwait(false);
+                },
+                cancellationToken);
+    }
+
+    public Task<IReadOnlyList<MetricSeries>> ReadLatestAsync(string parentId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parentId);
+        return _database.ReadAsync<IReadOnlyList<MetricSeries>>(
+            async session =>
+            {
+                var series = new List<(long Id, string Key)>();
+                await using (var list = session.CreateCommand("SELECT id, \"key\" FROM metric_series WHERE parent_id = @Parent ORDER BY \"key\""))
+                {
+                    Add(list, "Parent", parentId);
+                    await using var rows = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    while (await rows.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        series.Add((rows.GetInt64(0), rows.GetString(1)));
+                    }
+                }
+
+                var result = new List<MetricSeries>(series.Count);
+                foreach (var (id, key) in series)
+                {
+                    // One seek per series on the primary key, from its end: cheap however long the series is.
+                    await using var command = session.CreateCommand(
+                        $"SELECT {PointColumns} FROM metric_points WHERE series_id = @Series ORDER BY step DESC, \"time\" DESC, seq DESC LIMIT 1");
+                    Add(command, "Series", id);
+                    await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        result.Add(new MetricSeries(key, [ReadPoint(reader, 0)]));
+                    }
+                }
+
+                return result;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// The batch without the points its series hold already (same step, time, kind and value; NaN equals NaN). One range
+    /// read per parent over the steps the batch touches, which for a training loop's batch is the newest step or two.
+    /// </summary>
+    private static async Task<IReadOnlyList<MetricSeriesPoints>> WithoutStoredPointsAsync(
+        DbSession session, IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken)
+    {
+        var stored = new HashSet<(string Parent, string Key, long Step, long Time, MetricValueKind Kind, long Bits)>();
+        foreach (var parent in batch.Where(s => s.Points.Count > 0).GroupBy(s => s.ParentId, StringComparer.Ordinal))
         {
-            return 0;
+            var keys = parent.Select(s => s.Key).Distinct(StringComparer.Ordinal).ToList();
+            var minStep = parent.SelectMany(s => s.Points).Min(p => p.Step);
+            var maxStep = parent.SelectMany(s => s.Points).Max(p => p.Step);
+            foreach (var chunk in keys.Chunk(500))
+            {
+                await using var command = session.CreateCommand(
+                    $"SELECT p.step, p.\"time\", p.kind, p.num, p.txt, p.bin, p.seq, s.\"key\" FROM metric_series s JOIN metric_points p ON p.series_id = s.id "
+                    + $"WHERE s.parent_id = @Parent AND s.\"key\" IN ({string.Join(", ", chunk.Select((_, i) => $"@k{i}"))}) AND p.step BETWEEN @From AND @To");
+                Add(command, "Parent", parent.Key);
+                Add(command, "From", minStep);
+                Add(command, "To", maxStep);
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    Add(command, $"k{i}", chunk[i]);
+                }
+
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var point = ReadPoint(reader, 0);
+                    if (point.IsNumeric)
+                    {
+                        stored.Add((parent.Key, reader.GetString(7), point.Step, point.WallclockSeconds, point.Kind, BitConverter.DoubleToInt64Bits(Canonical(point.Number))));
+                    }
+                }
+            }
         }
+
+        if (stored.Count == 0)
+        {
+            return batch;
+        }
+
+        var result = new List<MetricSeriesPoints>(batch.Count);
+        foreach (var series in batch)
+        {
+            var kept = series.Points
+                .Where(p => !p.IsNumeric
+                    || !stored.Contains((series.ParentId, series.Key, p.Step, p.WallclockSeconds, p.Kind, BitConverter.DoubleToInt64Bits(Canonical(p.Number)))))
+                .ToList();
+            result.Add(series with { Points = kept });
+        }
+
+        return result;
+    }
+
+    // Every NaN is the same value to a reader (the database keeps no payload).
+    private static double Canonical(double value) => double.IsNaN(value) ? double.NaN : value;
+
+    private async Task<long> AppendInSessionAsync(DbSession session, IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken)
+    {
+        var count = PointCount(batch);
 
         // A stable sort: points of one series logged twice in a batch keep their order.
         var ordered = batch
@@ -47,27 +158,22 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
             }
         }
 
-        return await _database.WriteAsync(
-            async session =>
+        var counts = await UpsertSeriesAsync(session, distinct, cancellationToken).ConfigureAwait(false);
+        var rows = new List<PointRow>((int)Math.Min(count, 1_000_000));
+        foreach (var series in ordered)
+        {
+            var (id, next) = counts[(series.ParentId, series.Key)];
+            foreach (var point in series.Points)
             {
-                var counts = await UpsertSeriesAsync(session, distinct, cancellationToken).ConfigureAwait(false);
-                var rows = new List<PointRow>((int)Math.Min(count, 1_000_000));
-                foreach (var series in ordered)
-                {
-                    var (id, next) = counts[(series.ParentId, series.Key)];
-                    foreach (var point in series.Points)
-                    {
-                        rows.Add(PointRow.From(id, next++, point));
-                    }
+                rows.Add(PointRow.From(id, next++, point));
+            }
 
-                    counts[(series.ParentId, series.Key)] = (id, next);
-                }
+            counts[(series.ParentId, series.Key)] = (id, next);
+        }
 
-                await session.Dialect.InsertPointsAsync(session.Connection, session.Transaction, rows, cancellationToken).ConfigureAwait(false);
-                await UpdateSummariesAsync(session, BySeries(ordered, counts), cancellationToken).ConfigureAwait(false);
-                return count;
-            },
-            cancellationToken).ConfigureAwait(false);
+        await session.Dialect.InsertPointsAsync(session.Connection, session.Transaction, rows, cancellationToken).ConfigureAwait(false);
+        await UpdateSummariesAsync(session, BySeries(ordered, counts), cancellationToken).ConfigureAwait(false);
+        return count;
     }
 
     /// <summary>Each series' points in arrival order (a series logged twice in a batch comes as consecutive entries).</summary>

@@ -29,6 +29,7 @@ public static class RelationalStorage
         services.AddSingleton<IChangeLog>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IFileRecordStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
+        services.AddSingleton<IMlflowExperimentStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IMetricStore>(sp =>
         {
             var metrics = new RelationalMetricStore(sp.GetRequiredService<RelationalMetadataStore>());

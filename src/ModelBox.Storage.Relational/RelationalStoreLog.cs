@@ -31,4 +31,8 @@ internal static partial class RelationalStoreLog
     [LoggerMessage(EventId = 7, EventName = "MetricGroupFailed", Level = LogLevel.Error,
         Message = "Committing a group of {Requests} metric appends ({Points} points) failed")]
     public static partial void MetricGroupFailed(ILogger logger, int requests, long points, Exception exception);
+
+    [LoggerMessage(EventId = 8, EventName = "MigrationNotApplicable", Level = LogLevel.Debug,
+        Message = "Recorded {Backend} schema migration {Version} ({Description}): it changes nothing on this backend")]
+    public static partial void MigrationNotApplicable(ILogger logger, string backend, long version, string description);
 }

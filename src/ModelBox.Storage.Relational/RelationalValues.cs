@@ -41,4 +41,5 @@ internal static class RelationalValues
 [JsonSourceGenerationOptions(NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(Dictionary<string, float>))]
 [JsonSerializable(typeof(List<string>))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class RelationalJsonContext : JsonSerializerContext;

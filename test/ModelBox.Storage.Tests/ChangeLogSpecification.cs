@@ -156,6 +156,36 @@ public abstract class ChangeLogSpecification : BackendSpecification
     }
 
     [Fact]
+    public async Task A_page_holds_no_more_state_than_asked_but_always_one_record_and_says_whether_more_follow()
+    {
+        for (var i = 0; i < 6; i++)
+        {
+            await CreateExperimentAsync("lab", $"run-{i}");
+        }
+
+        var all = await ReadLogAsync("lab");
+        var size = all[0].StateJson.Length;
+        Assert.All(all, r => Assert.Equal(size, r.StateJson.Length)); // run-0 .. run-5: states of one length
+
+        var twoAndABit = await Backend.ChangeLog.ReadChangePageAsync("lab", 0, 100, (2 * size) + 1);
+        Assert.Equal(all.Take(3), twoAndABit.Records); // the third starts within the budget
+        Assert.True(twoAndABit.More);
+
+        var tiny = await Backend.ChangeLog.ReadChangePageAsync("lab", all[0].Sequence, 100, 1);
+        Assert.Equal(all.Skip(1).Take(1), tiny.Records);
+        Assert.True(tiny.More);
+
+        var byCount = await Backend.ChangeLog.ReadChangePageAsync("lab", 0, 6, long.MaxValue);
+        Assert.Equal(all, byCount.Records);
+        Assert.True(byCount.More); // a full page by count cannot know that nothing follows
+
+        var rest = await Backend.ChangeLog.ReadChangePageAsync("lab", all[3].Sequence, 100, long.MaxValue);
+        Assert.Equal(all.Skip(4), rest.Records);
+        Assert.False(rest.More);
+        Assert.Empty((await Backend.ChangeLog.ReadChangePageAsync("lab", all[^1].Sequence, 100, 1)).Records);
+    }
+
+    [Fact]
     public async Task A_commit_wakes_the_subscribers_of_its_namespace()
     {
         var woken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -241,6 +271,56 @@ public abstract class ChangeLogSpecification : BackendSpecification
         Assert.Equal(log, await lateTask.WaitAsync(HangGuard));
         await early.DisposeAsync();
         await late.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Backlog_and_live_reads_in_pages_of_one_record_by_size_still_deliver_everything_once_in_order()
+    {
+        for (var i = 0; i < 9; i++)
+        {
+            await CreateExperimentAsync("lab", $"backlog-{i}");
+        }
+
+        // Every page is cut by its byte budget after its first record.
+        await using var feed = new ChangeFeed(Backend.ChangeLog, Backend.ChangeSignal, new ChangeFeedOptions(ReadBatchBytes: 1));
+        await using var watch = feed.WatchAsync("lab", 0).GetAsyncEnumerator();
+        var backlog = await TakeAsync(watch, 9);
+        for (var i = 0; i < 7; i++)
+        {
+            await CreateExperimentAsync("lab", $"live-{i}");
+        }
+
+        var live = await TakeAsync(watch, 7);
+        Assert.Equal(await ReadLogAsync("lab"), backlog.Concat(live));
+    }
+
+    [Fact]
+    public async Task A_watcher_whose_buffer_holds_too_many_bytes_is_ended_with_aborted_like_a_full_one()
+    {
+        await using var feed = new ChangeFeed(Backend.ChangeLog, Backend.ChangeSignal, new ChangeFeedOptions(WatcherBufferBytes: 1));
+        await using var slow = feed.WatchAsync("lab", 0).GetAsyncEnumerator();
+        await using var fast = feed.WatchAsync("lab", 0, bufferSize: 100, bufferBytes: long.MaxValue).GetAsyncEnumerator();
+        await CreateExperimentAsync("lab", "first");
+        var received = await TakeAsync(slow, 1);
+        await TakeAsync(fast, 1);
+
+        var fastRest = Task.Run(() => TakeAsync(fast, 5));
+        for (var i = 0; i < 5; i++)
+        {
+            await CreateExperimentAsync("lab", $"run-{i}");
+        }
+
+        await fastRest.WaitAsync(HangGuard);
+        var ended = await Assert.ThrowsAsync<ModelBoxException>(async () =>
+        {
+            while (true)
+            {
+                received.AddRange(await TakeAsync(slow, 1));
+            }
+        });
+        Assert.Equal(ErrorKind.Aborted, ended.Kind);
+        Assert.Contains("characters of state", ended.Message, StringComparison.Ordinal);
+        Assert.Equal(2, received.Count); // the first change, then the one record a buffer always takes
     }
 
     [Fact]

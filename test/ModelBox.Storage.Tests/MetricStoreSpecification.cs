@@ -263,4 +263,39 @@ public abstract partial class MetricStoreSpecification : StoreSpecification
 
         public void Add(in MetricPoint point) => Points.Add(point);
     }
+
+    [Fact]
+    public async Task Appending_distinct_points_stores_a_repeated_batch_once_and_new_points_beside_it()
+    {
+        MetricPoint[] points = [MetricPoint.OfDouble(0, T, 0.5), MetricPoint.OfDouble(1, T, double.NaN), MetricPoint.OfDouble(1, T + 1, 0.25)];
+        Assert.Equal(3, await Store.AppendDistinctAsync([new MetricSeriesPoints(Run, "loss", points)]));
+        Assert.Equal(0, await Store.AppendDistinctAsync([new MetricSeriesPoints(Run, "loss", points)]));
+
+        // Same step and time with another value, and a new step, are new points; an equal point of another run is not a repeat.
+        var stored = await Store.AppendDistinctAsync(
+        [
+            new MetricSeriesPoints(Run, "loss", [MetricPoint.OfDouble(0, T, 0.75), MetricPoint.OfDouble(2, T, 0.5), points[0]]),
+            new MetricSeriesPoints(OtherRun, "loss", [points[0]]),
+        ]);
+        Assert.Equal(3, stored);
+        var series = Assert.Single(await Store.ReadAllAsync(Run));
+        Assert.Equal([0L, 0L, 1L, 1L, 2L], series.Points.Select(p => p.Step));
+        Assert.Single(await Store.ReadAllAsync(OtherRun));
+    }
+
+    [Fact]
+    public async Task The_latest_point_of_each_series_is_the_highest_step_then_the_latest_time()
+    {
+        await Store.AppendAsync(
+        [
+            new MetricSeriesPoints(Run, "loss", [MetricPoint.OfDouble(5, T + 9, 1), MetricPoint.OfDouble(7, T, 2), MetricPoint.OfDouble(7, T + 1, 3)]),
+            new MetricSeriesPoints(Run, "acc", [MetricPoint.OfDouble(0, T, double.PositiveInfinity)]),
+            new MetricSeriesPoints(OtherRun, "loss", [MetricPoint.OfDouble(99, T, 9)]),
+        ]);
+        var latest = await Store.ReadLatestAsync(Run);
+        Assert.Equal(["acc", "loss"], latest.Select(s => s.Key));
+        Assert.Equal(double.PositiveInfinity, Assert.Single(latest[0].Points).Number);
+        Assert.Equal(3, Assert.Single(latest[1].Points).Number);
+        Assert.Empty(await Store.ReadLatestAsync("exp-none"));
+    }
 }

@@ -8,7 +8,12 @@ namespace ModelBox.Domain.Changes;
 /// <param name="WatcherBufferSize">How many live changes may wait for one watcher before it is ended with
 /// <see cref="ErrorKind.Aborted"/> (and resumes from its last sequence).</param>
 /// <param name="ReadBatchSize">How many records one read of the log returns at most.</param>
-public sealed record ChangeFeedOptions(int WatcherBufferSize = 1024, int ReadBatchSize = 512);
+/// <param name="ReadBatchBytes">How many characters of state one read of the log returns at most (one record always comes):
+/// a watcher catching up on a large backlog holds one such page, never the backlog.</param>
+/// <param name="WatcherBufferBytes">How many characters of state may wait for one watcher before it is ended like a watcher
+/// whose buffer is full.</param>
+public sealed record ChangeFeedOptions(
+    int WatcherBufferSize = 1024, int ReadBatchSize = 512, long ReadBatchBytes = 64 * 1024, long WatcherBufferBytes = 8 * 1024 * 1024);
 
 /// <summary>
 /// Serves change-stream watchers. One reader per watched namespace reads the log after each wake-up and hands every new
@@ -55,15 +60,15 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
     /// consumer resumes by watching again from the last sequence it received.
     /// </summary>
     public IAsyncEnumerable<ChangeRecord> WatchAsync(string @namespace, long since, CancellationToken cancellationToken = default) =>
-        WatchAsync(@namespace, since, _options.WatcherBufferSize, cancellationToken);
+        WatchAsync(@namespace, since, _options.WatcherBufferSize, null, cancellationToken);
 
     /// <summary>As the public overload, with this watcher's own buffer size (tests mix slow and fast watchers).</summary>
     internal async IAsyncEnumerable<ChangeRecord> WatchAsync(
-        string @namespace, long since, int bufferSize, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        string @namespace, long since, int bufferSize, long? bufferBytes = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(@namespace);
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
-        var watcher = new Watcher(bufferSize);
+        var watcher = new Watcher(bufferSize, bufferBytes ?? _options.WatcherBufferBytes);
         var reader = Acquire(@namespace);
         ModelBoxMetrics.WatchersConnected.Add(1);
         try
@@ -75,20 +80,30 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
             var caughtUp = last >= position;
             while (!caughtUp)
             {
-                var batch = await _log.ReadChangesAsync(@namespace, last, _options.ReadBatchSize, cancellationToken).ConfigureAwait(false);
-                foreach (var record in batch)
+                var page = await _log.ReadChangePageAsync(@namespace, last, _options.ReadBatchSize, _options.ReadBatchBytes, cancellationToken)
+                    .ConfigureAwait(false);
+                var held = PageBytes(page.Records);
+                ModelBoxMetrics.StreamMemory.Add(held, WatchMemory);
+                try
                 {
-                    if (record.Sequence > position)
+                    foreach (var record in page.Records)
                     {
-                        caughtUp = true;
-                        break;
-                    }
+                        if (record.Sequence > position)
+                        {
+                            caughtUp = true;
+                            break;
+                        }
 
-                    yield return record;
-                    last = record.Sequence;
+                        yield return record;
+                        last = record.Sequence;
+                    }
+                }
+                finally
+                {
+                    ModelBoxMetrics.StreamMemory.Add(-held, WatchMemory);
                 }
 
-                caughtUp |= batch.Count < _options.ReadBatchSize || last >= position;
+                caughtUp |= !page.More || last >= position;
             }
 
             // Live: everything after position arrives in the buffer, in order.
@@ -108,8 +123,23 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
         {
             ModelBoxMetrics.WatchersConnected.Add(-1);
             reader.Remove(watcher);
+            watcher.Discard();
             Release(reader);
         }
+    }
+
+    private static readonly KeyValuePair<string, object?> WatchMemory = new("kind", "watch");
+
+    /// <summary>The memory a list of records holds: their state, as UTF-16.</summary>
+    private static long PageBytes(IReadOnlyList<ChangeRecord> records)
+    {
+        long bytes = 0;
+        foreach (var record in records)
+        {
+            bytes += 2L * record.StateJson.Length;
+        }
+
+        return bytes;
     }
 
     /// <summary>Ends every watcher with <see cref="ErrorKind.Unavailable"/> and refuses new ones (server shutdown).</summary>
@@ -198,12 +228,16 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.WatcherBufferSize, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ReadBatchSize, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ReadBatchBytes, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.WatcherBufferBytes, 1, nameof(options));
         return options;
     }
 
-    /// <summary>One consumer's bounded buffer of live changes.</summary>
-    private sealed class Watcher(int capacity)
+    /// <summary>One consumer's bounded buffer of live changes: bounded in records and in characters of state.</summary>
+    private sealed class Watcher(int capacity, long capacityBytes)
     {
+        private long _bytes;
+
         private readonly Channel<ChangeRecord> _buffer = Channel.CreateBounded<ChangeRecord>(new BoundedChannelOptions(capacity)
         {
             SingleReader = true,
@@ -216,16 +250,33 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
         /// <summary>Adds without waiting; false (and the watcher is ended) when the buffer is full.</summary>
         public bool Offer(ChangeRecord record)
         {
-            if (_buffer.Writer.TryWrite(record))
+            // The record is shared with the namespace's other watchers; what this buffer holds on to is what counts here.
+            var size = record.StateJson.Length;
+            var held = Interlocked.Add(ref _bytes, size);
+            if ((held == size || held <= capacityBytes) && _buffer.Writer.TryWrite(record))
             {
+                ModelBoxMetrics.StreamMemory.Add(2L * size, WatchMemory);
                 return true;
             }
+
+            Interlocked.Add(ref _bytes, -size);
 
             _buffer.Writer.TryComplete(new BufferOverflowException());
             return false;
         }
 
         public void Fail(Exception exception) => _buffer.Writer.TryComplete(exception);
+
+        /// <summary>Drops what the buffer still holds (the watch ended), so the memory gauge goes back down.</summary>
+        public void Discard()
+        {
+            _buffer.Writer.TryComplete();
+            while (_buffer.Reader.TryRead(out var record))
+            {
+                Interlocked.Add(ref _bytes, -record.StateJson.Length);
+                ModelBoxMetrics.StreamMemory.Add(-2L * record.StateJson.Length, WatchMemory);
+            }
+        }
 
         public async Task<ChangeRecord> NextAsync(string @namespace, long lastDelivered, CancellationToken cancellationToken)
         {
@@ -235,6 +286,8 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
                 {
                     if (_buffer.Reader.TryRead(out var record))
                     {
+                        Interlocked.Add(ref _bytes, -record.StateJson.Length);
+                        ModelBoxMetrics.StreamMemory.Add(-2L * record.StateJson.Length, WatchMemory);
                         return record;
                     }
                 }
@@ -243,7 +296,7 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
             {
                 throw new ModelBoxException(
                     ErrorKind.Aborted,
-                    $"the watch of namespace '{@namespace}' fell behind: more than {Capacity} changes waited for it; "
+                    $"the watch of namespace '{@namespace}' fell behind: more than {Capacity} changes or {capacityBytes} characters of state waited for it; "
                     + $"watch again with since={lastDelivered} (the last sequence delivered)");
             }
             catch (ModelBoxException exception) when (exception.Kind == ErrorKind.Unavailable)
@@ -402,7 +455,9 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
                     after = _position;
                 }
 
-                var batch = await feed._log.ReadChangesAsync(@namespace, after, feed._options.ReadBatchSize, cancellationToken).ConfigureAwait(false);
+                var page = await feed._log.ReadChangePageAsync(
+                    @namespace, after, feed._options.ReadBatchSize, feed._options.ReadBatchBytes, cancellationToken).ConfigureAwait(false);
+                var batch = page.Records;
                 if (batch.Count == 0)
                 {
                     return;
@@ -426,7 +481,7 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
                     _position = batch[^1].Sequence;
                 }
 
-                if (batch.Count < feed._options.ReadBatchSize)
+                if (!page.More)
                 {
                     return;
                 }

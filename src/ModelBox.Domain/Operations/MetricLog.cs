@@ -71,12 +71,26 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
             throw ModelBoxException.InvalidArgument("value is required");
         }
 
-        return LogBatchAsync([new MetricSeriesPoints(parentId!, key!, [value])], single: true, cancellationToken);
+        return LogBatchAsync([new MetricSeriesPoints(parentId!, key!, [value])], single: true, distinct: false, cancellationToken);
     }
 
     /// <summary>Logs the points of many series (of one or many objects) in one commit; returns how many were stored.</summary>
     public Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
-        LogBatchAsync(batch, single: false, cancellationToken);
+        LogBatchAsync(batch, single: false, distinct: false, cancellationToken);
+
+    /// <summary>
+    /// Logs the points of a batch that are not stored yet (equal step, time and value), so that a client retrying a request
+    /// whose answer it lost stores its points once; returns how many were stored.
+    /// </summary>
+    public Task<long> LogBatchOnceAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
+        LogBatchAsync(batch, single: false, distinct: true, cancellationToken);
+
+    /// <summary>Every series of an object with only its last point (highest step, then latest time).</summary>
+    public async Task<IReadOnlyList<MetricSeries>> GetLatestAsync(string? parentId, CancellationToken cancellationToken = default)
+    {
+        await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
+        return await metrics.ReadLatestAsync(parentId!, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Logs a stream of batches, each in its own commit: reading the next batch overlaps with committing the previous
@@ -307,7 +321,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         return await metrics.ReadPageAsync(parentId!, validKey, page, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, bool single, CancellationToken cancellationToken)
+    private async Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, bool single, bool distinct, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var now = time.GetUtcNow().ToUnixTimeSeconds();
@@ -337,7 +351,9 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
             await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
         }
 
-        var written = await metrics.AppendAsync(validated, cancellationToken).ConfigureAwait(false);
+        var written = distinct
+            ? await metrics.AppendDistinctAsync(validated, cancellationToken).ConfigureAwait(false)
+            : await metrics.AppendAsync(validated, cancellationToken).ConfigureAwait(false);
         ModelBoxMetrics.MetricPointsIngested.Add(written);
         return written;
     }

@@ -18,6 +18,14 @@ public sealed class RegistrySearch(IRegistryStore store)
         string? @namespace, string? filter, string? orderBy, PageRequest page, CancellationToken cancellationToken = default) =>
         store.SearchModelVersionsAsync(SearchQueries.Build(SearchTarget.ModelVersions, @namespace, filter, orderBy), page, cancellationToken);
 
+    /// <summary>
+    /// Experiments matching a filter tree another protocol built (MLflow's run search), in an order as <c>order_by</c>
+    /// spells it; <paramref name="scope"/> ties page tokens to the request that made them.
+    /// </summary>
+    public Task<Page<Experiment>> SearchExperimentsAsync(
+        FilterNode? filter, string? orderBy, string scope, PageRequest page, CancellationToken cancellationToken = default) =>
+        store.SearchExperimentsAsync(SearchQueries.Build(SearchTarget.Experiments, null, null, orderBy, filter, scope), page, cancellationToken);
+
     /// <summary>ListExperiments with a label selector: the same order (newest first), through the search path.</summary>
     public Task<Page<Experiment>> ListExperimentsAsync(string? @namespace, string selector, PageRequest page, CancellationToken cancellationToken = default) =>
         store.SearchExperimentsAsync(

@@ -92,17 +92,53 @@ public static class RegistryValidation
     public static string Actor(string? actor) =>
         string.IsNullOrWhiteSpace(actor) ? AnonymousActor : Validation.ShortText(actor.Trim(), "actor");
 
-    /// <summary>A dataset digest: <c>algorithm:hex</c> or plain hex, 1 to 256 visible characters.</summary>
+    /// <summary>
+    /// A dataset digest: <c>algorithm:hex</c> where a known algorithm fixes the length (<c>sha256:</c> + 64 hex digits,
+    /// sha512 128, sha384 96, sha1 40, md5 32), another algorithm name with a hex or base64 value, or plain hex of a
+    /// known length; at most 256 characters.
+    /// </summary>
     public static string Digest(string? digest)
     {
         var value = Validation.Required(digest, "digest");
-        if (value.Any(char.IsWhiteSpace))
+        if (value.Length > 256)
         {
-            throw ModelBoxException.InvalidArgument("digest must not contain white space");
+            throw ModelBoxException.InvalidArgument($"digest is {value.Length} characters long; at most 256");
         }
 
-        return value;
+        var colon = value.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0)
+        {
+            return DigestLengths.ContainsValue(value.Length) && value.All(char.IsAsciiHexDigit)
+                ? value
+                : throw ModelBoxException.InvalidArgument($"digest '{Shorten(value)}' must be ALGORITHM:HEX, e.g. sha256: followed by 64 hex digits");
+        }
+
+        var algorithm = value[..colon];
+        var hash = value[(colon + 1)..];
+        if (DigestLengths.TryGetValue(algorithm.ToLowerInvariant(), out var length))
+        {
+            return hash.Length == length && hash.All(char.IsAsciiHexDigit)
+                ? value
+                : throw ModelBoxException.InvalidArgument($"digest '{Shorten(value)}': {algorithm} must be followed by {length} hex digits, not '{Shorten(hash)}'");
+        }
+
+        var algorithmValid = algorithm.Length is > 0 and <= 32 && algorithm.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '+');
+        var hashValid = hash.Length > 0 && hash.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '/' or '=' or '-' or '_');
+        return algorithmValid && hashValid
+            ? value
+            : throw ModelBoxException.InvalidArgument($"digest '{Shorten(value)}' must be ALGORITHM:VALUE with a hex or base64 value, e.g. sha256: followed by 64 hex digits");
     }
+
+    private static readonly Dictionary<string, int> DigestLengths = new(StringComparer.Ordinal)
+    {
+        ["md5"] = 32,
+        ["sha1"] = 40,
+        ["sha256"] = 64,
+        ["sha384"] = 96,
+        ["sha512"] = 128,
+    };
+
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..77] + "...";
 
     private static bool IsLabelChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/';
 }

@@ -10,6 +10,16 @@ public interface IMetricStore
     /// <summary>Stores the points of every series in the batch; returns the number stored once they are committed (durable).</summary>
     Task<long> AppendAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Stores the points of the batch that its series do not hold yet (a point equal in step, time, kind and number; NaN
+    /// equals NaN; tensors are always stored), in one transaction; returns how many were stored. This is how a retried
+    /// request is stored once.
+    /// </summary>
+    Task<long> AppendDistinctAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default);
+
+    /// <summary>Every series of an object with only its last point (highest step, then latest time, then arrival), by ascending key.</summary>
+    Task<IReadOnlyList<MetricSeries>> ReadLatestAsync(string parentId, CancellationToken cancellationToken = default);
+
     /// <summary>Every series of an object with all its points, by ascending key.</summary>
     Task<IReadOnlyList<MetricSeries>> ReadAllAsync(string parentId, CancellationToken cancellationToken = default);
 

@@ -35,6 +35,10 @@ public static class ModelBoxMetrics
     /// <summary>Change-stream watchers connected.</summary>
     public static readonly UpDownCounter<long> WatchersConnected = Meter.CreateUpDownCounter<long>("modelbox.changes.watchers", "{watcher}", "Change-stream watchers connected");
 
+    /// <summary>Buffer memory held for streams, by kind: <c>download</c> (reserved windows) and <c>watch</c> (change records
+    /// waiting in watchers' buffers or in a catch-up page).</summary>
+    public static readonly UpDownCounter<long> StreamMemory = Meter.CreateUpDownCounter<long>("modelbox.streams.memory_bytes", "By", "Buffer memory held for streams, by kind");
+
     /// <summary>Storage operation latency in seconds, by backend and operation (read or write).</summary>
     public static readonly Histogram<double> StorageDuration = Meter.CreateHistogram<double>("modelbox.storage.duration", "s", "Storage operation latency, by backend and operation");
 }

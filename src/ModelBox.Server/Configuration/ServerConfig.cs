@@ -56,6 +56,12 @@ public sealed record ServerConfig
     /// <summary>Log output: <c>text</c> (human-readable lines) or <c>json</c> (one JSON object per line).</summary>
     public string LogFormat { get; init; } = "text";
 
+    /// <summary>Least severe log level written: <c>debug</c> (adds one line per call), <c>info</c>, <c>warning</c> or <c>error</c>.</summary>
+    public string LogLevel { get; init; } = "info";
+
+    /// <summary>Unary calls that take longer than this many milliseconds are logged at info level; 0 logs none as slow.</summary>
+    public int SlowCallMilliseconds { get; init; } = 1000;
+
     /// <summary>How long shutdown waits for in-flight calls (uploads, watches) before it stops them.</summary>
     public int ShutdownTimeoutSeconds { get; init; } = 30;
 
@@ -73,6 +79,28 @@ public sealed record ServerConfig
 
     /// <summary>Deadline applied to unary calls that arrive without one; 0 means none.</summary>
     public int UnaryDeadlineSeconds { get; init; } = 60;
+
+    /// <summary>Seconds a stream may wait for the client (its next message, or reading the server's) before it is ended; 0
+    /// means never.</summary>
+    public int StreamIdleTimeoutSeconds { get; init; } = 300;
+
+    /// <summary>Most concurrent uploads on the server (also bounded by the open-file limit).</summary>
+    public int MaxConcurrentUploads { get; init; } = 512;
+
+    /// <summary>Most concurrent uploads on one connection.</summary>
+    public int MaxConcurrentUploadsPerConnection { get; init; } = 64;
+
+    /// <summary>Most concurrent downloads on the server (also bounded by the open-file limit).</summary>
+    public int MaxConcurrentDownloads { get; init; } = 512;
+
+    /// <summary>Most concurrent downloads on one connection.</summary>
+    public int MaxConcurrentDownloadsPerConnection { get; init; } = 64;
+
+    /// <summary>Buffer memory all downloads together may hold, in bytes.</summary>
+    public long StreamMemoryBytes { get; init; } = 32L * 1024 * 1024;
+
+    /// <summary>Buffer memory the downloads of one connection may hold, in bytes.</summary>
+    public long StreamMemoryBytesPerConnection { get; init; } = 16L * 1024 * 1024;
 
     /// <summary>True when TLS is configured.</summary>
     public bool TlsEnabled => TlsCertFile.Length > 0;

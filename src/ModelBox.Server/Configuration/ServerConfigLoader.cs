@@ -59,6 +59,10 @@ public static class ServerConfigLoader
             c => c.HttpListenAddr, (c, v) => c with { HttpListenAddr = v }),
         new("log_format", "Log output: \"text\" (human-readable) or \"json\" (one JSON object per line).",
             c => c.LogFormat, (c, v) => c with { LogFormat = v }, ["text", "json"]),
+        new("log_level", "Least severe log level written: \"debug\" (adds one line per call), \"info\" (start-up, slow and failed calls, errors), \"warning\" or \"error\".",
+            c => c.LogLevel, (c, v) => c with { LogLevel = v }, ["debug", "info", "warning", "error"]),
+        new("slow_call_ms", "A unary call that takes longer than this many milliseconds is logged at info level; 0 logs no call as slow.",
+            c => Text(c.SlowCallMilliseconds), (c, v) => c with { SlowCallMilliseconds = Integer(v, "slow_call_ms", 0, 86_400_000) }, IsInteger: true),
         new("shutdown_timeout_seconds", "On SIGINT/SIGTERM, how long in-flight calls may finish before they are stopped.",
             c => Text(c.ShutdownTimeoutSeconds), (c, v) => c with { ShutdownTimeoutSeconds = Integer(v, "shutdown_timeout_seconds", 0, 3600) }, IsInteger: true),
         new("tls.cert_file", "PEM certificate for the gRPC and HTTP listeners; empty means cleartext.",
@@ -71,6 +75,20 @@ public static class ServerConfigLoader
             c => Text(c.MaxConcurrentStreams), (c, v) => c with { MaxConcurrentStreams = Integer(v, "limits.max_concurrent_streams", 1, 100_000) }, IsInteger: true),
         new("limits.unary_deadline_seconds", "Deadline given to unary calls that arrive without one; 0 means none.",
             c => Text(c.UnaryDeadlineSeconds), (c, v) => c with { UnaryDeadlineSeconds = Integer(v, "limits.unary_deadline_seconds", 0, 86_400) }, IsInteger: true),
+        new("limits.stream_idle_timeout_seconds", "A stream whose client sends nothing (an upload) or reads nothing (a download, a watch with changes to deliver) for this long is ended with DEADLINE_EXCEEDED and what it held is freed; 0 means never.",
+            c => Text(c.StreamIdleTimeoutSeconds), (c, v) => c with { StreamIdleTimeoutSeconds = Integer(v, "limits.stream_idle_timeout_seconds", 0, 86_400) }, IsInteger: true),
+        new("limits.max_concurrent_uploads", "Most uploads in progress on the server; more are refused with RESOURCE_EXHAUSTED. Lowered automatically to fit the process's open-file limit.",
+            c => Text(c.MaxConcurrentUploads), (c, v) => c with { MaxConcurrentUploads = Integer(v, "limits.max_concurrent_uploads", 1, 1_000_000) }, IsInteger: true),
+        new("limits.max_concurrent_uploads_per_connection", "Most uploads in progress on one client connection.",
+            c => Text(c.MaxConcurrentUploadsPerConnection), (c, v) => c with { MaxConcurrentUploadsPerConnection = Integer(v, "limits.max_concurrent_uploads_per_connection", 1, 1_000_000) }, IsInteger: true),
+        new("limits.max_concurrent_downloads", "Most downloads in progress on the server; more are refused with RESOURCE_EXHAUSTED. Lowered automatically to fit the process's open-file limit.",
+            c => Text(c.MaxConcurrentDownloads), (c, v) => c with { MaxConcurrentDownloads = Integer(v, "limits.max_concurrent_downloads", 1, 1_000_000) }, IsInteger: true),
+        new("limits.max_concurrent_downloads_per_connection", "Most downloads in progress on one client connection.",
+            c => Text(c.MaxConcurrentDownloadsPerConnection), (c, v) => c with { MaxConcurrentDownloadsPerConnection = Integer(v, "limits.max_concurrent_downloads_per_connection", 1, 1_000_000) }, IsInteger: true),
+        new("limits.stream_memory_bytes", "Buffer memory all downloads together may hold; under pressure downloads get smaller chunks, then RESOURCE_EXHAUSTED.",
+            c => Text(c.StreamMemoryBytes), (c, v) => c with { StreamMemoryBytes = Integer(v, "limits.stream_memory_bytes", 1024 * 1024, long.MaxValue) }, IsInteger: true),
+        new("limits.stream_memory_bytes_per_connection", "Buffer memory the downloads of one client connection may hold.",
+            c => Text(c.StreamMemoryBytesPerConnection), (c, v) => c with { StreamMemoryBytesPerConnection = Integer(v, "limits.stream_memory_bytes_per_connection", 256 * 1024, long.MaxValue) }, IsInteger: true),
         new("watch.buffer_size", "Live changes buffered per WatchNamespace stream; a watcher that falls further behind is ended with ABORTED and resumes from its last sequence.",
             c => Text(c.WatchBufferSize), (c, v) => c with { WatchBufferSize = Integer(v, "watch.buffer_size", 1, 1_000_000) }, IsInteger: true),
         .. DatabaseKeys("postgres", "PostgreSQL", c => c.Postgres, (c, d) => c with { Postgres = d }),
@@ -291,6 +309,11 @@ public static class ServerConfigLoader
     }
 
     private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static long Integer(string value, string key, long min, long max) =>
+        long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed) && parsed >= min && parsed <= max
+            ? parsed
+            : throw new ConfigurationException($"{key}: '{value}' is not an integer between {min} and {max}");
 
     private static int Integer(string value, string key, int min, int max) =>
         long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed) && parsed >= min && parsed <= max

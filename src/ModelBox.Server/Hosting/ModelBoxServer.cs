@@ -6,6 +6,7 @@ using ModelBox.Domain.Changes;
 using ModelBox.Domain.Operations;
 using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
+using ModelBox.Server.Mlflow;
 using ModelBox.Server.Observability;
 using ModelBox.Server.Services;
 using Prometheus;
@@ -52,8 +53,8 @@ public sealed class ModelBoxServer : IAsyncDisposable
     public static string Version =>
         typeof(ModelBoxServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    /// <summary>When this process started.</summary>
-    public static DateTimeOffset ProcessStartedAt { get; } = DateTimeOffset.UtcNow;
+    /// <summary>When this process started (the operating system's record, not the first time anyone asked).</summary>
+    public static DateTimeOffset ProcessStartedAt { get; } = ReadProcessStart();
 
     /// <summary>
     /// Builds a server over the storage backends <paramref name="addStorage"/> registers (the host composes them: this
@@ -64,6 +65,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(addStorage);
+        _ = ProcessStartedAt;
         var grpcAddress = ListenAddress.Parse(config.ListenAddr, "listen_addr");
         var httpAddress = ListenAddress.Parse(config.HttpListenAddr, "http_listen_addr");
         var prometheusAddress = ListenAddress.Parse(config.PrometheusListenAddr, "prometheus.listen_addr");
@@ -73,7 +75,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (configureLogging is null)
         {
-            ConfigureDefaultLogging(builder.Logging, config.LogFormat);
+            ConfigureDefaultLogging(builder.Logging, config.LogFormat, config.LogLevel);
         }
         else
         {
@@ -90,6 +92,8 @@ public sealed class ModelBoxServer : IAsyncDisposable
             kestrel.Limits.Http2.InitialStreamWindowSize = 4 * 1024 * 1024;
             kestrel.Limits.Http2.InitialConnectionWindowSize = 8 * 1024 * 1024;
             kestrel.Limits.Http2.MaxStreamsPerConnection = config.MaxConcurrentStreams;
+            // Connections beyond what the open-file limit leaves are refused at accept, not left to fail file opens.
+            kestrel.Limits.MaxConcurrentConnections = DescriptorBudget.ForThisProcess().ForConnections;
             kestrel.Listen(grpcAddress.Address, grpcAddress.Port, endpoint =>
             {
                 grpc = endpoint;
@@ -126,6 +130,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapMetrics("/metrics");
+        app.MapMlflow();
         app.UseSwagger(options => options.RouteTemplate = "api/{documentName}/openapi.json");
         return server;
     }
@@ -165,9 +170,11 @@ public sealed class ModelBoxServer : IAsyncDisposable
         _app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(feed.Shutdown);
 
         await _app.StartAsync(cancellationToken);
-        ServerLog.Listening(logger, Version, GrpcAddress);
-        ServerLog.ListeningOn(logger, "REST/JSON", HttpAddress);
-        ServerLog.ListeningOn(logger, "Prometheus metrics", PrometheusAddress + "/metrics");
+        // The bound addresses as the sockets have them (0.0.0.0 is every interface, not 127.0.0.1), with the URL a
+        // local client uses next to them.
+        ServerLog.Listening(logger, Version, Bound(_grpc), GrpcAddress);
+        ServerLog.ListeningOn(logger, "REST/JSON", Bound(_http), HttpAddress + "/api");
+        ServerLog.ListeningOn(logger, "Prometheus metrics", Bound(_prometheus), PrometheusAddress + "/metrics");
     }
 
     /// <summary>Runs until <paramref name="cancellationToken"/> fires or the process gets SIGINT/SIGTERM.</summary>
@@ -211,7 +218,8 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var path = context.Request.Path;
         var allowed = port == Port(_prometheus)
             ? path.StartsWithSegments("/metrics", StringComparison.Ordinal)
-            : port != Port(_http) || path.StartsWithSegments("/api", StringComparison.Ordinal);
+            : port != Port(_http) || path.StartsWithSegments("/api", StringComparison.Ordinal)
+                || path.StartsWithSegments("/ajax-api", StringComparison.Ordinal);
         if (!allowed)
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -222,6 +230,28 @@ public sealed class ModelBoxServer : IAsyncDisposable
     }
 
     private static int Port(ListenOptions listener) => listener.IPEndPoint?.Port ?? -1;
+
+    private static string Bound(ListenOptions listener)
+    {
+        var endpoint = listener.IPEndPoint ?? throw new InvalidOperationException("the listener has no IP endpoint");
+        return endpoint.Address.Equals(IPAddress.Any) ? $"{endpoint} (all IPv4 interfaces)"
+            : endpoint.Address.Equals(IPAddress.IPv6Any) ? $"{endpoint} (all interfaces)"
+            : endpoint.ToString();
+    }
+
+    private static DateTimeOffset ReadProcessStart()
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetCurrentProcess();
+            return new DateTimeOffset(process.StartTime.ToUniversalTime(), TimeSpan.Zero);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or NotSupportedException or System.ComponentModel.Win32Exception)
+        {
+            // Sandboxes without /proc: the moment the server was created (Create reads this property first).
+            return DateTimeOffset.UtcNow;
+        }
+    }
 
     private static string Url(ListenOptions listener, bool tls)
     {
@@ -251,8 +281,15 @@ public sealed class ModelBoxServer : IAsyncDisposable
         }
     }
 
-    private static void ConfigureDefaultLogging(ILoggingBuilder logging, string format)
+    private static void ConfigureDefaultLogging(ILoggingBuilder logging, string format, string level)
     {
+        logging.SetMinimumLevel(level switch
+        {
+            "debug" => LogLevel.Debug,
+            "warning" => LogLevel.Warning,
+            "error" => LogLevel.Error,
+            _ => LogLevel.Information,
+        });
         if (format == "json")
         {
             logging.AddJsonConsole(o =>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelBox.Domain.Changes;
 using ModelBox.Domain.Operations;
 using ModelBox.Server.Configuration;
+using ModelBox.Server.Mlflow;
 using ModelBox.Server.Observability;
 using ModelBox.Server.Services;
 
@@ -31,8 +32,14 @@ public static class ServiceCollectionExtensions
             sp.GetRequiredService<IChangeLog>(),
             sp.GetRequiredService<IChangeSignal>(),
             new ChangeFeedOptions(WatcherBufferSize: config.WatchBufferSize)));
+        services.AddSingleton<StreamGuard>();
         services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
         services.AddSingleton<ArtifactStore>();
+        services.AddSingleton<MlflowExperimentCatalog>();
+        services.AddSingleton<MlflowTrackingApi>();
+        services.AddSingleton<MlflowArtifactsApi>();
+        services.AddSingleton<MlflowRegistryApi>();
+        services.AddSingleton<MlflowRunInputsApi>();
         services.AddSingleton<BlobCollector>();
         services.AddHostedService<ArtifactSweeper>();
         // The service holds only singletons and no per-call state: one instance serves every call.
@@ -41,6 +48,7 @@ public static class ServiceCollectionExtensions
         {
             // Outermost first: telemetry sees the final status; errors map innermost.
             options.Interceptors.Add<CallTelemetryInterceptor>();
+            options.Interceptors.Add<StreamGuardInterceptor>();
             options.Interceptors.Add<ErrorMappingInterceptor>();
             options.EnableDetailedErrors = false;
             options.MaxReceiveMessageSize = config.MaxMessageSizeBytes;

@@ -2,14 +2,16 @@ using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using ModelBox.Domain.Telemetry;
+using ModelBox.Server.Configuration;
 
 namespace ModelBox.Server.Observability;
 
 /// <summary>
 /// The outermost interceptor: counts every call by method and status, times it, tracks streams in flight, and writes
-/// one log line per request (method, status, duration, peer).
+/// one log line per request (method, status, duration, peer): at debug level, or at info level when the call failed on
+/// the server's side or a unary call was slow, so that info shows what needs attention and not the traffic.
 /// </summary>
-public sealed class CallTelemetryInterceptor(ILogger<CallTelemetryInterceptor> logger) : Interceptor
+public sealed class CallTelemetryInterceptor(ILogger<CallTelemetryInterceptor> logger, ServerConfig config) : Interceptor
 {
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
@@ -69,7 +71,11 @@ public sealed class CallTelemetryInterceptor(ILogger<CallTelemetryInterceptor> l
             var elapsed = Stopwatch.GetElapsedTime(started);
             ModelBoxMetrics.RpcCalls.Add(1, method, new KeyValuePair<string, object?>("code", status.ToString()));
             ModelBoxMetrics.RpcDuration.Record(elapsed.TotalSeconds, method);
-            ServerLog.Request(logger, context.Method, status, elapsed.TotalMilliseconds, context.Peer);
+            var level = status is StatusCode.Unknown or StatusCode.Internal or StatusCode.DataLoss or StatusCode.Unavailable
+                || (!streaming && config.SlowCallMilliseconds > 0 && elapsed.TotalMilliseconds > config.SlowCallMilliseconds)
+                ? LogLevel.Information
+                : LogLevel.Debug;
+            ServerLog.Request(logger, level, context.Method, status, elapsed.TotalMilliseconds, context.Peer);
         }
     }
 }

@@ -43,7 +43,7 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
     {
         try
         {
-            await continuation(request, responseStream, context);
+            await continuation(request, new ResponseStreamWriter<TResponse>(responseStream, context, logger), context);
         }
         catch (Exception ex) when (ex is not RpcException)
         {
@@ -56,7 +56,8 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
     {
         try
         {
-            await continuation(new RequestStreamReader<TRequest>(requestStream, context, logger), responseStream, context);
+            await continuation(
+                new RequestStreamReader<TRequest>(requestStream, context, logger), new ResponseStreamWriter<TResponse>(responseStream, context, logger), context);
         }
         catch (Exception ex) when (ex is not RpcException)
         {
@@ -114,6 +115,35 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
             {
                 ServerLog.ClientAborted(logger, context.Method, exception.Message);
                 throw new RpcException(new Status(StatusCode.Cancelled, "the client closed the request stream"));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The write side of the same race: a client that resets the stream while a message is being written makes the write
+    /// fail (an IOException, or "the request is complete") possibly before the call's token is cancelled. A write fails
+    /// only through the transport, so that is the client going away (CANCELLED), never a server fault.
+    /// </summary>
+    private sealed class ResponseStreamWriter<T>(IServerStreamWriter<T> inner, ServerCallContext context, ILogger logger) : IServerStreamWriter<T>
+    {
+        public WriteOptions? WriteOptions
+        {
+            get => inner.WriteOptions;
+            set => inner.WriteOptions = value;
+        }
+
+        public Task WriteAsync(T message) => WriteAsync(message, CancellationToken.None);
+
+        public async Task WriteAsync(T message, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await inner.WriteAsync(message, cancellationToken);
+            }
+            catch (Exception exception) when (exception is IOException or InvalidOperationException)
+            {
+                ServerLog.ClientAborted(logger, context.Method, exception.Message);
+                throw new RpcException(new Status(StatusCode.Cancelled, "the client closed the stream"));
             }
         }
     }

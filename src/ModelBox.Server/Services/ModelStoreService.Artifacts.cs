@@ -22,6 +22,7 @@ public sealed partial class ModelStoreService
 
     public override async Task<UploadFileResponse> UploadFile(IAsyncStreamReader<UploadFileRequest> requestStream, ServerCallContext context)
     {
+        using var slot = streams.EnterUpload(context);
         var file = await requestStream.ReadUploadMetadataAsync(context.CancellationToken);
         var trailer = new StrongBox<ClaimedChecksums?>();
         var record = await artifacts.UploadAsync(
@@ -32,7 +33,10 @@ public sealed partial class ModelStoreService
     public override async Task DownloadFile(DownloadFileRequest request, IServerStreamWriter<DownloadFileResponse> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
-        var chunkBytes = DownloadChunkSize(request.ChunkSizeBytes);
+        // The window covers the read buffer and the chunk waiting in the transport; under memory pressure it is smaller
+        // than asked, and so are the chunks (clients take chunks of any size).
+        using var lease = await streams.EnterDownloadAsync(context, 2L * DownloadChunkSize(request.ChunkSizeBytes));
+        var chunkBytes = (int)(lease.Window / 2);
         var download = await artifacts.OpenDownloadAsync(request.FileId, request.Offset, request.Length, cancellationToken);
         await using (download)
         {

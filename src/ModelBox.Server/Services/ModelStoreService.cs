@@ -24,4 +24,5 @@ public sealed partial class ModelStoreService(
     ChangeStream changes,
     ArtifactStore artifacts,
     ObjectDetails details,
+    StreamGuard streams,
     ServerConfig config) : ModelStore.ModelStoreBase;

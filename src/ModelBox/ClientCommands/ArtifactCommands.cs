@@ -20,11 +20,12 @@ internal static class ArtifactCommands
 
     public static Command Create(ClientGlobalOptions global)
     {
-        var command = new Command("artifacts", "Upload, download and list the files of an experiment, checkpoint, model or model version");
+        var command = new Command("artifacts", "Upload, download, list and delete the files of an experiment, checkpoint, model or model version");
         command.Aliases.Add("artifact");
         command.Add(UploadCommand(global));
         command.Add(DownloadCommand(global));
         command.Add(ListCommand(global));
+        command.Add(DeleteCommand(global));
         return command;
     }
 
@@ -125,38 +126,105 @@ internal static class ArtifactCommands
 
     private static Command DownloadCommand(ClientGlobalOptions global)
     {
-        var id = new Option<string>("--id") { Description = "The file id", Required = true };
-        var path = new Option<string>("--path") { Description = "Where to write the file (an interrupted download resumes)", Required = true };
-        var command = new Command("download", "Download a file and verify its SHA-256") { id, path };
+        var id = new Option<string?>("--id") { Description = "The file id (with --path)" };
+        var path = new Option<string?>("--path")
+        {
+            Description = "Where to write the file: a file name, or an existing folder (the file keeps its own name); missing folders are created, and an interrupted download resumes",
+        };
+        var parentId = new Option<string?>("--parent-id") { Description = "Download every file of this object (with --dir)" };
+        var dir = new Option<string?>("--dir") { Description = "The folder the files of --parent-id go to, under their recorded paths" };
+        var command = new Command("download", "Download a file (--id ID --path PATH) or all files of an object (--parent-id ID --dir DIR), verifying each SHA-256")
+        {
+            id, path, parentId, dir,
+        };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
-            var fileId = parseResult.GetRequiredValue(id);
-            var target = parseResult.GetRequiredValue(path);
-            ArtifactFile file;
-            if (output.IsInteractive)
+            var fileId = parseResult.GetValue(id);
+            var parent = parseResult.GetValue(parentId);
+            if ((fileId is null) == (parent is null))
             {
+                throw new CliUsageException("give either --id FILE_ID with --path PATH, or --parent-id ID with --dir DIR");
+            }
+
+            List<(ArtifactFile Record, string Target, string Shown)> downloads;
+            if (fileId is not null)
+            {
+                var target = parseResult.GetValue(path) ?? throw new CliUsageException("--path is required with --id (where to write the file)");
                 var record = await client.GetArtifactAsync(fileId, ct);
-                ArtifactFile? done = null;
-                await NewProgress(output).StartAsync(async context =>
-                {
-                    var task = context.AddTask(Markup.Escape(record.Path.Length > 0 ? record.Path : fileId), maxValue: Math.Max(1, record.SizeBytes));
-                    done = await client.DownloadFileAsync(fileId, target, new Progress<long>(received => task.Value = received), ct);
-                    task.Value = task.MaxValue;
-                });
-                file = done!;
+                var resolved = DownloadTarget.ForFile(target, record);
+                downloads = [(record, resolved, resolved)];
             }
             else
             {
-                file = await client.DownloadFileAsync(fileId, target, null, ct);
+                var folder = parseResult.GetValue(dir) ?? throw new CliUsageException("--dir is required with --parent-id (the folder to download into)");
+                var records = await client.ListArtifactsAsync(parent!, ct);
+                downloads = [.. records.Select(r => (r, DownloadTarget.InFolder(folder, r), Path.Combine(folder, DownloadTarget.RelativePath(r))))];
             }
 
+            var done = await DownloadAsync(client, output, downloads, ct);
             if (output.IsJson)
             {
-                output.WriteObject(file, []);
+                if (fileId is not null)
+                {
+                    output.WriteObject(done[0], []);
+                }
+                else
+                {
+                    output.WriteList(done, s_columns, "");
+                }
+
                 return;
             }
 
-            output.WriteLine($"downloaded {file.Id} to {target} ({Size(file.SizeBytes)}); checksum verified (sha256 {file.Sha256})");
+            foreach (var (file, (_, _, shown)) in done.Zip(downloads))
+            {
+                output.WriteLine($"downloaded {file.Id} to {shown} ({Size(file.SizeBytes)}); checksum verified (sha256 {file.Sha256})");
+            }
+
+            if (downloads.Count == 0)
+            {
+                output.WriteLine($"{parent} has no files");
+            }
+        });
+        return command;
+    }
+
+    private static async Task<List<ArtifactFile>> DownloadAsync(
+        ModelBoxClient client, CommandOutput output, List<(ArtifactFile Record, string Target, string Shown)> downloads, CancellationToken ct)
+    {
+        var done = new List<ArtifactFile>();
+        if (output.IsInteractive)
+        {
+            await NewProgress(output).StartAsync(async context =>
+            {
+                foreach (var (record, target, shown) in downloads)
+                {
+                    var task = context.AddTask(Markup.Escape(record.Path.Length > 0 ? record.Path : record.Id), maxValue: Math.Max(1, record.SizeBytes));
+                    done.Add(await DownloadTarget.DownloadAsync(client, record, target, shown, new Progress<long>(received => task.Value = received), ct));
+                    task.Value = task.MaxValue;
+                }
+            });
+        }
+        else
+        {
+            foreach (var (record, target, shown) in downloads)
+            {
+                done.Add(await DownloadTarget.DownloadAsync(client, record, target, shown, null, ct));
+            }
+        }
+
+        return done;
+    }
+
+    private static Command DeleteCommand(ClientGlobalOptions global)
+    {
+        var id = new Option<string>("--id") { Description = "The file id", Required = true };
+        var command = new Command("delete", "Delete a file record; the server frees the bytes once no other record uses them") { id };
+        global.SetClientAction(command, async (parseResult, client, output, ct) =>
+        {
+            var fileId = parseResult.GetRequiredValue(id);
+            var deletedAt = await client.DeleteArtifactAsync(fileId, ct);
+            output.WriteObject(new { id = fileId, deleted_at = deletedAt }, [("DELETED", fileId), ("AT", CommandOutput.Time(deletedAt))]);
         });
         return command;
     }

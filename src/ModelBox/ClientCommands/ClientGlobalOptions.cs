@@ -107,7 +107,7 @@ internal sealed class ClientGlobalOptions
 
     private static int Fail(string message, int exitCode)
     {
-        Console.Error.WriteLine($"error: {message}");
+        Console.Error.WriteLine($"error: {CommandOutput.Printable(message)}");
         return exitCode;
     }
 }

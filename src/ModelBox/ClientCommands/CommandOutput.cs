@@ -48,9 +48,43 @@ internal sealed class CommandOutput
     {
         if (!IsJson)
         {
-            _writer.WriteLine(line);
+            _writer.WriteLine(Printable(line));
         }
     }
+
+    /// <summary>
+    /// Text as it may reach a terminal: control characters (C0, DEL, C1 — escape sequences start with them) and the
+    /// bidirectional overrides that reorder what is shown become visible escapes such as <c>\x1B</c> or <c>\u202E</c>, so
+    /// text another user stored (a description, a name, a metadata value) can never move the cursor, recolour, retitle or
+    /// rewrite someone's terminal, nor fake extra lines. JSON output is exact instead (JSON escapes them itself).
+    /// </summary>
+    public static string Printable(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (!text.AsSpan().ContainsAny(Unprintable))
+        {
+            return text;
+        }
+
+        var builder = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            if (Unprintable.Contains(c))
+            {
+                builder.Append(c <= '\u00ff' ? $"\\x{(int)c:X2}" : $"\\u{(int)c:X4}");
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    private static readonly System.Buffers.SearchValues<char> Unprintable = System.Buffers.SearchValues.Create(
+        [.. Enumerable.Range(0, 0x20).Select(i => (char)i), .. Enumerable.Range(0x7f, 0x21).Select(i => (char)i),
+         '\u061c', '\u200e', '\u200f', .. Enumerable.Range(0x202a, 5).Select(i => (char)i), .. Enumerable.Range(0x2066, 4).Select(i => (char)i)]);
 
     /// <summary>Writes one object: JSON, or a key/value view.</summary>
     public void WriteObject<T>(T value, IEnumerable<(string Key, string Value)> fields)
@@ -64,7 +98,7 @@ internal sealed class CommandOutput
         var grid = new Grid().AddColumn(new GridColumn().NoWrap().PadRight(2)).AddColumn();
         foreach (var (key, text) in fields)
         {
-            grid.AddRow(new Text(key, new Style(decoration: Decoration.Bold)), new Text(text));
+            grid.AddRow(new Text(Printable(key), new Style(decoration: Decoration.Bold)), new Text(Printable(text)));
         }
 
         _console.Value.Write(grid);
@@ -81,7 +115,7 @@ internal sealed class CommandOutput
 
         if (items.Count == 0)
         {
-            _writer.WriteLine(emptyMessage);
+            _writer.WriteLine(Printable(emptyMessage));
             return;
         }
 
@@ -93,7 +127,7 @@ internal sealed class CommandOutput
 
         foreach (var item in items)
         {
-            table.AddRow(columns.Select(c => (IRenderable)new Text(c.Value(item))).ToArray());
+            table.AddRow(columns.Select(c => (IRenderable)new Text(Printable(c.Value(item)))).ToArray());
         }
 
         _console.Value.Write(table);
@@ -121,7 +155,7 @@ internal sealed class CommandOutput
             return;
         }
 
-        _writer.WriteLine(sentence);
+        _writer.WriteLine(Printable(sentence));
     }
 
     public static string Time(DateTimeOffset? time) =>

@@ -19,7 +19,7 @@ internal static class ExperimentCommands
 
     public static Command Create(ClientGlobalOptions global)
     {
-        var command = new Command("experiments", "Create, list and change experiments (training runs)");
+        var command = new Command("experiments", "Create, list, change and label experiments (training runs)");
         command.Aliases.Add("experiment");
         command.Add(CreateCommand(global));
         command.Add(ListCommand(global));
@@ -27,6 +27,7 @@ internal static class ExperimentCommands
         command.Add(UpdateCommand(global));
         command.Add(DeleteCommand(global));
         command.Add(RestoreCommand(global));
+        RegistryCommands.AddLabelCommands(command, global);
         return command;
     }
 

@@ -5,7 +5,7 @@ using ModelBox.Client;
 
 namespace ModelBox.Cli.ClientCommands;
 
-/// <summary><c>modelbox client metrics ...</c>: log a point, read series.</summary>
+/// <summary><c>modelbox client metrics ...</c>: log points, read series.</summary>
 internal static class MetricCommands
 {
     private static readonly Column<PointRow>[] s_columns =
@@ -30,14 +30,34 @@ internal static class MetricCommands
     private static Command LogCommand(ClientGlobalOptions global)
     {
         var parentId = ParentIdOption();
-        var key = new Option<string>("--key") { Description = "The metric key (1 to 250 characters)", Required = true };
-        var value = new Option<string>("--value") { Description = "The value: a number, nan, inf or -inf (stored as a double)", Required = true };
+        var key = new Option<string?>("--key") { Description = "The metric key (1 to 250 characters)" };
+        var value = new Option<string?>("--value") { Description = "The value: a number, nan, inf or -inf (stored as a double)" };
         var step = new Option<long>("--step") { Description = "The training step (default 0)" };
         var time = new Option<long?>("--time") { Description = "Wall-clock time in Unix seconds (default now)" };
-        var command = new Command("log", "Log one metric point") { parentId, key, value, step, time };
+        var file = new Option<string?>("--file")
+        {
+            Description = "Many points at once instead of --key/--value: a .csv (header key,value,step[,time]) or .jsonl file ({\"key\":..,\"value\":..,\"step\":..}), or - for JSON lines or CSV on stdin",
+        };
+        var command = new Command("log", "Log one metric point, or many from a file or stdin (--file), batched") { parentId, key, value, step, time, file };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
-            var number = ParseValue(parseResult.GetRequiredValue(value));
+            var parent = parseResult.GetRequiredValue(parentId);
+            if (parseResult.GetValue(file) is { } source)
+            {
+                if (parseResult.GetValue(key) is not null || parseResult.GetValue(value) is not null)
+                {
+                    throw new CliUsageException("--file takes the points from the file: leave out --key and --value");
+                }
+
+                var stored = await MetricPointFile.LogAsync(client, parent, source, ParseValue, ct);
+                output.WriteOutcome(
+                    string.Create(CultureInfo.InvariantCulture, $"Logged {stored} points to {parent}."),
+                    new { ParentId = parent, Points = stored });
+                return;
+            }
+
+            var metricKey = parseResult.GetValue(key) ?? throw new CliUsageException("--key is required (or --file with many points)");
+            var number = ParseValue(parseResult.GetValue(value) ?? throw new CliUsageException("--value is required (or --file with many points)"));
             var stepValue = parseResult.GetValue(step);
             if (stepValue < 0)
             {
@@ -47,8 +67,6 @@ internal static class MetricCommands
             var at = parseResult.GetValue(time) is { } seconds
                 ? seconds > 0 ? DateTimeOffset.FromUnixTimeSeconds(seconds) : throw new CliUsageException($"--time must be positive Unix seconds, not {seconds}")
                 : DateTimeOffset.UtcNow;
-            var parent = parseResult.GetRequiredValue(parentId);
-            var metricKey = parseResult.GetRequiredValue(key);
             await client.LogMetricAsync(parent, metricKey, number, stepValue, at, ct);
             output.WriteOutcome(
                 string.Create(CultureInfo.InvariantCulture, $"Logged {metricKey}={Text(MetricValue.FromDouble(number))} at step {stepValue} of {parent}."),

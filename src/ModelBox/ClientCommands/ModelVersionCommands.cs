@@ -38,10 +38,12 @@ internal static class ModelVersionCommands
         var framework = new Option<string?>("--framework") { Description = $"Framework: {CliValues.FrameworkNames}" };
         var uniqueTags = new Option<string[]>("--unique-tag") { Description = "A tag unique within the model, repeatable", HelpName = "tag" };
         var metadata = ExperimentCommands.MetadataOption();
-        var command = new Command("create", "Create a version of a model (returns the existing one for the same version label)")
+        var lineage = new LineageOptions();
+        var command = new Command("create", "Create a version of a model (returns the existing one for the same version label), with its lineage")
         {
             model, version, name, description, framework, uniqueTags, metadata,
         };
+        lineage.AddTo(command);
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
             var frameworkValue = CliValues.ParseFramework(parseResult.GetValue(framework));
@@ -54,6 +56,7 @@ internal static class ModelVersionCommands
                 frameworkValue,
                 parseResult.GetValue(uniqueTags),
                 metadataValue,
+                lineage.AnyGiven(parseResult) ? lineage.Read(parseResult) : null,
                 ct);
             Write(output, result.Value, result.AlreadyExisted);
         });

@@ -52,8 +52,7 @@ internal static class RegistryCommands
     /// <summary>Adds <c>label</c>, <c>unlabel</c> and <c>alias</c> to the <c>models</c> command.</summary>
     public static void AddModelCommands(Command models, ClientGlobalOptions global)
     {
-        models.Add(LabelCommand(global));
-        models.Add(UnlabelCommand(global));
+        AddLabelCommands(models, global);
         models.Add(AliasCommand(global));
         models.Add(PullCommand(global));
     }
@@ -63,22 +62,34 @@ internal static class RegistryCommands
         var reference = new Argument<string>("reference") { Description = "NAMESPACE/MODEL@ALIAS or NAMESPACE/MODEL:VERSION" };
         var dir = new Option<string>("--dir") { Description = "The folder to put the files in", Required = true };
         var cache = new Option<string?>("--cache-dir") { Description = "The content-addressed cache [default: MODELBOX_CACHE_DIR or ~/.cache/modelbox]" };
+        var strict = new Option<bool>("--strict") { Description = "Fail (exit 1) when a file was skipped: tracked elsewhere, or a name that cannot be placed safely" };
         var command = new Command("pull", "Download the files of a model version (by alias or version) into a folder, through a verified local cache")
         {
-            reference, dir, cache,
+            reference, dir, cache, strict,
         };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
             var pulled = await client.PullModelAsync(
                 parseResult.GetRequiredValue(reference), parseResult.GetRequiredValue(dir), parseResult.GetValue(cache), ct);
+            foreach (var skip in pulled.Skipped)
+            {
+                await Console.Error.WriteLineAsync(CommandOutput.Printable($"warning: skipped {skip.File.Id} ({skip.File.Path}): {skip.Reason}"));
+            }
+
             output.WriteOutcome(
-                $"Pulled {pulled.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s) of {pulled.Version.Id} (version {pulled.Version.Version}).",
+                $"Pulled {pulled.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s) of {pulled.Version.Id} (version {pulled.Version.Version})"
+                + (pulled.Skipped.Count > 0 ? $"; skipped {pulled.Skipped.Count.ToString(CultureInfo.InvariantCulture)}." : "."),
                 new
                 {
                     version_id = pulled.Version.Id,
                     version = pulled.Version.Version,
                     files = pulled.Files.Select(f => new { id = f.File.Id, path = f.LocalPath, cache_path = f.CachePath, sha256 = f.File.Sha256, size_bytes = f.File.SizeBytes }),
+                    skipped = pulled.Skipped.Select(s => new { id = s.File.Id, path = s.File.Path, reason = s.Reason }),
                 });
+            if (parseResult.GetValue(strict) && pulled.Skipped.Count > 0)
+            {
+                throw new CliOperationException($"{pulled.Skipped.Count.ToString(CultureInfo.InvariantCulture)} file(s) of {pulled.Version.Id} were skipped (--strict)");
+            }
         });
         return command;
     }
@@ -242,24 +253,59 @@ internal static class RegistryCommands
         return command;
     }
 
-    /// <summary><c>lineage VERSION_ID</c>: the full lineage of a model version.</summary>
+    /// <summary><c>lineage VERSION_ID</c>: the full lineage of a model version; <c>lineage set|unset</c> record it.</summary>
     public static Command LineageCommand(ClientGlobalOptions global)
     {
         var id = new Argument<string>("version-id") { Description = "The model version" };
-        var command = new Command("lineage", "Show where a model version came from: experiment, checkpoint, datasets, ancestors") { id };
+        var command = new Command("lineage", "Show where a model version came from (lineage VERSION_ID), or record it (lineage set / unset)") { id };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
+            WriteLineage(output, await client.GetLineageAsync(parseResult.GetRequiredValue(id), ct)));
+
+        var setId = new Argument<string>("version-id") { Description = "The model version (or an experiment: its datasets)" };
+        var lineage = new LineageOptions();
+        var set = new Command("set", "Record where a model version came from; replaces what was recorded") { setId };
+        lineage.AddTo(set);
+        global.SetClientAction(set, async (parseResult, client, output, ct) =>
         {
-            var lineage = await client.GetLineageAsync(parseResult.GetRequiredValue(id), ct);
-            output.WriteObject(lineage, [
-                ("Version", $"{lineage.Version.Id} ({lineage.Model.Name} {lineage.Version.Version})"),
-                ("Experiment", lineage.Experiment is { } e ? $"{e.Id} ({e.Name})" : ""),
-                ("Checkpoint", lineage.Checkpoint is { } c ? $"{c.Id} (epoch {c.Epoch.ToString(CultureInfo.InvariantCulture)})" : ""),
-                ("Datasets", string.Join("; ", lineage.Datasets.Select(d => $"{d.Dataset.Name}@{d.Version.Digest} ({d.Role.ToString().ToLowerInvariant()})"))),
-                ("Ancestors", string.Join("; ", lineage.Ancestors.Select(a => $"{a.Version.Id} ({a.Relation}, depth {a.Depth.ToString(CultureInfo.InvariantCulture)})"))),
-                ("Descendants", string.Join(", ", lineage.Descendants.Select(d => d.Id))),
-            ]);
+            if (!lineage.AnyGiven(parseResult))
+            {
+                throw new CliUsageException("give at least one of --experiment-id, --checkpoint-id, --dataset, --derived-from (lineage unset clears it)");
+            }
+
+            var versionId = parseResult.GetRequiredValue(setId);
+            await client.SetLineageAsync(versionId, lineage.Read(parseResult), ct);
+            WriteLineage(output, await client.GetLineageAsync(versionId, ct));
         });
+        command.Add(set);
+
+        var unsetId = new Argument<string>("version-id") { Description = "The model version" };
+        var unset = new Command("unset", "Clear the recorded lineage of a model version") { unsetId };
+        global.SetClientAction(unset, async (parseResult, client, output, ct) =>
+        {
+            var versionId = parseResult.GetRequiredValue(unsetId);
+            await client.SetLineageAsync(versionId, new LineageSpec(), ct);
+            output.WriteOutcome($"Cleared the lineage of {versionId}.", new { id = versionId, lineage = new LineageSpec() });
+        });
+        command.Add(unset);
         return command;
+    }
+
+    /// <summary>Prints a lineage as a key/value view (or JSON).</summary>
+    public static void WriteLineage(CommandOutput output, ModelLineage lineage) =>
+        output.WriteObject(lineage, [
+            ("Version", $"{lineage.Version.Id} ({lineage.Model.Name} {lineage.Version.Version})"),
+            ("Experiment", lineage.Experiment is { } e ? $"{e.Id} ({e.Name})" : ""),
+            ("Checkpoint", lineage.Checkpoint is { } c ? $"{c.Id} (epoch {c.Epoch.ToString(CultureInfo.InvariantCulture)})" : ""),
+            ("Datasets", string.Join("; ", lineage.Datasets.Select(d => $"{d.Dataset.Name}@{d.Version.Digest} ({d.Role.ToString().ToLowerInvariant()})"))),
+            ("Ancestors", string.Join("; ", lineage.Ancestors.Select(a => $"{a.Version.Id} ({a.Relation}, depth {a.Depth.ToString(CultureInfo.InvariantCulture)})"))),
+            ("Descendants", string.Join(", ", lineage.Descendants.Select(d => d.Id))),
+        ]);
+
+    /// <summary>Adds <c>label</c> and <c>unlabel</c> to a group whose objects take labels (experiments, model versions).</summary>
+    public static void AddLabelCommands(Command group, ClientGlobalOptions global)
+    {
+        group.Add(LabelCommand(global));
+        group.Add(UnlabelCommand(global));
     }
 
     /// <summary><c>search experiments|models|versions --filter ...</c>.</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Data.Common;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ModelBox.Domain;
 using ModelBox.Server.Configuration;
@@ -52,9 +53,23 @@ public static class ServerCommand
                 return 1;
             }
 
+            DataFolderLock? folderLock = null;
             try
             {
+                // The embedded database belongs to one process; servers on PostgreSQL/MySQL share theirs by design.
+                folderLock = config.MetadataStorage == "integrated" ? DataFolderLock.Acquire(config.DataDir) : null;
                 await using var host = ServerStorage.CreateServer(config);
+                if (folderLock is not null)
+                {
+                    var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ModelBox.Server.Start");
+                    if (folderLock.CreatedFolder)
+                    {
+                        ServerStartLog.FirstStart(logger, Path.GetFullPath(config.DataDir), config.SqliteDatabasePath, config.BlobDirectory);
+                    }
+
+                    ServerStartLog.DataFolderLocked(logger, Path.GetFullPath(config.DataDir), Environment.ProcessId);
+                }
+
                 await host.RunAsync(cancellationToken);
                 return 0;
             }
@@ -68,6 +83,10 @@ public static class ServerCommand
             {
                 await Console.Error.WriteLineAsync($"error: {message}");
                 return 1;
+            }
+            finally
+            {
+                folderLock?.Dispose();
             }
         });
         return start;

@@ -35,6 +35,34 @@ public sealed class ClientCliTests(ModelBoxServerFixture server)
     }
 
     [Fact]
+    public async Task Text_another_user_stored_reaches_the_terminal_with_its_control_characters_neutralised_and_json_stays_exact()
+    {
+        // A terminal title change, a screen clear, a fake second line and a right-to-left override.
+        const string Hostile = "fine\u001b]0;pwned\u0007\u001b[2J\r\nerror: fake\u202Eevil\u009b";
+        var name = Unique("hostile");
+        var id = (await _cli.ClientAsync(
+            "models", "create", "--name", name, "--owner", "a@b.c", "--namespace", _namespace, "--description", Hostile, "-o", "json"))
+            .AssertSuccess().Json().GetProperty("id").GetString()!;
+
+        var shown = (await _cli.ClientAsync("models", "get", id)).AssertSuccess().Stdout;
+        var listed = (await _cli.ClientAsync("models", "list", "--namespace", _namespace)).AssertSuccess().Stdout;
+        var json = (await _cli.ClientAsync("models", "get", id, "-o", "json")).AssertSuccess().Json();
+
+        foreach (var text in new[] { shown, listed })
+        {
+            Assert.DoesNotContain('\u001b', text);
+            Assert.DoesNotContain('\u0007', text);
+            Assert.DoesNotContain('\r', text);
+            Assert.DoesNotContain('\u202E', text);
+            Assert.DoesNotContain('\u009b', text);
+            Assert.DoesNotContain("\nerror: fake", text, StringComparison.Ordinal);
+        }
+
+        Assert.Contains(@"fine\x1B]0;pwned\x07\x1B[2J\x0D\x0Aerror: fake\u202Eevil\x9B", shown, StringComparison.Ordinal);
+        Assert.Equal(Hostile, json.GetProperty("description").GetString());
+    }
+
+    [Fact]
     public async Task Experiment_list_json_is_an_array_of_the_namespace_experiments()
     {
         var names = new[] { Unique("first"), Unique("second") };

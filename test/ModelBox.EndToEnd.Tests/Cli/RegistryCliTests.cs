@@ -27,12 +27,12 @@ public sealed class RegistryCliTests(ModelBoxServerFixture server)
         Assert.Equal(version, byAlias.GetProperty("id").GetString());
         (await _cli.ClientAsync("model-versions", "get", version, "--alias", "production")).AssertError(2, "either a version id");
 
-        var dataset = (await _cli.ClientAsync("datasets", "create", "--namespace", _namespace, "--name", "speech", "--digest", "sha256:ff", "--uri", "s3://d", "--output", "json")).AssertSuccess().Json();
+        var dataset = (await _cli.ClientAsync("datasets", "create", "--namespace", _namespace, "--name", "speech", "--digest", "sha256:ff00000000000000000000000000000000000000000000000000000000000000", "--uri", "s3://d", "--output", "json")).AssertSuccess().Json();
         var datasetId = dataset.GetProperty("dataset").GetProperty("id").GetString()!;
         var listed = (await _cli.ClientAsync("datasets", "list", "--namespace", _namespace, "--output", "json")).AssertSuccess().Json();
         Assert.Equal("speech", listed[0].GetProperty("name").GetString());
         var shown = (await _cli.ClientAsync("datasets", "get", datasetId, "--output", "json")).AssertSuccess().Json();
-        Assert.Equal("sha256:ff", shown.GetProperty("versions")[0].GetProperty("digest").GetString());
+        Assert.Equal("sha256:ff00000000000000000000000000000000000000000000000000000000000000", shown.GetProperty("versions")[0].GetProperty("digest").GetString());
 
         var lineage = (await _cli.ClientAsync("lineage", version, "--output", "json")).AssertSuccess().Json();
         Assert.Equal(version, lineage.GetProperty("version").GetProperty("id").GetString());

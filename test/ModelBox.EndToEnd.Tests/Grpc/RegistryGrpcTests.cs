@@ -122,8 +122,8 @@ public sealed class RegistryGrpcTests : IDisposable
     {
         var experiment = (await _client.CreateExperimentAsync(new CreateExperimentRequest { Name = "run", Namespace = _namespace })).ExperimentId;
         var checkpoint = (await _client.CreateCheckpointAsync(new CreateCheckpointRequest { ExperimentId = experiment, Epoch = 5 })).CheckpointId;
-        var data = await _client.CreateDatasetAsync(new CreateDatasetRequest { Namespace = _namespace, Name = "corpus", Digest = "sha256:01", Uri = "s3://b/c" });
-        var again = await _client.CreateDatasetAsync(new CreateDatasetRequest { Namespace = _namespace, Name = "corpus", Digest = "sha256:01" });
+        var data = await _client.CreateDatasetAsync(new CreateDatasetRequest { Namespace = _namespace, Name = "corpus", Digest = "sha256:0100000000000000000000000000000000000000000000000000000000000000", Uri = "s3://b/c" });
+        var again = await _client.CreateDatasetAsync(new CreateDatasetRequest { Namespace = _namespace, Name = "corpus", Digest = "sha256:0100000000000000000000000000000000000000000000000000000000000000" });
         Assert.True(again.VersionExists);
         var model = await ModelAsync("lineage");
         var baseRequest = new CreateModelVersionRequest

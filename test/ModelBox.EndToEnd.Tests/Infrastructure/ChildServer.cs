@@ -39,7 +39,8 @@ public sealed class ChildServer : IAsyncDisposable
     public IEnumerable<string> ErrorLines => _output.Where(l => l.Contains("fail:", StringComparison.Ordinal) || l.Contains("crit:", StringComparison.Ordinal));
 
     /// <summary>Starts the server on <paramref name="dataDir"/> and waits until its health check answers SERVING.</summary>
-    public static async Task<ChildServer> StartAsync(string dataDir, IReadOnlyDictionary<string, string>? extraEnvironment = null)
+    public static async Task<ChildServer> StartAsync(
+        string dataDir, IReadOnlyDictionary<string, string>? extraEnvironment = null, int? openFileLimit = null)
     {
         var port = ModelBoxExecutable.FreePort();
         var environment = new Dictionary<string, string>
@@ -54,7 +55,7 @@ public sealed class ChildServer : IAsyncDisposable
             environment[key] = value;
         }
 
-        var server = new ChildServer(ModelBoxExecutable.Start(["server", "start"], environment, dataDir), port);
+        var server = new ChildServer(ModelBoxExecutable.Start(["server", "start"], environment, dataDir, openFileLimit), port);
         try
         {
             await server.WaitUntilServingAsync();

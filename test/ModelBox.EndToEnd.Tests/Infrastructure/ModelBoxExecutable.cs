@@ -9,21 +9,31 @@ public static class ModelBoxExecutable
 {
     public static string DllPath { get; } = Path.Combine(AppContext.BaseDirectory, "modelbox.dll");
 
-    /// <summary>Starts `dotnet modelbox.dll ARGS` with redirected output and extra environment variables.</summary>
-    public static Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
+    /// <summary>Starts `dotnet modelbox.dll ARGS` with redirected output and extra environment variables; with
+    /// <paramref name="openFileLimit"/>, under that `ulimit -n` (soft and hard).</summary>
+    public static Process Start(
+        IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, int? openFileLimit = null)
     {
         if (!File.Exists(DllPath))
         {
             throw new FileNotFoundException("the modelbox executable was not built next to the tests", DllPath);
         }
 
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(openFileLimit is null ? "dotnet" : "/bin/sh")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
+        if (openFileLimit is { } limit)
+        {
+            // exec keeps the process id: the server is the child the test kills and measures.
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add($"ulimit -n {limit} && exec dotnet \"$@\"");
+            info.ArgumentList.Add("sh");
+        }
+
         info.ArgumentList.Add(DllPath);
         foreach (var arg in args)
         {

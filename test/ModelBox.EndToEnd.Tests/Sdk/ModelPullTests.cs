@@ -69,6 +69,47 @@ public sealed class ModelPullTests(ModelBoxServerFixture server) : SdkTestBase(s
     }
 
     [Fact]
+    public async Task Pull_places_what_it_can_skips_unsafe_names_tracked_files_and_repeated_names_and_fails_only_when_strict()
+    {
+        var model = (await Client.CreateModelAsync("mixed", "ops", Namespace)).Value;
+        var version = (await Client.CreateModelVersionAsync(model.Id, "1")).Value;
+        async Task UploadAsync(string path, string content)
+        {
+            using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(content));
+            await Client.UploadFileAsync(version.Id, stream, path, FileKind.Model);
+        }
+
+        await UploadAsync("weights.bin", "weights");
+        await UploadAsync("..", "dot-dot");
+        await UploadAsync("a/config.json", "first config");
+        await UploadAsync("b/config.json", "second config");
+        await Client.TrackArtifactsAsync([new TrackedFile { ParentId = version.Id, Kind = FileKind.Model, Path = "remote.bin", Uri = "s3://lake/remote.bin" }]);
+        var dir = Path.Combine(_work, "mixed-out");
+        var cli = new CliRunner(Server);
+        var args = new[] { "models", "pull", $"{Namespace}/mixed:1", "--dir", dir, "--cache-dir", Path.Combine(_work, "mixed-cache") };
+
+        var lenient = await cli.ClientAsync([.. args, "--output", "json"]);
+        var strict = await cli.ClientAsync([.. args, "--strict"]);
+
+        Assert.Equal(0, lenient.ExitCode);
+        var json = lenient.Json();
+        Assert.Equal(["config.json", "weights.bin"], Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal("weights", await File.ReadAllTextAsync(Path.Combine(dir, "weights.bin")));
+        Assert.Equal(2, json.GetProperty("files").GetArrayLength());
+        var reasons = json.GetProperty("skipped").EnumerateArray().ToDictionary(s => s.GetProperty("path").GetString()!, s => s.GetProperty("reason").GetString()!);
+        Assert.Equal(3, reasons.Count);
+        Assert.Contains("not a file name", reasons[".."], StringComparison.Ordinal);
+        Assert.Contains("s3://lake/remote.bin", reasons["remote.bin"], StringComparison.Ordinal);
+        Assert.Contains("already placed as 'config.json'", reasons.Single(r => r.Key.EndsWith("config.json", StringComparison.Ordinal)).Value, StringComparison.Ordinal);
+        Assert.Equal(3, lenient.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.StartsWith("warning: skipped ", StringComparison.Ordinal)));
+        Assert.True(Directory.Exists(_work)); // ".." wrote nothing above the folder
+
+        Assert.Equal(1, strict.ExitCode);
+        Assert.Contains("3 file(s)", strict.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--strict", strict.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_example_service_loads_by_alias_and_swaps_when_the_alias_moves()
     {
         var (model, v1, v2) = await TwoVersionsAsync("served");

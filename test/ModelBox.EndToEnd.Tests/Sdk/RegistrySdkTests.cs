@@ -36,7 +36,7 @@ public sealed class RegistrySdkTests(ModelBoxServerFixture server) : SdkTestBase
     public async Task Datasets_lineage_and_search_through_the_sdk()
     {
         var experiment = (await Client.CreateExperimentAsync("train", "ops", Namespace, Framework.PyTorch)).Value;
-        var data = await Client.CreateDatasetAsync(Namespace, "images", "sha256:abc", "s3://bucket/images");
+        var data = await Client.CreateDatasetAsync(Namespace, "images", "sha256:abc0000000000000000000000000000000000000000000000000000000000000", "s3://bucket/images");
         var model = (await Client.CreateModelAsync("vision", "ops", Namespace)).Value;
         var version = (await Client.CreateModelVersionAsync(model.Id, "1")).Value;
         await Client.SetLineageAsync(version.Id, new LineageSpec

@@ -69,10 +69,12 @@ public sealed class ServerProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task Json_logs_have_one_object_per_line_and_one_line_per_request()
+    public async Task Json_logs_have_one_object_per_line_and_at_debug_level_one_line_per_request()
     {
         var port = ModelBoxExecutable.FreePort();
-        using var server = ModelBoxExecutable.Start(["server", "start", "--log-format", "json"], Listeners(port), _dir);
+        var environment = Listeners(port);
+        environment["MODELBOX_LOG_LEVEL"] = "debug";
+        using var server = ModelBoxExecutable.Start(["server", "start", "--log-format", "json"], environment, _dir);
         var client = await ConnectAsync(port, server);
         await client.CreateModelAsync(new CreateModelRequest { Name = "logged" });
         var stdout = await StopWithSigtermAsync(server);
@@ -87,17 +89,62 @@ public sealed class ServerProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task Client_health_reports_serving_version_and_backend()
+    public async Task Info_logs_name_the_bound_addresses_and_the_first_start_but_not_each_request()
+    {
+        var port = ModelBoxExecutable.FreePort();
+        var environment = Listeners(port);
+        environment["MODELBOX_LISTEN_ADDR"] = $"0.0.0.0:{port}";
+        using var server = ModelBoxExecutable.Start(["server", "start"], environment, _dir);
+        var client = await ConnectAsync(port, server);
+        await client.CreateModelAsync(new CreateModelRequest { Name = "quiet" });
+        var output = await StopWithSigtermAsync(server);
+
+        // Bound to every interface, and it says so (it used to print 127.0.0.1), with the URL a local client uses.
+        Assert.Contains($"serving gRPC on 0.0.0.0:{port} (all IPv4 interfaces), http://127.0.0.1:{port}", output, StringComparison.Ordinal);
+        Assert.Contains($"First start: created the data folder {Path.Combine(_dir, "modelbox-data")}", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("/modelbox.ModelStore/CreateModel", output, StringComparison.Ordinal);
+        // Only the migrations of the backend in use are mentioned.
+        Assert.DoesNotContain("Postgres", output, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("MySql", output, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_second_server_on_the_same_data_folder_refuses_to_start_and_names_the_first_ones_pid()
+    {
+        var port = ModelBoxExecutable.FreePort();
+        using var first = ModelBoxExecutable.Start(["server", "start"], Listeners(port), _dir);
+        await ConnectAsync(port, first);
+
+        var second = await ModelBoxExecutable.RunAsync(["server", "start"], Listeners(ModelBoxExecutable.FreePort()), _dir);
+
+        Assert.Equal(1, second.ExitCode);
+        Assert.StartsWith("error: the data folder ", second.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"in use by another ModelBox server (PID {first.Id})", second.Stderr, StringComparison.Ordinal);
+        await StopWithSigtermAsync(first);
+
+        // The lock goes with the process: the folder is free again.
+        using var third = ModelBoxExecutable.Start(["server", "start"], Listeners(port), _dir);
+        await ConnectAsync(port, third);
+        await StopWithSigtermAsync(third);
+    }
+
+    [Fact]
+    public async Task Client_health_reports_serving_version_backend_and_when_the_process_started()
     {
         var port = ModelBoxExecutable.FreePort();
         using var server = ModelBoxExecutable.Start(["server", "start"], Listeners(port), _dir);
         await ConnectAsync(port, server);
+        var beforeFirstStatusCall = DateTimeOffset.UtcNow;
         var health = await ModelBoxExecutable.RunAsync(["client", "health", "--server-addr", $"127.0.0.1:{port}", "--output", "json"]);
         Assert.Equal(0, health.ExitCode);
         using var json = System.Text.Json.JsonDocument.Parse(health.Stdout);
         Assert.Equal("SERVING", json.RootElement.GetProperty("status").GetString());
         Assert.Equal("integrated", json.RootElement.GetProperty("metadata_storage").GetString());
         Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("version").GetString()));
+        // The process's start, which precedes the first status call (it used to be the time of that call).
+        var startedAt = json.RootElement.GetProperty("started_at").GetDateTimeOffset();
+        Assert.True(startedAt < beforeFirstStatusCall, $"started_at {startedAt:O} is not before the first status call at {beforeFirstStatusCall:O}");
+        Assert.True(startedAt >= server.StartTime.ToUniversalTime().AddSeconds(-1), $"started_at {startedAt:O}, process started {server.StartTime.ToUniversalTime():O}");
         await StopWithSigtermAsync(server);
 
         var down = await ModelBoxExecutable.RunAsync(["client", "health", "--server-addr", $"127.0.0.1:{port}"]);

@@ -41,3 +41,8 @@ public sealed class MySqlMetricStoreTests : MetricStoreSpecification
 {
     private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
 }
+
+public sealed class MySqlMlflowExperimentStoreTests : MlflowExperimentStoreSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
+}

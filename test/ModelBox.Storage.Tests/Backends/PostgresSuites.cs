@@ -41,3 +41,8 @@ public sealed class PostgresMetricStoreTests : MetricStoreSpecification
 {
     private protected override RelationalBackendFactory CreateFactory() => new PostgresBackendFactory();
 }
+
+public sealed class PostgresMlflowExperimentStoreTests : MlflowExperimentStoreSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new PostgresBackendFactory();
+}

@@ -280,3 +280,8 @@ internal static class SqliteTestFiles
         return string.Join("\n", plan);
     }
 }
+
+public sealed class SqliteMlflowExperimentStoreTests : MlflowExperimentStoreSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new SqliteBackendFactory();
+}

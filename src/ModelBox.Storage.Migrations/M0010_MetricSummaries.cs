@@ -13,8 +13,8 @@ namespace ModelBox.Storage.Migrations;
 /// <c>metric_summary_backlog</c> lists the series that existed before this migration: the store builds their summaries
 /// from their points at start-up and reads them from points until then.
 /// </summary>
-[Migration(9, "metric summaries")]
-public sealed class M0009_MetricSummaries : Migration
+[Migration(10, "metric summaries")]
+public sealed class M0010_MetricSummaries : Migration
 {
     private static readonly string[] IntegerColumns =
     [

@@ -1,0 +1,585 @@
+"""The ModelBox client: one gRPC channel and a typed, pythonic method per operation.
+
+Reads return the protobuf messages of the wire contract (``modelbox.pb``), with metadata and labels as plain dicts
+where a method says so. Every failure raises a :class:`modelbox.errors.ModelBoxError` subclass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar, cast
+
+import grpc
+
+from . import _convert
+from . import modelbox_pb2 as pb
+from . import modelbox_pb2_grpc as pb_grpc
+from ._config import grpc_target, resolve_server_addr
+from .errors import DataLoss, InvalidArgument, ModelBoxError, NotFound, Unavailable, from_rpc_error
+
+T = TypeVar("T")
+
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# The SDK's bookkeeping series (see _sender.py); hidden from reads of all series.
+MARKER_KEY = "_modelbox/batch"
+
+_FRAMEWORKS = {name.lower(): value for name, value in pb.MLFramework.items()}
+_FILE_TYPES = {name.lower(): value for name, value in pb.FileType.items()}
+_STATUSES = {
+    "running": pb.EXPERIMENT_STATUS_RUNNING,
+    "finished": pb.EXPERIMENT_STATUS_FINISHED,
+    "failed": pb.EXPERIMENT_STATUS_FAILED,
+    "killed": pb.EXPERIMENT_STATUS_KILLED,
+}
+
+
+class MetricPoint(NamedTuple):
+    """One metric point as read back: step, Unix seconds, value (float, str or bytes)."""
+
+    step: int
+    time: int
+    value: float | str | bytes
+
+
+class CreateResult(NamedTuple):
+    """The id of a created (or already existing) object, and whether it existed before the call."""
+
+    id: str
+    existed: bool
+
+
+def framework_value(framework: str | int | None) -> pb.MLFramework:
+    """An MLFramework enum value from its name ("pytorch") or number."""
+    if framework is None:
+        return pb.UNKNOWN
+    if isinstance(framework, int):
+        return cast(pb.MLFramework, framework)
+    try:
+        return cast(pb.MLFramework, _FRAMEWORKS[framework.lower()])
+    except KeyError:
+        raise InvalidArgument(f"framework: unknown framework '{framework}'; one of {sorted(_FRAMEWORKS)}") from None
+
+
+def file_type_value(file_type: str | int | None) -> pb.FileType:
+    """A FileType enum value from its name ("checkpoint") or number."""
+    if file_type is None:
+        return pb.UNDEFINED
+    if isinstance(file_type, int):
+        return cast(pb.FileType, file_type)
+    try:
+        return cast(pb.FileType, _FILE_TYPES[file_type.lower()])
+    except KeyError:
+        raise InvalidArgument(f"file_type: unknown file type '{file_type}'; one of {sorted(_FILE_TYPES)}") from None
+
+
+def status_value(status: str | int) -> pb.ExperimentStatus:
+    """An ExperimentStatus enum value from "running", "finished", "failed", "killed" or its number."""
+    if isinstance(status, int):
+        return cast(pb.ExperimentStatus, status)
+    try:
+        return cast(pb.ExperimentStatus, _STATUSES[status.lower()])
+    except KeyError:
+        raise InvalidArgument(f"status: unknown status '{status}'; one of {sorted(_STATUSES)}") from None
+
+
+def experiment_id(namespace: str, name: str) -> str:
+    """The id the server gives the experiment `name` in `namespace` (ids derive from the natural key: a kind prefix
+    and 128 bits of SHA-256 over the length-prefixed kind and key), so a run can start while the server is down."""
+    digest = hashlib.sha256()
+    for part in ("exp", namespace, name):
+        data = part.encode("utf-8")
+        digest.update(len(data).to_bytes(4, "big") + data)
+    return "exp-" + digest.hexdigest()[:32]
+
+
+def point_value(value: pb.MetricsValue) -> float | str | bytes:
+    """The value of a MetricsValue, whichever oneof member holds it."""
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else 0.0
+
+
+class Client:
+    """A connection to one ModelBox server.
+
+    Args:
+        server_addr: ``host:port``, ``http://host:port`` or ``https://host:port``; when None, then
+            ``$MODELBOX_SERVER_ADDR``, then ``server_addr`` in the client config file, then ``localhost:8085``.
+        config_path: a client config file (what ``modelbox client init-config`` writes).
+        timeout: deadline in seconds of each unary call.
+        retries: how many times an idempotent call is retried while the server is UNAVAILABLE.
+        backoff: first retry delay in seconds; doubles per retry (with jitter), at most 5 s.
+    """
+
+    def __init__(
+        self,
+        server_addr: str | None = None,
+        *,
+        config_path: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+        backoff: float = 0.1,
+    ) -> None:
+        if timeout <= 0:
+            raise InvalidArgument("timeout must be positive")
+        if retries < 0:
+            raise InvalidArgument("retries must not be negative")
+        self.server_addr = resolve_server_addr(server_addr, config_path)
+        target, tls = grpc_target(self.server_addr)
+        options = [
+            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.enable_retries", 0),
+        ]
+        self._channel = (
+            grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=options)
+            if tls
+            else grpc.insecure_channel(target, options=options)
+        )
+        self.stub = pb_grpc.ModelStoreStub(self._channel)
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+
+    # ---- plumbing ----
+
+    def close(self) -> None:
+        """Closes the channel."""
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, method: Callable[..., T], request: Any, *, idempotent: bool = True, timeout: float | None = None) -> T:
+        """Calls a unary RPC, mapping failures to typed exceptions; idempotent calls are retried with backoff while
+        the server is UNAVAILABLE."""
+        attempt = 0
+        while True:
+            try:
+                return method(request, timeout=timeout or self.timeout)
+            except grpc.RpcError as e:
+                error = from_rpc_error(e, self.server_addr)
+                if not (idempotent and isinstance(error, Unavailable) and attempt < self.retries):
+                    raise error from None
+            time.sleep(self._delay(attempt))
+            attempt += 1
+
+    def _delay(self, attempt: int) -> float:
+        return min(5.0, self.backoff * (2**attempt)) * (0.5 + random.random() / 2)
+
+    def _pages(self, fetch: Callable[[str], Any], items: str) -> Iterator[Any]:
+        token = ""
+        while True:
+            page = fetch(token)
+            yield from getattr(page, items)
+            token = page.next_page_token
+            if not token:
+                return
+
+    def server_info(self) -> pb.GetServerInfoResponse:
+        """The server's version, backends and start time."""
+        return self.call(self.stub.GetServerInfo, pb.GetServerInfoRequest())
+
+    # ---- experiments ----
+
+    def create_experiment(
+        self,
+        name: str,
+        namespace: str = "default",
+        *,
+        owner: str = "",
+        framework: str | int | None = None,
+        task: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        external_id: str = "",
+        description: str = "",
+    ) -> CreateResult:
+        """Creates an experiment, or finds the one with this name in the namespace (ids derive from both)."""
+        request = pb.CreateExperimentRequest(
+            name=name, namespace=namespace, owner=owner, framework=framework_value(framework), task=task,
+            external_id=external_id, description=description,
+        )
+        _convert.fill_values(request.metadata.metadata, metadata, "metadata")
+        response = self.call(self.stub.CreateExperiment, request)
+        return CreateResult(response.experiment_id, response.experiment_exists)
+
+    def get_experiment(self, experiment_id: str) -> pb.Experiment:
+        """One experiment by id."""
+        return self.call(self.stub.GetExperiment, pb.GetExperimentRequest(id=experiment_id)).experiment
+
+    def list_experiments(self, namespace: str, *, label_selector: str = "", page_size: int = 0) -> Iterator[pb.Experiment]:
+        """The experiments of a namespace (all pages), optionally filtered by labels (``env=prod,team!=x``)."""
+        return self._pages(
+            lambda token: self.call(self.stub.ListExperiments, pb.ListExperimentsRequest(
+                namespace=namespace, label_selector=label_selector, page_size=page_size, page_token=token)),
+            "experiments",
+        )
+
+    def update_experiment(
+        self, experiment_id: str, *, status: str | int | None = None, description: str | None = None,
+        external_id: str | None = None,
+    ) -> pb.Experiment:
+        """Changes an experiment's status ("running", "finished", "failed", "killed"), description or external id."""
+        request = pb.UpdateExperimentRequest(id=experiment_id)
+        if status is not None:
+            request.status = status_value(status)
+        if description is not None:
+            request.description = description
+        if external_id is not None:
+            request.external_id = external_id
+        return self.call(self.stub.UpdateExperiment, request).experiment
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-deletes an experiment and its checkpoints."""
+        self.call(self.stub.DeleteExperiment, pb.DeleteExperimentRequest(id=experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> pb.Experiment:
+        """Restores a soft-deleted experiment."""
+        return self.call(self.stub.RestoreExperiment, pb.RestoreExperimentRequest(id=experiment_id)).experiment
+
+    # ---- checkpoints ----
+
+    def create_checkpoint(
+        self, experiment_id: str, epoch: int, *, metrics: Mapping[str, float] | None = None,
+        metadata: Mapping[str, Any] | None = None, files: Sequence[pb.FileMetadata] = (),
+    ) -> CreateResult:
+        """Records a checkpoint of an experiment at an epoch (idempotent per experiment and epoch)."""
+        if epoch < 0:
+            raise InvalidArgument("epoch must not be negative")
+        request = pb.CreateCheckpointRequest(experiment_id=experiment_id, epoch=epoch, files=list(files))
+        for key, value in (metrics or {}).items():
+            request.metrics[key] = float(value)
+        _convert.fill_values(request.metadata.metadata, metadata, "metadata")
+        response = self.call(self.stub.CreateCheckpoint, request)
+        return CreateResult(response.checkpoint_id, response.exists)
+
+    def get_checkpoint(self, experiment_id: str = "", epoch: int = 0, *, checkpoint_id: str = "") -> pb.Checkpoint:
+        """A checkpoint by experiment and epoch, or by id."""
+        return self.call(self.stub.GetCheckpoint, pb.GetCheckpointRequest(
+            experiment_id=experiment_id, epoch=epoch, checkpoint_id=checkpoint_id)).checkpoint
+
+    def list_checkpoints(self, experiment_id: str) -> Iterator[pb.Checkpoint]:
+        """The checkpoints of an experiment (all pages)."""
+        return self._pages(
+            lambda token: self.call(self.stub.ListCheckpoints, pb.ListCheckpointsRequest(
+                experiment_id=experiment_id, page_token=token)),
+            "checkpoints",
+        )
+
+    # ---- models and versions ----
+
+    def create_model(
+        self, name: str, namespace: str = "default", *, owner: str = "", task: str = "", description: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> CreateResult:
+        """Creates a model, or finds the one with this name in the namespace."""
+        request = pb.CreateModelRequest(name=name, namespace=namespace, owner=owner, task=task, description=description)
+        _convert.fill_values(request.metadata.metadata, metadata, "metadata")
+        response = self.call(self.stub.CreateModel, request)
+        return CreateResult(response.id, response.exists)
+
+    def get_model(self, model_id: str) -> pb.Model:
+        """One model by id."""
+        return self.call(self.stub.GetModel, pb.GetModelRequest(id=model_id)).model
+
+    def list_models(self, namespace: str, *, label_selector: str = "") -> Iterator[pb.Model]:
+        """The models of a namespace (all pages)."""
+        return self._pages(
+            lambda token: self.call(self.stub.ListModels, pb.ListModelsRequest(
+                namespace=namespace, label_selector=label_selector, page_token=token)),
+            "models",
+        )
+
+    def create_model_version(
+        self, model_id: str, version: str, *, name: str = "", description: str = "",
+        metadata: Mapping[str, Any] | None = None, framework: str | int | None = None,
+        unique_tags: Sequence[str] = (), files: Sequence[pb.FileMetadata] = (),
+        experiment_id: str = "", checkpoint_id: str = "",
+    ) -> CreateResult:
+        """Creates a version of a model; `experiment_id`/`checkpoint_id` record its lineage (the run it came from)."""
+        request = pb.CreateModelVersionRequest(
+            model=model_id, version=version, name=name or version, description=description,
+            framework=framework_value(framework), unique_tags=list(unique_tags), files=list(files),
+        )
+        _convert.fill_values(request.metadata.metadata, metadata, "metadata")
+        if experiment_id or checkpoint_id:
+            request.lineage.experiment_id = experiment_id
+            request.lineage.checkpoint_id = checkpoint_id
+        response = self.call(self.stub.CreateModelVersion, request)
+        return CreateResult(response.model_version, response.exists)
+
+    def get_model_version(self, version_id: str = "", *, reference: str = "") -> pb.ModelVersion:
+        """A model version by id, or by reference ``namespace/model@alias`` or ``namespace/model:version``."""
+        return self.call(self.stub.GetModelVersion, pb.GetModelVersionRequest(id=version_id, reference=reference)).model_version
+
+    def list_model_versions(self, model_id: str, *, label_selector: str = "") -> Iterator[pb.ModelVersion]:
+        """The versions of a model (all pages)."""
+        return self._pages(
+            lambda token: self.call(self.stub.ListModelVersions, pb.ListModelVersionsRequest(
+                model=model_id, label_selector=label_selector, page_token=token)),
+            "model_versions",
+        )
+
+    # ---- metadata and events ----
+
+    def update_metadata(self, parent_id: str, metadata: Mapping[str, Any]) -> int:
+        """Writes metadata keys (JSON values) of an object; returns how many were written."""
+        request = pb.UpdateMetadataRequest(parent_id=parent_id)
+        _convert.fill_values(request.metadata.metadata, metadata, "metadata")
+        return self.call(self.stub.UpdateMetadata, request).num_keys_written
+
+    def get_metadata(self, parent_id: str) -> dict[str, Any]:
+        """Every metadata key of an object and its JSON value."""
+        return _convert.values_dict(self.call(self.stub.ListMetadata, pb.ListMetadataRequest(parent_id=parent_id)).metadata)
+
+    def delete_metadata(self, parent_id: str, keys: Iterable[str]) -> int:
+        """Deletes metadata keys; returns how many existed."""
+        return self.call(self.stub.DeleteMetadata, pb.DeleteMetadataRequest(parent_id=parent_id, keys=list(keys))).num_keys_deleted
+
+    def log_event(
+        self, parent_id: str, name: str, *, source: str = "", metadata: Mapping[str, Any] | None = None,
+        when: Any = None, idempotent: bool = False,
+    ) -> None:
+        """Records an event (name, source, JSON metadata, time) on an object."""
+        self.call(self.stub.LogEvent, event_request(parent_id, name, source, metadata, when), idempotent=idempotent)
+
+    def list_events(self, parent_id: str, *, since: Any = None) -> Iterator[pb.Event]:
+        """The events of an object, optionally only those since a time (datetime or Unix seconds)."""
+        def fetch(token: str) -> pb.ListEventsResponse:
+            request = pb.ListEventsRequest(parent_id=parent_id, page_token=token)
+            if since is not None:
+                request.since.CopyFrom(_convert.timestamp(since))
+            return self.call(self.stub.ListEvents, request)
+
+        return self._pages(fetch, "events")
+
+    # ---- metrics ----
+
+    def log_metrics(self, parent_id: str, metrics: Mapping[str, float], step: int, *, when: float | None = None) -> int:
+        """Logs one point per key synchronously (for a training loop use :meth:`modelbox.Run.log`)."""
+        request = pb.LogMetricsBatchRequest()
+        seconds = int(when if when is not None else time.time())
+        for key, value in metrics.items():
+            series = request.series.add(parent_id=parent_id, key=key)
+            series.values.add(step=step, wallclock_time=seconds, d_val=float(value))
+        return self.send_metrics_batch(request, idempotent=False)
+
+    def send_metrics_batch(self, request: pb.LogMetricsBatchRequest, *, idempotent: bool = False) -> int:
+        """Sends one LogMetricsBatch request; returns how many points the server stored."""
+        return self.call(self.stub.LogMetricsBatch, request, idempotent=idempotent).num_points_written
+
+    def get_metric_series(
+        self, parent_id: str, key: str, *, start_step: int = 0, end_step: int | None = None, max_points: int = 0,
+        as_numpy: bool = False,
+    ) -> Any:
+        """One series over a step range, downsampled by the server to at most `max_points` (0: every point).
+
+        Returns a list of :class:`MetricPoint`, or with ``as_numpy=True`` (numpy installed) a tuple of arrays
+        ``(steps, times, values)``.
+        """
+        request = pb.GetMetricSeriesRequest(parent_id=parent_id, key=key, start_step=start_step, max_points=max_points)
+        if end_step is not None:
+            request.end_step = end_step
+        values = self.call(self.stub.GetMetricSeries, request).values
+        points = [MetricPoint(v.step, v.wallclock_time, point_value(v)) for v in values]
+        if not as_numpy:
+            return points
+        import numpy as np  # optional dependency
+
+        return (
+            np.fromiter((p.step for p in points), dtype=np.uint64, count=len(points)),
+            np.fromiter((p.time for p in points), dtype=np.uint64, count=len(points)),
+            np.fromiter((float(p.value) for p in points), dtype=np.float64, count=len(points)),  # type: ignore[arg-type]
+        )
+
+    def get_metrics(self, parent_id: str) -> dict[str, list[MetricPoint]]:
+        """Every series of an object with all its points, by key."""
+        response = self.call(self.stub.GetMetrics, pb.GetMetricsRequest(parent_id=parent_id))
+        return {m.key: [MetricPoint(v.step, v.wallclock_time, point_value(v)) for v in m.values] for m in response.metrics if m.key != MARKER_KEY}
+
+    # ---- artifacts ----
+
+    def upload_file(
+        self, parent_id: str, path: str, *, file_type: str | int | None = None, name: str | None = None,
+        chunk_bytes: int = UPLOAD_CHUNK_BYTES,
+    ) -> pb.FileMetadata:
+        """Streams a file to the server, with its SHA-256 computed while sending (verified by the server, which keeps
+        nothing on a mismatch); returns the stored record. Raises :class:`DataLoss` when the checksums differ."""
+        if not os.path.isfile(path):
+            raise InvalidArgument(f"path: '{path}' is not a file")
+        sha256 = hashlib.sha256()
+
+        def frames() -> Iterator[pb.UploadFileRequest]:
+            yield pb.UploadFileRequest(metadata=pb.FileMetadata(
+                parent_id=parent_id, file_type=file_type_value(file_type), path=name or os.path.basename(path)))
+            with open(path, "rb") as f:
+                while chunk := f.read(chunk_bytes):
+                    sha256.update(chunk)
+                    yield pb.UploadFileRequest(chunks=chunk)
+            yield pb.UploadFileRequest(checksums=pb.UploadChecksums(sha256=sha256.hexdigest()))
+
+        try:
+            file_id = self.stub.UploadFile(frames()).file_id
+        except grpc.RpcError as e:
+            raise from_rpc_error(e, self.server_addr) from None
+        record = self.get_artifact(file_id)
+        if record.sha256 and record.sha256 != sha256.hexdigest():
+            raise DataLoss(f"the server stored different bytes than were sent (SHA-256 {record.sha256} vs {sha256.hexdigest()})")
+        return record
+
+    def get_artifact(self, file_id: str) -> pb.FileMetadata:
+        """The record of one file (no bytes)."""
+        return self.call(self.stub.GetArtifact, pb.GetArtifactRequest(id=file_id)).file
+
+    def list_artifacts(self, parent_id: str) -> list[pb.FileMetadata]:
+        """The file records of an object."""
+        return list(self.call(self.stub.ListArtifacts, pb.ListArtifactsRequest(parent_id=parent_id)).files)
+
+    def download_file(self, file_id: str, destination: str, *, resume: bool = True) -> str:
+        """Streams a file to `destination` (a file path, or an existing directory to keep the original name),
+        verifying its SHA-256 (MD5 for files that have only that). An interrupted download leaves
+        ``destination.part``, which the next call resumes from. Raises :class:`DataLoss` on a checksum mismatch
+        (nothing is left at `destination`)."""
+        record = self.get_artifact(file_id)
+        if os.path.isdir(destination):
+            destination = os.path.join(destination, os.path.basename(record.path) or file_id)
+        part = destination + ".part"
+        offset = os.path.getsize(part) if resume and os.path.exists(part) else 0
+        if offset > record.size_bytes:
+            offset = 0
+        use_sha = bool(record.sha256) or not record.checksum
+        digest = hashlib.sha256() if use_sha else hashlib.md5()
+        if offset:
+            with open(part, "rb") as f:
+                while chunk := f.read(DOWNLOAD_CHUNK_BYTES):
+                    digest.update(chunk)
+        attempt = 0
+        while True:
+            try:
+                with open(part, "ab" if offset else "wb") as out:
+                    stream = self.stub.DownloadFile(pb.DownloadFileRequest(
+                        file_id=file_id, offset=offset, chunk_size_bytes=DOWNLOAD_CHUNK_BYTES))
+                    for frame in stream:
+                        if frame.WhichOneof("stream_frame") == "chunks":
+                            out.write(frame.chunks)
+                            digest.update(frame.chunks)
+                            offset += len(frame.chunks)
+                break
+            except grpc.RpcError as e:
+                error = from_rpc_error(e, self.server_addr)
+                if not isinstance(error, Unavailable) or attempt >= self.retries:
+                    raise error from None
+            # Resume where the stream broke off.
+            time.sleep(self._delay(attempt))
+            attempt += 1
+        expected = record.sha256 if use_sha else record.checksum
+        actual = digest.hexdigest()
+        if expected and actual != expected:
+            os.remove(part)
+            raise DataLoss(f"file {file_id}: downloaded bytes have checksum {actual}, the server recorded {expected}; nothing was kept")
+        os.replace(part, destination)
+        return destination
+
+    # ---- registry ----
+
+    def set_labels(self, object_id: str, labels: Mapping[str, str]) -> dict[str, str]:
+        """Sets labels on an experiment, model or version; returns all its labels."""
+        return dict(self.call(self.stub.SetLabels, pb.SetLabelsRequest(object_id=object_id, labels=dict(labels))).labels)
+
+    def remove_labels(self, object_id: str, keys: Iterable[str]) -> dict[str, str]:
+        """Removes label keys; returns the labels left."""
+        return dict(self.call(self.stub.RemoveLabels, pb.RemoveLabelsRequest(object_id=object_id, keys=list(keys))).labels)
+
+    def set_alias(self, model_id: str, alias: str, version_id: str) -> pb.ModelAlias:
+        """Points an alias of a model (e.g. ``production``) at one of its versions."""
+        return self.call(self.stub.SetModelAlias, pb.SetModelAliasRequest(model_id=model_id, alias=alias, version_id=version_id)).alias
+
+    def get_alias(self, model_id: str, alias: str) -> pb.ModelAlias:
+        """Where an alias points."""
+        return self.call(self.stub.GetModelAlias, pb.GetModelAliasRequest(model_id=model_id, alias=alias)).alias
+
+    def list_aliases(self, model_id: str) -> list[pb.ModelAlias]:
+        """The aliases of a model."""
+        return list(self.call(self.stub.ListModelAliases, pb.ListModelAliasesRequest(model_id=model_id)).aliases)
+
+    def delete_alias(self, model_id: str, alias: str) -> None:
+        """Deletes an alias."""
+        self.call(self.stub.DeleteModelAlias, pb.DeleteModelAliasRequest(model_id=model_id, alias=alias))
+
+    def search_experiments(self, namespace: str, filter: str, *, order_by: str = "") -> Iterator[pb.Experiment]:
+        """Experiments matching a filter of the search language (docs/search.md)."""
+        return self._search(self.stub.SearchExperiments, namespace, filter, order_by, "experiments")
+
+    def search_models(self, namespace: str, filter: str, *, order_by: str = "") -> Iterator[pb.Model]:
+        """Models matching a filter."""
+        return self._search(self.stub.SearchModels, namespace, filter, order_by, "models")
+
+    def search_model_versions(self, namespace: str, filter: str, *, order_by: str = "") -> Iterator[pb.ModelVersion]:
+        """Model versions matching a filter."""
+        return self._search(self.stub.SearchModelVersions, namespace, filter, order_by, "model_versions")
+
+    def _search(self, method: Any, namespace: str, filter: str, order_by: str, items: str) -> Iterator[Any]:
+        return self._pages(
+            lambda token: self.call(method, pb.SearchRequest(namespace=namespace, filter=filter, order_by=order_by, page_token=token)),
+            items,
+        )
+
+    def get_lineage(self, version_id: str) -> pb.GetLineageResponse:
+        """The lineage of a model version: experiment, checkpoint, datasets, ancestors, descendants."""
+        return self.call(self.stub.GetLineage, pb.GetLineageRequest(version_id=version_id))
+
+    def pull(self, reference: str, directory: str) -> list[str]:
+        """Downloads every file of a model version (``namespace/model@alias`` or ``namespace/model:version``, or a
+        version id) into `directory`, each verified; returns the paths. For inference services."""
+        version = self.get_model_version(reference=reference) if ("@" in reference or ":" in reference) else self.get_model_version(reference)
+        os.makedirs(directory, exist_ok=True)
+        files = list(version.files) or self.list_artifacts(version.id)
+        if not files:
+            raise NotFound(f"model version {version.id} ({reference}) has no files")
+        return [self.download_file(f.id, os.path.join(directory, os.path.basename(f.path) or f.id)) for f in files]
+
+    # ---- change stream ----
+
+    def watch(self, namespace: str, since: int = 0, *, max_retries: int | None = None) -> Iterator[pb.WatchNamespaceResponse]:
+        """Yields the changes of a namespace after sequence `since`, forever; a broken stream (server restart,
+        slow-consumer abort) is resumed from the last delivered sequence by itself."""
+        last = since
+        failures = 0
+        while True:
+            try:
+                for change in self.stub.WatchNamespace(pb.WatchNamespaceRequest(namespace=namespace, since=last)):
+                    failures = 0
+                    last = max(last, change.sequence)
+                    yield change
+                return
+            except grpc.RpcError as e:
+                error = from_rpc_error(e, self.server_addr)
+                resumable = e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED)  # type: ignore[attr-defined]
+                if not resumable or (max_retries is not None and failures >= max_retries):
+                    raise error from None
+            time.sleep(self._delay(min(failures, 6)))
+            failures += 1
+
+
+def event_request(parent_id: str, name: str, source: str, metadata: Mapping[str, Any] | None, when: Any) -> pb.LogEventRequest:
+    """A LogEventRequest (shared by the client and the run's background logger)."""
+    if not name:
+        raise InvalidArgument("event name must not be empty")
+    request = pb.LogEventRequest(parent_id=parent_id)
+    request.event.name = name
+    request.event.source.name = source
+    request.event.wallclock_time.CopyFrom(_convert.timestamp(when))
+    _convert.fill_values(request.event.metadata.metadata, metadata, "metadata")
+    return request
+
+
+__all__ = ["Client", "CreateResult", "MetricPoint", "ModelBoxError"]

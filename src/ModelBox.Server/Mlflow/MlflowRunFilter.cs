@@ -1,0 +1,205 @@
+using System.Globalization;
+using ModelBox.Domain.Search;
+
+namespace ModelBox.Server.Mlflow;
+
+/// <summary>
+/// MLflow's run filter (mlflow/utils/search_utils.py), the part ModelBox's search can answer: comparisons
+/// <c>metrics.K op number</c>, <c>params.K op 'text'</c>, <c>tags.K op 'text'</c> and <c>attributes.A op value</c>
+/// (status, run_name, run_id, user_id, start_time) with <c>= != &lt; &lt;= &gt; &gt;=</c>, joined by AND. Keys may be
+/// quoted with backticks or double quotes. LIKE, ILIKE and IN are refused with INVALID_PARAMETER_VALUE.
+/// </summary>
+public static class MlflowRunFilter
+{
+    public const int MaxComparisons = 64;
+
+    public static FilterNode? Parse(string? filter)
+    {
+        if (string.IsNullOrWhiteSpace(filter))
+        {
+            return null;
+        }
+
+        if (filter.Length > 4096)
+        {
+            throw MlflowException.Invalid($"filter is {filter.Length} characters long; the limit is 4096");
+        }
+
+        var tokens = Tokenize(filter);
+        FilterNode? result = null;
+        var i = 0;
+        var count = 0;
+        while (true)
+        {
+            if (++count > MaxComparisons)
+            {
+                throw MlflowException.Invalid($"Invalid filter '{filter}': more than {MaxComparisons} comparisons");
+            }
+
+            if (i + 2 >= tokens.Count)
+            {
+                throw MlflowException.Invalid($"Invalid filter '{filter}': expected 'field operator value' at the end");
+            }
+
+            var comparison = Comparison(filter, tokens[i], tokens[i + 1], tokens[i + 2]);
+            result = result is null ? comparison : new AndNode(result, comparison);
+            i += 3;
+            if (i == tokens.Count)
+            {
+                return result;
+            }
+
+            if (!string.Equals(tokens[i].Text, "and", StringComparison.OrdinalIgnoreCase) || tokens[i].Quoted)
+            {
+                throw MlflowException.Invalid($"Invalid filter '{filter}': expected AND at position {tokens[i].Position + 1}, found '{tokens[i].Text}' (OR is not part of MLflow's syntax)");
+            }
+
+            i++;
+        }
+    }
+
+    private static ComparisonNode Comparison(string filter, Token field, Token op, Token value)
+    {
+        var @operator = op.Text.ToUpperInvariant() switch
+        {
+            "=" or "==" => ComparisonOperator.Equal,
+            "!=" => ComparisonOperator.NotEqual,
+            "<" => ComparisonOperator.Less,
+            "<=" => ComparisonOperator.LessOrEqual,
+            ">" => ComparisonOperator.Greater,
+            ">=" => ComparisonOperator.GreaterOrEqual,
+            "LIKE" or "ILIKE" or "IN" or "NOT" => throw MlflowException.Invalid($"Invalid filter '{filter}': the operator {op.Text.ToUpperInvariant()} is not supported by this server; use = != < <= > >="),
+            _ => throw MlflowException.Invalid($"Invalid filter '{filter}': '{op.Text}' at position {op.Position + 1} is not a comparison operator"),
+        };
+        var dot = field.Quoted ? -1 : field.Text.IndexOf('.', StringComparison.Ordinal);
+        var prefix = dot < 0 ? "attributes" : field.Text[..dot].ToLowerInvariant();
+        var key = dot < 0 ? field.Text : field.Text[(dot + 1)..];
+        if (key.Length >= 2 && key[0] is '`' or '"' && key[^1] == key[0])
+        {
+            key = key[1..^1];
+        }
+
+        var position = field.Position + 1;
+        switch (prefix)
+        {
+            case "metrics" or "metric":
+                return new ComparisonNode(new FieldRef(FieldSource.Metric, null, key, position), @operator, new FilterValue(NumberOf(filter, value), value.Position + 1));
+            case "params" or "param" or "parameters":
+                return new ComparisonNode(
+                    new FieldRef(FieldSource.Metadata, null, MlflowRunMapping.ParamPrefix + key, position), @operator, new FilterValue(TextOf(filter, value), value.Position + 1));
+            case "tags" or "tag":
+                return new ComparisonNode(
+                    new FieldRef(FieldSource.Metadata, null, MlflowRunMapping.TagPrefix + key, position), @operator, new FilterValue(TextOf(filter, value), value.Position + 1));
+            case "attributes" or "attribute" or "attr" or "run":
+                return Attribute(filter, key, @operator, value, position);
+            default:
+                throw MlflowException.Invalid($"Invalid filter '{filter}': invalid entity type '{prefix}'; valid types are metrics, params, tags, attributes");
+        }
+    }
+
+    private static ComparisonNode Attribute(string filter, string name, ComparisonOperator op, Token value, int position)
+    {
+        FieldRef Field(SearchAttribute attribute) => new(FieldSource.Attribute, attribute, name, position);
+        var at = value.Position + 1;
+        switch (name.ToLowerInvariant())
+        {
+            case "status":
+                RequireEquality(filter, name, op);
+                return new ComparisonNode(Field(SearchAttribute.Status), op, new FilterValue((long)MlflowRunMapping.ParseStatus(TextOf(filter, value)), at));
+            case "run_name" or "runname":
+                return new ComparisonNode(
+                    new FieldRef(FieldSource.Metadata, null, MlflowRunMapping.TagPrefix + MlflowRunMapping.RunNameTag, position), op, new FilterValue(TextOf(filter, value), at));
+            case "run_id" or "run_uuid" or "id":
+                RequireEquality(filter, name, op);
+                return new ComparisonNode(Field(SearchAttribute.Id), op, new FilterValue(MlflowRunMapping.ExperimentIdOrNone(TextOf(filter, value)), at));
+            case "user_id":
+                return new ComparisonNode(Field(SearchAttribute.Owner), op, new FilterValue(TextOf(filter, value), at));
+            case "start_time" or "created":
+                var millis = NumberOf(filter, value);
+                return new ComparisonNode(Field(SearchAttribute.CreatedAt), op, new FilterValue(DateTimeOffset.FromUnixTimeMilliseconds((long)millis), at));
+            default:
+                throw MlflowException.Invalid(
+                    $"Invalid filter '{filter}': the attribute '{name}' is not searchable on this server; searchable: status, run_name, run_id, user_id, start_time");
+        }
+    }
+
+    private static void RequireEquality(string filter, string name, ComparisonOperator op)
+    {
+        if (op is not (ComparisonOperator.Equal or ComparisonOperator.NotEqual))
+        {
+            throw MlflowException.Invalid($"Invalid filter '{filter}': '{name}' can only be compared with = or !=");
+        }
+    }
+
+    private static double NumberOf(string filter, Token value) =>
+        !value.Quoted && double.TryParse(value.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number)
+            ? number
+            : throw MlflowException.Invalid($"Invalid filter '{filter}': expected a number at position {value.Position + 1}, found '{value.Text}'");
+
+    private static string TextOf(string filter, Token value) =>
+        value.Quoted ? value.Text : throw MlflowException.Invalid($"Invalid filter '{filter}': expected a quoted string at position {value.Position + 1}, found '{value.Text}'");
+
+    internal readonly record struct Token(string Text, bool Quoted, int Position);
+
+    internal static List<Token> Tokenize(string filter)
+    {
+        var tokens = new List<Token>();
+        var i = 0;
+        while (i < filter.Length)
+        {
+            var c = filter[i];
+            if (char.IsWhiteSpace(c))
+            {
+                i++;
+                continue;
+            }
+
+            var start = i;
+            if (c is '\'' or '"')
+            {
+                var end = filter.IndexOf(c, i + 1);
+                if (end < 0)
+                {
+                    throw MlflowException.Invalid($"Invalid filter '{filter}': unterminated string starting at position {start + 1}");
+                }
+
+                tokens.Add(new Token(filter[(i + 1)..end], Quoted: true, start));
+                i = end + 1;
+            }
+            else if (c is '=' or '!' or '<' or '>')
+            {
+                i++;
+                if (i < filter.Length && filter[i] == '=')
+                {
+                    i++;
+                }
+
+                tokens.Add(new Token(filter[start..i], Quoted: false, start));
+            }
+            else
+            {
+                // An identifier: may hold a quoted key after the dot (metrics.`my key`, params."a b").
+                while (i < filter.Length && !char.IsWhiteSpace(filter[i]) && filter[i] is not ('=' or '!' or '<' or '>'))
+                {
+                    if (filter[i] is '`' or '"' && i > start && filter[i - 1] == '.')
+                    {
+                        var end = filter.IndexOf(filter[i], i + 1);
+                        if (end < 0)
+                        {
+                            throw MlflowException.Invalid($"Invalid filter '{filter}': unterminated quoted key at position {i + 1}");
+                        }
+
+                        i = end + 1;
+                        continue;
+                    }
+
+                    i++;
+                }
+
+                tokens.Add(new Token(filter[start..i], Quoted: false, start));
+            }
+        }
+
+        return tokens;
+    }
+}
