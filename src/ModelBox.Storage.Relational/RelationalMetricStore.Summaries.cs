@@ -43,15 +43,48 @@ public sealed partial class RelationalMetricStore
     {
         public MetricSummaryBuilder Builder;
         public bool Stored;
+        public bool Touched;
+    }
+
+    /// <summary>
+    /// The newest bucket of a series at each resolution (index as <see cref="AllShifts"/>), with its summary, as a
+    /// committed append left them when the series held <paramref name="PointCount"/> points. Point counts only grow and
+    /// every append with points changes it, so a tail whose count equals the series' count before an append is exactly
+    /// what the table holds: the append folds into it without reading the table, and knows every later bucket is new.
+    /// </summary>
+    private sealed record SummaryTail(long PointCount, long[] Buckets, MetricSummary[] Summaries);
+
+    // Tails of recently appended series, published only after their append committed (a claim about committed state,
+    // so a rolled-back or concurrent append can at worst make one miss). Bounded: emptied when it would grow past this.
+    private const int MaxCachedTails = 16_384;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, SummaryTail> _tails = new();
+
+    /// <summary>Remembers the tails of a committed append.</summary>
+    private void PublishTails(List<(long SeriesId, SummaryTail Tail)> tails)
+    {
+        if (_tails.Count + tails.Count > MaxCachedTails)
+        {
+            _tails.Clear();
+        }
+
+        foreach (var (id, tail) in tails)
+        {
+            _tails[id] = tail;
+        }
     }
 
     /// <summary>
     /// Folds the appended points into the summaries of their buckets, in the append's transaction (the series rows are
     /// locked by the upsert, so no other append of these series runs in between). <paramref name="series"/> lists each
-    /// series' points in arrival order.
+    /// series' points in arrival order and how many points it held before; the new tails go to <paramref name="tails"/>,
+    /// to be published once the transaction committed.
     /// </summary>
     private async Task UpdateSummariesAsync(
-        DbSession session, List<(long SeriesId, List<IReadOnlyList<MetricPoint>> Points)> series, CancellationToken cancellationToken)
+        DbSession session,
+        List<(long SeriesId, long PriorCount, List<IReadOnlyList<MetricPoint>> Points)> series,
+        List<(long SeriesId, SummaryTail Tail)> tails,
+        CancellationToken cancellationToken)
     {
         if (!_backlogEmpty)
         {
@@ -63,30 +96,11 @@ public sealed partial class RelationalMetricStore
             }
         }
 
+        // The buckets the points fall in, at every resolution (consecutive points mostly share theirs).
         var slots = new Dictionary<(long Series, int Shift, long Bucket), Slot>();
-        foreach (var (id, chunks) in series)
-        {
-            foreach (var points in chunks)
-            {
-                foreach (var point in points)
-                {
-                    foreach (var shift in AllShifts)
-                    {
-                        var key = (id, shift, point.Step >> shift);
-                        if (!slots.ContainsKey(key))
-                        {
-                            slots.Add(key, new Slot());
-                        }
-                    }
-                }
-            }
-        }
-
-        await LoadStoredSlotsAsync(session, slots, cancellationToken).ConfigureAwait(false);
-
         var recent = new Slot?[AllShifts.Length];
         var recentBucket = new long[AllShifts.Length];
-        foreach (var (id, chunks) in series)
+        foreach (var (id, _, chunks) in series)
         {
             Array.Clear(recent);
             foreach (var points in chunks)
@@ -95,7 +109,81 @@ public sealed partial class RelationalMetricStore
                 {
                     for (var i = 0; i < AllShifts.Length; i++)
                     {
-                        // Consecutive points mostly share their buckets.
+                        var bucket = point.Step >> AllShifts[i];
+                        if (recent[i] is null || recentBucket[i] != bucket)
+                        {
+                            var key = (id, AllShifts[i], bucket);
+                            if (!slots.TryGetValue(key, out var slot))
+                            {
+                                slots.Add(key, slot = new Slot { Touched = true });
+                            }
+
+                            (recent[i], recentBucket[i]) = (slot, bucket);
+                        }
+                    }
+                }
+            }
+        }
+
+        // What the table holds of them: from a valid tail where there is one, else read.
+        var known = new Dictionary<long, long[]>(series.Count);
+        var cached = new Dictionary<long, SummaryTail>();
+        var unknownTails = new List<long>();
+        foreach (var (id, prior, _) in series)
+        {
+            if (prior == 0)
+            {
+                known[id] = NoBuckets();
+            }
+            else if (_tails.TryGetValue(id, out var tail) && tail.PointCount == prior)
+            {
+                known[id] = tail.Buckets;
+                cached[id] = tail;
+                for (var i = 0; i < AllShifts.Length; i++)
+                {
+                    if (slots.TryGetValue((id, AllShifts[i], tail.Buckets[i]), out var slot))
+                    {
+                        slot.Builder = new MetricSummaryBuilder(tail.Summaries[i]);
+                        slot.Stored = true;
+                    }
+                }
+            }
+            else
+            {
+                unknownTails.Add(id);
+            }
+        }
+
+        if (unknownTails.Count > 0)
+        {
+            foreach (var (id, buckets) in await ReadTailBucketsAsync(session, unknownTails, cancellationToken).ConfigureAwait(false))
+            {
+                known[id] = buckets;
+                for (var i = 0; i < AllShifts.Length; i++)
+                {
+                    // The tail is read with the rest, so that the new tail's summary is known even if no point fell in it.
+                    if (buckets[i] >= 0)
+                    {
+                        slots.TryAdd((id, AllShifts[i], buckets[i]), new Slot());
+                    }
+                }
+            }
+        }
+
+        // Buckets at or before a series' tail may hold a summary that no tail gave: those are read.
+        var toLoad = slots.Where(pair => !pair.Value.Stored && pair.Key.Bucket <= known[pair.Key.Series][Array.IndexOf(AllShifts, pair.Key.Shift)])
+            .ToDictionary(pair => pair.Key, pair => pair.Value);
+        await LoadStoredSlotsAsync(session, toLoad, cancellationToken).ConfigureAwait(false);
+
+        foreach (var (id, _, chunks) in series)
+        {
+            Array.Clear(recent);
+            foreach (var points in chunks)
+            {
+                foreach (var point in points)
+                {
+                    for (var i = 0; i < AllShifts.Length; i++)
+                    {
                         var bucket = point.Step >> AllShifts[i];
                         if (recent[i] is null || recentBucket[i] != bucket)
                         {
@@ -108,7 +196,68 @@ public sealed partial class RelationalMetricStore
             }
         }
 
-        await WriteSlotsAsync(session, slots, cancellationToken).ConfigureAwait(false);
+        await WriteSlotsAsync(session, slots.Where(pair => pair.Value.Touched), cancellationToken).ConfigureAwait(false);
+
+        foreach (var (id, prior, chunks) in series)
+        {
+            var before = known[id];
+            var (lastStep, added) = (long.MinValue, 0L);
+            foreach (var points in chunks)
+            {
+                added += points.Count;
+                foreach (var point in points)
+                {
+                    lastStep = Math.Max(lastStep, point.Step);
+                }
+            }
+
+            var buckets = new long[AllShifts.Length];
+            var summaries = new MetricSummary[AllShifts.Length];
+            for (var i = 0; i < AllShifts.Length; i++)
+            {
+                buckets[i] = Math.Max(before[i], lastStep >> AllShifts[i]);
+                summaries[i] = slots.TryGetValue((id, AllShifts[i], buckets[i]), out var slot)
+                    ? slot.Builder.ToSummary()
+                    : cached[id].Summaries[i];
+            }
+
+            tails.Add((id, new SummaryTail(prior + added, buckets, summaries)));
+        }
+    }
+
+    private static long[] NoBuckets()
+    {
+        var buckets = new long[AllShifts.Length];
+        Array.Fill(buckets, -1L);
+        return buckets;
+    }
+
+    /// <summary>The newest bucket of each series at each resolution (-1 where it has none), by index seeks.</summary>
+    private static async Task<Dictionary<long, long[]>> ReadTailBucketsAsync(DbSession session, List<long> seriesIds, CancellationToken cancellationToken)
+    {
+        var result = seriesIds.ToDictionary(id => id, _ => NoBuckets());
+        // SQLite allows 500 terms in a compound SELECT.
+        foreach (var chunk in seriesIds.SelectMany(id => AllShifts.Select(shift => (id, shift))).Chunk(100))
+        {
+            await using var command = session.Connection.CreateCommand();
+            command.Transaction = session.Transaction;
+            command.CommandTimeout = session.Dialect.CommandTimeoutSeconds;
+            command.CommandText = session.Dialect.SqlOnce(string.Join(
+                " UNION ALL ",
+                chunk.Select(term => string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"SELECT {term.id}, {term.shift}, (SELECT MAX(bucket) FROM metric_summaries WHERE series_id = {term.id} AND step_shift = {term.shift})"))));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!reader.IsDBNull(2))
+                {
+                    result[reader.GetInt64(0)][Array.IndexOf(AllShifts, (int)reader.GetInt64(1))] = reader.GetInt64(2);
+                }
+            }
+        }
+
+        return result;
     }
 
     /// <summary>Reads the stored rows of the given slots into them (bucket ranges, a few statements).</summary>
@@ -151,30 +300,15 @@ public sealed partial class RelationalMetricStore
         }
     }
 
-    /// <summary>Replaces the stored rows of the slots and inserts the new ones.</summary>
+    /// <summary>Writes the slots' summaries, replacing stored rows of the same buckets (one upsert per row).</summary>
     private static async Task WriteSlotsAsync(
-        DbSession session, Dictionary<(long Series, int Shift, long Bucket), Slot> slots, CancellationToken cancellationToken)
+        DbSession session, IEnumerable<KeyValuePair<(long Series, int Shift, long Bucket), Slot>> slots, CancellationToken cancellationToken)
     {
-        var stored = slots.Where(pair => pair.Value.Stored).Select(pair => pair.Key)
-            .GroupBy(key => (key.Series, key.Shift))
-            .Select(group => string.Create(
-                CultureInfo.InvariantCulture,
-                $"(series_id = {group.Key.Series} AND step_shift = {group.Key.Shift} AND bucket IN ({string.Join(", ", group.Select(key => key.Bucket))}))"))
-            .ToList();
-        foreach (var chunk in stored.Chunk(TermsPerStatement))
-        {
-            await using var delete = session.Connection.CreateCommand();
-            delete.Transaction = session.Transaction;
-            delete.CommandTimeout = session.Dialect.CommandTimeoutSeconds;
-            delete.CommandText = session.Dialect.SqlOnce("DELETE FROM metric_summaries WHERE " + string.Join(" OR ", chunk));
-            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
         var rows = slots.Where(pair => !pair.Value.Builder.IsEmpty)
             .Select(pair => SummaryRow(pair.Key.Series, pair.Key.Shift, pair.Key.Bucket, pair.Value.Builder.ToSummary()))
             .ToList();
-        await session.Dialect.InsertNumericRowsAsync(session.Connection, session.Transaction, "metric_summaries", SummaryTableColumns, rows, cancellationToken)
-            .ConfigureAwait(false);
+        await session.Dialect.InsertNumericRowsAsync(
+            session.Connection, session.Transaction, "metric_summaries", SummaryTableColumns, rows, cancellationToken, keyColumns: 3).ConfigureAwait(false);
     }
 
     private static readonly string[] SummaryTableColumns = ["series_id", "step_shift", "bucket", .. SummaryColumns.Split(", ")];

@@ -22,7 +22,7 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
         ArgumentNullException.ThrowIfNull(batch);
         return PointCount(batch) == 0
             ? Task.FromResult(0L)
-            : _database.WriteAsync(session => AppendInSessionAsync(session, batch, cancellationToken), cancellationToken);
+            : AppendCommittedAsync((session, tails) => AppendInSessionAsync(session, batch, tails, cancellationToken), cancellationToken);
     }
 
     public Task<long> AppendDistinctAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
@@ -30,13 +30,32 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
         ArgumentNullException.ThrowIfNull(batch);
         return PointCount(batch) == 0
             ? Task.FromResult(0L)
-            : _database.WriteAsync(
-                async session =>
+            : AppendCommittedAsync(
+                async (session, tails) =>
                 {
                     var fresh = await WithoutStoredPointsAsync(session, batch, cancellationToken).ConfigureAwait(false);
-                    return PointCount(fresh) == 0 ? 0 : await AppendInSessionAsync(session, fresh, cancellationToken).ConfigureAwait(false);
+                    return PointCount(fresh) == 0 ? 0 : await AppendInSessionAsync(session, fresh, tails, cancellationToken).ConfigureAwait(false);
                 },
                 cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs an append in a write transaction and, once it committed, publishes the summary tails it left (a retried
+    /// attempt starts over with none).
+    /// </summary>
+    private async Task<long> AppendCommittedAsync(
+        Func<DbSession, List<(long SeriesId, SummaryTail Tail)>, Task<long>> append, CancellationToken cancellationToken)
+    {
+        List<(long SeriesId, SummaryTail Tail)> tails = [];
+        var count = await _database.WriteAsync(
+            session =>
+            {
+                tails = [];
+                return append(session, tails);
+            },
+            cancellationToken).ConfigureAwait(false);
+        PublishTails(tails);
+        return count;
     }
 
     public Task<IReadOnlyList<MetricSeries>> ReadLatestAsync(string parentId, CancellationToken cancellationToken = default)
@@ -134,7 +153,8 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
     // Every NaN is the same value to a reader (the database keeps no payload).
     private static double Canonical(double value) => double.IsNaN(value) ? double.NaN : value;
 
-    private async Task<long> AppendInSessionAsync(DbSession session, IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken)
+    private async Task<long> AppendInSessionAsync(
+        DbSession session, IReadOnlyList<MetricSeriesPoints> batch, List<(long SeriesId, SummaryTail Tail)> tails, CancellationToken cancellationToken)
     {
         var count = PointCount(batch);
 
@@ -159,6 +179,7 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
         }
 
         var counts = await UpsertSeriesAsync(session, distinct, cancellationToken).ConfigureAwait(false);
+        var summarized = BySeries(ordered, counts);
         var rows = new List<PointRow>((int)Math.Min(count, 1_000_000));
         foreach (var series in ordered)
         {
@@ -172,25 +193,28 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
         }
 
         await session.Dialect.InsertPointsAsync(session.Connection, session.Transaction, rows, cancellationToken).ConfigureAwait(false);
-        await UpdateSummariesAsync(session, BySeries(ordered, counts), cancellationToken).ConfigureAwait(false);
+        await UpdateSummariesAsync(session, summarized, tails, cancellationToken).ConfigureAwait(false);
         return count;
     }
 
-    /// <summary>Each series' points in arrival order (a series logged twice in a batch comes as consecutive entries).</summary>
-    private static List<(long SeriesId, List<IReadOnlyList<MetricPoint>> Points)> BySeries(
-        List<MetricSeriesPoints> ordered, Dictionary<(string Parent, string Key), (long Id, long NextSeq)> ids)
+    /// <summary>
+    /// Each series' points in arrival order (a series logged twice in a batch comes as consecutive entries), with the
+    /// number of points it held before this append.
+    /// </summary>
+    private static List<(long SeriesId, long PriorCount, List<IReadOnlyList<MetricPoint>> Points)> BySeries(
+        List<MetricSeriesPoints> ordered, Dictionary<(string Parent, string Key), (long Id, long NextSeq)> counts)
     {
-        var result = new List<(long SeriesId, List<IReadOnlyList<MetricPoint>> Points)>();
+        var result = new List<(long SeriesId, long PriorCount, List<IReadOnlyList<MetricPoint>> Points)>();
         foreach (var series in ordered)
         {
-            var id = ids[(series.ParentId, series.Key)].Id;
+            var (id, next) = counts[(series.ParentId, series.Key)];
             if (result.Count > 0 && result[^1].SeriesId == id)
             {
                 result[^1].Points.Add(series.Points);
             }
             else
             {
-                result.Add((id, [series.Points]));
+                result.Add((id, next - 1, [series.Points]));
             }
         }
 

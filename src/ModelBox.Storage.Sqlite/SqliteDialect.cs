@@ -120,10 +120,10 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
     // statement run once a row costs microseconds in process.
     public override Task InsertNumericRowsAsync(
         DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns, IReadOnlyList<object[]> rows,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, int keyColumns = 0)
     {
         var database = ((SqliteConnection)connection).Handle!;
-        var sql = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", Enumerable.Range(1, columns.Count).Select(i => "?" + i))})";
+        var sql = NumericRowsSql(table, columns, string.Join(", ", Enumerable.Range(1, columns.Count).Select(i => "?" + i)), keyColumns);
         var rc = raw.sqlite3_prepare_v2(database, sql, out var statement);
         SqliteException.ThrowExceptionForRC(rc, database);
         using (statement)

@@ -1,5 +1,7 @@
 using ModelBox.Domain;
+using ModelBox.Domain.Changes;
 using ModelBox.Domain.Storage;
+using ModelBox.Storage.Relational;
 
 namespace ModelBox.Storage.Tests;
 
@@ -34,18 +36,7 @@ public abstract partial class MetricStoreSpecification
             ]);
         }
 
-        var raw = Assert.Single(await Store.ReadAllAsync(Run)).Points;
-        foreach (var shift in Store.SummaryStepShifts)
-        {
-            var buckets = await Store.ReadBucketsAsync(Run, "loss", shift, 0, long.MaxValue);
-            var expected = raw.GroupBy(p => p.Step >> shift).OrderBy(g => g.Key).ToList();
-            Assert.Equal(expected.Count, buckets.Count);
-            for (var i = 0; i < expected.Count; i++)
-            {
-                Assert.Equal(shift == 63 ? 0 : expected[i].Key << shift, buckets[i].FirstStep);
-                AssertSummary(BruteForce(expected[i].ToList()), buckets[i].Summary, $"shift {shift} bucket {expected[i].Key}");
-            }
-        }
+        var raw = await AssertBucketsMatchPointsAsync(Store);
 
         // Downsampled reads of random ranges: in order, every point accounted for, the range's extremes kept.
         for (var r = 0; r < 10; r++)
@@ -156,6 +147,66 @@ public abstract partial class MetricStoreSpecification
         Assert.InRange(scanner.Units.Count(u => !u.IsPoint), 499, 100_000 / 64);
         var max = Combine(scanner.Units).Max;
         Assert.Equal((54_321L, 1e9), (max.Step, max.Number));
+    }
+
+    /// <summary>Every stored bucket of <see cref="Run"/>'s "loss", at every resolution, equals a brute-force summary of its points.</summary>
+    private static async Task<IReadOnlyList<MetricPoint>> AssertBucketsMatchPointsAsync(IMetricStore store)
+    {
+        var raw = Assert.Single(await store.ReadAllAsync(Run)).Points;
+        foreach (var shift in store.SummaryStepShifts)
+        {
+            var buckets = await store.ReadBucketsAsync(Run, "loss", shift, 0, long.MaxValue);
+            var expected = raw.GroupBy(p => p.Step >> shift).OrderBy(g => g.Key).ToList();
+            Assert.Equal(expected.Count, buckets.Count);
+            for (var i = 0; i < expected.Count; i++)
+            {
+                Assert.Equal(shift == 63 ? 0 : expected[i].Key << shift, buckets[i].FirstStep);
+                AssertSummary(BruteForce(expected[i].ToList()), buckets[i].Summary, $"shift {shift} bucket {expected[i].Key}");
+            }
+        }
+
+        return raw;
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(12)]
+    public async Task Two_replicas_appending_to_one_series_in_turns_and_at_once_keep_its_summaries_exact(int seed)
+    {
+        // Each store remembers the newest buckets it wrote; the other replica's appends must make it read them again.
+        var replica = Factory.OpenReplica(new InProcessChangeSignal());
+        try
+        {
+            IMetricStore[] stores = [Store, new RelationalMetricStore(replica)];
+            var random = new Random(seed);
+            const int Span = 20_000;
+            for (var round = 0; round < 12; round++)
+            {
+                // Mostly growing steps (the cached path), sometimes late ones (a read of older buckets); values in quarters, so
+                // that sums are exact in any order.
+                MetricPoint[] Batch(int size, int from) => Enumerable.Range(0, size)
+                    .Select(i => random.Next(8) == 0 ? RandomPoint(random, Span) : MetricPoint.OfDouble(from + i, T0 + i, random.Next(-4_000, 4_000) / 4.0))
+                    .ToArray();
+                var start = round * 400;
+                if (round % 3 == 2)
+                {
+                    var (a, b) = (Batch(200, start), Batch(200, start + 200));
+                    await Task.WhenAll(
+                        stores[0].AppendAsync([new MetricSeriesPoints(Run, "loss", a)]),
+                        stores[1].AppendAsync([new MetricSeriesPoints(Run, "loss", b)]));
+                }
+                else
+                {
+                    await stores[round % 2].AppendAsync([new MetricSeriesPoints(Run, "loss", Batch(400, start))]);
+                }
+            }
+
+            await AssertBucketsMatchPointsAsync(Store);
+        }
+        finally
+        {
+            await ((IAsyncDisposable)replica.Dialect).DisposeAsync();
+        }
     }
 
     private static MetricPoint RandomPoint(Random random, int span)
