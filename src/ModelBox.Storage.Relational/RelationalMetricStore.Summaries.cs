@@ -7,7 +7,7 @@ using ModelBox.Domain.Storage;
 namespace ModelBox.Storage.Relational;
 
 /// <summary>
-/// Summaries of metric series (table <c>metric_summaries</c>, migration 9): fixed step buckets at a few resolutions,
+/// Summaries of metric series (table <c>metric_summaries</c>, migration 10): fixed step buckets at a few resolutions,
 /// folded at ingest in the transaction of the points. A bucket is a step range (2^shift steps), so a point logged late,
 /// out of order or twice lands in a bucket known from its step alone, and is folded into the stored summary without
 /// reading any other point: summaries stay exact, and stay right after raw points are deleted. Resolutions 2^6, 2^10,
@@ -382,7 +382,7 @@ public sealed partial class RelationalMetricStore
     }
 
     /// <summary>
-    /// Builds the summaries of the series that existed before migration 9 from their points, one series per transaction
+    /// Builds the summaries of the series that existed before migration 10 from their points, one series per transaction
     /// (its row locked, so appends wait and then fold into the finished summaries). Replicas may run it together.
     /// </summary>
     internal static async Task BuildSummaryBacklogAsync(RelationalMetadataStore database, CancellationToken cancellationToken)
