@@ -36,6 +36,30 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
     /// <summary>The most points a downsampled read may ask for.</summary>
     public const int MaxSeriesPoints = 100_000;
 
+    /// <summary>The most series one batch read may ask for.</summary>
+    public const int MaxBatchSeries = 1_000;
+
+    /// <summary>The most points one batch read may return (series × max points): a response stays far below the message limit.</summary>
+    public const long MaxBatchPoints = 2_000_000;
+
+    /// <summary>Points per series of a batch read that asks for 0.</summary>
+    public const int DefaultBatchPoints = 1_000;
+
+    /// <summary>The most objects one summary read may ask for.</summary>
+    public const int MaxSummaryParents = 10_000;
+
+    /// <summary>The most keys one summary read may ask for.</summary>
+    public const int MaxSummaryKeys = 1_000;
+
+    // Series of one batch read in flight at once: enough to overlap round trips, few enough to leave the pool to others.
+    private const int BatchReadsInFlight = 4;
+
+    private static readonly InputName XAxis = "x axis";
+    private static readonly InputName Start = "start";
+    private static readonly InputName End = "end";
+    private static readonly InputName ParentIds = "parent ids";
+    private static readonly InputName Keys = "keys";
+
     /// <summary>How many batches of one logged stream may wait for their commit while the next ones are read.</summary>
     public const int StreamBatchesInFlight = 4;
 
@@ -141,9 +165,139 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
 
         await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
         var downsampler = new MetricDownsampler(maxPoints);
-        await metrics.ScanAsync(parentId!, validKey, from, to, downsampler, cancellationToken).ConfigureAwait(false);
+        await metrics.ScanSummarizedAsync(parentId!, validKey, from, to, downsampler, cancellationToken).ConfigureAwait(false);
         var points = downsampler.Result(out var downsampled);
         return new MetricSeriesView(validKey, points, downsampler.Count, downsampled);
+    }
+
+    /// <summary>
+    /// Many series over one range (steps, wall-clock or relative seconds, per <paramref name="axis"/>), each downsampled to
+    /// at most <paramref name="maxPoints"/> (0: <see cref="DefaultBatchPoints"/>), in request order.
+    /// </summary>
+    public async Task<IReadOnlyList<MetricSeriesRead>> GetSeriesBatchAsync(
+        IReadOnlyList<(string? ParentId, string? Key)> series, MetricAxis axis, ulong start, ulong? end, int maxPoints,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        if (series.Count == 0)
+        {
+            throw ModelBoxException.InvalidArgument($"{Series} is required: name at least one (parent id, key) pair");
+        }
+
+        if (series.Count > MaxBatchSeries)
+        {
+            throw ModelBoxException.InvalidArgument($"{Series} has {series.Count} entries; the limit is {MaxBatchSeries}");
+        }
+
+        if (!Enum.IsDefined(axis))
+        {
+            throw ModelBoxException.InvalidArgument($"{XAxis} {(int)axis} is not a known axis");
+        }
+
+        var points = maxPoints == 0 ? DefaultBatchPoints : maxPoints;
+        if (points is < 2 or > MaxSeriesPoints)
+        {
+            throw ModelBoxException.InvalidArgument($"{MaxPoints} must be between 2 and {MaxSeriesPoints} (0 means {DefaultBatchPoints})");
+        }
+
+        if ((long)points * series.Count > MaxBatchPoints)
+        {
+            throw ModelBoxException.InvalidArgument(
+                $"{MaxPoints} {points} for {series.Count} {Series} is {(long)points * series.Count} points; at most {MaxBatchPoints} in one call");
+        }
+
+        var from = Step(start, Start);
+        var to = end is { } last ? Step(last, End) : long.MaxValue;
+        if (to < from)
+        {
+            throw ModelBoxException.InvalidArgument($"{End} {to} is before {Start} {from}");
+        }
+
+        var valid = new (string ParentId, string Key)[series.Count];
+        for (var i = 0; i < series.Count; i++)
+        {
+            valid[i] = (ParentId(series[i].ParentId, Series[i] / ParentIdInput), Key(series[i].Key, Series[i] / "key"));
+        }
+
+        foreach (var parentId in valid.Select(s => s.ParentId).Distinct(StringComparer.Ordinal))
+        {
+            await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
+        }
+
+        var results = new MetricSeriesRead[valid.Length];
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, valid.Length),
+            new ParallelOptions { MaxDegreeOfParallelism = BatchReadsInFlight, CancellationToken = cancellationToken },
+            async (i, ct) => results[i] = await ReadOneAsync(valid[i].ParentId, valid[i].Key, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        return results;
+
+        async Task<MetricSeriesRead> ReadOneAsync(string parentId, string key, CancellationToken ct)
+        {
+            var whole = await metrics.ReadBucketsAsync(parentId, key, 63, 0, long.MaxValue, ct).ConfigureAwait(false);
+            var startSeconds = whole.Count > 0 ? whole[0].Summary.First.WallclockSeconds : 0;
+            var (fromStep, toStep) = (from, to);
+            if (axis != MetricAxis.Step)
+            {
+                var origin = axis == MetricAxis.RelativeTime ? startSeconds : 0;
+                var steps = whole.Count == 0 ? null : await metrics.FindStepsBetweenTimesAsync(
+                    parentId, key, SaturatingAdd(origin, from), SaturatingAdd(origin, to), ct).ConfigureAwait(false);
+                if (steps is null)
+                {
+                    return new MetricSeriesRead(parentId, new MetricSeriesView(key, [], 0, false), startSeconds);
+                }
+
+                (fromStep, toStep) = steps.Value;
+            }
+
+            var downsampler = new MetricDownsampler(points);
+            await metrics.ScanSummarizedAsync(parentId, key, fromStep, toStep, downsampler, ct).ConfigureAwait(false);
+            var kept = downsampler.Result(out var downsampled);
+            return new MetricSeriesRead(parentId, new MetricSeriesView(key, kept, downsampler.Count, downsampled), startSeconds);
+        }
+
+        static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
+    }
+
+    /// <summary>Whole-series summaries (count, first, last, min, max) of the given objects' series, read without points.</summary>
+    public async Task<IReadOnlyList<MetricSeriesSummary>> GetSummariesAsync(
+        IReadOnlyList<string?> parentIds, IReadOnlyList<string?> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parentIds);
+        ArgumentNullException.ThrowIfNull(keys);
+        if (parentIds.Count == 0)
+        {
+            throw ModelBoxException.InvalidArgument($"{ParentIds} is required");
+        }
+
+        if (parentIds.Count > MaxSummaryParents)
+        {
+            throw ModelBoxException.InvalidArgument($"{ParentIds} has {parentIds.Count} entries; the limit is {MaxSummaryParents}");
+        }
+
+        if (keys.Count > MaxSummaryKeys)
+        {
+            throw ModelBoxException.InvalidArgument($"{Keys} has {keys.Count} entries; the limit is {MaxSummaryKeys}");
+        }
+
+        var parents = parentIds.Select((id, i) => ParentId(id, ParentIds[i])).Distinct(StringComparer.Ordinal).ToList();
+        var validKeys = keys.Select((key, i) => Key(key, Keys[i])).Distinct(StringComparer.Ordinal).ToList();
+        var found = new List<MetricSeriesSummary>();
+        // Deleted objects' series are hidden like the objects.
+        var visible = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var parentId in parents)
+        {
+            if (await objects.FindObjectAsync(parentId, cancellationToken).ConfigureAwait(false) is { Deleted: false })
+            {
+                visible.Add(parentId);
+            }
+        }
+
+        foreach (var chunk in visible.Order(StringComparer.Ordinal).Chunk(MaxBatchSeries))
+        {
+            found.AddRange(await metrics.ReadSeriesSummariesAsync(chunk, validKeys, cancellationToken).ConfigureAwait(false));
+        }
+
+        return found;
     }
 
     /// <summary>One page of raw points of a series, for exports.</summary>

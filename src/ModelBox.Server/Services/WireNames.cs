@@ -32,6 +32,8 @@ internal static class WireNames
         ["start step"] = "start_step",
         ["end step"] = "end_step",
         ["max points"] = "max_points",
+        ["x axis"] = "x_axis",
+        ["parent ids"] = "parent_ids",
         ["wallclock time"] = "wallclock_time",
         ["file type"] = "file_type",
         ["size"] = "size_bytes",
