@@ -39,6 +39,34 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
                 cancellationToken);
     }
 
+    public Task<long> AppendOnceAsync(string batchId, IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(batchId);
+        ArgumentNullException.ThrowIfNull(batch);
+        return AppendCommittedAsync(
+            async (session, tails) =>
+            {
+                // The id's row goes in first: a concurrent append of the same id (any replica) waits on its key until this
+                // transaction ends, then finds it. -1 marks the row as this transaction's own until the count is known.
+                var inserted = await session.ExecuteAsync(
+                    session.Dialect.InsertIfAbsent("metric_batches", "batch_id, point_count, created_at", "@Id, -1, @Now", "batch_id"),
+                    new { Id = batchId, Now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() },
+                    cancellationToken).ConfigureAwait(false);
+                if (inserted == 0)
+                {
+                    return await session.ScalarAsync<long>(
+                        "SELECT point_count FROM metric_batches WHERE batch_id = @Id", new { Id = batchId }, cancellationToken).ConfigureAwait(false);
+                }
+
+                var count = PointCount(batch) == 0 ? 0 : await AppendInSessionAsync(session, batch, tails, cancellationToken).ConfigureAwait(false);
+                await session.ExecuteAsync(
+                    "UPDATE metric_batches SET point_count = @Count WHERE batch_id = @Id", new { Id = batchId, Count = count }, cancellationToken)
+                    .ConfigureAwait(false);
+                return count;
+            },
+            cancellationToken);
+    }
+
     /// <summary>
     /// Runs an append in a write transaction and, once it committed, publishes the summary tails it left (a retried
     /// attempt starts over with none).

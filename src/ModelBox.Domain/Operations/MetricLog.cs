@@ -11,6 +11,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
 {
     private static readonly InputName ParentIdInput = "parent id";
     private static readonly InputName Series = "series";
+    private static readonly InputName BatchIdInput = "batch id";
     private static readonly InputName StartStep = "start step";
     private static readonly InputName EndStep = "end step";
     private static readonly InputName MaxPoints = "max points";
@@ -77,6 +78,30 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
     /// <summary>Logs the points of many series (of one or many objects) in one commit; returns how many were stored.</summary>
     public Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
         LogBatchAsync(batch, single: false, distinct: false, cancellationToken);
+
+    /// <summary>The longest batch id (a UUID, a journal nonce and sequence number fit easily).</summary>
+    public const int MaxBatchIdLength = 64;
+
+    /// <summary>
+    /// Logs a batch in one commit, once per <paramref name="batchId"/> when one is given (letters, digits and <c>-_.:</c>,
+    /// at most <see cref="MaxBatchIdLength"/>): a repeated id stores nothing and answers the count its first request
+    /// stored, so a client that lost an answer can send the batch again. Returns how many points were stored.
+    /// </summary>
+    public Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, string? batchId, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(batchId))
+        {
+            return LogBatchAsync(batch, cancellationToken);
+        }
+
+        if (batchId.Length > MaxBatchIdLength || !batchId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':'))
+        {
+            throw ModelBoxException.InvalidArgument(
+                $"{BatchIdInput} must be 1 to {MaxBatchIdLength} letters, digits or -_.: characters (got {batchId.Length} characters)");
+        }
+
+        return LogBatchAsync(batch, single: false, distinct: false, cancellationToken, batchId);
+    }
 
     /// <summary>
     /// Logs the points of a batch that are not stored yet (equal step, time and value), so that a client retrying a request
@@ -321,7 +346,8 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         return await metrics.ReadPageAsync(parentId!, validKey, page, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, bool single, bool distinct, CancellationToken cancellationToken)
+    private async Task<long> LogBatchAsync(
+        IReadOnlyList<MetricSeriesPoints> batch, bool single, bool distinct, CancellationToken cancellationToken, string? batchId = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var now = time.GetUtcNow().ToUnixTimeSeconds();
@@ -351,7 +377,9 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
             await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
         }
 
-        var written = distinct
+        var written = batchId is not null
+            ? await metrics.AppendOnceAsync(batchId, validated, cancellationToken).ConfigureAwait(false)
+            : distinct
             ? await metrics.AppendDistinctAsync(validated, cancellationToken).ConfigureAwait(false)
             : await metrics.AppendAsync(validated, cancellationToken).ConfigureAwait(false);
         ModelBoxMetrics.MetricPointsIngested.Add(written);

@@ -14,7 +14,7 @@ public sealed partial class ModelStoreService
     }
 
     public override async Task<LogMetricsBatchResponse> LogMetricsBatch(LogMetricsBatchRequest request, ServerCallContext context) =>
-        new() { NumPointsWritten = (ulong)await metricLog.LogBatchAsync(request.ToDomain(), context.CancellationToken) };
+        new() { NumPointsWritten = (ulong)await metricLog.LogBatchAsync(request.ToDomain(), request.BatchId, context.CancellationToken) };
 
     public override async Task<LogMetricsBatchResponse> LogMetricsStream(IAsyncStreamReader<LogMetricsBatchRequest> requestStream, ServerCallContext context) =>
         new() { NumPointsWritten = (ulong)await metricLog.LogStreamAsync(requestStream.ReadBatchesAsync(context.CancellationToken), context.CancellationToken) };

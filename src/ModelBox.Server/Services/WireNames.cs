@@ -21,6 +21,7 @@ internal static class WireNames
         ["dataset id"] = "dataset_id",
         ["dataset version id"] = "dataset_version_id",
         ["parent id"] = "parent_id",
+        ["batch id"] = "batch_id",
         ["external id"] = "external_id",
         ["unique tags"] = "unique_tags",
         ["derived from"] = "derived_from",

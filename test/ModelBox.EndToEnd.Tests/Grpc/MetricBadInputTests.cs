@@ -32,6 +32,8 @@ public sealed class MetricBadInputTests : IAsyncLifetime
         ["LogMetrics step beyond int64"] = new(StatusCode.InvalidArgument, "step", (c, p) => c.LogMetricsAsync(new LogMetricsRequest { ParentId = p, Key = "loss", Value = new MetricsValue { Step = ulong.MaxValue, FVal = 1 } }).ResponseAsync),
         ["LogMetricsBatch unset value names its position"] = new(StatusCode.InvalidArgument, "series[1].values[2]", (c, p) => c.LogMetricsBatchAsync(Batch(p, "ok", "loss", unsetAt: 2)).ResponseAsync),
         ["LogMetricsBatch empty key names its series"] = new(StatusCode.InvalidArgument, "series[1].key", (c, p) => c.LogMetricsBatchAsync(Batch(p, "ok", "")).ResponseAsync),
+        ["LogMetricsBatch batch id of 65 characters"] = new(StatusCode.InvalidArgument, "batch_id must be 1 to 64", (c, p) => c.LogMetricsBatchAsync(WithBatchId(Batch(p, "ok", "loss"), new string('b', 65))).ResponseAsync),
+        ["LogMetricsBatch batch id with a slash"] = new(StatusCode.InvalidArgument, "batch_id", (c, p) => c.LogMetricsBatchAsync(WithBatchId(Batch(p, "ok", "loss"), "a/b")).ResponseAsync),
         ["LogMetricsBatch unknown parent"] = new(StatusCode.NotFound, UnknownExperiment, (c, p) => c.LogMetricsBatchAsync(Batch(p, "ok", "loss", secondParent: UnknownExperiment)).ResponseAsync),
         ["GetMetrics unknown parent"] = new(StatusCode.NotFound, UnknownExperiment, (c, _) => c.GetMetricsAsync(new GetMetricsRequest { ParentId = UnknownExperiment }).ResponseAsync),
         ["GetMetrics without parent"] = new(StatusCode.InvalidArgument, "parent_id", (c, _) => c.GetMetricsAsync(new GetMetricsRequest()).ResponseAsync),
@@ -117,6 +119,12 @@ public sealed class MetricBadInputTests : IAsyncLifetime
         }
 
         request.Series.Add(Enumerable.Range(0, count).Select(i => new MetricSeriesRef { ParentId = parentId, Key = i == emptyKeyAt ? "" : $"k{i}" }));
+        return request;
+    }
+
+    private static LogMetricsBatchRequest WithBatchId(LogMetricsBatchRequest request, string batchId)
+    {
+        request.BatchId = batchId;
         return request;
     }
 
