@@ -130,6 +130,8 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
         await CopyPointsAsync((NpgsqlConnection)connection, points, cancellationToken).ConfigureAwait(false);
     }
 
+    public override string OverridingIdentity => " OVERRIDING SYSTEM VALUE";
+
     public override async Task ResetIdentityAsync(
         DbConnection connection, DbTransaction transaction, string table, string column, CancellationToken cancellationToken)
     {

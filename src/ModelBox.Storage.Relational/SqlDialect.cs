@@ -237,6 +237,10 @@ public abstract class SqlDialect
     public virtual string ListTablesSql =>
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'";
 
+    /// <summary>What an INSERT says between its column list and VALUES to give an identity column explicit values
+    /// (PostgreSQL's GENERATED ALWAYS columns refuse them otherwise); nothing by default.</summary>
+    public virtual string OverridingIdentity => string.Empty;
+
     /// <summary>
     /// Moves the counter of an identity column past the largest value in it, after rows were inserted with explicit values
     /// (a restore); the default does nothing (SQLite and MySQL move it by themselves).

@@ -6,7 +6,11 @@ using ModelBox.Domain.Storage;
 namespace ModelBox.Storage.Relational.Transfer;
 
 /// <summary>What `modelbox server verify` checks; <see cref="SampleBlobs"/> null reads every blob.</summary>
-public sealed record VerifyOptions(int? SampleBlobs, TimeSpan SweepGrace);
+public sealed record VerifyOptions(int? SampleBlobs, TimeSpan SweepGrace)
+{
+    /// <summary>Copy-data's own check of its target, before it removes its progress table.</summary>
+    public bool DuringCopy { get; init; }
+}
 
 /// <summary>One integrity problem: the check that found it and what it found, naming ids.</summary>
 public sealed record VerifyFinding(string Check, string Message);
@@ -88,7 +92,7 @@ public sealed class DeploymentVerifier(SqlDialect dialect, IBlobStore blobs, Tim
             }
 
             var tables = await ModelBoxTables.ListAsync(dialect, connection, null, cancellationToken).ConfigureAwait(false);
-            if (tables.Contains(ModelBoxTables.CopyProgressTable, StringComparer.Ordinal))
+            if (!options.DuringCopy && tables.Contains(ModelBoxTables.CopyProgressTable, StringComparer.Ordinal))
             {
                 report.Findings.Add(new VerifyFinding("copy-data", "a `modelbox server copy-data` into this database has not finished; run it again to resume"));
             }

@@ -121,7 +121,7 @@ public sealed class TableImporter(SqlDialect dialect)
             }
             else
             {
-                await InsertRowsAsync(connection, transaction, table.Name, columns, types, batch, cancellationToken).ConfigureAwait(false);
+                await InsertRowsAsync(connection, transaction, table, columns, types, batch, cancellationToken).ConfigureAwait(false);
             }
 
             if (afterBatch is not null)
@@ -136,12 +136,13 @@ public sealed class TableImporter(SqlDialect dialect)
     }
 
     private async Task InsertRowsAsync(
-        DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns, Type[] types,
+        DbConnection connection, DbTransaction transaction, TransferTable table, IReadOnlyList<string> columns, Type[] types,
         List<object?[]> rows, CancellationToken cancellationToken)
     {
         // Well below every database's parameter limit (SQLite 32,766; PostgreSQL and MySQL 65,535).
         var rowsPerStatement = Math.Max(1, 4_000 / columns.Count);
-        var head = $"INSERT INTO {ModelBoxTables.Quote(table)} ({string.Join(", ", columns.Select(ModelBoxTables.Quote))}) VALUES ";
+        var head = $"INSERT INTO {ModelBoxTables.Quote(table.Name)} ({string.Join(", ", columns.Select(ModelBoxTables.Quote))})"
+            + (table.Identity is null ? string.Empty : dialect.OverridingIdentity) + " VALUES ";
         for (var start = 0; start < rows.Count; start += rowsPerStatement)
         {
             var count = Math.Min(rowsPerStatement, rows.Count - start);

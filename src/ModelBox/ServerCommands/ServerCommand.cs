@@ -21,6 +21,7 @@ public static class ServerCommand
         server.Subcommands.Add(VerifyCommand.Create());
         server.Subcommands.Add(BackupCommands.CreateBackup());
         server.Subcommands.Add(BackupCommands.CreateRestore());
+        server.Subcommands.Add(CopyDataCommand.Create());
         var reference = new Command("config-reference", "Print the configuration reference as a Markdown table (docs/operations.md embeds it)");
         reference.SetAction(_ => Console.Write(ServerConfigLoader.ReferenceMarkdown()));
         server.Subcommands.Add(reference);

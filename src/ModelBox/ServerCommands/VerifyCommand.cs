@@ -36,11 +36,11 @@ internal static class VerifyCommand
     }
 
     /// <summary>Verifies <paramref name="deployment"/> and prints the report; also the last step of restore and copy-data.</summary>
-    public static async Task<VerifyReport> VerifyAsync(Deployment deployment, int? sample, CancellationToken cancellationToken)
+    public static async Task<VerifyReport> VerifyAsync(Deployment deployment, int? sample, CancellationToken cancellationToken, bool duringCopy = false)
     {
         var verifier = new DeploymentVerifier(deployment.Dialect, deployment.Blobs, TimeProvider.System);
         var report = await verifier.VerifyAsync(
-            new VerifyOptions(sample, TimeSpan.FromSeconds(deployment.Config.ArtifactSweepGraceSeconds)),
+            new VerifyOptions(sample, TimeSpan.FromSeconds(deployment.Config.ArtifactSweepGraceSeconds)) { DuringCopy = duringCopy },
             new Progress<string>(step => Console.Error.WriteLine($"verifying {step}...")),
             cancellationToken);
         Console.WriteLine($"verified {deployment.Describe}");

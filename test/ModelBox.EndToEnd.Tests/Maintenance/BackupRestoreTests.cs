@@ -1,6 +1,3 @@
-using Amazon.Runtime;
-using Amazon.S3;
-using Amazon.S3.Model;
 using Microsoft.Data.Sqlite;
 using ModelBox.Client;
 using ModelBox.EndToEnd.Tests.Infrastructure;
@@ -163,52 +160,6 @@ public abstract class BackupRestoreTests : IAsyncLifetime
         Assert.Contains("is damaged", sampled.Stdout, StringComparison.Ordinal);
     }
 
-    protected static S3Settings CreateBucket()
-    {
-        var endpoint = Environment.GetEnvironmentVariable("MODELBOX_TEST_S3_ENDPOINT") is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException("MODELBOX_TEST_S3_ENDPOINT is not set: these tests need an S3-compatible server (test.sh starts s3rver)");
-        var settings = new S3Settings(endpoint, "backup-" + Guid.NewGuid().ToString("N")[..16],
-            Environment.GetEnvironmentVariable("MODELBOX_TEST_S3_ACCESS_KEY") ?? "S3RVER",
-            Environment.GetEnvironmentVariable("MODELBOX_TEST_S3_SECRET_KEY") ?? "S3RVER");
-        using var client = settings.Client();
-        client.PutBucketAsync(settings.Bucket).GetAwaiter().GetResult();
-        return settings;
-    }
-
-    /// <summary>An s3rver bucket and how a ModelBox process is pointed at it.</summary>
-    protected sealed record S3Settings(string Endpoint, string Bucket, string AccessKey, string SecretKey)
-    {
-        public Dictionary<string, string> Environment => new()
-        {
-            ["MODELBOX_ARTIFACT_STORAGE"] = "s3",
-            ["MODELBOX_S3_ENDPOINT"] = Endpoint,
-            ["MODELBOX_S3_BUCKET"] = Bucket,
-            ["MODELBOX_S3_ACCESS_KEY_ID"] = AccessKey,
-            ["MODELBOX_S3_SECRET_ACCESS_KEY"] = SecretKey,
-        };
-
-        public AmazonS3Client Client() => new(new BasicAWSCredentials(AccessKey, SecretKey), new AmazonS3Config
-        {
-            ServiceURL = Endpoint,
-            AuthenticationRegion = "us-east-1",
-            ForcePathStyle = true,
-            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-        });
-
-        public async Task DamageAsync(string sha256)
-        {
-            using var client = Client();
-            await client.PutObjectAsync(new PutObjectRequest
-            {
-                BucketName = Bucket,
-                Key = $"sha256/{sha256[..2]}/{sha256[2..4]}/{sha256}",
-                ContentBody = "not the original bytes",
-            });
-        }
-    }
-
     /// <summary>Damages a blob of a filesystem store under <paramref name="dataDir"/>.</summary>
     protected static async Task DamageFilesystemBlobAsync(string dataDir, string sha256)
     {
@@ -247,8 +198,8 @@ public abstract class ServerDatabaseBackupRestoreTests(string backend, bool s3) 
 {
     private IServerTestDatabase? _source;
     private IServerTestDatabase? _target;
-    private S3Settings? _sourceBucket;
-    private S3Settings? _targetBucket;
+    private TestBucket? _sourceBucket;
+    private TestBucket? _targetBucket;
 
     protected override IReadOnlyDictionary<string, string> Source => Environment(_source!, _sourceBucket, "source");
 
@@ -260,8 +211,8 @@ public abstract class ServerDatabaseBackupRestoreTests(string backend, bool s3) 
         _target = await ServerTestDatabase.CreateAsync(backend, "modelbox_restore");
         if (s3)
         {
-            _sourceBucket = CreateBucket();
-            _targetBucket = CreateBucket();
+            _sourceBucket = await TestBucket.CreateAsync();
+            _targetBucket = await TestBucket.CreateAsync();
         }
     }
 
@@ -283,7 +234,7 @@ public abstract class ServerDatabaseBackupRestoreTests(string backend, bool s3) 
 
     protected override Task ExecuteOnSourceAsync(string sql) => _source!.ScalarAsync(sql);
 
-    private Dictionary<string, string> Environment(IServerTestDatabase database, S3Settings? bucket, string dataDir)
+    private Dictionary<string, string> Environment(IServerTestDatabase database, TestBucket? bucket, string dataDir)
     {
         var environment = new Dictionary<string, string>(ServerTestDatabase.Environment(database)) { ["MODELBOX_DATA_DIR"] = Path.Combine(Root, dataDir) };
         foreach (var (key, value) in bucket?.Environment ?? [])
@@ -300,3 +251,4 @@ public sealed class PostgresS3BackupRestoreTests() : ServerDatabaseBackupRestore
 
 /// <summary>MariaDB with the filesystem store.</summary>
 public sealed class MySqlBackupRestoreTests() : ServerDatabaseBackupRestoreTests("mysql", s3: false);
+
