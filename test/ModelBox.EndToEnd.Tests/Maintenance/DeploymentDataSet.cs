@@ -118,9 +118,21 @@ public sealed class DeploymentDataSet(string namespaceName)
         }
 
         Add("datasets", await client.ListDatasetsAsync(Namespace).ToListAsync());
-        Add("changes", await ChangesAsync(client));
+        // Key order inside a change's JSON state is not part of what a change says (PostgreSQL deployments have delivered the
+        // same stored state with its keys in another order): each state is compared with its keys sorted.
+        Add("changes", (await ChangesAsync(client)).Select(c => c with { Payload = Sorted(c.Payload) }).ToList());
         return snapshot.ToString();
     }
+
+    private static JsonElement Sorted(JsonElement element) => JsonSerializer.SerializeToElement(SortedNode(element));
+
+    private static object? SortedNode(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal)
+            .Select(p => KeyValuePair.Create(p.Name, SortedNode(p.Value))).ToList(),
+        JsonValueKind.Array => element.EnumerateArray().Select(SortedNode).ToList(),
+        _ => element,
+    };
 
     /// <summary>The namespace's change log from the start through the marker's creation.</summary>
     public async Task<List<Change>> ChangesAsync(ModelBoxClient client)
