@@ -67,7 +67,7 @@ public abstract class TableTransferSpecification : StoreSpecification
                 + "VALUES (@Sequence, 'ns', 'experiment', 'exp-1', 'created', 1, '{}')", new { Sequence = sequence });
         }
 
-        await Factory.ExecuteAsync("INSERT INTO metric_series (id, parent_id, \"key\", point_count) VALUES (7, 'exp-1', 'loss', 3000)");
+        await Factory.ExecuteAsync($"INSERT INTO metric_series (id, parent_id, \"key\", point_count){Dialect.OverridingIdentity} VALUES (7, 'exp-1', 'loss', 3000)");
         await using (var connection = await Dialect.DataSource.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {

@@ -77,7 +77,10 @@ public sealed class DeploymentDataSet(string namespaceName)
     public async Task<string> SnapshotAsync(ModelBoxClient client, string scratch)
     {
         var snapshot = new StringBuilder();
-        void Add(string what, object? value) => snapshot.Append(what).Append(": ").AppendLine(JsonSerializer.Serialize(value, Json));
+        // Keys of JSON objects are sorted: maps (metadata, event metadata, change states) have no order to compare, and
+        // PostgreSQL lists an object's metadata in whatever order its rows come back.
+        void Add(string what, object? value) =>
+            snapshot.Append(what).Append(": ").AppendLine(JsonSerializer.Serialize(SortedNode(JsonSerializer.SerializeToElement(value, Json)), Json));
 
         foreach (var id in ExperimentIds.Append(MarkerId))
         {
@@ -118,13 +121,9 @@ public sealed class DeploymentDataSet(string namespaceName)
         }
 
         Add("datasets", await client.ListDatasetsAsync(Namespace).ToListAsync());
-        // Key order inside a change's JSON state is not part of what a change says (PostgreSQL deployments have delivered the
-        // same stored state with its keys in another order): each state is compared with its keys sorted.
-        Add("changes", (await ChangesAsync(client)).Select(c => c with { Payload = Sorted(c.Payload) }).ToList());
+        Add("changes", await ChangesAsync(client));
         return snapshot.ToString();
     }
-
-    private static JsonElement Sorted(JsonElement element) => JsonSerializer.SerializeToElement(SortedNode(element));
 
     private static object? SortedNode(JsonElement element) => element.ValueKind switch
     {
