@@ -175,7 +175,7 @@ public static class CopyDataBenchmark
                 SELECT printf('exp-%032x', i), 'bench', 'run-' || i, 'owner@example.com', 1, 'asr', '', 'a benchmark run', 0, i, i FROM n;
                 INSERT INTO object_metadata (object_id, "key", value_json, updated_at) SELECT id, 'lr', '0.001', 1 FROM experiments;
                 INSERT INTO object_metadata (object_id, "key", value_json, updated_at) SELECT id, 'layers', '{"depth": 12}', 1 FROM experiments;
-                INSERT INTO metric_series (id, parent_id, "key", point_count) SELECT i + 1, printf('exp-%032x', i), 'loss', 0 FROM n WHERE i < 100;
+                INSERT INTO metric_series (id, parent_id, "key", point_count) SELECT rowid, id, 'loss', 0 FROM experiments WHERE rowid <= 100;
                 """;
             command.Parameters.Add(new Microsoft.Data.Sqlite.SqliteParameter("@objects", objects));
             await command.ExecuteNonQueryAsync();
