@@ -71,17 +71,20 @@ public static class CopyDataBenchmark
             var clock = Stopwatch.StartNew();
             var stage = "";
             var stageStart = TimeSpan.Zero;
+            var lastReport = TimeSpan.Zero;
             var copier = new DataCopier(source, sourceBlobs, target, targetBlobs);
             await copier.CopyAsync(new InlineProgress<CopyProgress>(p =>
             {
                 var key = p.Stage == "blobs" ? "blobs" : p.Item;
+                // Reports come after each committed batch: a stage runs from the previous stage's last report to its own last.
                 if (key != stage)
                 {
-                    stageStart = clock.Elapsed;
+                    stageStart = lastReport;
                     stage = key;
                 }
 
-                stages[key] = (stages.TryGetValue(key, out var known) ? known.First : stageStart, clock.Elapsed);
+                lastReport = clock.Elapsed;
+                stages[key] = (stages.TryGetValue(key, out var known) ? known.First : stageStart, lastReport);
             }), default);
             var copyTotal = clock.Elapsed;
             var comparisons = await copier.CompareAsync(null, default);
