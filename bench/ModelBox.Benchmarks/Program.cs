@@ -21,6 +21,12 @@ if (args.Length > 0 && args[0] == "relational-ingest")
     return;
 }
 
+if (args.Length > 0 && args[0] == "copy-data")
+{
+    Environment.ExitCode = await CopyDataBenchmark.RunAsync(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "search")
 {
     await SearchBenchmark.RunAsync(args[1..]);

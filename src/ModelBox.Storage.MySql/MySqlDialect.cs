@@ -53,6 +53,9 @@ public sealed class MySqlDialect : SqlDialect, IAsyncDisposable
     /// literal with a double quote in it).</summary>
     protected override string Translate(string sql) => sql.Replace('"', '`');
 
+    public override string ListTablesSql =>
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";
+
     // CAST AS DOUBLE saturates at the largest double; JSON_TYPE names integers and decimals apart.
     public override string JsonNumber(string jsonColumn) =>
         $"CASE WHEN JSON_TYPE({jsonColumn}) IN ('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL') THEN CAST(JSON_EXTRACT({jsonColumn}, '$') AS DOUBLE) END";

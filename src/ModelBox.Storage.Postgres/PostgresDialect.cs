@@ -173,6 +173,17 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    public override string OverridingIdentity => " OVERRIDING SYSTEM VALUE";
+
+    public override async Task ResetIdentityAsync(
+        DbConnection connection, DbTransaction transaction, string table, string column, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE(MAX(\"{column}\"), 0) + 1, false) FROM \"{table}\"",
+            (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The raw binary COPY of point rows (also the benchmark's baseline).</summary>
     internal static async Task CopyPointsAsync(NpgsqlConnection connection, IReadOnlyList<PointRow> points, CancellationToken cancellationToken)
     {

@@ -276,6 +276,21 @@ public abstract class SqlDialect
     /// <summary>Whether FluentMigrator's version table exists in the current database/schema.</summary>
     public abstract Task<bool> VersionTableExistsAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken);
 
+    /// <summary>A query answering the names of the base tables of the current database or schema.</summary>
+    public virtual string ListTablesSql =>
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'";
+
+    /// <summary>What an INSERT says between its column list and VALUES to give an identity column explicit values
+    /// (PostgreSQL's GENERATED ALWAYS columns refuse them otherwise); nothing by default.</summary>
+    public virtual string OverridingIdentity => string.Empty;
+
+    /// <summary>
+    /// Moves the counter of an identity column past the largest value in it, after rows were inserted with explicit values
+    /// (a restore); the default does nothing (SQLite and MySQL move it by themselves).
+    /// </summary>
+    public virtual Task ResetIdentityAsync(DbConnection connection, DbTransaction transaction, string table, string column, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
     /// <summary>The database named in logs (no password).</summary>
     public abstract string Describe();
 }

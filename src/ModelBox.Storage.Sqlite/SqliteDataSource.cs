@@ -7,9 +7,9 @@ namespace ModelBox.Storage.Sqlite;
 /// Connections to one SQLite file with the store's pragmas applied on every open (a pooled connection may last have
 /// been used by the migrator), and the file switched to WAL mode once (the journal mode belongs to the file).
 /// </summary>
-internal sealed class SqliteDataSource(string connectionString, string pragmas) : DbDataSource
+internal sealed class SqliteDataSource(string connectionString, string pragmas, bool setWalMode) : DbDataSource
 {
-    private int _journalModeSet;
+    private int _journalModeSet = setWalMode ? 0 : 1;
 
     public override string ConnectionString { get; } = connectionString;
 

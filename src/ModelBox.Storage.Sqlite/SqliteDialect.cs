@@ -33,7 +33,7 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(options.BusyTimeoutMilliseconds, nameof(options));
         DatabasePath = Path.GetFullPath(options.DatabasePath);
         var directory = Path.GetDirectoryName(DatabasePath);
-        if (!string.IsNullOrEmpty(directory))
+        if (!options.ReadOnly && !string.IsNullOrEmpty(directory))
         {
             Directory.CreateDirectory(directory);
         }
@@ -46,12 +46,21 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
             new SqliteConnectionStringBuilder
             {
                 DataSource = DatabasePath,
-                Mode = SqliteOpenMode.ReadWriteCreate,
+                Mode = options.ReadOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
                 Pooling = true,
                 DefaultTimeout = CommandTimeoutSeconds,
             }.ToString(),
-            $"PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout={options.BusyTimeoutMilliseconds};");
+            $"PRAGMA synchronous={SynchronousPragma(options.Synchronous)}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout={options.BusyTimeoutMilliseconds};",
+            setWalMode: !options.ReadOnly);
     }
+
+    /// <summary>The pragma value of a <see cref="SqliteStorageOptions.Synchronous"/> level.</summary>
+    public static string SynchronousPragma(string level) => level switch
+    {
+        "normal" => "NORMAL",
+        "full" => "FULL",
+        _ => throw new ArgumentException($"the SQLite synchronous level '{level}' is not \"normal\" or \"full\"", nameof(level)),
+    };
 
     /// <summary>The full path of the database file.</summary>
     public string DatabasePath { get; }
@@ -68,6 +77,28 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
     public override bool LocksRows => false;
 
     public override bool CachesPreparedCommands => true;
+
+    public override string ListTablesSql => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'";
+
+    /// <summary>
+    /// Writes a consistent copy of the database to <paramref name="targetPath"/> (<c>VACUUM INTO</c>: one read transaction,
+    /// so a server writing the file meanwhile keeps serving and the copy is as of one commit).
+    /// </summary>
+    public async Task VacuumIntoAsync(string targetPath, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "VACUUM INTO @target";
+            command.CommandTimeout = 0;
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "@target";
+            parameter.Value = targetPath;
+            command.Parameters.Add(parameter);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>A busy database has already been waited for (the busy timeout); running the call again would wait again.</summary>
     public override int MaxAttempts => 1;

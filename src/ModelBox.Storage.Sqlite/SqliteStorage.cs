@@ -20,6 +20,7 @@ public static class SqliteStorage
             .Configure(configure)
             .Validate(options => !string.IsNullOrWhiteSpace(options.DatabasePath), "the SQLite database path is empty")
             .Validate(options => options.BusyTimeoutMilliseconds >= 0, "the SQLite busy timeout is negative")
+            .Validate(options => options.Synchronous is "normal" or "full", "the SQLite synchronous level is not \"normal\" or \"full\"")
             .ValidateOnStart();
         services.AddSingleton(sp => new SqliteDialect(sp.GetRequiredService<IOptions<SqliteStorageOptions>>().Value));
         services.AddRelationalStores<SqliteDialect>(groupMetricCommits: true);

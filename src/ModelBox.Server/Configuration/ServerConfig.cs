@@ -17,6 +17,9 @@ public sealed record ServerConfig
     /// <summary>Artifact backend: <c>filesystem</c> or <c>s3</c>.</summary>
     public string ArtifactStorage { get; init; } = "filesystem";
 
+    /// <summary>SQLite's synchronous level for the embedded database: <c>normal</c> or <c>full</c> (docs/reliability.md).</summary>
+    public string StorageSynchronous { get; init; } = "normal";
+
     /// <summary>Blob folder of the filesystem artifact store; empty means <c>{data_dir}/blobs</c>.</summary>
     public string FilesystemBaseDir { get; init; } = string.Empty;
 

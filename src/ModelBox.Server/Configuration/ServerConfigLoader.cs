@@ -39,6 +39,8 @@ public static class ServerConfigLoader
             c => Text(c.ArtifactSweepIntervalSeconds), (c, v) => c with { ArtifactSweepIntervalSeconds = Integer(v, "artifacts.sweep_interval_seconds", 0, 7 * 86_400) }, IsInteger: true),
         new("artifacts.sweep_grace_seconds", "How old (in seconds) an unreferenced blob or an idle temporary upload must be before a sweep removes it; keep it longer than any upload takes.",
             c => Text(c.ArtifactSweepGraceSeconds), (c, v) => c with { ArtifactSweepGraceSeconds = Integer(v, "artifacts.sweep_grace_seconds", 60, 30 * 86_400) }, IsInteger: true),
+        new("storage.synchronous", "Durability of the embedded database (integrated): \"normal\" (a commit survives a crash of the server process; the last commits before a power loss or OS crash may be lost) or \"full\" (every commit is synced to disk before it is acknowledged, at one fsync per group commit).",
+            c => c.StorageSynchronous, (c, v) => c with { StorageSynchronous = v }, ["normal", "full"]),
         new("filesystem.base_dir", "Blob folder of the filesystem artifact store; empty means \"<data_dir>/blobs\".",
             c => c.FilesystemBaseDir, (c, v) => c with { FilesystemBaseDir = v }),
         new("s3.endpoint", "Service URL of an S3-compatible server (e.g. \"http://127.0.0.1:9000\"); empty means AWS S3 in [s3] region.",

@@ -21,7 +21,8 @@ public static class ServerStorage
         ModelBoxServer.Create(config, services => services.AddServerStorage(config), configureLogging);
 
     /// <summary>Registers the metadata backend and the blob store <paramref name="config"/> names.</summary>
-    public static IServiceCollection AddServerStorage(this IServiceCollection services, ServerConfig config)
+    /// <remarks>With <paramref name="readOnlyMetadata"/> the embedded database is opened read-only (tools beside a running server).</remarks>
+    public static IServiceCollection AddServerStorage(this IServiceCollection services, ServerConfig config, bool readOnlyMetadata = false)
     {
         ArgumentNullException.ThrowIfNull(config);
         _ = config.ArtifactStorage switch
@@ -40,7 +41,12 @@ public static class ServerStorage
         };
         return config.MetadataStorage switch
         {
-            "integrated" => services.AddSqliteStorage(options => options.DatabasePath = config.SqliteDatabasePath),
+            "integrated" => services.AddSqliteStorage(options =>
+            {
+                options.DatabasePath = config.SqliteDatabasePath;
+                options.Synchronous = config.StorageSynchronous;
+                options.ReadOnly = readOnlyMetadata;
+            }),
             "postgres" => services.AddPostgresStorage(options =>
             {
                 options.ConnectionString = config.PostgresConnectionString;

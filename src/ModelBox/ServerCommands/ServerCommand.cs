@@ -18,6 +18,10 @@ public static class ServerCommand
         server.Subcommands.Add(CreateStart());
         server.Subcommands.Add(CreateMigrate());
         server.Subcommands.Add(CreateInitConfig());
+        server.Subcommands.Add(VerifyCommand.Create());
+        server.Subcommands.Add(BackupCommands.CreateBackup());
+        server.Subcommands.Add(BackupCommands.CreateRestore());
+        server.Subcommands.Add(CopyDataCommand.Create());
         var reference = new Command("config-reference", "Print the configuration reference as a Markdown table (docs/operations.md embeds it)");
         reference.SetAction(_ => Console.Write(ServerConfigLoader.ReferenceMarkdown()));
         server.Subcommands.Add(reference);
@@ -134,6 +138,39 @@ public static class ServerCommand
         });
         return migrate;
     }
+
+    /// <summary>The --config-path option of a maintenance command.</summary>
+    internal static Option<string?> ConfigPathOption(string what) => new("--config-path")
+    {
+        Description = $"TOML configuration file of {what}; without one, the embedded default (SQLite + blobs under ./modelbox-data)",
+    };
+
+    /// <summary>
+    /// Loads the configuration at <paramref name="path"/> and runs a maintenance command over it; failures an operator can
+    /// act on (configuration, an unreachable database, a schema this build does not know) end as one `error:` line and 1.
+    /// </summary>
+    internal static async Task<int> RunMaintenanceAsync(string? path, Func<ServerConfig, Task<int>> run)
+    {
+        ServerConfig? config = null;
+        try
+        {
+            config = ServerConfigLoader.Load(path);
+            return await run(config);
+        }
+        catch (Exception ex) when (MaintenanceFailure(ex, config) is { } message)
+        {
+            await Console.Error.WriteLineAsync($"error: {message}");
+            return 1;
+        }
+    }
+
+    private static string? MaintenanceFailure(Exception exception, ServerConfig? config) => exception switch
+    {
+        ConfigurationException or Storage.Relational.Transfer.UnknownTableException or InvalidDataException => exception.Message,
+        Microsoft.Extensions.Options.OptionsValidationException => exception.Message,
+        _ when config is not null => StartupFailure(exception, config),
+        _ => null,
+    };
 
     /// <summary>The one-line message for a failure an operator can act on; null lets anything else crash loudly.</summary>
     private static string? StartupFailure(Exception exception, ServerConfig config) => exception switch

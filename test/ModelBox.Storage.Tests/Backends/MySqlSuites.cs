@@ -46,3 +46,8 @@ public sealed class MySqlMlflowExperimentStoreTests : MlflowExperimentStoreSpeci
 {
     private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
 }
+
+public sealed class MySqlTableTransferTests : TableTransferSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
+}

@@ -285,3 +285,8 @@ public sealed class SqliteMlflowExperimentStoreTests : MlflowExperimentStoreSpec
 {
     private protected override RelationalBackendFactory CreateFactory() => new SqliteBackendFactory();
 }
+
+public sealed class SqliteTableTransferTests : TableTransferSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new SqliteBackendFactory();
+}

@@ -1,0 +1,191 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using ModelBox.Client;
+using ModelBox.EndToEnd.Tests.Infrastructure;
+using ModelBox.Storage.Relational.Transfer;
+using ModelBox.Testing;
+
+namespace ModelBox.EndToEnd.Tests.Maintenance;
+
+/// <summary>
+/// `modelbox server copy-data` from the embedded deployment into another, killed with SIGKILL after its first committed
+/// batch and run again: it resumes, verifies, and the target then reads the same through the API as the source did,
+/// including a watcher's cursor from before the move.
+/// </summary>
+public abstract class CopyDataTests : IAsyncLifetime
+{
+    protected string Root { get; } = Directory.CreateTempSubdirectory("modelbox-copy-").FullName;
+
+    /// <summary>The [sections] of the target's TOML configuration (besides data_dir).</summary>
+    protected abstract string TargetToml { get; }
+
+    /// <summary>The environment a server on the target runs with.</summary>
+    protected abstract IReadOnlyDictionary<string, string> TargetEnvironment { get; }
+
+    /// <summary>Rows the copy has committed into the target so far, by its progress table; null before it exists.</summary>
+    protected abstract Task<long?> CopiedRowsAsync();
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual Task DisposeAsync()
+    {
+        Directory.Delete(Root, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_copy_killed_midway_resumes_verifies_and_the_target_reads_the_same_with_cursors_intact()
+    {
+        var sourceDir = Path.Combine(Root, "source");
+        var data = new DeploymentDataSet("copy-" + Guid.NewGuid().ToString("N")[..8]);
+        string before;
+        long cursor;
+        var sourceEnvironment = new Dictionary<string, string> { ["MODELBOX_DATA_DIR"] = sourceDir };
+        await using (var source = await ModelBoxProcess.StartAsync(sourceEnvironment, Root))
+        {
+            await using var client = new ModelBoxClient(source.Address);
+            await data.PopulateAsync(client, Root, pointsPerSeries: 3000);
+            before = await data.SnapshotAsync(client, Root);
+            cursor = (await data.ChangesAsync(client))[^1].Sequence;
+        }
+
+        var from = Path.Combine(Root, "from.toml");
+        await File.WriteAllTextAsync(from, $"data_dir = \"{sourceDir}\"\n");
+        var to = Path.Combine(Root, "to.toml");
+        await File.WriteAllTextAsync(to, $"data_dir = \"{Path.Combine(Root, "target")}\"\n{TargetToml}");
+        string[] copyArgs = ["server", "copy-data", "--from-config", from, "--to-config", to, "--batch-rows", "50"];
+
+        // SIGKILL in the middle of the metric points: the copy holds still after its 30th committed batch until killed.
+        using (var first = ModelBoxExecutable.Start([.. copyArgs, "--hold-after-batches", "30"], workingDirectory: Root))
+        {
+            var stdout = first.StandardOutput.ReadToEndAsync();
+            string? line;
+            var seen = new List<string>();
+            while ((line = await first.StandardError.ReadLineAsync()) is not null && !line.StartsWith("holding after 30 batches", StringComparison.Ordinal))
+            {
+                seen.Add(line);
+            }
+
+            if (line is null)
+            {
+                Assert.Fail("the copy ended before it could be interrupted:\n" + string.Join("\n", seen) + await stdout);
+            }
+            first.Kill();
+            await first.WaitForExitAsync();
+            await stdout;
+        }
+
+        // Part of the points are in, in whole batches.
+        Assert.InRange(await CopiedRowsAsync() ?? 0, 1, 9012);
+
+        var interrupted = await ModelBoxExecutable.RunAsync(["server", "verify", "--config-path", to], workingDirectory: Root);
+        Assert.Equal(1, interrupted.ExitCode);
+        Assert.Contains("FINDING [copy-data]", interrupted.Stdout, StringComparison.Ordinal);
+
+        var resumed = await ModelBoxExecutable.RunAsync(copyArgs, workingDirectory: Root);
+        Assert.True(resumed.ExitCode == 0, resumed.Stdout + resumed.Stderr);
+        Assert.Contains("resuming the copy", resumed.Stdout, StringComparison.Ordinal);
+        Assert.Contains("metric_points: 9012 rows -> 9012 rows, equal", resumed.Stdout, StringComparison.Ordinal);
+        Assert.Contains("copy complete and verified", resumed.Stdout, StringComparison.Ordinal);
+
+        await using var target = await ModelBoxProcess.StartAsync(TargetEnvironment, Root);
+        await using var copied = new ModelBoxClient(target.Address);
+        Assert.Equal(before, await data.SnapshotAsync(copied, Root));
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await using var watch = copied.WatchNamespaceAsync(data.Namespace, cursor, timeout.Token).GetAsyncEnumerator(timeout.Token);
+        var next = watch.MoveNextAsync();
+        var created = (await copied.CreateExperimentAsync("after-copy", "o", data.Namespace, Framework.Unknown)).Value;
+        Assert.True(await next);
+        Assert.Equal(created.Id, watch.Current.ObjectId);
+        Assert.Equal(cursor + 1, watch.Current.Sequence);
+    }
+
+    [Fact]
+    public async Task Copy_data_refuses_while_the_source_server_runs()
+    {
+        var sourceDir = Path.Combine(Root, "source");
+        await using var source = await ModelBoxProcess.StartAsync(new Dictionary<string, string> { ["MODELBOX_DATA_DIR"] = sourceDir }, Root);
+        var from = Path.Combine(Root, "from.toml");
+        await File.WriteAllTextAsync(from, $"data_dir = \"{sourceDir}\"\n");
+        var to = Path.Combine(Root, "to.toml");
+        await File.WriteAllTextAsync(to, $"data_dir = \"{Path.Combine(Root, "target")}\"\n{TargetToml}");
+
+        var refused = await ModelBoxExecutable.RunAsync(["server", "copy-data", "--from-config", from, "--to-config", to], workingDirectory: Root);
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("in use by another ModelBox server", refused.Stderr, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>Embedded into another embedded deployment (a new disk, a new machine).</summary>
+public sealed class SqliteCopyDataTests : CopyDataTests
+{
+    private string TargetDir => Path.Combine(Root, "target");
+
+    protected override string TargetToml => string.Empty;
+
+    protected override IReadOnlyDictionary<string, string> TargetEnvironment => new Dictionary<string, string> { ["MODELBOX_DATA_DIR"] = TargetDir };
+
+    protected override async Task<long?> CopiedRowsAsync()
+    {
+        var path = Path.Combine(TargetDir, "modelbox.db");
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
+        await using var connection = new SqliteConnection(builder.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT SUM(copied) FROM {ModelBoxTables.CopyProgressTable}";
+        try
+        {
+            return await command.ExecuteScalarAsync() is long copied ? copied : null;
+        }
+        catch (SqliteException)
+        {
+            return null; // not created yet
+        }
+    }
+}
+
+/// <summary>Embedded into PostgreSQL and S3 (s3rver): the move the issue names.</summary>
+public sealed class PostgresS3CopyDataTests : CopyDataTests
+{
+    private IServerTestDatabase? _database;
+    private TestBucket? _bucket;
+
+    public override async Task InitializeAsync()
+    {
+        _database = await ServerTestDatabase.CreateAsync("postgres", "modelbox_copy");
+        _bucket = await TestBucket.CreateAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+
+    protected override string TargetToml =>
+        $"metadata_storage = \"postgres\"\n{_bucket!.Toml}[postgres]\nconnection_string = \"{_database!.ConnectionString}\"\n";
+
+    protected override IReadOnlyDictionary<string, string> TargetEnvironment =>
+        new Dictionary<string, string>(ServerTestDatabase.Environment(_database!), StringComparer.Ordinal)
+            .Concat(_bucket!.Environment).Append(new("MODELBOX_DATA_DIR", Path.Combine(Root, "target"))).ToDictionary();
+
+    protected override async Task<long?> CopiedRowsAsync()
+    {
+        var exists = await _database!.ScalarAsync($"SELECT to_regclass('{ModelBoxTables.CopyProgressTable}') IS NOT NULL");
+        return exists is true
+            ? Convert.ToInt64(await _database.ScalarAsync($"SELECT COALESCE(SUM(copied), 0) FROM {ModelBoxTables.CopyProgressTable}"), CultureInfo.InvariantCulture)
+            : null;
+    }
+
+}
