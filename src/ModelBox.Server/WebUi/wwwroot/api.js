@@ -69,7 +69,6 @@ export const api = {
   experiment: (id, signal) => get(`/api/v1/experiments/${enc(id)}`, signal),
   checkpoints: (id, signal) => get(`/api/v1/experiments/${enc(id)}/checkpoints?pageSize=0`, signal),
   versionsTrainedIn: (id, signal) => get(`/api/v1/experiments/${enc(id)}/model-versions`, signal),
-  metadata: (id, signal) => get(`/api/v1/objects/${enc(id)}/metadata`, signal),
   events: (id, signal) => get(`/api/v1/objects/${enc(id)}/events?pageSize=0`, signal),
   artifacts: (id, signal) => get(`/api/v1/objects/${enc(id)}/artifacts`, signal),
   downloadUrl: (fileId) => `/api/v1/artifacts/${enc(fileId)}/download`,

@@ -26,11 +26,12 @@ export async function comparePage({ root, signal }) {
   const status = loadingState(`Loading ${ids.length} runs…`);
   root.append(status);
 
-  let runs, metadata, summaries;
+  let found, summaries;
   try {
-    [runs, metadata, summaries] = await Promise.all([
-      Promise.all(ids.map(id => api.experiment(id, signal).then(r => r.experiment))),
-      Promise.all(ids.map(id => api.metadata(id, signal).then(r => r.metadata ?? {}))),
+    // One search brings every run with its metadata; the summaries bring every run's metric keys and last values.
+    const quoted = ids.map(id => `'${id.replaceAll("'", "''")}'`).join(', ');
+    [found, summaries] = await Promise.all([
+      api.searchExperiments('', { filter: `id in (${quoted})`, pageSize: MAX_RUNS }, signal).then(r => r.experiments || []),
       readSummaries(ids, [], signal),
     ]);
   } catch (e) {
@@ -39,7 +40,12 @@ export async function comparePage({ root, signal }) {
     return null;
   }
   status.remove();
-  const colored = runs.map((r, i) => ({ id: r.id, name: r.name, color: seriesColor(i), run: r, metadata: metadata[i] }));
+  const byId = new Map(found.map(r => [r.id, r]));
+  const runs = ids.filter(id => byId.has(id)).map(id => byId.get(id));
+  const missing = ids.filter(id => !byId.has(id));
+  if (missing.length) root.append(h('p', { class: 'state error', role: 'alert' }, `Not found (deleted or unknown): ${missing.join(', ')}`));
+  if (!runs.length) return null;
+  const colored = runs.map((r, i) => ({ id: r.id, name: r.name, color: seriesColor(i), run: r, metadata: r.metadata?.metadata ?? {} }));
 
   // Legend: the runs and their colours.
   const swatch = color => { const s = h('span', { class: 'swatch', 'aria-hidden': 'true' }); s.style.background = color; return s; };

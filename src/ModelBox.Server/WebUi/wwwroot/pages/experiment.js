@@ -52,10 +52,11 @@ export async function experimentPage({ root, params: [id], signal }) {
   setCrumbs([['Namespaces', '/'], [ns, `/namespaces/${encodeURIComponent(ns)}`], [experiment.name]]);
 
   const header = h('div');
-  const details = h('div', { class: 'details-grid' });
+  const details = h('div');
   const chartsPanel = section('Metrics', loadingState());
   chartsPanel.id = 'metrics';
-  root.replaceChildren(header, details, chartsPanel);
+  // Charts first: they are what people open a run for.
+  root.replaceChildren(header, chartsPanel, details);
 
   function renderHeader(e) {
     header.replaceChildren(
@@ -68,14 +69,17 @@ export async function experimentPage({ root, params: [id], signal }) {
       ]));
   }
 
+  // Re-reads the experiment (its metadata comes with it) and everything logged under it.
   async function loadDetails() {
-    const [meta, events, checkpoints, files, versions] = await Promise.all([
-      api.metadata(id, signal), api.events(id, signal), api.checkpoints(id, signal), api.artifacts(id, signal),
+    const [current, events, checkpoints, files, versions] = await Promise.all([
+      api.experiment(id, signal), api.events(id, signal), api.checkpoints(id, signal), api.artifacts(id, signal),
       api.versionsTrainedIn(id, signal).catch(() => ({ modelVersions: [] })),
     ]);
+    experiment = current.experiment;
+    renderHeader(experiment);
     const eventList = (events.events || []).slice().sort((a, b) => String(a.wallclockTime ?? a.createdAt).localeCompare(String(b.wallclockTime ?? b.createdAt)));
-    details.replaceChildren(
-      section('Metadata', metadataTable(meta.metadata)),
+    details.replaceChildren(h('div', { class: 'details-grid' },
+      section('Metadata', metadataTable(experiment.metadata?.metadata)),
       section('Events', eventList.length
         ? h('ol', { class: 'timeline' }, eventList.map(ev => h('li', null, timeCell(ev.wallclockTime ?? ev.createdAt), ' ', h('strong', null, ev.name),
           ev.source?.name ? h('span', { class: 'muted' }, ` from ${ev.source.name}`) : null,
@@ -89,7 +93,7 @@ export async function experimentPage({ root, params: [id], signal }) {
           { title: 'Created', cell: c => timeCell(c.createdAt) },
           { title: 'Id', cell: c => h('code', null, c.id) },
         ], checkpoints.checkpoints)
-        : emptyState('No checkpoints.')),
+        : emptyState('No checkpoints.'))),
       section('Artifacts', artifactsTable(files.files || [])),
       section('Model versions trained here', (versions.modelVersions || []).length
         ? h('ul', null, versions.modelVersions.map(v => h('li', null, h('a', { href: `/model-versions/${encodeURIComponent(v.id)}` }, `${v.name ?? ''} ${v.version ?? ''}`))))
@@ -111,7 +115,16 @@ export async function experimentPage({ root, params: [id], signal }) {
     chartsPanel.replaceChildren(h('h2', null, `Metrics (${keys.length})`), charts.element);
   }
 
+  // Live: changes to this experiment (status, labels, metadata, events, files, checkpoints) re-read it; while it runs,
+  // its charts grow (metric points are not change records, so they are polled).
+  const refresh = debounce(() => loadDetails().catch(e => {
+    if (e.name !== 'AbortError') details.prepend(errorState(e, 'the latest state'));
+  }), 250);
+  const live = watchNamespace(ns, change => {
+    if (change.type === 'ready' || concerns(change, id)) refresh();
+  });
   renderHeader(experiment);
+  await live.ready;
   try {
     await Promise.all([loadDetails(), loadCharts()]);
   } catch (e) {
@@ -119,22 +132,8 @@ export async function experimentPage({ root, params: [id], signal }) {
     details.replaceChildren(errorState(e, 'the experiment\'s details'));
   }
 
-  // Live: changes to this experiment (status, labels, metadata, events, files, checkpoints) re-read it; while it runs,
-  // its charts grow (metric points are not change records, so they are polled).
-  const refresh = debounce(async () => {
-    try {
-      experiment = (await api.experiment(id, signal)).experiment;
-      renderHeader(experiment);
-      await loadDetails();
-    } catch (e) {
-      if (e.name !== 'AbortError') details.prepend(errorState(e, 'the latest state'));
-    }
-  }, 250);
-  const stop = watchNamespace(ns, change => {
-    if (change.type === 'ready' || concerns(change, id)) refresh();
-  });
   const poll = setInterval(() => {
     if (document.visibilityState === 'visible' && statusName(experiment.status) === 'running') loadCharts().catch(() => {});
   }, 5000);
-  return () => { stop(); clearInterval(poll); charts?.destroy(); };
+  return () => { live.stop(); clearInterval(poll); charts?.destroy(); };
 }

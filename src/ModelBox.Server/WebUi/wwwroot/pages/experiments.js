@@ -257,12 +257,12 @@ export async function experimentsPage({ root, params: [ns], signal }) {
       h('button', { type: 'button', id: 'next-page', disabled: !state.next, onclick: () => { tokens.push(state.token); state.token = state.next; load(); } }, 'Next ›'));
   }
 
-  await load();
-
   // Live: a change to an experiment of this namespace (new run, status, labels, metadata) re-reads the page shown.
   const reload = debounce(() => load(), 300);
-  const stop = watchNamespace(ns, change => {
+  const live = watchNamespace(ns, change => {
     if (change.type === 'ready' || ['experiment', 'labels', 'metadata'].includes(change.objectKind)) reload();
   });
-  return stop;
+  await live.ready;
+  await load();
+  return live.stop;
 }

@@ -29,7 +29,7 @@ export async function modelPage({ root, params: [id], signal }) {
 
   async function load() {
     model = (await api.model(id, signal)).model;
-    const [versions, aliases, meta] = await Promise.all([api.modelVersions(id, signal), api.modelAliases(id, signal), api.metadata(id, signal)]);
+    const [versions, aliases] = await Promise.all([api.modelVersions(id, signal), api.modelAliases(id, signal)]);
     const list = versions.modelVersions || [];
     const byId = new Map(list.map(v => [v.id, v]));
     header.replaceChildren(h('h1', null, model.name), keyValues([
@@ -54,7 +54,7 @@ export async function modelPage({ root, params: [id], signal }) {
         { title: 'Created', cell: v => timeCell(v.createdAt) },
       ], list, { rowAttrs: v => ({ 'data-id': v.id }) }) : emptyState('No versions yet.')),
       section('Files', artifactsTable(model.files || [])),
-      section('Metadata', metadataTable(meta.metadata)));
+      section('Metadata', metadataTable(model.metadata?.metadata)));
   }
 
   let charts = null;
@@ -65,13 +65,14 @@ export async function modelPage({ root, params: [id], signal }) {
     metrics.replaceChildren(h('h2', null, 'Metrics'), charts.element);
   }
 
+  const reload = debounce(() => load().catch(e => { if (e.name !== 'AbortError') body.prepend(errorState(e, 'the latest state')); }), 250);
+  const live = watchNamespace(ns, c => { if (c.type === 'ready' || concerns(c, id)) reload(); });
+  await live.ready;
   try {
     await Promise.all([load(), loadMetrics()]);
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     body.replaceChildren(errorState(e, 'the model'));
   }
-  const reload = debounce(() => load().catch(e => { if (e.name !== 'AbortError') body.prepend(errorState(e, 'the latest state')); }), 250);
-  const stop = watchNamespace(ns, c => { if (c.type === 'ready' || concerns(c, id)) reload(); });
-  return () => { stop(); charts?.destroy(); };
+  return () => { live.stop(); charts?.destroy(); };
 }

@@ -56,7 +56,9 @@ export async function modelsPage({ root, params: [ns], signal }) {
       h('button', { type: 'button', disabled: !page.nextPageToken, onclick: () => { tokens.push(state.token); state.token = page.nextPageToken; load(); } }, 'Next ›'));
   }
 
-  await load();
   const reload = debounce(load, 300);
-  return watchNamespace(ns, c => { if (c.type === 'ready' || ['model', 'labels', 'alias'].includes(c.objectKind)) reload(); });
+  const live = watchNamespace(ns, c => { if (c.type === 'ready' || ['model', 'labels', 'alias'].includes(c.objectKind)) reload(); });
+  await live.ready;
+  await load();
+  return live.stop;
 }

@@ -62,7 +62,10 @@ export async function versionPage({ root, params: [id], signal }) {
       section('Lineage', lineage ? lineageGraph(lineage) : emptyState('No lineage recorded.')),
       h('div', { class: 'details-grid' }, section('Files', artifactsTable(version.files || [])), section('Metadata', metadataTable(version.metadata?.metadata))));
   };
-  render();
   const reload = debounce(() => load().then(render).catch(() => {}), 250);
-  return watchNamespace(ns, c => { if (c.type === 'ready' || concerns(c, id) || concerns(c, model.id)) reload(); });
+  const live = watchNamespace(ns, c => { if (c.type === 'ready' || concerns(c, id) || concerns(c, model.id)) reload(); });
+  await live.ready;
+  await load();
+  render();
+  return live.stop;
 }
