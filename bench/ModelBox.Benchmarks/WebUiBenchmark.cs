@@ -59,14 +59,15 @@ public static class WebUiBenchmark
         await using var browser = await Browser.LaunchAsync(host.Server.HttpAddress);
         var rows = new List<(string What, double Ui, double Raw, int Requests)>();
 
-        // Experiment page: every chart drawn.
+        // Times are the page's own (performance.now(), from navigation start or from the action), so Playwright's
+        // round trips are not counted.
         rows.Add(await MeasureAsync(browser, host, repeat, $"experiment page, {keys} keys × {points:N0} points: all charts drawn",
-            page => page.GotoAsync($"/experiments/{single}"), AllChartsDrawn(keys)));
+            page => page.GotoAsync($"/experiments/{single}"), AllChartsDrawn(keys),
+            "() => Math.max(...[...window.modelboxCharts.values()].map(c => c.drawnAt))"));
 
-        // Compare: the chart of 100 runs drawn, then a zoom re-read.
         var compareUrl = $"/compare?ns=bench-ui-compare&ids={string.Join(',', compare)}";
         rows.Add(await MeasureAsync(browser, host, repeat, $"compare {runs} runs × 1 key × {comparePoints:N0} points: chart drawn",
-            page => page.GotoAsync(compareUrl), AllChartsDrawn(1)));
+            page => page.GotoAsync(compareUrl), AllChartsDrawn(1), "() => window.modelboxCharts.get('compare:loss').drawnAt"));
         rows.Add(await MeasureAsync(browser, host, repeat, $"compare {runs} runs: zoom re-read (10% of the steps) drawn",
             async page =>
             {
@@ -74,20 +75,22 @@ public static class WebUiBenchmark
                 await page.WaitForFunctionAsync(AllChartsDrawn(1));
             },
             "() => { const c = window.modelboxCharts.get('compare:loss'); return c.reads >= 2 && c.state === 'drawn'; }",
+            "() => { const c = window.modelboxCharts.get('compare:loss'); return c.drawnAt - c.zoomedAt; }",
             action: page => page.EvaluateAsync($"() => window.modelboxCharts.get('compare:loss').zoomTo({comparePoints / 2}, {comparePoints / 2 + comparePoints / 10})")));
 
-        // Table: first page; then a filter applied.
         rows.Add(await MeasureAsync(browser, host, repeat, $"experiments table, {tableRuns:N0} runs × 5 metric columns: first page",
-            page => page.GotoAsync("/namespaces/bench-ui-table"), "() => document.querySelectorAll('table.experiments tbody tr').length === 50 && document.documentElement.dataset.page === 'ready'"));
+            page => page.GotoAsync("/namespaces/bench-ui-table"),
+            "() => document.querySelectorAll('table.experiments tbody tr').length === 50 && document.documentElement.dataset.page === 'ready'",
+            "() => window.modelboxTimings.tableRendered"));
         rows.Add(await MeasureAsync(browser, host, repeat, $"experiments table, {tableRuns:N0} runs: filter applied",
             async page =>
             {
                 await page.GotoAsync("/namespaces/bench-ui-table");
-                await page.WaitForFunctionAsync("() => document.querySelectorAll('table.experiments tbody tr').length === 50");
+                await page.WaitForFunctionAsync("() => document.querySelectorAll('table.experiments tbody tr').length === 50 && document.documentElement.dataset.page === 'ready'");
                 await page.FillAsync("#filter", "metadata.batch = 256 and metadata.lr < 0.005");
-                await page.EvaluateAsync("() => { document.querySelector('#experiments').dataset.before = document.querySelector('table.experiments tbody tr').dataset.id; }");
             },
-            "() => { const r = document.querySelector('table.experiments tbody tr'); return !!r && r.dataset.id !== document.querySelector('#experiments').dataset.before && !document.querySelector('#experiments').hasAttribute('aria-busy'); }",
+            "() => window.modelboxTimings.tableRendered > window.modelboxTimings.filterSubmitted",
+            "() => window.modelboxTimings.tableRendered - window.modelboxTimings.filterSubmitted",
             action: page => page.PressAsync("#filter", "Enter")));
 
         Console.WriteLine();
@@ -210,7 +213,7 @@ public static class WebUiBenchmark
     }
 
     private static async Task<(string, double, double, int)> MeasureAsync(
-        Browser browser, Host host, int repeat, string what, Func<IPage, Task> prepare, string drawn, Func<IPage, Task>? action = null)
+        Browser browser, Host host, int repeat, string what, Func<IPage, Task> prepare, string drawn, string elapsed, Func<IPage, Task>? action = null)
     {
         var ui = new List<double>();
         var raw = new List<double>();
@@ -219,30 +222,31 @@ public static class WebUiBenchmark
         {
             var page = await browser.NewPageAsync(1400, 900);
             var recorded = new List<IRequest>();
+            void Record(object? sender, IRequest r)
+            {
+                if (r.Url.Contains("/api/", StringComparison.Ordinal) && !r.Url.Contains("change-events", StringComparison.Ordinal))
+                {
+                    recorded.Add(r);
+                }
+            }
+
             if (action is null)
             {
-                page.Request += (_, r) => { if (r.Url.Contains("/api/", StringComparison.Ordinal) && !r.Url.Contains("change-events", StringComparison.Ordinal)) { recorded.Add(r); } };
-                var watch = Stopwatch.StartNew();
+                page.Request += Record;
                 await prepare(page);
-                await page.WaitForFunctionAsync(drawn, null, new PageWaitForFunctionOptions { Timeout = 120_000, PollingInterval = 5 });
-                watch.Stop();
-                if (i > 0)
-                {
-                    ui.Add(watch.Elapsed.TotalMilliseconds);
-                }
             }
             else
             {
                 await prepare(page);
-                page.Request += (_, r) => { if (r.Url.Contains("/api/", StringComparison.Ordinal) && !r.Url.Contains("change-events", StringComparison.Ordinal)) { recorded.Add(r); } };
-                var watch = Stopwatch.StartNew();
+                page.Request += Record;
                 await action(page);
-                await page.WaitForFunctionAsync(drawn, null, new PageWaitForFunctionOptions { Timeout = 120_000, PollingInterval = 5 });
-                watch.Stop();
-                if (i > 0)
-                {
-                    ui.Add(watch.Elapsed.TotalMilliseconds);
-                }
+            }
+
+            await page.WaitForFunctionAsync(drawn, null, new PageWaitForFunctionOptions { Timeout = 300_000, PollingInterval = 20 });
+            var ms = await page.EvaluateAsync<double>(elapsed);
+            if (i > 0)
+            {
+                ui.Add(ms);
             }
 
             await page.Context.CloseAsync();

@@ -22,6 +22,9 @@ const routes = [
 
 let current = null; // { controller, cleanup }
 
+// Moments (performance.now()) the benchmark reads: when a table was rendered, a filter submitted ...
+window.modelboxTimings = {};
+
 // Sets the breadcrumb trail: [[text, href], ..., [text]].
 export function setCrumbs(items) {
   const nav = document.getElementById('crumbs');

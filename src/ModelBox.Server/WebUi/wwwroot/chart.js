@@ -182,6 +182,7 @@ export class LineChart {
     this.range = range;
     this.reads++;
     this.draw();
+    this.drawnAt = performance.now(); // for the benchmark: when data last reached the screen
   }
 
   // What the chart shows, for tests and tools.
@@ -458,6 +459,7 @@ export class LineChart {
 
   // Zooms to [x0, x1] (null: everything); the owner re-reads that range from the server.
   zoomTo(x0, x1) {
+    this.zoomedAt = performance.now();
     this.range = x0 === null ? null : { x0, x1 };
     this.draw();
     this.onZoom(this.range);

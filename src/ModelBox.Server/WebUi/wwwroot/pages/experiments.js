@@ -105,6 +105,7 @@ export async function experimentsPage({ root, params: [ns], signal }) {
 
   form.addEventListener('submit', e => {
     e.preventDefault();
+    window.modelboxTimings.filterSubmitted = performance.now();
     state.filter = filterBox.value.trim();
     state.labels = labelBox.value.trim();
     state.cols = colsBox.value.trim() || null;
@@ -192,6 +193,7 @@ export async function experimentsPage({ root, params: [ns], signal }) {
   }
 
   function renderTable() {
+    window.modelboxTimings.tableRendered = performance.now();
     body.removeAttribute('aria-busy');
     const [sortField, desc] = state.sort.startsWith('-') ? [state.sort.slice(1), true] : [state.sort, false];
     let shown = rows;
