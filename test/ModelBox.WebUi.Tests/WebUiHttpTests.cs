@@ -43,6 +43,16 @@ public sealed class WebUiHttpTests(WebUiFixture ui)
     }
 
     [Fact]
+    public async Task The_shell_preloads_every_module_the_ui_ships()
+    {
+        // Without a preload a module is fetched only once its importer ran: one round trip more per level of imports.
+        var shell = await ui.Http.GetStringAsync("/");
+        var modules = new ModelBox.Server.WebUi.WebUiAssets().Paths.Where(p => p.EndsWith(".js", StringComparison.Ordinal) && p != "app.js").ToList();
+        Assert.NotEmpty(modules);
+        Assert.All(modules, m => Assert.Contains($"<link rel=\"modulepreload\" href=\"/ui/{m}\">", shell, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Change_events_stream_as_server_sent_events_and_resume_after_the_last_event_id()
     {
         var ns = Seed.NewNamespace("ui-sse");

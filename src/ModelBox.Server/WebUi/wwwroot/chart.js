@@ -181,6 +181,7 @@ export class LineChart {
     this.series = series;
     this.range = range;
     this.reads++;
+    if (this.state === 'error') this.state = 'loading'; // a successful read clears an earlier failure
     this.draw();
     this.drawnAt = performance.now(); // for the benchmark: when data last reached the screen
   }

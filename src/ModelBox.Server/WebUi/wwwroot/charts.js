@@ -17,7 +17,7 @@ export function chartSettingsFromQuery(q) {
   };
 }
 
-// runs: [{ id, name, color }]; keys: metric keys. Returns { element, refresh(), destroy() }.
+// runs: [{ id, name, color }]; keys: metric keys. Returns { element, loaded (the first read drawn), refresh(), destroy() }.
 export function metricCharts({ runs, keys, query, signal, idPrefix = 'chart' }) {
   const settings = chartSettingsFromQuery(query);
   const charts = new Map();
@@ -45,7 +45,7 @@ export function metricCharts({ runs, keys, query, signal, idPrefix = 'chart' }) 
 
   if (!keys.length) {
     root.append(emptyState('No metrics logged yet.'));
-    return { element: root, refresh() {}, destroy() {} };
+    return { element: root, loaded: Promise.resolve(), refresh() {}, destroy() {} };
   }
 
   const grid = h('div', { class: 'chart-grid' });
@@ -120,10 +120,11 @@ export function metricCharts({ runs, keys, query, signal, idPrefix = 'chart' }) 
   }
 
   // Charts are laid out before the first read so that each knows its width.
-  requestAnimationFrame(() => loadAll());
+  const loaded = new Promise(resolve => requestAnimationFrame(() => loadAll().then(resolve)));
 
   return {
     element: root,
+    loaded,
     refresh: loadAll,
     destroy() { for (const c of charts.values()) c.destroy(); },
   };

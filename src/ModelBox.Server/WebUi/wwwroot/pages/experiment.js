@@ -113,6 +113,7 @@ export async function experimentPage({ root, params: [id], signal }) {
     charts?.destroy();
     charts = metricCharts({ runs: [{ id, name: experiment.name, color: seriesColor(0) }], keys, query: queryParams(), signal, idPrefix: 'metric' });
     chartsPanel.replaceChildren(h('h2', null, `Metrics (${keys.length})`), charts.element);
+    await charts.loaded;
   }
 
   // Live: changes to this experiment (status, labels, metadata, events, files, checkpoints) re-read it; while it runs,
@@ -132,8 +133,14 @@ export async function experimentPage({ root, params: [id], signal }) {
     details.replaceChildren(errorState(e, 'the experiment\'s details'));
   }
 
-  const poll = setInterval(() => {
-    if (document.visibilityState === 'visible' && statusName(experiment.status) === 'running') loadCharts().catch(() => {});
-  }, 5000);
-  return () => { live.stop(); clearInterval(poll); charts?.destroy(); };
+  // The next poll is planned when the last one ended, so slow reads never pile up.
+  let poll = null;
+  const schedule = () => {
+    poll = setTimeout(async () => {
+      if (document.visibilityState === 'visible' && statusName(experiment.status) === 'running') await loadCharts().catch(() => {});
+      if (!signal.aborted) schedule();
+    }, 5000);
+  };
+  schedule();
+  return () => { live.stop(); clearTimeout(poll); charts?.destroy(); };
 }

@@ -254,7 +254,7 @@ export async function experimentsPage({ root, params: [ns], signal }) {
         })))));
     }
     pager.replaceChildren(
-      h('button', { type: 'button', id: 'first-page', disabled: !tokens.length, onclick: () => { tokens.length = 0; state.token = ''; load(); } }, '« First'),
+      h('button', { type: 'button', id: 'first-page', disabled: !state.token, onclick: () => { tokens.length = 0; state.token = ''; load(); } }, '« First'),
       h('button', { type: 'button', id: 'prev-page', disabled: !tokens.length, onclick: () => { state.token = tokens.pop() ?? ''; load(); } }, '‹ Previous'),
       h('button', { type: 'button', id: 'next-page', disabled: !state.next, onclick: () => { tokens.push(state.token); state.token = state.next; load(); } }, 'Next ›'));
   }
