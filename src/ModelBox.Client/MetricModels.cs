@@ -88,6 +88,58 @@ public sealed record MetricSeries(string Key, IReadOnlyList<MetricPoint> Points)
 /// <param name="Downsampled">True when <paramref name="Points"/> is a subset of the range.</param>
 public sealed record MetricSeriesView(string Key, IReadOnlyList<MetricPoint> Points, long TotalPoints, bool Downsampled);
 
+/// <summary>What a chart's x axis measures; a batch read's range is given in it.</summary>
+public enum MetricAxis
+{
+    /// <summary>Training steps.</summary>
+    Step,
+    /// <summary>Wall-clock time (Unix seconds on the wire).</summary>
+    WallTime,
+    /// <summary>Seconds since the series' first point.</summary>
+    RelativeTime,
+}
+
+/// <summary>The range and resolution of a batch read (<see cref="ModelBoxClient.GetMetricSeriesBatchAsync"/>).</summary>
+public sealed record MetricSeriesQuery
+{
+    /// <summary>What <see cref="Start"/> and <see cref="End"/> measure.</summary>
+    public MetricAxis Axis { get; init; } = MetricAxis.Step;
+
+    /// <summary>The first x (inclusive): a step, Unix seconds, or seconds since the series' first point.</summary>
+    public long Start { get; init; }
+
+    /// <summary>The last x (inclusive); null is the end.</summary>
+    public long? End { get; init; }
+
+    /// <summary>At most this many points per series (2 to 100,000).</summary>
+    public int MaxPoints { get; init; } = 1000;
+}
+
+/// <summary>One series of a batch read, possibly downsampled on the server.</summary>
+/// <param name="ParentId">The object id.</param>
+/// <param name="Key">The metric key.</param>
+/// <param name="Points">The points by step, then time (empty when the series has none in the range or does not exist).</param>
+/// <param name="TotalPoints">How many points the range holds.</param>
+/// <param name="Downsampled">True when <paramref name="Points"/> is a subset of the range.</param>
+/// <param name="StartTime">When the series' first point was logged (relative time counts from it); null without points.</param>
+public sealed record MetricSeriesData(
+    string ParentId, string Key, IReadOnlyList<MetricPoint> Points, long TotalPoints, bool Downsampled, DateTimeOffset? StartTime);
+
+/// <summary>What a series adds up to, read without its points (a runs table's "last loss").</summary>
+/// <param name="ParentId">The object id.</param>
+/// <param name="Key">The metric key.</param>
+/// <param name="Count">Every point.</param>
+/// <param name="NumericCount">Float and double points.</param>
+/// <param name="NanCount">NaN points.</param>
+/// <param name="Sum">The sum of the finite values.</param>
+/// <param name="First">The first point by step (a tensor point without its content).</param>
+/// <param name="Last">The last point by step: the last value.</param>
+/// <param name="Min">The lowest numeric point; null without numbers.</param>
+/// <param name="Max">The highest numeric point (a NaN ranks highest); null without numbers.</param>
+public sealed record MetricSummary(
+    string ParentId, string Key, long Count, long NumericCount, long NanCount, double Sum,
+    MetricPoint First, MetricPoint Last, MetricPoint? Min, MetricPoint? Max);
+
 /// <summary>Settings of a <see cref="MetricLogger"/>.</summary>
 public sealed record MetricLoggerOptions
 {

@@ -130,6 +130,49 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
         await CopyPointsAsync((NpgsqlConnection)connection, points, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// One statement whatever the number of rows: a column array per parameter, spread by <c>unnest</c> (the statement
+    /// text stays the same, so Npgsql prepares it once per connection, and no per-row parameters are parsed or bound).
+    /// </summary>
+    public override async Task InsertNumericRowsAsync(
+        DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns, IReadOnlyList<object[]> rows,
+        CancellationToken cancellationToken, int keyColumns = 0)
+    {
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = ((NpgsqlConnection)connection).CreateCommand();
+        command.Transaction = (NpgsqlTransaction)transaction;
+        command.CommandTimeout = CommandTimeoutSeconds;
+        var arrays = new List<string>(columns.Count);
+        for (var c = 0; c < columns.Count; c++)
+        {
+            if (rows[0][c] is long)
+            {
+                command.Parameters.Add(new NpgsqlParameter<long[]>($"a{c}", rows.Select(row => (long)row[c]).ToArray()));
+                arrays.Add($"@a{c}::bigint[]");
+            }
+            else
+            {
+                command.Parameters.Add(new NpgsqlParameter<double[]>($"a{c}", rows.Select(row => (double)row[c]).ToArray()));
+                arrays.Add($"@a{c}::double precision[]");
+            }
+        }
+
+        var list = string.Join(", ", columns);
+        var sql = $"INSERT INTO {table} ({list}) SELECT * FROM unnest({string.Join(", ", arrays)})";
+        if (keyColumns > 0)
+        {
+            sql += $" ON CONFLICT ({string.Join(", ", columns.Take(keyColumns))}) DO UPDATE SET "
+                + string.Join(", ", columns.Skip(keyColumns).Select(column => $"{column} = EXCLUDED.{column}"));
+        }
+
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The raw binary COPY of point rows (also the benchmark's baseline).</summary>
     internal static async Task CopyPointsAsync(NpgsqlConnection connection, IReadOnlyList<PointRow> points, CancellationToken cancellationToken)
     {

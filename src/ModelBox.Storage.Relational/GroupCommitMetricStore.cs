@@ -55,6 +55,10 @@ public sealed class GroupCommitMetricStore : IMetricStore, IAsyncDisposable
     public Task<long> AppendDistinctAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
         _inner.AppendDistinctAsync(batch, cancellationToken);
 
+    // A repeated id is answered from its row, read inside the append's transaction: this goes straight to the store.
+    public Task<long> AppendOnceAsync(string batchId, IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
+        _inner.AppendOnceAsync(batchId, batch, cancellationToken);
+
     public Task<IReadOnlyList<MetricSeries>> ReadLatestAsync(string parentId, CancellationToken cancellationToken = default) =>
         _inner.ReadLatestAsync(parentId, cancellationToken);
 
@@ -67,6 +71,24 @@ public sealed class GroupCommitMetricStore : IMetricStore, IAsyncDisposable
 
     public Task<Page<MetricPoint>> ReadPageAsync(string parentId, string key, PageRequest page, CancellationToken cancellationToken = default) =>
         _inner.ReadPageAsync(parentId, key, page, cancellationToken);
+
+    public Task ScanSummarizedAsync(
+        string parentId, string key, long fromStep, long toStep, IMetricSummaryScanner scanner, CancellationToken cancellationToken = default) =>
+        _inner.ScanSummarizedAsync(parentId, key, fromStep, toStep, scanner, cancellationToken);
+
+    public Task<IReadOnlyList<MetricBucket>> ReadBucketsAsync(
+        string parentId, string key, int stepShift, long fromStep, long toStep, CancellationToken cancellationToken = default) =>
+        _inner.ReadBucketsAsync(parentId, key, stepShift, fromStep, toStep, cancellationToken);
+
+    public Task<IReadOnlyList<MetricSeriesSummary>> ReadSeriesSummariesAsync(
+        IReadOnlyCollection<string> parentIds, IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default) =>
+        _inner.ReadSeriesSummariesAsync(parentIds, keys, cancellationToken);
+
+    public Task<(long FromStep, long ToStep)?> FindStepsBetweenTimesAsync(
+        string parentId, string key, long fromSeconds, long toSeconds, CancellationToken cancellationToken = default) =>
+        _inner.FindStepsBetweenTimesAsync(parentId, key, fromSeconds, toSeconds, cancellationToken);
+
+    public IReadOnlyList<int> SummaryStepShifts => _inner.SummaryStepShifts;
 
     /// <summary>Stops taking appends, commits what is queued, and waits for the writer to finish.</summary>
     public async ValueTask DisposeAsync()

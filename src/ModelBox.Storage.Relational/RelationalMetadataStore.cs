@@ -62,6 +62,9 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
                     await _dialect.ReleaseMigrationLockAsync(connection, CancellationToken.None).ConfigureAwait(false);
                 }
             }
+
+            // Series from before metric summaries existed get theirs (transactions of their own, safe beside replicas).
+            await RelationalMetricStore.BuildSummaryBacklogAsync(this, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is not ModelBoxException and not OperationCanceledException
             && _dialect.Classify(exception) is not DbFailure.Other and var failure)

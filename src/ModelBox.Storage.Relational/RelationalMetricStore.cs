@@ -8,9 +8,10 @@ namespace ModelBox.Storage.Relational;
 /// Metric series in a server database, next to the metadata. An append is one transaction: each series row is upserted
 /// (which locks it and hands out the <c>seq</c> range of the new points from <c>point_count</c>), then all points go in
 /// through the dialect's bulk path (PostgreSQL binary COPY, MySQL multi-row INSERTs). Series are touched in key order,
-/// so two replicas appending to the same series never deadlock each other.
+/// so two replicas appending to the same series never deadlock each other. The same transaction folds the points into the
+/// series' summaries (see <c>RelationalMetricStore.Summaries.cs</c>).
 /// </summary>
-public sealed class RelationalMetricStore(RelationalMetadataStore database) : IMetricStore
+public sealed partial class RelationalMetricStore(RelationalMetadataStore database) : IMetricStore
 {
     private const string PointColumns = "step, \"time\", kind, num, txt, bin, seq";
 
@@ -21,7 +22,7 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
         ArgumentNullException.ThrowIfNull(batch);
         return PointCount(batch) == 0
             ? Task.FromResult(0L)
-            : _database.WriteAsync(session => AppendInSessionAsync(session, batch, cancellationToken), cancellationToken);
+            : AppendCommittedAsync((session, tails) => AppendInSessionAsync(session, batch, tails, cancellationToken), cancellationToken);
     }
 
     public Task<long> AppendDistinctAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
@@ -29,13 +30,60 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
         ArgumentNullException.ThrowIfNull(batch);
         return PointCount(batch) == 0
             ? Task.FromResult(0L)
-            : _database.WriteAsync(
-                async session =>
+            : AppendCommittedAsync(
+                async (session, tails) =>
                 {
                     var fresh = await WithoutStoredPointsAsync(session, batch, cancellationToken).ConfigureAwait(false);
-                    return PointCount(fresh) == 0 ? 0 : await AppendInSessionAsync(session, fresh, cancellationToken).ConfigureAwait(false);
+                    return PointCount(fresh) == 0 ? 0 : await AppendInSessionAsync(session, fresh, tails, cancellationToken).ConfigureAwait(false);
                 },
                 cancellationToken);
+    }
+
+    public Task<long> AppendOnceAsync(string batchId, IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(batchId);
+        ArgumentNullException.ThrowIfNull(batch);
+        return AppendCommittedAsync(
+            async (session, tails) =>
+            {
+                // The id's row goes in first: a concurrent append of the same id (any replica) waits on its key until this
+                // transaction ends, then finds it. -1 marks the row as this transaction's own until the count is known.
+                var inserted = await session.ExecuteAsync(
+                    session.Dialect.InsertIfAbsent("metric_batches", "batch_id, point_count, created_at", "@Id, -1, @Now", "batch_id"),
+                    new { Id = batchId, Now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() },
+                    cancellationToken).ConfigureAwait(false);
+                if (inserted == 0)
+                {
+                    return await session.ScalarAsync<long>(
+                        "SELECT point_count FROM metric_batches WHERE batch_id = @Id", new { Id = batchId }, cancellationToken).ConfigureAwait(false);
+                }
+
+                var count = PointCount(batch) == 0 ? 0 : await AppendInSessionAsync(session, batch, tails, cancellationToken).ConfigureAwait(false);
+                await session.ExecuteAsync(
+                    "UPDATE metric_batches SET point_count = @Count WHERE batch_id = @Id", new { Id = batchId, Count = count }, cancellationToken)
+                    .ConfigureAwait(false);
+                return count;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs an append in a write transaction and, once it committed, publishes the summary tails it left (a retried
+    /// attempt starts over with none).
+    /// </summary>
+    private async Task<long> AppendCommittedAsync(
+        Func<DbSession, List<(long SeriesId, SummaryTail Tail)>, Task<long>> append, CancellationToken cancellationToken)
+    {
+        List<(long SeriesId, SummaryTail Tail)> tails = [];
+        var count = await _database.WriteAsync(
+            session =>
+            {
+                tails = [];
+                return append(session, tails);
+            },
+            cancellationToken).ConfigureAwait(false);
+        PublishTails(tails);
+        return count;
     }
 
     public Task<IReadOnlyList<MetricSeries>> ReadLatestAsync(string parentId, CancellationToken cancellationToken = default)
@@ -133,7 +181,8 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
     // Every NaN is the same value to a reader (the database keeps no payload).
     private static double Canonical(double value) => double.IsNaN(value) ? double.NaN : value;
 
-    private async Task<long> AppendInSessionAsync(DbSession session, IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken)
+    private async Task<long> AppendInSessionAsync(
+        DbSession session, IReadOnlyList<MetricSeriesPoints> batch, List<(long SeriesId, SummaryTail Tail)> tails, CancellationToken cancellationToken)
     {
         var count = PointCount(batch);
 
@@ -158,6 +207,7 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
         }
 
         var counts = await UpsertSeriesAsync(session, distinct, cancellationToken).ConfigureAwait(false);
+        var summarized = BySeries(ordered, counts);
         var rows = new List<PointRow>((int)Math.Min(count, 1_000_000));
         foreach (var series in ordered)
         {
@@ -171,7 +221,32 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
         }
 
         await session.Dialect.InsertPointsAsync(session.Connection, session.Transaction, rows, cancellationToken).ConfigureAwait(false);
+        await UpdateSummariesAsync(session, summarized, tails, cancellationToken).ConfigureAwait(false);
         return count;
+    }
+
+    /// <summary>
+    /// Each series' points in arrival order (a series logged twice in a batch comes as consecutive entries), with the
+    /// number of points it held before this append.
+    /// </summary>
+    private static List<(long SeriesId, long PriorCount, List<IReadOnlyList<MetricPoint>> Points)> BySeries(
+        List<MetricSeriesPoints> ordered, Dictionary<(string Parent, string Key), (long Id, long NextSeq)> counts)
+    {
+        var result = new List<(long SeriesId, long PriorCount, List<IReadOnlyList<MetricPoint>> Points)>();
+        foreach (var series in ordered)
+        {
+            var (id, next) = counts[(series.ParentId, series.Key)];
+            if (result.Count > 0 && result[^1].SeriesId == id)
+            {
+                result[^1].Points.Add(series.Points);
+            }
+            else
+            {
+                result.Add((id, next - 1, [series.Points]));
+            }
+        }
+
+        return result;
     }
 
     /// <summary>
@@ -269,17 +344,7 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
                 }
 
                 scanner.Begin(first.Value, last.Value);
-                await using var command = session.CreateCommand(
-                    $"SELECT {PointColumns} FROM metric_points WHERE series_id = @Series AND step BETWEEN @From AND @To ORDER BY step, \"time\", seq");
-                Add(command, "Series", seriesId);
-                Add(command, "From", fromStep);
-                Add(command, "To", toStep);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    scanner.Add(ReadPoint(reader, 0));
-                }
-
+                await ReadPointsAsync(session, seriesId, fromStep, toStep, point => scanner.Add(point), cancellationToken).ConfigureAwait(false);
                 return true;
             },
             cancellationToken);
@@ -363,6 +428,22 @@ public sealed class RelationalMetricStore(RelationalMetadataStore database) : IM
         await session.ScalarAsync<long?>(
             "SELECT id FROM metric_series WHERE parent_id = @Parent AND \"key\" = @Key", new { Parent = parentId, Key = key }, cancellationToken)
             .ConfigureAwait(false);
+
+    /// <summary>The points of a series with <paramref name="fromStep"/> ≤ step ≤ <paramref name="toStep"/>, in series order.</summary>
+    private static async Task ReadPointsAsync(
+        DbSession session, long seriesId, long fromStep, long toStep, Action<MetricPoint> add, CancellationToken cancellationToken)
+    {
+        await using var command = session.CreateCommand(
+            $"SELECT {PointColumns} FROM metric_points WHERE series_id = @Series AND step BETWEEN @From AND @To ORDER BY step, \"time\", seq");
+        Add(command, "Series", seriesId);
+        Add(command, "From", fromStep);
+        Add(command, "To", toStep);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            add(ReadPoint(reader, 0));
+        }
+    }
 
     private static Task<long?> EdgeStepAsync(
         DbSession session, long seriesId, long fromStep, long toStep, string direction, CancellationToken cancellationToken) =>

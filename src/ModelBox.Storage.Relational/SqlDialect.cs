@@ -189,6 +189,49 @@ public abstract class SqlDialect
         }
     }
 
+    /// <summary>
+    /// Inserts rows whose values are all <see cref="long"/> or <see cref="double"/> (metric summaries) into
+    /// <paramref name="table"/>, inside the caller's transaction; the default sends up to 500 rows a statement. With
+    /// <paramref name="keyColumns"/> &gt; 0 a row replaces the stored row whose first that many columns it matches.
+    /// </summary>
+    public virtual async Task InsertNumericRowsAsync(
+        DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns, IReadOnlyList<object[]> rows,
+        CancellationToken cancellationToken, int keyColumns = 0)
+    {
+        const int RowsPerStatement = 500;
+        for (var start = 0; start < rows.Count; start += RowsPerStatement)
+        {
+            var count = Math.Min(RowsPerStatement, rows.Count - start);
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandTimeout = CommandTimeoutSeconds;
+            var values = new System.Text.StringBuilder();
+            for (var i = 0; i < count; i++)
+            {
+                values.Append(i == 0 ? string.Empty : "), (");
+                for (var c = 0; c < columns.Count; c++)
+                {
+                    var name = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"@v{i}_{c}");
+                    values.Append(c == 0 ? string.Empty : ", ").Append(name);
+                    AddParameter(command, name, rows[start + i][c]);
+                }
+            }
+
+            command.CommandText = Sql(NumericRowsSql(table, columns, values.ToString(), keyColumns));
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The INSERT of <see cref="InsertNumericRowsAsync"/> for <paramref name="values"/> (the text between the outer
+    /// parentheses of VALUES): with <paramref name="keyColumns"/> &gt; 0, a row whose first that many columns match a
+    /// stored row replaces its other columns.
+    /// </summary>
+    protected string NumericRowsSql(string table, IReadOnlyList<string> columns, string values, int keyColumns) =>
+        keyColumns == 0
+            ? $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({values})"
+            : Upsert(table, string.Join(", ", columns), values, string.Join(", ", columns.Take(keyColumns)), [.. columns.Skip(keyColumns)]);
+
     /// <summary>Adds a parameter; a null value is SQL NULL. Dialects may override to give the driver exact types.</summary>
     protected virtual void AddParameter(DbCommand command, string name, object? value)
     {

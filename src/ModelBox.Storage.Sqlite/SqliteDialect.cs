@@ -116,6 +116,43 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
     /// One prepared INSERT bound by position through SQLite's C API: Microsoft.Data.Sqlite looks every parameter up by name
     /// on every execution, which costs more than the insert itself at ingest rates (metrics-ingest measures it).
     /// </summary>
+    // Positional binds through the C API: Microsoft.Data.Sqlite looks each named parameter up one by one, and a prepared
+    // statement run once a row costs microseconds in process.
+    public override Task InsertNumericRowsAsync(
+        DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns, IReadOnlyList<object[]> rows,
+        CancellationToken cancellationToken, int keyColumns = 0)
+    {
+        var database = ((SqliteConnection)connection).Handle!;
+        var sql = NumericRowsSql(table, columns, string.Join(", ", Enumerable.Range(1, columns.Count).Select(i => "?" + i)), keyColumns);
+        var rc = raw.sqlite3_prepare_v2(database, sql, out var statement);
+        SqliteException.ThrowExceptionForRC(rc, database);
+        using (statement)
+        {
+            foreach (var row in rows)
+            {
+                for (var c = 0; c < row.Length; c++)
+                {
+                    _ = row[c] switch
+                    {
+                        long integer => raw.sqlite3_bind_int64(statement, c + 1, integer),
+                        double real => raw.sqlite3_bind_double(statement, c + 1, real),
+                        _ => throw new ArgumentException($"column {columns[c]} holds neither a long nor a double", nameof(rows)),
+                    };
+                }
+
+                rc = raw.sqlite3_step(statement);
+                raw.sqlite3_reset(statement);
+                if (rc != raw.SQLITE_DONE)
+                {
+                    SqliteException.ThrowExceptionForRC(rc, database);
+                }
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.CompletedTask;
+    }
+
     public override Task InsertPointsAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<PointRow> points, CancellationToken cancellationToken)
     {

@@ -6,7 +6,7 @@ namespace ModelBox.Storage.Tests;
 /// <summary>
 /// The behaviour every <see cref="IMetricStore"/> backend must show. A backend's test class subclasses this with its factory. Parents are plain ids here: checking that they exist is the domain's job.
 /// </summary>
-public abstract class MetricStoreSpecification : StoreSpecification
+public abstract partial class MetricStoreSpecification : StoreSpecification
 {
     protected const string Run = "exp-run";
     protected const string OtherRun = "exp-other";

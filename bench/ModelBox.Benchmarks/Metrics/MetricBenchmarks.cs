@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace ModelBox.Benchmarks.Metrics;
 
-/// <summary>The metric benchmark modes: <c>metrics-layout</c>, <c>metrics-ingest</c>, <c>metrics-series</c>.</summary>
+/// <summary>The metric benchmark modes: <c>metrics-layout</c>, <c>metrics-ingest</c>, <c>metrics-series</c>, <c>metrics-read</c>, <c>metrics-read-stores</c>.</summary>
 public static class MetricBenchmarks
 {
     public static async Task RunAsync(string[] args)
@@ -20,8 +20,15 @@ public static class MetricBenchmarks
             case "metrics-series":
                 await MetricIngestBenchmark.RunSeriesAsync(Option(args, "--points", 1_000_000), Option(args, "--calls", 50));
                 break;
+            case "metrics-read":
+                await MetricReadBenchmark.RunEmbeddedAsync(
+                    Option(args, "--points", 1_000_000), Option(args, "--series", 100), Option(args, "--series-points", 100_000), Option(args, "--calls", 30));
+                break;
+            case "metrics-read-stores":
+                await MetricReadBenchmark.RunStoresAsync(Option(args, "--points", 1_000_000), Option(args, "--calls", 30));
+                break;
             default:
-                throw new ArgumentException($"unknown mode {args[0]}; expected metrics-layout, metrics-ingest or metrics-series");
+                throw new ArgumentException($"unknown mode {args[0]}; expected metrics-layout, metrics-ingest, metrics-series, metrics-read or metrics-read-stores");
         }
     }
 

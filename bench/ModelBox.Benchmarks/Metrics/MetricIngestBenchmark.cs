@@ -111,13 +111,13 @@ public static class MetricIngestBenchmark
         Row("GetMetricSeries of an unknown key (RPC + parent check, no scan)", noops);
     }
 
-    private static void Row(string name, List<double> samples)
+    internal static void Row(string name, List<double> samples)
     {
         samples.Sort();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {Percentile(samples, 0.5):0.0} | {Percentile(samples, 0.99):0.0} |"));
     }
 
-    private static double Percentile(List<double> sorted, double quantile) =>
+    internal static double Percentile(List<double> sorted, double quantile) =>
         sorted[Math.Clamp((int)Math.Ceiling(quantile * sorted.Count) - 1, 0, sorted.Count - 1)];
 
     private static async Task<TimeSpan> RawInsertAsync(int points, string[] keys, long time)

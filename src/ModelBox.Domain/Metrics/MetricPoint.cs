@@ -49,3 +49,22 @@ public sealed record MetricSeries(string Key, IReadOnlyList<MetricPoint> Points)
 /// <param name="TotalPoints">How many points the range holds before downsampling.</param>
 /// <param name="Downsampled">True when <paramref name="Points"/> is a subset of the range's points.</param>
 public sealed record MetricSeriesView(string Key, IReadOnlyList<MetricPoint> Points, long TotalPoints, bool Downsampled);
+
+/// <summary>What a chart's x axis measures; a batch read's range is given in it.</summary>
+public enum MetricAxis
+{
+    /// <summary>Training steps.</summary>
+    Step = 0,
+
+    /// <summary>Wall-clock time, Unix seconds.</summary>
+    WallTime = 1,
+
+    /// <summary>Seconds since the series' first point.</summary>
+    RelativeTime = 2,
+}
+
+/// <summary>One series of a batch read.</summary>
+/// <param name="ParentId">The object id, as asked.</param>
+/// <param name="View">The series over the range, possibly downsampled (no points when it has none there or does not exist).</param>
+/// <param name="StartSeconds">Wall-clock time of the series' first point (0 without points): relative time is measured from it.</param>
+public sealed record MetricSeriesRead(string ParentId, MetricSeriesView View, long StartSeconds);

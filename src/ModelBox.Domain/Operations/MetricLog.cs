@@ -11,6 +11,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
 {
     private static readonly InputName ParentIdInput = "parent id";
     private static readonly InputName Series = "series";
+    private static readonly InputName BatchIdInput = "batch id";
     private static readonly InputName StartStep = "start step";
     private static readonly InputName EndStep = "end step";
     private static readonly InputName MaxPoints = "max points";
@@ -36,6 +37,30 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
     /// <summary>The most points a downsampled read may ask for.</summary>
     public const int MaxSeriesPoints = 100_000;
 
+    /// <summary>The most series one batch read may ask for.</summary>
+    public const int MaxBatchSeries = 1_000;
+
+    /// <summary>The most points one batch read may return (series × max points): a response stays far below the message limit.</summary>
+    public const long MaxBatchPoints = 2_000_000;
+
+    /// <summary>Points per series of a batch read that asks for 0.</summary>
+    public const int DefaultBatchPoints = 1_000;
+
+    /// <summary>The most objects one summary read may ask for.</summary>
+    public const int MaxSummaryParents = 10_000;
+
+    /// <summary>The most keys one summary read may ask for.</summary>
+    public const int MaxSummaryKeys = 1_000;
+
+    // Series of one batch read in flight at once: enough to overlap round trips, few enough to leave the pool to others.
+    private const int BatchReadsInFlight = 4;
+
+    private static readonly InputName XAxis = "x axis";
+    private static readonly InputName Start = "start";
+    private static readonly InputName End = "end";
+    private static readonly InputName ParentIds = "parent ids";
+    private static readonly InputName Keys = "keys";
+
     /// <summary>How many batches of one logged stream may wait for their commit while the next ones are read.</summary>
     public const int StreamBatchesInFlight = 4;
 
@@ -53,6 +78,30 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
     /// <summary>Logs the points of many series (of one or many objects) in one commit; returns how many were stored.</summary>
     public Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
         LogBatchAsync(batch, single: false, distinct: false, cancellationToken);
+
+    /// <summary>The longest batch id (a UUID, a journal nonce and sequence number fit easily).</summary>
+    public const int MaxBatchIdLength = 64;
+
+    /// <summary>
+    /// Logs a batch in one commit, once per <paramref name="batchId"/> when one is given (letters, digits and <c>-_.:</c>,
+    /// at most <see cref="MaxBatchIdLength"/>): a repeated id stores nothing and answers the count its first request
+    /// stored, so a client that lost an answer can send the batch again. Returns how many points were stored.
+    /// </summary>
+    public Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, string? batchId, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(batchId))
+        {
+            return LogBatchAsync(batch, cancellationToken);
+        }
+
+        if (batchId.Length > MaxBatchIdLength || !batchId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':'))
+        {
+            throw ModelBoxException.InvalidArgument(
+                $"{BatchIdInput} must be 1 to {MaxBatchIdLength} letters, digits or -_.: characters (got {batchId.Length} characters)");
+        }
+
+        return LogBatchAsync(batch, single: false, distinct: false, cancellationToken, batchId);
+    }
 
     /// <summary>
     /// Logs the points of a batch that are not stored yet (equal step, time and value), so that a client retrying a request
@@ -141,9 +190,139 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
 
         await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
         var downsampler = new MetricDownsampler(maxPoints);
-        await metrics.ScanAsync(parentId!, validKey, from, to, downsampler, cancellationToken).ConfigureAwait(false);
+        await metrics.ScanSummarizedAsync(parentId!, validKey, from, to, downsampler, cancellationToken).ConfigureAwait(false);
         var points = downsampler.Result(out var downsampled);
         return new MetricSeriesView(validKey, points, downsampler.Count, downsampled);
+    }
+
+    /// <summary>
+    /// Many series over one range (steps, wall-clock or relative seconds, per <paramref name="axis"/>), each downsampled to
+    /// at most <paramref name="maxPoints"/> (0: <see cref="DefaultBatchPoints"/>), in request order.
+    /// </summary>
+    public async Task<IReadOnlyList<MetricSeriesRead>> GetSeriesBatchAsync(
+        IReadOnlyList<(string? ParentId, string? Key)> series, MetricAxis axis, ulong start, ulong? end, int maxPoints,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        if (series.Count == 0)
+        {
+            throw ModelBoxException.InvalidArgument($"{Series} is required: name at least one (parent id, key) pair");
+        }
+
+        if (series.Count > MaxBatchSeries)
+        {
+            throw ModelBoxException.InvalidArgument($"{Series} has {series.Count} entries; the limit is {MaxBatchSeries}");
+        }
+
+        if (!Enum.IsDefined(axis))
+        {
+            throw ModelBoxException.InvalidArgument($"{XAxis} {(int)axis} is not a known axis");
+        }
+
+        var points = maxPoints == 0 ? DefaultBatchPoints : maxPoints;
+        if (points is < 2 or > MaxSeriesPoints)
+        {
+            throw ModelBoxException.InvalidArgument($"{MaxPoints} must be between 2 and {MaxSeriesPoints} (0 means {DefaultBatchPoints})");
+        }
+
+        if ((long)points * series.Count > MaxBatchPoints)
+        {
+            throw ModelBoxException.InvalidArgument(
+                $"{MaxPoints} {points} for {series.Count} {Series} is {(long)points * series.Count} points; at most {MaxBatchPoints} in one call");
+        }
+
+        var from = Step(start, Start);
+        var to = end is { } last ? Step(last, End) : long.MaxValue;
+        if (to < from)
+        {
+            throw ModelBoxException.InvalidArgument($"{End} {to} is before {Start} {from}");
+        }
+
+        var valid = new (string ParentId, string Key)[series.Count];
+        for (var i = 0; i < series.Count; i++)
+        {
+            valid[i] = (ParentId(series[i].ParentId, Series[i] / ParentIdInput), Key(series[i].Key, Series[i] / "key"));
+        }
+
+        foreach (var parentId in valid.Select(s => s.ParentId).Distinct(StringComparer.Ordinal))
+        {
+            await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
+        }
+
+        var results = new MetricSeriesRead[valid.Length];
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, valid.Length),
+            new ParallelOptions { MaxDegreeOfParallelism = BatchReadsInFlight, CancellationToken = cancellationToken },
+            async (i, ct) => results[i] = await ReadOneAsync(valid[i].ParentId, valid[i].Key, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        return results;
+
+        async Task<MetricSeriesRead> ReadOneAsync(string parentId, string key, CancellationToken ct)
+        {
+            var whole = await metrics.ReadBucketsAsync(parentId, key, 63, 0, long.MaxValue, ct).ConfigureAwait(false);
+            var startSeconds = whole.Count > 0 ? whole[0].Summary.First.WallclockSeconds : 0;
+            var (fromStep, toStep) = (from, to);
+            if (axis != MetricAxis.Step)
+            {
+                var origin = axis == MetricAxis.RelativeTime ? startSeconds : 0;
+                var steps = whole.Count == 0 ? null : await metrics.FindStepsBetweenTimesAsync(
+                    parentId, key, SaturatingAdd(origin, from), SaturatingAdd(origin, to), ct).ConfigureAwait(false);
+                if (steps is null)
+                {
+                    return new MetricSeriesRead(parentId, new MetricSeriesView(key, [], 0, false), startSeconds);
+                }
+
+                (fromStep, toStep) = steps.Value;
+            }
+
+            var downsampler = new MetricDownsampler(points);
+            await metrics.ScanSummarizedAsync(parentId, key, fromStep, toStep, downsampler, ct).ConfigureAwait(false);
+            var kept = downsampler.Result(out var downsampled);
+            return new MetricSeriesRead(parentId, new MetricSeriesView(key, kept, downsampler.Count, downsampled), startSeconds);
+        }
+
+        static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
+    }
+
+    /// <summary>Whole-series summaries (count, first, last, min, max) of the given objects' series, read without points.</summary>
+    public async Task<IReadOnlyList<MetricSeriesSummary>> GetSummariesAsync(
+        IReadOnlyList<string?> parentIds, IReadOnlyList<string?> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parentIds);
+        ArgumentNullException.ThrowIfNull(keys);
+        if (parentIds.Count == 0)
+        {
+            throw ModelBoxException.InvalidArgument($"{ParentIds} is required");
+        }
+
+        if (parentIds.Count > MaxSummaryParents)
+        {
+            throw ModelBoxException.InvalidArgument($"{ParentIds} has {parentIds.Count} entries; the limit is {MaxSummaryParents}");
+        }
+
+        if (keys.Count > MaxSummaryKeys)
+        {
+            throw ModelBoxException.InvalidArgument($"{Keys} has {keys.Count} entries; the limit is {MaxSummaryKeys}");
+        }
+
+        var parents = parentIds.Select((id, i) => ParentId(id, ParentIds[i])).Distinct(StringComparer.Ordinal).ToList();
+        var validKeys = keys.Select((key, i) => Key(key, Keys[i])).Distinct(StringComparer.Ordinal).ToList();
+        var found = new List<MetricSeriesSummary>();
+        // Deleted objects' series are hidden like the objects.
+        var visible = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var parentId in parents)
+        {
+            if (await objects.FindObjectAsync(parentId, cancellationToken).ConfigureAwait(false) is { Deleted: false })
+            {
+                visible.Add(parentId);
+            }
+        }
+
+        foreach (var chunk in visible.Order(StringComparer.Ordinal).Chunk(MaxBatchSeries))
+        {
+            found.AddRange(await metrics.ReadSeriesSummariesAsync(chunk, validKeys, cancellationToken).ConfigureAwait(false));
+        }
+
+        return found;
     }
 
     /// <summary>One page of raw points of a series, for exports.</summary>
@@ -167,7 +346,8 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         return await metrics.ReadPageAsync(parentId!, validKey, page, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<long> LogBatchAsync(IReadOnlyList<MetricSeriesPoints> batch, bool single, bool distinct, CancellationToken cancellationToken)
+    private async Task<long> LogBatchAsync(
+        IReadOnlyList<MetricSeriesPoints> batch, bool single, bool distinct, CancellationToken cancellationToken, string? batchId = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var now = time.GetUtcNow().ToUnixTimeSeconds();
@@ -197,7 +377,9 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
             await RequireParentAsync(parentId, ParentIdInput, cancellationToken).ConfigureAwait(false);
         }
 
-        var written = distinct
+        var written = batchId is not null
+            ? await metrics.AppendOnceAsync(batchId, validated, cancellationToken).ConfigureAwait(false)
+            : distinct
             ? await metrics.AppendDistinctAsync(validated, cancellationToken).ConfigureAwait(false)
             : await metrics.AppendAsync(validated, cancellationToken).ConfigureAwait(false);
         ModelBoxMetrics.MetricPointsIngested.Add(written);

@@ -87,4 +87,41 @@ internal static class MetricMapping
         response.Values.Add(view.Points.Select(ToProto));
         return response;
     }
+
+    public static Proto.MetricSeriesData ToProto(this MetricSeriesRead read)
+    {
+        var data = new Proto.MetricSeriesData
+        {
+            ParentId = read.ParentId,
+            Key = read.View.Key,
+            TotalPoints = (ulong)read.View.TotalPoints,
+            Downsampled = read.View.Downsampled,
+            StartTime = (ulong)read.StartSeconds,
+        };
+        data.Values.Add(read.View.Points.Select(ToProto));
+        return data;
+    }
+
+    public static Proto.MetricSeriesSummary ToProto(this MetricSeriesSummary series)
+    {
+        var summary = series.Summary;
+        var proto = new Proto.MetricSeriesSummary
+        {
+            ParentId = series.ParentId,
+            Key = series.Key,
+            Count = (ulong)summary.Count,
+            NumericCount = (ulong)summary.NumericCount,
+            NanCount = (ulong)summary.NanCount,
+            Sum = summary.Sum,
+            First = summary.First.ToProto(),
+            Last = summary.Last.ToProto(),
+        };
+        if (summary.NumericCount > 0)
+        {
+            proto.Min = summary.Min.ToProto();
+            proto.Max = summary.Max.ToProto();
+        }
+
+        return proto;
+    }
 }

@@ -16,6 +16,8 @@ internal static class MetricCommands
         new("VALUE", r => r.Value),
     ];
 
+    private static readonly Column<PointRow>[] s_comparedColumns = [new("PARENT", r => r.ParentId), .. s_columns];
+
     public static Command Create(ClientGlobalOptions global)
     {
         var command = new Command("metrics", "Log and read metric series of any object");
@@ -75,55 +77,87 @@ internal static class MetricCommands
 
     private static Command GetCommand(ClientGlobalOptions global)
     {
-        var parentId = ParentIdOption();
-        var key = new Option<string?>("--key") { Description = "Only this key (default: every key)" };
+        var parentIds = new Option<string[]>("--parent-id")
+        {
+            Description = "The object: an experiment, checkpoint, model or model version id; repeat it to compare objects (needs --key)",
+            Required = true,
+        };
+        var key = new Option<string?>("--key") { Description = "Only this key (default: every key of one object)" };
         var maxPoints = new Option<int>("--max-points")
         {
-            Description = "Downsample each series on the server to at most this many points (0 = every point; otherwise at least 2)",
+            Description = "Downsample each series on the server to at most this many points (0 = every point of one object's series, "
+                + "1000 per series when comparing; otherwise at least 2)",
         };
-        var command = new Command("get", "Show the metric series of an object") { parentId, key, maxPoints };
+        var axis = new Option<string>("--x-axis") { Description = "What --start and --end measure: step, wall-time (Unix seconds) or relative-time (seconds since the series' first point)", DefaultValueFactory = _ => "step" };
+        var start = new Option<long>("--start") { Description = "The first x of the range (inclusive; default 0)" };
+        var end = new Option<long?>("--end") { Description = "The last x of the range (inclusive; default the end)" };
+        var command = new Command("get", "Show metric series of one object, or one key of many objects in one call")
+        {
+            parentIds, key, maxPoints, axis, start, end,
+        };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
-            var parent = parseResult.GetRequiredValue(parentId);
+            var parents = parseResult.GetRequiredValue(parentIds);
             var max = parseResult.GetValue(maxPoints);
             if (max is < 0 or 1)
             {
                 throw new CliUsageException($"--max-points must be 0 or at least 2, not {max}");
             }
 
-            IReadOnlyList<MetricSeries> series;
-            if (parseResult.GetValue(key) is { } only)
+            var query = new MetricSeriesQuery
             {
-                var view = await client.GetMetricSeriesAsync(parent, only, maxPoints: max, cancellationToken: ct);
-                series = view.Points.Count == 0 ? [] : [new MetricSeries(view.Key, view.Points)];
+                Axis = parseResult.GetValue(axis) switch
+                {
+                    "step" => MetricAxis.Step,
+                    "wall-time" => MetricAxis.WallTime,
+                    "relative-time" => MetricAxis.RelativeTime,
+                    var other => throw new CliUsageException($"--x-axis must be step, wall-time or relative-time, not '{other}'"),
+                },
+                Start = parseResult.GetValue(start) is var first and >= 0 ? first : throw new CliUsageException("--start must be 0 or more"),
+                End = parseResult.GetValue(end) is { } last ? last >= 0 ? last : throw new CliUsageException("--end must be 0 or more") : null,
+                MaxPoints = max,
+            };
+            var ranged = query.Axis != MetricAxis.Step || query.Start != 0 || query.End is not null;
+            var only = parseResult.GetValue(key);
+            if (only is null && (parents.Length > 1 || ranged))
+            {
+                throw new CliUsageException("--key is required with several --parent-id, --x-axis, --start or --end");
+            }
+
+            List<(string ParentId, MetricSeries Series)> series;
+            if (only is not null && (parents.Length > 1 || max > 0 || ranged))
+            {
+                // One call for every object: the server reads each series from its summaries.
+                var read = await client.GetMetricSeriesBatchAsync(parents.Select(p => (p, only)), query, ct);
+                series = read.Where(s => s.Points.Count > 0).Select(s => (s.ParentId, new MetricSeries(s.Key, s.Points))).ToList();
+            }
+            else if (only is not null)
+            {
+                var view = await client.GetMetricSeriesAsync(parents[0], only, maxPoints: 0, cancellationToken: ct);
+                series = view.Points.Count == 0 ? [] : [(parents[0], new MetricSeries(view.Key, view.Points))];
             }
             else
             {
-                series = await client.GetMetricsAsync(parent, ct);
-                if (max > 0)
+                var all = await client.GetMetricsAsync(parents[0], ct);
+                series = [];
+                foreach (var s in all)
                 {
-                    var downsampled = new List<MetricSeries>(series.Count);
-                    foreach (var s in series)
-                    {
-                        var view = await client.GetMetricSeriesAsync(parent, s.Key, maxPoints: max, cancellationToken: ct);
-                        downsampled.Add(new MetricSeries(view.Key, view.Points));
-                    }
-
-                    series = downsampled;
+                    var points = max > 0 ? (await client.GetMetricSeriesAsync(parents[0], s.Key, maxPoints: max, cancellationToken: ct)).Points : s.Points;
+                    series.Add((parents[0], new MetricSeries(s.Key, points)));
                 }
             }
 
             if (output.IsJson)
             {
                 output.WriteList(
-                    series.Select(s => new SeriesJson(s.Key, s.Points.Select(p => new PointJson(p.Step, p.Time, Kind(p.Value.Kind), Json(p.Value))).ToArray())).ToArray(),
+                    series.Select(s => new SeriesJson(s.ParentId, s.Series.Key, s.Series.Points.Select(p => new PointJson(p.Step, p.Time, Kind(p.Value.Kind), Json(p.Value))).ToArray())).ToArray(),
                     [],
                     "");
                 return;
             }
 
-            var rows = series.SelectMany(s => s.Points.Select(p => new PointRow(s.Key, p.Step, p.Time, Text(p.Value)))).ToArray();
-            output.WriteList(rows, s_columns, "No metrics.");
+            var rows = series.SelectMany(s => s.Series.Points.Select(p => new PointRow(s.ParentId, s.Series.Key, p.Step, p.Time, Text(p.Value)))).ToArray();
+            output.WriteList(rows, parents.Length > 1 ? s_comparedColumns : s_columns, "No metrics.");
         });
         return command;
     }
@@ -167,9 +201,9 @@ internal static class MetricCommands
         _ => JsonSerializer.SerializeToElement(Text(value)),
     };
 
-    private sealed record PointRow(string Key, long Step, DateTimeOffset Time, string Value);
+    private sealed record PointRow(string ParentId, string Key, long Step, DateTimeOffset Time, string Value);
 
     private sealed record PointJson(long Step, DateTimeOffset Time, string Kind, JsonElement Value);
 
-    private sealed record SeriesJson(string Key, IReadOnlyList<PointJson> Points);
+    private sealed record SeriesJson(string ParentId, string Key, IReadOnlyList<PointJson> Points);
 }

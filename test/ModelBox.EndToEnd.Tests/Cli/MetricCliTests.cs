@@ -32,6 +32,34 @@ public sealed class MetricCliTests(ModelBoxServerFixture server)
     }
 
     [Fact]
+    public async Task Metrics_get_with_several_parents_reads_one_key_of_each_in_one_call()
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            var id = (await _cli.ClientAsync("experiments", "create", "--namespace", "cli-metrics", "--owner", "a@b.c", "--name", "cmp-" + Guid.NewGuid().ToString("N"),
+                "--output", "json")).AssertSuccess().Json().GetProperty("id").GetString()!;
+            (await _cli.ClientAsync("metrics", "log", "--parent-id", id, "--key", "loss", "--value", (i + 0.5).ToString(System.Globalization.CultureInfo.InvariantCulture), "--step", "3")).AssertSuccess();
+            ids.Add(id);
+        }
+
+        var table = (await _cli.ClientAsync("metrics", "get", "--parent-id", ids[0], "--parent-id", ids[1], "--key", "loss")).AssertSuccess().Stdout;
+        var json = (await _cli.ClientAsync("metrics", "get", "--parent-id", ids[0], "--parent-id", ids[1], "--key", "loss", "--output", "json")).AssertSuccess().Json();
+        var noKey = await _cli.ClientAsync("metrics", "get", "--parent-id", ids[0], "--parent-id", ids[1]);
+        var badAxis = await _cli.ClientAsync("metrics", "get", "--parent-id", ids[0], "--key", "loss", "--x-axis", "epochs");
+
+        Assert.Contains("PARENT", table, StringComparison.Ordinal);
+        Assert.Contains(ids[0], table, StringComparison.Ordinal);
+        Assert.Contains(ids[1], table, StringComparison.Ordinal);
+        Assert.Equal(ids, json.EnumerateArray().Select(s => s.GetProperty("parent_id").GetString()!));
+        Assert.Equal([0.5, 1.5], json.EnumerateArray().Select(s => s.GetProperty("points")[0].GetProperty("value").GetDouble()));
+        Assert.Equal(2, noKey.ExitCode);
+        Assert.Contains("--key is required", noKey.Stderr, StringComparison.Ordinal);
+        Assert.Equal(2, badAxis.ExitCode);
+        Assert.Contains("--x-axis", badAxis.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Metrics_log_with_a_non_number_is_a_usage_error_and_an_unknown_parent_a_server_error()
     {
         var usage = await _cli.ClientAsync("metrics", "log", "--parent-id", "exp-x", "--key", "loss", "--value", "lots");

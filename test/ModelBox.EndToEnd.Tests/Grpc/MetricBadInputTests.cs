@@ -3,6 +3,7 @@ using Grpc.Net.Client;
 using ModelBox.Domain;
 using ModelBox.EndToEnd.Tests.Infrastructure;
 using ModelBox.Protocol;
+using MetricAxis = ModelBox.Protocol.MetricAxis;
 using MetricSeriesPoints = ModelBox.Protocol.MetricSeriesPoints;
 
 namespace ModelBox.EndToEnd.Tests.Grpc;
@@ -31,6 +32,8 @@ public sealed class MetricBadInputTests : IAsyncLifetime
         ["LogMetrics step beyond int64"] = new(StatusCode.InvalidArgument, "step", (c, p) => c.LogMetricsAsync(new LogMetricsRequest { ParentId = p, Key = "loss", Value = new MetricsValue { Step = ulong.MaxValue, FVal = 1 } }).ResponseAsync),
         ["LogMetricsBatch unset value names its position"] = new(StatusCode.InvalidArgument, "series[1].values[2]", (c, p) => c.LogMetricsBatchAsync(Batch(p, "ok", "loss", unsetAt: 2)).ResponseAsync),
         ["LogMetricsBatch empty key names its series"] = new(StatusCode.InvalidArgument, "series[1].key", (c, p) => c.LogMetricsBatchAsync(Batch(p, "ok", "")).ResponseAsync),
+        ["LogMetricsBatch batch id of 65 characters"] = new(StatusCode.InvalidArgument, "batch_id must be 1 to 64", (c, p) => c.LogMetricsBatchAsync(WithBatchId(Batch(p, "ok", "loss"), new string('b', 65))).ResponseAsync),
+        ["LogMetricsBatch batch id with a slash"] = new(StatusCode.InvalidArgument, "batch_id", (c, p) => c.LogMetricsBatchAsync(WithBatchId(Batch(p, "ok", "loss"), "a/b")).ResponseAsync),
         ["LogMetricsBatch unknown parent"] = new(StatusCode.NotFound, UnknownExperiment, (c, p) => c.LogMetricsBatchAsync(Batch(p, "ok", "loss", secondParent: UnknownExperiment)).ResponseAsync),
         ["GetMetrics unknown parent"] = new(StatusCode.NotFound, UnknownExperiment, (c, _) => c.GetMetricsAsync(new GetMetricsRequest { ParentId = UnknownExperiment }).ResponseAsync),
         ["GetMetrics without parent"] = new(StatusCode.InvalidArgument, "parent_id", (c, _) => c.GetMetricsAsync(new GetMetricsRequest()).ResponseAsync),
@@ -38,6 +41,17 @@ public sealed class MetricBadInputTests : IAsyncLifetime
         ["GetMetricSeries end before start"] = new(StatusCode.InvalidArgument, "end_step", (c, p) => c.GetMetricSeriesAsync(new GetMetricSeriesRequest { ParentId = p, Key = "loss", StartStep = 5, EndStep = 4 }).ResponseAsync),
         ["GetMetricSeries without key"] = new(StatusCode.InvalidArgument, "key", (c, p) => c.GetMetricSeriesAsync(new GetMetricSeriesRequest { ParentId = p }).ResponseAsync),
         ["GetMetricSeries unknown parent"] = new(StatusCode.NotFound, UnknownExperiment, (c, _) => c.GetMetricSeriesAsync(new GetMetricSeriesRequest { ParentId = UnknownExperiment, Key = "loss" }).ResponseAsync),
+        ["GetMetricSeriesBatch without series"] = new(StatusCode.InvalidArgument, "series is required", (c, _) => c.GetMetricSeriesBatchAsync(new GetMetricSeriesBatchRequest()).ResponseAsync),
+        ["GetMetricSeriesBatch 1001 series"] = new(StatusCode.InvalidArgument, "series has 1001 entries; the limit is 1000", (c, p) => c.GetMetricSeriesBatchAsync(SeriesBatch(p, 1001)).ResponseAsync),
+        ["GetMetricSeriesBatch empty key names its entry"] = new(StatusCode.InvalidArgument, "series[1].key", (c, p) => c.GetMetricSeriesBatchAsync(SeriesBatch(p, 2, emptyKeyAt: 1)).ResponseAsync),
+        ["GetMetricSeriesBatch malformed parent names its entry"] = new(StatusCode.InvalidArgument, "series[0].parent_id", (c, _) => c.GetMetricSeriesBatchAsync(SeriesBatch("nope", 1)).ResponseAsync),
+        ["GetMetricSeriesBatch unknown parent"] = new(StatusCode.NotFound, UnknownExperiment, (c, _) => c.GetMetricSeriesBatchAsync(SeriesBatch(UnknownExperiment, 1)).ResponseAsync),
+        ["GetMetricSeriesBatch max_points 1"] = new(StatusCode.InvalidArgument, "max_points", (c, p) => c.GetMetricSeriesBatchAsync(SeriesBatch(p, 1, maxPoints: 1)).ResponseAsync),
+        ["GetMetricSeriesBatch more points than a response holds"] = new(StatusCode.InvalidArgument, "max_points 100000 for 100 series", (c, p) => c.GetMetricSeriesBatchAsync(SeriesBatch(p, 100, maxPoints: 100_000)).ResponseAsync),
+        ["GetMetricSeriesBatch end before start"] = new(StatusCode.InvalidArgument, "end 4 is before start 5", (c, p) => c.GetMetricSeriesBatchAsync(SeriesBatch(p, 1, start: 5, end: 4)).ResponseAsync),
+        ["GetMetricSeriesBatch unknown axis"] = new(StatusCode.InvalidArgument, "x_axis", (c, p) => c.GetMetricSeriesBatchAsync(SeriesBatch(p, 1, axis: (MetricAxis)7)).ResponseAsync),
+        ["GetMetricSummaries without parents"] = new(StatusCode.InvalidArgument, "parent_ids", (c, _) => c.GetMetricSummariesAsync(new GetMetricSummariesRequest()).ResponseAsync),
+        ["GetMetricSummaries malformed parent names its position"] = new(StatusCode.InvalidArgument, "parent_ids[1]", (c, p) => c.GetMetricSummariesAsync(new GetMetricSummariesRequest { ParentIds = { p, "nope" } }).ResponseAsync),
         ["ExportMetricPoints malformed token"] = new(StatusCode.InvalidArgument, "page_token", (c, p) => c.ExportMetricPointsAsync(new ExportMetricPointsRequest { ParentId = p, Key = "loss", PageToken = "garbage!" }).ResponseAsync),
         ["ExportMetricPoints negative page size"] = new(StatusCode.InvalidArgument, "page_size", (c, p) => c.ExportMetricPointsAsync(new ExportMetricPointsRequest { ParentId = p, Key = "loss", PageSize = -1 }).ResponseAsync),
     };
@@ -94,6 +108,25 @@ public sealed class MetricBadInputTests : IAsyncLifetime
     }
 
     private static MetricsValue Float(float value) => new() { Step = 1, WallclockTime = 1_700_000_000, FVal = value };
+
+    private static GetMetricSeriesBatchRequest SeriesBatch(
+        string parentId, int count, int emptyKeyAt = -1, uint maxPoints = 0, ulong start = 0, ulong? end = null, MetricAxis axis = MetricAxis.Step)
+    {
+        var request = new GetMetricSeriesBatchRequest { MaxPoints = maxPoints, Start = start, XAxis = axis };
+        if (end is { } last)
+        {
+            request.End = last;
+        }
+
+        request.Series.Add(Enumerable.Range(0, count).Select(i => new MetricSeriesRef { ParentId = parentId, Key = i == emptyKeyAt ? "" : $"k{i}" }));
+        return request;
+    }
+
+    private static LogMetricsBatchRequest WithBatchId(LogMetricsBatchRequest request, string batchId)
+    {
+        request.BatchId = batchId;
+        return request;
+    }
 
     private static LogMetricsBatchRequest Batch(string parentId, string firstKey, string secondKey, int unsetAt = -1, string? secondParent = null)
     {

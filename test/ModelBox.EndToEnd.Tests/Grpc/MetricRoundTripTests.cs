@@ -51,6 +51,39 @@ public sealed class MetricRoundTripTests(ModelBoxServerFixture server) : IAsyncL
     }
 
     [Fact]
+    public async Task A_batch_sent_again_with_its_batch_id_is_stored_once_and_answered_with_the_first_count()
+    {
+        var parent = await NewExperimentAsync();
+        LogMetricsBatchRequest Batch(string batchId, int first) => new()
+        {
+            BatchId = batchId,
+            Series =
+            {
+                new MetricSeriesPoints
+                {
+                    ParentId = parent, Key = "loss",
+                    Values = { Enumerable.Range(first, 3).Select(i => new MetricsValue { Step = (ulong)i, WallclockTime = 100, DVal = i }) },
+                },
+            },
+        };
+
+        var journal = "journal-" + Guid.NewGuid().ToString("N");
+        var first = await _client.LogMetricsBatchAsync(Batch(journal + ":1", 0));
+        // The same id again (a retry after a lost answer), concurrently twice, and once with other points: nothing stored.
+        var repeats = await Task.WhenAll(
+            _client.LogMetricsBatchAsync(Batch(journal + ":1", 0)).ResponseAsync,
+            _client.LogMetricsBatchAsync(Batch(journal + ":1", 0)).ResponseAsync,
+            _client.LogMetricsBatchAsync(Batch(journal + ":1", 50)).ResponseAsync);
+        var next = await _client.LogMetricsBatchAsync(Batch(journal + ":2", 3));
+
+        Assert.Equal(3UL, first.NumPointsWritten);
+        Assert.All(repeats, response => Assert.Equal(3UL, response.NumPointsWritten));
+        Assert.Equal(3UL, next.NumPointsWritten);
+        var series = Assert.Single((await _client.GetMetricsAsync(new GetMetricsRequest { ParentId = parent })).Metrics);
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => (ulong)i), series.Values.Select(v => v.Step));
+    }
+
+    [Fact]
     public async Task A_point_without_wallclock_time_gets_the_server_time()
     {
         var parent = await NewExperimentAsync();

@@ -56,6 +56,9 @@ def is_stored(client: Client, record: Record) -> bool:
     """Whether the server already has the record (used only for the first unconfirmed records of a journal)."""
     if record.kind == KIND_METRICS:
         request = pb.LogMetricsBatchRequest.FromString(record.payload)
+        if request.batch_id:
+            return False  # the server stores a batch id once: sending it again is harmless
+        # Journals written before batch ids carry a marker point instead.
         for series in request.series:
             if series.key == MARKER_KEY and series.values:
                 marker = series.values[0]

@@ -370,8 +370,8 @@ class Run:
     def _submit(self, kind: int, request: Any, points: int) -> None:
         seq = self._journal.last_seq + 1
         if kind == KIND_METRICS:
-            marker = request.series.add(parent_id=self.id, key=MARKER_KEY)
-            marker.values.add(step=seq, wallclock_time=int(time.time()), d_val=self._nonce)
+            # The server stores a batch id once: a replay after a lost answer sends the batch again without duplicates.
+            request.batch_id = f"py-{int(self._nonce):x}-{seq}"
         payload = request.SerializeToString()
         try:
             self._journal.append(kind, payload)
