@@ -40,6 +40,8 @@ install_test_dependencies() {
     # The Python SDK's tests (sdk/python/tests) run under Debian's pytest; its PyTorch helper is tested with Debian's torch.
     "$debian_python" -c 'import pytest' >/dev/null 2>&1 || packages+=(python3-pytest)
     "$debian_python" -c 'import torch' >/dev/null 2>&1 || packages+=(python3-torch)
+    # The web UI's tests (test/ModelBox.WebUi.Tests) drive Debian's Chromium through Playwright.
+    [[ -x /usr/bin/chromium ]] || packages+=(chromium)
     if ((${#packages[@]} > 0)); then
         echo "==> installing test dependencies: ${packages[*]}"
         export DEBIAN_FRONTEND=noninteractive

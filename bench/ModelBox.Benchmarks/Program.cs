@@ -57,6 +57,18 @@ if (args.Length > 0 && args[0] == "soak")
     return;
 }
 
+if (args.Length > 0 && args[0] == "webui")
+{
+    Environment.ExitCode = await WebUiBenchmark.RunAsync(args[1..]);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "webui-screenshots")
+{
+    Environment.ExitCode = await WebUiBenchmark.ScreenshotsAsync(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "artifacts-server")
 {
     Environment.ExitCode = await ArtifactBenchmark.ServeAsync(args[1..]);

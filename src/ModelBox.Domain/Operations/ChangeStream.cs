@@ -3,8 +3,11 @@ using ModelBox.Domain.Changes;
 namespace ModelBox.Domain.Operations;
 
 /// <summary>WatchNamespace: validates the request and hands it to the <see cref="ChangeFeed"/>.</summary>
-public sealed class ChangeStream(ChangeFeed feed)
+public sealed class ChangeStream(ChangeFeed feed, IChangeLog log)
 {
+    /// <summary>The highest sequence committed so far: watching from it streams only what happens from now on.</summary>
+    public Task<long> LastSequenceAsync(CancellationToken cancellationToken = default) => log.ReadLastSequenceAsync(cancellationToken);
+
     /// <summary>The changes of a namespace (empty means <c>default</c>) after <paramref name="since"/> (0: from the start).</summary>
     public IAsyncEnumerable<ChangeRecord> WatchAsync(string? @namespace, ulong since, CancellationToken cancellationToken = default)
     {

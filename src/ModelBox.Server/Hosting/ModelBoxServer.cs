@@ -9,6 +9,7 @@ using ModelBox.Server.Configuration;
 using ModelBox.Server.Mlflow;
 using ModelBox.Server.Observability;
 using ModelBox.Server.Services;
+using ModelBox.Server.WebUi;
 using Prometheus;
 
 namespace ModelBox.Server.Hosting;
@@ -119,6 +120,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
             });
         });
         builder.Services.AddModelBoxServer(config);
+        builder.Services.AddWebUi();
         addStorage(builder.Services);
 
         var app = builder.Build();
@@ -131,6 +133,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         app.MapGrpcReflectionService();
         app.MapMetrics("/metrics");
         app.MapMlflow();
+        app.MapWebUi();
         app.UseSwagger(options => options.RouteTemplate = "api/{documentName}/openapi.json");
         return server;
     }
@@ -174,6 +177,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         // local client uses next to them.
         ServerLog.Listening(logger, Version, Bound(_grpc), GrpcAddress);
         ServerLog.ListeningOn(logger, "REST/JSON", Bound(_http), HttpAddress + "/api");
+        ServerLog.ListeningOn(logger, "the web UI", Bound(_http), HttpAddress + "/");
         ServerLog.ListeningOn(logger, "Prometheus metrics", Bound(_prometheus), PrometheusAddress + "/metrics");
     }
 
@@ -219,7 +223,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var allowed = port == Port(_prometheus)
             ? path.StartsWithSegments("/metrics", StringComparison.Ordinal)
             : port != Port(_http) || path.StartsWithSegments("/api", StringComparison.Ordinal)
-                || path.StartsWithSegments("/ajax-api", StringComparison.Ordinal);
+                || path.StartsWithSegments("/ajax-api", StringComparison.Ordinal) || WebUiEndpoints.IsUiPath(path);
         if (!allowed)
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;

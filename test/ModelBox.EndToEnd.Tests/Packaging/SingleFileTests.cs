@@ -33,10 +33,11 @@ public sealed class SingleFileTests : IDisposable
         Assert.Equal(["modelbox"], Directory.GetFiles(Path.GetDirectoryName(executable)!).Select(Path.GetFileName));
 
         var port = ModelBoxExecutable.FreePort();
+        var httpPort = ModelBoxExecutable.FreePort();
         var serverEnvironment = new Dictionary<string, string>
         {
             ["MODELBOX_LISTEN_ADDR"] = $"127.0.0.1:{port}",
-            ["MODELBOX_HTTP_LISTEN_ADDR"] = $"127.0.0.1:{ModelBoxExecutable.FreePort()}",
+            ["MODELBOX_HTTP_LISTEN_ADDR"] = $"127.0.0.1:{httpPort}",
             ["MODELBOX_PROMETHEUS_LISTEN_ADDR"] = $"127.0.0.1:{ModelBoxExecutable.FreePort()}",
         };
         using var server = SingleFileExecutable.Start(executable, ["server", "start"], serverEnvironment, _home);
@@ -59,6 +60,13 @@ public sealed class SingleFileTests : IDisposable
                 "client models create --name wav2vec --owner diptanuc@gmail.com --task asr --description English-ASR --namespace langtech");
             var models = await RunAsync(executable, client, "client list --namespace langtech");
             Assert.Contains("English-ASR", models);
+
+            // The web UI travels inside the one file.
+            using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") })
+            {
+                Assert.Contains("/ui/app.js", await http.GetStringAsync("/"), StringComparison.Ordinal);
+                Assert.Contains("class LineChart", await http.GetStringAsync("/ui/chart.js"), StringComparison.Ordinal);
+            }
 
             // The embedded default, under the working directory, created on this first start.
             Assert.True(File.Exists(Path.Combine(_home, "modelbox-data", "modelbox.db")));
