@@ -79,9 +79,18 @@ internal static class RelationalSearchTranslator
             SearchTarget.Models => " FROM models o WHERE o.deleted_at IS NULL",
             _ => " FROM model_versions o JOIN models m ON m.id = o.model_id WHERE o.deleted_at IS NULL AND m.deleted_at IS NULL",
         });
-        if (query.Namespace is not null)
+        if (query.Namespace is { } scope)
         {
-            sql.Append(" AND ").Append(builder.Column(SearchAttribute.Namespace)).Append(" = ").Append(builder.Add(query.Namespace));
+            var column = builder.Column(SearchAttribute.Namespace);
+            sql.Append(" AND (").Append(column).Append(" = ").Append(builder.Add(scope.Root));
+            if (scope.Recursive)
+            {
+                var (from, before) = scope.DescendantRange;
+                sql.Append(" OR (").Append(column).Append(" >= ").Append(builder.Add(from))
+                    .Append(" AND ").Append(column).Append(" < ").Append(builder.Add(before)).Append(')');
+            }
+
+            sql.Append(')');
         }
 
         if (query.Filter is not null)

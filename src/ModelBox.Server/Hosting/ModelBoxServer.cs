@@ -125,6 +125,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var server = new ModelBoxServer(app, config, grpc!, http!, prometheus!);
         app.Use(server.RouteByListener);
         app.UseRouting();
+        app.UseNamespaceRouteValue();
         app.UseDefaultUnaryDeadline(config);
         app.MapGrpcService<ModelStoreService>().Add(ValidatingMethodProvider.PreferValidatingEndpoints);
         app.MapGrpcHealthChecksService();

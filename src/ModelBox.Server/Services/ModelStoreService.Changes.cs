@@ -9,7 +9,7 @@ public sealed partial class ModelStoreService
     public override async Task WatchNamespace(
         WatchNamespaceRequest request, IServerStreamWriter<WatchNamespaceResponse> responseStream, ServerCallContext context)
     {
-        await foreach (var change in changes.WatchAsync(request.Namespace, request.Since, context.CancellationToken))
+        await foreach (var change in changes.WatchAsync(request.Namespace, request.Recursive, request.Since, context.CancellationToken))
         {
             await responseStream.WriteAsync(change.ToResponse(), context.CancellationToken);
         }

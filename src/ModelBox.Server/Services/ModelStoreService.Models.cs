@@ -19,7 +19,7 @@ public sealed partial class ModelStoreService
     public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
         var page = await models.ListModelsAsync(
-            request.Namespace, request.LabelSelector, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+            request.Namespace, request.Recursive, request.LabelSelector, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new ListModelsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
         response.Models.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(m => m.ToProto()));
         return response;
