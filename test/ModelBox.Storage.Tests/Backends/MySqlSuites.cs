@@ -46,3 +46,8 @@ public sealed class MySqlMlflowExperimentStoreTests : MlflowExperimentStoreSpeci
 {
     private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
 }
+
+public sealed class MySqlAccessStoreTests : AccessStoreSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
+}

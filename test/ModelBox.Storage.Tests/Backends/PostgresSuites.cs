@@ -46,3 +46,8 @@ public sealed class PostgresMlflowExperimentStoreTests : MlflowExperimentStoreSp
 {
     private protected override RelationalBackendFactory CreateFactory() => new PostgresBackendFactory();
 }
+
+public sealed class PostgresAccessStoreTests : AccessStoreSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new PostgresBackendFactory();
+}

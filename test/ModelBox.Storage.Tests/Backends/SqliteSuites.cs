@@ -285,3 +285,8 @@ public sealed class SqliteMlflowExperimentStoreTests : MlflowExperimentStoreSpec
 {
     private protected override RelationalBackendFactory CreateFactory() => new SqliteBackendFactory();
 }
+
+public sealed class SqliteAccessStoreTests : AccessStoreSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new SqliteBackendFactory();
+}
