@@ -81,16 +81,20 @@ internal static class RelationalSearchTranslator
         });
         if (query.Namespace is { } scope)
         {
-            var column = builder.Column(SearchAttribute.Namespace);
-            sql.Append(" AND (").Append(column).Append(" = ").Append(builder.Add(scope.Root));
-            if (scope.Recursive)
+            sql.Append(" AND ");
+            AppendInScope(sql, builder, scope);
+        }
+
+        if (query.Readable is { } readable)
+        {
+            sql.Append(readable.Count == 0 ? " AND 1 = 0" : " AND (");
+            for (var i = 0; i < readable.Count; i++)
             {
-                var (from, before) = scope.DescendantRange;
-                sql.Append(" OR (").Append(column).Append(" >= ").Append(builder.Add(from))
-                    .Append(" AND ").Append(column).Append(" < ").Append(builder.Add(before)).Append(')');
+                sql.Append(i == 0 ? string.Empty : " OR ");
+                AppendInScope(sql, builder, readable[i]);
             }
 
-            sql.Append(')');
+            sql.Append(readable.Count == 0 ? string.Empty : ")");
         }
 
         if (query.Filter is not null)
@@ -132,6 +136,21 @@ internal static class RelationalSearchTranslator
         },
         id,
     ];
+
+    /// <summary>The namespace column in a scope: equal to its root, or (a subtree) in the byte-order range below it too.</summary>
+    private static void AppendInScope(StringBuilder sql, Builder builder, NamespaceScope scope)
+    {
+        var column = builder.Column(SearchAttribute.Namespace);
+        sql.Append('(').Append(column).Append(" = ").Append(builder.Add(scope.Root));
+        if (scope.Recursive)
+        {
+            var (from, before) = scope.DescendantRange;
+            sql.Append(" OR (").Append(column).Append(" >= ").Append(builder.Add(from))
+                .Append(" AND ").Append(column).Append(" < ").Append(builder.Add(before)).Append(')');
+        }
+
+        sql.Append(')');
+    }
 
     private sealed class Builder(SqlDialect dialect, SearchTarget target)
     {

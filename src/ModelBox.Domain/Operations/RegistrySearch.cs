@@ -6,17 +6,26 @@ namespace ModelBox.Domain.Operations;
 /// <summary>Search over experiments, models and model versions (docs/search.md), and listings filtered by a label selector.</summary>
 public sealed class RegistrySearch(IRegistryStore store)
 {
+    /// <summary>A search; only in the <paramref name="readable"/> subtrees when given (what the caller may read).</summary>
     public Task<Page<Experiment>> SearchExperimentsAsync(
-        string? @namespace, bool recursive, string? filter, string? orderBy, PageRequest page, CancellationToken cancellationToken = default) =>
-        store.SearchExperimentsAsync(SearchQueries.Build(SearchTarget.Experiments, @namespace, filter, orderBy, recursive: recursive), page, cancellationToken);
+        string? @namespace, bool recursive, string? filter, string? orderBy, PageRequest page, IReadOnlyList<NamespaceScope>? readable,
+        CancellationToken cancellationToken = default) =>
+        store.SearchExperimentsAsync(
+            SearchQueries.Build(SearchTarget.Experiments, @namespace, filter, orderBy, recursive: recursive) with { Readable = readable }, page, cancellationToken);
 
+    /// <summary>A search; only in the <paramref name="readable"/> subtrees when given (what the caller may read).</summary>
     public Task<Page<Model>> SearchModelsAsync(
-        string? @namespace, bool recursive, string? filter, string? orderBy, PageRequest page, CancellationToken cancellationToken = default) =>
-        store.SearchModelsAsync(SearchQueries.Build(SearchTarget.Models, @namespace, filter, orderBy, recursive: recursive), page, cancellationToken);
+        string? @namespace, bool recursive, string? filter, string? orderBy, PageRequest page, IReadOnlyList<NamespaceScope>? readable,
+        CancellationToken cancellationToken = default) =>
+        store.SearchModelsAsync(
+            SearchQueries.Build(SearchTarget.Models, @namespace, filter, orderBy, recursive: recursive) with { Readable = readable }, page, cancellationToken);
 
+    /// <summary>A search; only in the <paramref name="readable"/> subtrees when given (what the caller may read).</summary>
     public Task<Page<ModelVersion>> SearchModelVersionsAsync(
-        string? @namespace, bool recursive, string? filter, string? orderBy, PageRequest page, CancellationToken cancellationToken = default) =>
-        store.SearchModelVersionsAsync(SearchQueries.Build(SearchTarget.ModelVersions, @namespace, filter, orderBy, recursive: recursive), page, cancellationToken);
+        string? @namespace, bool recursive, string? filter, string? orderBy, PageRequest page, IReadOnlyList<NamespaceScope>? readable,
+        CancellationToken cancellationToken = default) =>
+        store.SearchModelVersionsAsync(
+            SearchQueries.Build(SearchTarget.ModelVersions, @namespace, filter, orderBy, recursive: recursive) with { Readable = readable }, page, cancellationToken);
 
     /// <summary>
     /// Experiments matching a filter tree another protocol built (MLflow's run search), in an order as <c>order_by</c>

@@ -94,4 +94,8 @@ public sealed record SearchOrder(SearchAttribute Attribute, bool Descending);
 /// <param name="Filter">The parsed filter; null matches everything.</param>
 /// <param name="Order">The sort; ties are broken by id in the same direction.</param>
 /// <param name="Fingerprint">Identifies the query, so a page token of another query is refused.</param>
-public sealed record SearchQuery(SearchTarget Target, NamespaceScope? Namespace, FilterNode? Filter, SearchOrder Order, string Fingerprint);
+public sealed record SearchQuery(SearchTarget Target, NamespaceScope? Namespace, FilterNode? Filter, SearchOrder Order, string Fingerprint)
+{
+    /// <summary>Only objects in these subtrees (what the caller may read); null: no such restriction.</summary>
+    public IReadOnlyList<NamespaceScope>? Readable { get; init; }
+}

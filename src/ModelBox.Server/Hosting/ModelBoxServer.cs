@@ -8,6 +8,7 @@ using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Mlflow;
 using ModelBox.Server.Observability;
+using ModelBox.Server.Security;
 using ModelBox.Server.Services;
 using Prometheus;
 
@@ -126,8 +127,10 @@ public sealed class ModelBoxServer : IAsyncDisposable
         app.Use(server.RouteByListener);
         app.UseRouting();
         app.UseNamespaceRouteValue();
+        app.UseMlflowAdminGuard(config);
         app.UseDefaultUnaryDeadline(config);
         app.MapGrpcService<ModelStoreService>().Add(ValidatingMethodProvider.PreferValidatingEndpoints);
+        app.MapGrpcService<AccessService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapMetrics("/metrics");
@@ -170,12 +173,36 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var feed = _app.Services.GetRequiredService<ChangeFeed>();
         _app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(feed.Shutdown);
 
+        await BootstrapAccessAsync(logger, cancellationToken);
         await _app.StartAsync(cancellationToken);
         // The bound addresses as the sockets have them (0.0.0.0 is every interface, not 127.0.0.1), with the URL a
         // local client uses next to them.
         ServerLog.Listening(logger, Version, Bound(_grpc), GrpcAddress);
         ServerLog.ListeningOn(logger, "REST/JSON", Bound(_http), HttpAddress + "/api");
         ServerLog.ListeningOn(logger, "Prometheus metrics", Bound(_prometheus), PrometheusAddress + "/metrics");
+        if (!Config.AuthEnforced && _grpc.IPEndPoint is { } endpoint && !IPAddress.IsLoopback(endpoint.Address))
+        {
+            SecurityLog.AuthDisabledOnNetwork(_app.Services.GetRequiredService<ILogger<AccessInterceptor>>(), Bound(_grpc));
+        }
+    }
+
+    /// <summary>
+    /// First start with auth enforced and no admin: creates one and writes its token to standard error once, outside the
+    /// logs (which may be shipped elsewhere); `modelbox server bootstrap-admin` does the same on demand.
+    /// </summary>
+    private async Task BootstrapAccessAsync(ILogger logger, CancellationToken cancellationToken)
+    {
+        if (!Config.AuthEnforced)
+        {
+            return;
+        }
+
+        var created = await _app.Services.GetRequiredService<Domain.Access.AccessDirectory>().BootstrapAdminAsync(null, force: false, cancellationToken);
+        if (created is { } admin)
+        {
+            await Console.Error.WriteLineAsync($"ModelBox admin token for {admin.Listing.PrincipalId} (shown once, store it now): {admin.Token}");
+            SecurityLog.AdminBootstrapped(logger, admin.Listing.PrincipalId, admin.Listing.Prefix);
+        }
     }
 
     /// <summary>Runs until <paramref name="cancellationToken"/> fires or the process gets SIGINT/SIGTERM.</summary>

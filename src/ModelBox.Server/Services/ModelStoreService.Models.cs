@@ -1,6 +1,7 @@
 using Grpc.Core;
 using ModelBox.Domain;
 using ModelBox.Protocol;
+using ModelBox.Server.Security;
 
 namespace ModelBox.Server.Services;
 
@@ -68,7 +69,9 @@ public sealed partial class ModelStoreService
     {
         var page = await models.ListNamespacesAsync(PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new ListNamespacesResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Namespaces.Add(page.Items.Select(n => n.ToProto()));
+        // With auth enforced, only the namespaces the caller may read (a page may then hold fewer than its size).
+        var caller = CallerSession.Of(context)?.Current;
+        response.Namespaces.Add(page.Items.Where(n => caller is null || caller.CanRead(n.Name)).Select(n => n.ToProto()));
         return response;
     }
 }
