@@ -21,7 +21,7 @@ public sealed class AccessInterceptor(
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        if (config.AuthEnforced)
+        if (Enforced(context))
         {
             var (session, rule) = await AuthenticateAsync(context);
             await AuthorizeAsync(session.Current, rule, request, context);
@@ -33,7 +33,7 @@ public sealed class AccessInterceptor(
     public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        if (config.AuthEnforced)
+        if (Enforced(context))
         {
             var (session, rule) = await AuthenticateAsync(context);
             await AuthorizeAsync(session.Current, rule, request, context);
@@ -45,7 +45,7 @@ public sealed class AccessInterceptor(
     public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
         IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        if (!config.AuthEnforced)
+        if (!Enforced(context))
         {
             return await continuation(requestStream, context);
         }
@@ -58,7 +58,7 @@ public sealed class AccessInterceptor(
         IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
         DuplexStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        if (!config.AuthEnforced)
+        if (!Enforced(context))
         {
             await continuation(requestStream, responseStream, context);
             return;
@@ -68,6 +68,12 @@ public sealed class AccessInterceptor(
         await continuation(
             new AuthorizingReader<TRequest>(requestStream, message => AuthorizeAsync(session.Current, rule, message, context)), responseStream, context);
     }
+
+    /// <summary>
+    /// Whether the call is checked: with auth enforced, every call of ModelBox's services. Health checks and reflection
+    /// stay open (probes and tools carry no tokens; neither reveals data).
+    /// </summary>
+    private bool Enforced(ServerCallContext context) => config.AuthEnforced && !RpcAccessTable.IsOpenInfrastructure(context.Method);
 
     private async Task<(CallerSession Session, RpcAccess Rule)> AuthenticateAsync(ServerCallContext context)
     {

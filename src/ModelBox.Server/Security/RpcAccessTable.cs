@@ -20,6 +20,11 @@ internal static class RpcAccessTable
 
     public static FrozenDictionary<string, RpcAccess> Rules { get; } = Build();
 
+    /// <summary>The gRPC health and reflection services: open to every caller whatever the auth mode.</summary>
+    public static bool IsOpenInfrastructure(string method) =>
+        method.StartsWith("/grpc.health.v1.Health/", StringComparison.Ordinal)
+        || method.StartsWith("/grpc.reflection.", StringComparison.Ordinal);
+
     private static FrozenDictionary<string, RpcAccess> Build()
     {
         var rules = new Dictionary<string, RpcAccess>(StringComparer.Ordinal);
