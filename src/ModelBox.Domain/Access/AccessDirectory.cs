@@ -77,7 +77,8 @@ public sealed class AccessDirectory(IAccessStore store, TimeProvider time, Acces
             }
         }
 
-        return await AccessOfAsync(cached.Principal.Id, cached.Principal.Admin, [], prefix, cancellationToken).ConfigureAwait(false);
+        // The caller's access is kept with the token for this access version: a call costs a lookup, a hash and a compare.
+        return cached.Caller ??= await AccessOfAsync(cached.Principal.Id, cached.Principal.Admin, [], prefix, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -384,5 +385,6 @@ public sealed class AccessDirectory(IAccessStore store, TimeProvider time, Acces
         public Principal? Principal { get; } = principal;
         public long Version { get; } = version;
         public DateTimeOffset? LastTouched { get; set; } = stored?.Token.LastUsedAt;
+        public CallerAccess? Caller { get; set; }
     }
 }
