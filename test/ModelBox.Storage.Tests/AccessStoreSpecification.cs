@@ -12,6 +12,34 @@ public abstract class AccessStoreSpecification : StoreSpecification
     private IAccessStore Access => Factory.Store;
 
     [Fact]
+    public async Task A_revocation_or_grant_change_through_one_replica_holds_on_another()
+    {
+        // Two servers on one database, each with its own cache; a refresh interval of zero checks the access version on
+        // every call (the interval only bounds how stale a cache may be, it is not what this test is about).
+        var replica = Factory.OpenReplica(new ModelBox.Domain.Changes.InProcessChangeSignal());
+        await using var replicaDatabase = (IAsyncDisposable)replica.Dialect;
+        var options = new AccessDirectoryOptions(TimeSpan.Zero, TimeSpan.FromMinutes(1));
+        var here = new AccessDirectory(Access, TimeProvider.System, options);
+        var there = new AccessDirectory(replica, TimeProvider.System, options);
+        var token = (await here.BootstrapAdminAsync("root", force: false))!.Value.Token;
+        var root = await here.AuthenticateTokenAsync(token);
+        await here.CreatePrincipalAsync(root, PrincipalKind.User, "alice", admin: false);
+        await here.SetGrantAsync(root, "alice", "vision", "editor");
+        var alice = (await here.CreateTokenAsync(root, "alice", "laptop", null)).Token;
+
+        Assert.Equal(Role.Editor, (await there.AuthenticateTokenAsync(alice)).RoleOn("vision/detection"));
+        await here.SetGrantAsync(root, "alice", "vision", "viewer");
+        Assert.Equal(Role.Viewer, (await there.AuthenticateTokenAsync(alice)).RoleOn("vision/detection"));
+        await here.RemoveGrantAsync(root, "alice", "vision");
+        Assert.Equal(Role.None, (await there.AuthenticateTokenAsync(alice)).RoleOn("vision"));
+
+        await here.RevokeTokenAsync(root, ApiTokens.Describe(alice));
+        var refused = await Assert.ThrowsAsync<ModelBoxException>(async () => await there.AuthenticateTokenAsync(alice));
+        Assert.Equal(ErrorKind.Unauthenticated, refused.Kind);
+        Assert.Contains("revoked", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Principals_are_created_once_and_every_access_change_bumps_the_version()
     {
         var v0 = await Access.GetAccessVersionAsync();
