@@ -58,6 +58,11 @@ public sealed partial class ModelBoxClient
         return (response.Token, ToSdk(response.Info));
     }
 
+    /// <summary>Creates a user or service account (<c>user:NAME</c>, <c>sa:NAME</c>); admin only. Returns its id.</summary>
+    public async Task<string> CreatePrincipalAsync(string principal, bool admin = false, CancellationToken cancellationToken = default) =>
+        (await InvokeAsync(o => _access.CreatePrincipalAsync(new CreatePrincipalRequest { Principal = principal ?? "", Admin = admin }, o), cancellationToken)
+            .ConfigureAwait(false)).Principal;
+
     /// <summary>Lists tokens: the caller's own, one principal's, or (an admin, with null) everyone's.</summary>
     public async Task<IReadOnlyList<TokenInfo>> ListTokensAsync(string? principal = null, CancellationToken cancellationToken = default)
     {

@@ -45,6 +45,19 @@ internal static class AccessCommands
         return command;
     }
 
+    public static Command Principals(ClientGlobalOptions global)
+    {
+        var principal = new Argument<string>("principal") { Description = "user:NAME (or NAME) or sa:NAME" };
+        var admin = new Option<bool>("--admin") { Description = "Make it a server admin" };
+        var create = new Command("create", "Create a user or service account (admin only)") { principal, admin };
+        global.SetClientAction(create, async (parseResult, client, output, ct) =>
+        {
+            var id = await client.CreatePrincipalAsync(parseResult.GetValue(principal)!, parseResult.GetValue(admin), ct);
+            output.WriteOutcome($"{id} exists.", new { principal = id });
+        });
+        return new Command("principals", "Create users and service accounts") { create };
+    }
+
     public static Command Tokens(ClientGlobalOptions global)
     {
         var principal = new Option<string?>("--principal") { Description = "Whose token: user:NAME, sa:NAME [default: yours; another's needs an admin]" };

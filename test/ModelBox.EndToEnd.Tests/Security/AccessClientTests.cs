@@ -42,6 +42,10 @@ public sealed class AccessClientTests(AuthServerFixture fixture)
     public async Task An_admin_makes_a_token_with_the_cli_which_works_until_revoked()
     {
         var admin = fixture.Tokens["admin"];
+        var account = "sa:ci-" + Guid.NewGuid().ToString("N")[..6];
+        (await CliAsync(fixture.Tokens["editor"], "principals", "create", account)).AssertError(1, "admin");
+        (await CliAsync(admin, "principals", "create", account)).AssertSuccess();
+        (await CliAsync(admin, "tokens", "create", "--principal", account)).AssertSuccess();
         var created = (await CliAsync(admin, "tokens", "create", "--principal", "user:editor", "--description", "ci", "--expires-in", "1d", "-o", "json"))
             .AssertSuccess().Json();
         var token = created.GetProperty("token").GetString()!;
