@@ -53,8 +53,19 @@ public static class AuthBenchmark
         var onResults = new List<CellResult>();
         for (var round = 0; round < rounds; round++)
         {
-            offResults.Add(await LoadRunner.MeasureAsync("GetExperiment, auth off", open.GetExperiment, concurrency, warmUp, duration));
-            onResults.Add(await LoadRunner.MeasureAsync("GetExperiment, auth enforced", enforced.GetExperiment, concurrency, warmUp, duration));
+            // Each round swaps which side goes first, so a drift in the machine's load does not favour one side.
+            for (var side = 0; side < 2; side++)
+            {
+                if ((side + round) % 2 == 0)
+                {
+                    offResults.Add(await LoadRunner.MeasureAsync("GetExperiment, auth off", open.GetExperiment, concurrency, warmUp, duration));
+                }
+                else
+                {
+                    onResults.Add(await LoadRunner.MeasureAsync("GetExperiment, auth enforced", enforced.GetExperiment, concurrency, warmUp, duration));
+                }
+            }
+
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  round {round + 1}: off {offResults[^1].CallsPerSecond:0} calls/s, enforced {onResults[^1].CallsPerSecond:0} calls/s"));
         }
