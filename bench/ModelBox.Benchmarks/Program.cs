@@ -45,6 +45,12 @@ if (args.Length > 0 && args[0] == "rest")
     return;
 }
 
+if (args.Length > 0 && args[0] == "auth")
+{
+    await AuthBenchmark.RunAsync(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "mlflow-ingest")
 {
     await MlflowIngestBenchmark.RunAsync(args[1..]);

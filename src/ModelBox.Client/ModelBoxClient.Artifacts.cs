@@ -104,7 +104,7 @@ public sealed partial class ModelBoxClient
         }
         catch (RpcException exception)
         {
-            throw ModelBoxException.FromRpcException(exception, Address);
+            throw ModelBoxException.FromRpcException(exception, Address, _options.Token);
         }
         finally
         {
@@ -341,7 +341,7 @@ public sealed partial class ModelBoxClient
         }
         catch (RpcException exception)
         {
-            throw ModelBoxException.FromRpcException(exception, Address);
+            throw ModelBoxException.FromRpcException(exception, Address, _options.Token);
         }
     }
 

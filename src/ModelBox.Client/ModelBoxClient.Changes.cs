@@ -44,7 +44,7 @@ public sealed partial class ModelBoxClient
                     {
                         throw error is null
                             ? new ModelBoxUnavailableException(Address, $"the ModelBox server at {Address} keeps ending the watch of namespace '{namespaceName}'")
-                            : ModelBoxException.FromRpcException(error, Address);
+                            : ModelBoxException.FromRpcException(error, Address, _options.Token);
                     }
 
                     // 100 ms, 200 ms ... capped at 5 s: a restarting server gets time, a live one is back quickly.
@@ -72,7 +72,7 @@ public sealed partial class ModelBoxClient
         }
         catch (RpcException exception)
         {
-            throw ModelBoxException.FromRpcException(exception, Address);
+            throw ModelBoxException.FromRpcException(exception, Address, _options.Token);
         }
     }
 }

@@ -41,7 +41,7 @@ public sealed partial class ModelBoxClient
         }
         catch (RpcException exception)
         {
-            throw ModelBoxException.FromRpcException(exception, Address);
+            throw ModelBoxException.FromRpcException(exception, Address, _options.Token);
         }
 
         var info = await InvokeAsync(o => _store.GetServerInfoAsync(new GetServerInfoRequest(), o), cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using ModelBox.Protocol;
 
@@ -14,6 +15,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
 {
     private readonly GrpcChannel _channel;
     private readonly ModelStore.ModelStoreClient _store;
+    private readonly Access.AccessClient _access;
     private readonly ModelBoxClientOptions _options;
 
     /// <summary>Connects (lazily) to a server.</summary>
@@ -48,7 +50,16 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
             DisposeHttpClient = _options.HttpHandler is null,
         };
         _channel = GrpcChannel.ForAddress(ToUri(Address), channelOptions);
-        _store = new ModelStore.ModelStoreClient(_channel);
+        var token = string.IsNullOrWhiteSpace(_options.Token) ? null : _options.Token.Trim();
+        var invoker = token is null
+            ? _channel.CreateCallInvoker()
+            : _channel.Intercept(metadata =>
+            {
+                metadata.Add("authorization", "Bearer " + token);
+                return metadata;
+            });
+        _store = new ModelStore.ModelStoreClient(invoker);
+        _access = new Access.AccessClient(invoker);
     }
 
     /// <summary>The server address as given to the constructor.</summary>
@@ -430,7 +441,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
         }
         catch (RpcException exception)
         {
-            throw ModelBoxException.FromRpcException(exception, Address);
+            throw ModelBoxException.FromRpcException(exception, Address, _options.Token);
         }
     }
 

@@ -18,6 +18,15 @@ public sealed record ModelBoxClientOptions
     /// </summary>
     public HttpMessageHandler? HttpHandler { get; init; }
 
-    /// <summary>Who this client acts for, recorded in the audit events of label, alias, tag and lineage changes; null is "anonymous".</summary>
+    /// <summary>
+    /// Who this client acts for, recorded in the audit events of label, alias, tag and lineage changes; null is "anonymous".
+    /// A server with access control enforced records the token's principal instead.
+    /// </summary>
     public string? Actor { get; init; }
+
+    /// <summary>
+    /// The bearer token sent with every call: a ModelBox API token (<c>mbx_...</c>) or a single sign-on JWT; null sends
+    /// none (a server with access control enforced then allows only what is public).
+    /// </summary>
+    public string? Token { get; init; }
 }

@@ -19,11 +19,12 @@ public class ModelBoxException : Exception
     public StatusCode StatusCode { get; }
 
     /// <summary>Turns a failed gRPC call into the matching typed exception; the one place statuses are mapped.</summary>
-    internal static ModelBoxException FromRpcException(RpcException exception, string serverAddress)
+    internal static ModelBoxException FromRpcException(RpcException exception, string serverAddress, string? token = null)
     {
         var detail = string.IsNullOrEmpty(exception.Status.Detail) ? exception.StatusCode.ToString() : exception.Status.Detail;
         return exception.StatusCode switch
         {
+            StatusCode.Unauthenticated => new ModelBoxUnauthenticatedException(TokenDescription(token), detail, exception),
             StatusCode.NotFound => new ModelBoxNotFoundException(detail, exception),
             StatusCode.InvalidArgument or StatusCode.OutOfRange => new ModelBoxInvalidArgumentException(exception.StatusCode, detail, exception),
             StatusCode.AlreadyExists or StatusCode.FailedPrecondition => new ModelBoxConflictException(exception.StatusCode, detail, exception),
@@ -31,6 +32,21 @@ public class ModelBoxException : Exception
             StatusCode.DeadlineExceeded => new ModelBoxException(exception.StatusCode, $"the ModelBox server at {serverAddress} did not answer in time", exception),
             _ => new ModelBoxException(exception.StatusCode, $"{detail} ({exception.StatusCode})", exception),
         };
+    }
+
+    /// <summary>What a caller may see of the token it sent: a ModelBox token's public prefix, never a secret.</summary>
+    internal static string TokenDescription(string? token)
+    {
+        var text = token?.Trim();
+        if (string.IsNullOrEmpty(text))
+        {
+            return "no token";
+        }
+
+        const int PrefixLength = 16;
+        return text.StartsWith("mbx_", StringComparison.Ordinal) && text.Length > PrefixLength
+            ? $"token {text[..PrefixLength]}"
+            : $"a token that is not a ModelBox token ({Math.Min(text.Length, 6)} characters: {text[..Math.Min(text.Length, 6)]}…)";
     }
 
     private static string DescribeUnavailable(RpcException exception, string serverAddress)
@@ -99,4 +115,21 @@ public sealed class ModelBoxUnavailableException : ModelBoxException
 
     /// <summary>The address the client tried.</summary>
     public string ServerAddress { get; }
+}
+
+/// <summary>The server did not accept the caller's credentials (none, or a token that is unknown, expired or revoked).</summary>
+public sealed class ModelBoxUnauthenticatedException : ModelBoxException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="tokenSent">What was sent: <c>no token</c>, or <c>token mbx_…</c> (its public prefix only).</param>
+    /// <param name="message">The server's reason.</param>
+    /// <param name="innerException">The underlying <see cref="RpcException"/>.</param>
+    public ModelBoxUnauthenticatedException(string tokenSent, string message, Exception? innerException = null)
+        : base(StatusCode.Unauthenticated, $"{message} (sent {tokenSent})", innerException)
+    {
+        TokenSent = tokenSent;
+    }
+
+    /// <summary>What the client sent: <c>no token</c> or <c>token mbx_…</c> (the public prefix).</summary>
+    public string TokenSent { get; }
 }

@@ -24,6 +24,10 @@ public enum ErrorKind
     DataLoss,
     /// <summary>The operation exists but this deployment (its storage backend) does not offer it.</summary>
     Unimplemented,
+    /// <summary>The caller did not prove who it is (no credential, or one that is malformed, unknown, expired or revoked).</summary>
+    Unauthenticated,
+    /// <summary>The caller is known but may not do this.</summary>
+    PermissionDenied,
 }
 
 /// <summary>

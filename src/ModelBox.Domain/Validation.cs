@@ -74,7 +74,10 @@ public static class Validation
         return value;
     }
 
-    /// <summary>A namespace: empty means <c>default</c>; otherwise letters, digits, '-', '_' and '.' (it appears in URLs).</summary>
+    /// <summary>
+    /// A namespace: empty means <c>default</c>; otherwise a path of segments separated by '/' (<c>vision/detection</c>), each
+    /// segment letters, digits, '-', '_' and '.' (it appears in URLs), never empty, never '.' or '..'.
+    /// </summary>
     public static string Namespace(string? value, InputName? input = null)
     {
         var field = input ?? "namespace";
@@ -88,12 +91,29 @@ public static class Validation
             throw ModelBoxException.InvalidArgument($"{field} is {value.Length} characters long; the limit is {MaxNameLength}");
         }
 
-        foreach (var c in value)
+        var segmentStart = 0;
+        for (var i = 0; i <= value.Length; i++)
         {
-            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '.'))
+            if (i < value.Length && value[i] != NamespaceScope.Separator)
             {
-                throw ModelBoxException.InvalidArgument($"{field} '{value}' may only contain letters, digits, '-', '_' and '.'");
+                var c = value[i];
+                if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '.'))
+                {
+                    throw ModelBoxException.InvalidArgument(
+                        $"{field} '{Shorten(value)}' may only contain letters, digits, '-', '_' and '.', with '/' between path segments");
+                }
+
+                continue;
             }
+
+            var segment = value.AsSpan(segmentStart, i - segmentStart);
+            if (segment.IsEmpty || segment is "." or "..")
+            {
+                throw ModelBoxException.InvalidArgument(
+                    $"{field} '{Shorten(value)}' has an empty, '.' or '..' path segment (no leading, trailing or doubled '/')");
+            }
+
+            segmentStart = i + 1;
         }
 
         return value;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using ModelBox.Domain;
 using ModelBox.Domain.Changes;
 using static ModelBox.Storage.Relational.RelationalValues;
 
@@ -13,15 +14,22 @@ public sealed partial class RelationalMetadataStore
         + "changed_at AS ChangedAt, state_json AS StateJson";
 
     public Task<IReadOnlyList<ChangeRecord>> ReadChangesAsync(
-        string @namespace, long afterSequence, int limit, CancellationToken cancellationToken = default)
+        NamespaceScope @namespace, long afterSequence, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         return ReadAsync<IReadOnlyList<ChangeRecord>>(
             async session =>
             {
                 var rows = await session.QueryAsync<ChangeRow>(
-                    $"SELECT {ChangeColumns} FROM changes WHERE namespace = @Namespace AND sequence > @After ORDER BY sequence LIMIT @Limit",
-                    new { Namespace = @namespace, After = afterSequence, Limit = limit },
+                    $"SELECT {ChangeColumns} FROM changes WHERE " + InScope("namespace", @namespace) + " AND sequence > @After ORDER BY sequence LIMIT @Limit",
+                    new
+                    {
+                        Namespace = @namespace.Root,
+                        NamespaceFrom = @namespace.DescendantRange.From,
+                        NamespaceBefore = @namespace.DescendantRange.Before,
+                        After = afterSequence,
+                        Limit = limit,
+                    },
                     cancellationToken).ConfigureAwait(false);
                 return rows.ConvertAll(row => row.ToChangeRecord());
             },
@@ -29,7 +37,7 @@ public sealed partial class RelationalMetadataStore
     }
 
     public Task<ChangePage> ReadChangePageAsync(
-        string @namespace, long afterSequence, int limit, long maxStateBytes, CancellationToken cancellationToken = default)
+        NamespaceScope @namespace, long afterSequence, int limit, long maxStateBytes, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxStateBytes, 1);
@@ -40,8 +48,15 @@ public sealed partial class RelationalMetadataStore
                 // this process nor the database materialises more than the page.
                 long bytes = 0;
                 var rows = await session.QueryWhileAsync<ChangeRow>(
-                    $"SELECT {ChangeColumns} FROM changes WHERE namespace = @Namespace AND sequence > @After ORDER BY sequence LIMIT @Limit",
-                    new { Namespace = @namespace, After = afterSequence, Limit = limit },
+                    $"SELECT {ChangeColumns} FROM changes WHERE " + InScope("namespace", @namespace) + " AND sequence > @After ORDER BY sequence LIMIT @Limit",
+                    new
+                    {
+                        Namespace = @namespace.Root,
+                        NamespaceFrom = @namespace.DescendantRange.From,
+                        NamespaceBefore = @namespace.DescendantRange.Before,
+                        After = afterSequence,
+                        Limit = limit,
+                    },
                     row => (bytes += row.StateJson.Length) < maxStateBytes,
                     cancellationToken).ConfigureAwait(false);
                 return new ChangePage(rows.ConvertAll(row => row.ToChangeRecord()), rows.Count == limit || bytes >= maxStateBytes);

@@ -66,16 +66,18 @@ public sealed partial class RelationalMetadataStore
     public Task<Experiment?> GetExperimentAsync(string id, CancellationToken cancellationToken = default) =>
         ReadAsync(session => ReadExperimentAsync(session, id, cancellationToken), cancellationToken);
 
-    public async Task<Page<Experiment>> ListExperimentsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default)
+    public async Task<Page<Experiment>> ListExperimentsAsync(NamespaceScope @namespace, PageRequest page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
         var after = DecodeToken(page, 2);
-        var sql = $"SELECT {ExperimentColumns} FROM experiments WHERE namespace = @Namespace AND deleted_at IS NULL"
+        var sql = $"SELECT {ExperimentColumns} FROM experiments WHERE " + InScope("namespace", @namespace) + " AND deleted_at IS NULL"
             + (after is null ? string.Empty : " AND " + _dialect.KeysetAfter(greater: false, ("created_at", "@AfterCreatedAt"), ("id", "@AfterId")))
             + " ORDER BY created_at DESC, id DESC LIMIT @Take";
         var parameters = new
         {
-            Namespace = @namespace,
+            Namespace = @namespace.Root,
+            NamespaceFrom = @namespace.DescendantRange.From,
+            NamespaceBefore = @namespace.DescendantRange.Before,
             AfterCreatedAt = after is null ? 0 : ParseKey(after[0]),
             AfterId = after?[1],
             Take = Take(page),

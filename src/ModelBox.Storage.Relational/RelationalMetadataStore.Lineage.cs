@@ -88,18 +88,18 @@ public sealed partial class RelationalMetadataStore
     public Task<DatasetVersion?> GetDatasetVersionAsync(string id, CancellationToken cancellationToken = default) =>
         ReadAsync(session => ReadDatasetVersionAsync(session, id, cancellationToken), cancellationToken);
 
-    public async Task<Page<Dataset>> ListDatasetsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default)
+    public async Task<Page<Dataset>> ListDatasetsAsync(NamespaceScope @namespace, PageRequest page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
         var after = DecodeToken(page, 1);
-        var sql = $"SELECT {DatasetColumns} FROM datasets WHERE namespace = @Namespace AND deleted_at IS NULL"
+        var sql = $"SELECT {DatasetColumns} FROM datasets WHERE " + InScope("namespace", @namespace) + " AND deleted_at IS NULL"
             + (after is null ? string.Empty : " AND name > @AfterName")
             + " ORDER BY name LIMIT @Take";
         return await ReadAsync(
             async session =>
             {
                 var rows = await session.QueryAsync<DatasetRow>(
-                    sql, new { Namespace = @namespace, AfterName = after?[0], Take = Take(page) }, cancellationToken).ConfigureAwait(false);
+                    sql, new { Namespace = @namespace.Root, NamespaceFrom = @namespace.DescendantRange.From, NamespaceBefore = @namespace.DescendantRange.Before, AfterName = after?[0], Take = Take(page) }, cancellationToken).ConfigureAwait(false);
                 var items = ToPage(rows, page, row => row, row => [row.Name]);
                 var metadata = await LoadMetadataAsync(session, items.Items.Select(row => row.Id).ToList(), cancellationToken).ConfigureAwait(false);
                 return new Page<Dataset>(items.Items.Select(row => row.ToDataset(MetadataOf(metadata, row.Id))).ToList(), items.NextPageToken);

@@ -62,16 +62,18 @@ public sealed partial class RelationalMetadataStore
     public Task<Model?> GetModelAsync(string id, CancellationToken cancellationToken = default) =>
         ReadAsync(session => ReadModelAsync(session, id, cancellationToken), cancellationToken);
 
-    public async Task<Page<Model>> ListModelsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default)
+    public async Task<Page<Model>> ListModelsAsync(NamespaceScope @namespace, PageRequest page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
         var after = DecodeToken(page, 2);
-        var sql = $"SELECT {ModelColumns} FROM models WHERE namespace = @Namespace AND deleted_at IS NULL"
+        var sql = $"SELECT {ModelColumns} FROM models WHERE " + InScope("namespace", @namespace) + " AND deleted_at IS NULL"
             + (after is null ? string.Empty : " AND " + _dialect.KeysetAfter(greater: false, ("created_at", "@AfterCreatedAt"), ("id", "@AfterId")))
             + " ORDER BY created_at DESC, id DESC LIMIT @Take";
         var parameters = new
         {
-            Namespace = @namespace,
+            Namespace = @namespace.Root,
+            NamespaceFrom = @namespace.DescendantRange.From,
+            NamespaceBefore = @namespace.DescendantRange.Before,
             AfterCreatedAt = after is null ? 0 : ParseKey(after[0]),
             AfterId = after?[1],
             Take = Take(page),

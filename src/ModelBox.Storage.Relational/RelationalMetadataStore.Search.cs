@@ -79,9 +79,22 @@ internal static class RelationalSearchTranslator
             SearchTarget.Models => " FROM models o WHERE o.deleted_at IS NULL",
             _ => " FROM model_versions o JOIN models m ON m.id = o.model_id WHERE o.deleted_at IS NULL AND m.deleted_at IS NULL",
         });
-        if (query.Namespace is not null)
+        if (query.Namespace is { } scope)
         {
-            sql.Append(" AND ").Append(builder.Column(SearchAttribute.Namespace)).Append(" = ").Append(builder.Add(query.Namespace));
+            sql.Append(" AND ");
+            AppendInScope(sql, builder, scope);
+        }
+
+        if (query.Readable is { } readable)
+        {
+            sql.Append(readable.Count == 0 ? " AND 1 = 0" : " AND (");
+            for (var i = 0; i < readable.Count; i++)
+            {
+                sql.Append(i == 0 ? string.Empty : " OR ");
+                AppendInScope(sql, builder, readable[i]);
+            }
+
+            sql.Append(readable.Count == 0 ? string.Empty : ")");
         }
 
         if (query.Filter is not null)
@@ -123,6 +136,21 @@ internal static class RelationalSearchTranslator
         },
         id,
     ];
+
+    /// <summary>The namespace column in a scope: equal to its root, or (a subtree) in the byte-order range below it too.</summary>
+    private static void AppendInScope(StringBuilder sql, Builder builder, NamespaceScope scope)
+    {
+        var column = builder.Column(SearchAttribute.Namespace);
+        sql.Append('(').Append(column).Append(" = ").Append(builder.Add(scope.Root));
+        if (scope.Recursive)
+        {
+            var (from, before) = scope.DescendantRange;
+            sql.Append(" OR (").Append(column).Append(" >= ").Append(builder.Add(from))
+                .Append(" AND ").Append(column).Append(" < ").Append(builder.Add(before)).Append(')');
+        }
+
+        sql.Append(')');
+    }
 
     private sealed class Builder(SqlDialect dialect, SearchTarget target)
     {

@@ -7,6 +7,16 @@ namespace ModelBox.Storage.Relational;
 // What the object kinds share: namespaces, metadata, soft deletion and keyset pages.
 public sealed partial class RelationalMetadataStore
 {
+    /// <summary>
+    /// The condition that a namespace column is in a scope, over the parameters <c>@Namespace</c> and, for a subtree,
+    /// <c>@NamespaceFrom</c> and <c>@NamespaceBefore</c> (<see cref="NamespaceScope.DescendantRange"/>): a range, so the
+    /// namespace indexes serve it (every namespace column compares in byte order).
+    /// </summary>
+    private static string InScope(string column, NamespaceScope scope) =>
+        scope.Recursive
+            ? $"({column} = @Namespace OR ({column} >= @NamespaceFrom AND {column} < @NamespaceBefore))"
+            : $"{column} = @Namespace";
+
     public async Task<Page<NamespaceInfo>> ListNamespacesAsync(PageRequest page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);

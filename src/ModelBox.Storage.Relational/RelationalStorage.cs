@@ -30,6 +30,7 @@ public static class RelationalStorage
         services.AddSingleton<IFileRecordStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IMlflowExperimentStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
+        services.AddSingleton<IAccessStore>(sp => sp.GetRequiredService<RelationalMetadataStore>());
         services.AddSingleton<IMetricStore>(sp =>
         {
             var metrics = new RelationalMetricStore(sp.GetRequiredService<RelationalMetadataStore>());

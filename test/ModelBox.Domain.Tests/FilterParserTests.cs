@@ -149,6 +149,7 @@ public sealed class ModelReferenceTests
         Assert.Equal(("langtech", "wav2vec", (string?)null, "1.2"), Operations.ModelGovernance.ParseReference("langtech/wav2vec:1.2"));
         Assert.Equal(("default", "wav2vec", "staging", (string?)null), Operations.ModelGovernance.ParseReference("wav2vec@staging"));
         Assert.Throws<ModelBoxException>(() => Operations.ModelGovernance.ParseReference("langtech/wav2vec"));
+        Assert.Equal(("lang/tech/asr", "wav2vec", "production", (string?)null), Operations.ModelGovernance.ParseReference("lang/tech/asr/wav2vec@production"));
         Assert.Throws<ModelBoxException>(() => Operations.ModelGovernance.ParseReference("lang tech/m@a"));
     }
 

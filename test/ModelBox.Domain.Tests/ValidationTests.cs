@@ -21,6 +21,41 @@ public sealed class ValidationTests
     }
 
     [Fact]
+    public void Namespaces_are_paths_of_valid_segments()
+    {
+        Assert.Equal("vision/detection/yolo-v8", Validation.Namespace("vision/detection/yolo-v8"));
+        foreach (var bad in new[] { "/a", "a/", "a//b", "a/./b", "a/../b", "..", "a/b c", "a\\b" })
+        {
+            var error = Assert.Throws<ModelBoxException>(() => Validation.Namespace(bad));
+            Assert.Contains("namespace", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_subtree_scope_holds_its_root_and_descendants_not_prefix_siblings()
+    {
+        var tree = NamespaceScope.From("vision", recursive: true);
+        Assert.True(tree.Contains("vision"));
+        Assert.True(tree.Contains("vision/detection/yolo"));
+        Assert.False(tree.Contains("visionary"));
+        Assert.False(tree.Contains("vision-x"));
+        Assert.False(NamespaceScope.From("vision", recursive: false).Contains("vision/detection"));
+        Assert.Equal(["a/**", "a/b/**", "a/b/c/**"], NamespaceScope.SubtreeKeysContaining("a/b/c"));
+        Assert.Equal("vision/**", tree.Key);
+        // The descendant range in byte order holds exactly the names below the root.
+        var (from, before) = tree.DescendantRange;
+        foreach (var below in new[] { "vision/a", "vision/zzz", "vision/-", "vision/a/b" })
+        {
+            Assert.True(string.CompareOrdinal(below, from) >= 0 && string.CompareOrdinal(below, before) < 0, below);
+        }
+
+        foreach (var outside in new[] { "vision", "vision-x", "vision.x", "vision0", "visionary", "vision_x" })
+        {
+            Assert.False(string.CompareOrdinal(outside, from) >= 0 && string.CompareOrdinal(outside, before) < 0, outside);
+        }
+    }
+
+    [Fact]
     public void Descriptions_are_limited_to_64_KiB()
     {
         Validation.Description(new string('d', 64 * 1024));

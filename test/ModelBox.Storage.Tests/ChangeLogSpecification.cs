@@ -37,6 +37,31 @@ public abstract class ChangeLogSpecification : BackendSpecification
     }
 
     [Fact]
+    public async Task A_subtree_is_listed_and_its_log_read_without_its_prefix_siblings()
+    {
+        string[] namespaces = ["lab", "lab/a", "lab/a/b", "lab-x", "lab0", "labx", "la"];
+        var experiments = new List<Experiment>();
+        foreach (var ns in namespaces)
+        {
+            experiments.Add(await CreateExperimentAsync(ns, "run"));
+            await CreateModelAsync(ns, "net");
+        }
+
+        string[] subtree = ["lab", "lab/a", "lab/a/b"];
+        var listed = await Store.ListExperimentsAsync(new NamespaceScope("lab", Recursive: true), new PageRequest(100, null));
+        Assert.Equal(subtree, listed.Items.Select(e => e.Namespace).Order(StringComparer.Ordinal));
+        var models = await Store.ListModelsAsync(new NamespaceScope("lab/a", Recursive: true), new PageRequest(100, null));
+        Assert.Equal(["lab/a", "lab/a/b"], models.Items.Select(m => m.Namespace).Order(StringComparer.Ordinal));
+        Assert.Equal(["lab"], (await Store.ListExperimentsAsync("lab", new PageRequest(100, null))).Items.Select(e => e.Namespace));
+
+        var page = await Backend.ChangeLog.ReadChangePageAsync(new NamespaceScope("lab", Recursive: true), 0, 100, 1 << 20);
+        Assert.Equal(
+            experiments.Take(3).Select(e => e.Id),
+            page.Records.Where(r => r.ObjectKind == "experiment").Select(r => r.ObjectId));
+        Assert.All(page.Records, r => Assert.True(NamespaceScope.IsWithin(r.Namespace, "lab"), r.Namespace));
+    }
+
+    [Fact]
     public async Task A_repeated_create_that_finds_the_object_appends_nothing()
     {
         var experiment = await CreateExperimentAsync("lab", "run");

@@ -389,11 +389,11 @@ public abstract class RegistryStoreSpecification : BackendSpecification
             return names;
         }
 
-        Assert.Equal(["run-2", "run-0"], await AllAsync(p => search.ListExperimentsAsync("ops", "env=production,privacy!=pii", p), e => e.Name));
-        Assert.Equal(["run-4"], await AllAsync(p => search.ListExperimentsAsync("ops", "privacy", p), e => e.Name));
-        Assert.Equal(["run-3", "run-1"], await AllAsync(p => search.ListExperimentsAsync("ops", "env in (dev, qa)", p), e => e.Name));
-        Assert.Equal(["asr"], await AllAsync(p => search.ListModelsAsync("ops", "env=production,!privacy", p), m => m.Name));
-        Assert.Equal(["tts"], await AllAsync(p => search.ListModelsAsync("ops", "env notin (production)", p), m => m.Name));
+        Assert.Equal(["run-2", "run-0"], await AllAsync(p => search.ListExperimentsAsync("ops", false, "env=production,privacy!=pii", p), e => e.Name));
+        Assert.Equal(["run-4"], await AllAsync(p => search.ListExperimentsAsync("ops", false, "privacy", p), e => e.Name));
+        Assert.Equal(["run-3", "run-1"], await AllAsync(p => search.ListExperimentsAsync("ops", false, "env in (dev, qa)", p), e => e.Name));
+        Assert.Equal(["asr"], await AllAsync(p => search.ListModelsAsync("ops", false, "env=production,!privacy", p), m => m.Name));
+        Assert.Equal(["tts"], await AllAsync(p => search.ListModelsAsync("ops", false, "env notin (production)", p), m => m.Name));
         Assert.Equal([versions[0], versions[2]], await AllAsync(p => search.ListModelVersionsAsync(model.Id, "env=production,privacy!=pii", p), v => v.Id));
     }
 

@@ -59,14 +59,14 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
     /// the buffer size behind, and of kind <see cref="ErrorKind.Unavailable"/> when the server shuts down; in both cases the
     /// consumer resumes by watching again from the last sequence it received.
     /// </summary>
-    public IAsyncEnumerable<ChangeRecord> WatchAsync(string @namespace, long since, CancellationToken cancellationToken = default) =>
+    public IAsyncEnumerable<ChangeRecord> WatchAsync(NamespaceScope @namespace, long since, CancellationToken cancellationToken = default) =>
         WatchAsync(@namespace, since, _options.WatcherBufferSize, null, cancellationToken);
 
     /// <summary>As the public overload, with this watcher's own buffer size (tests mix slow and fast watchers).</summary>
     internal async IAsyncEnumerable<ChangeRecord> WatchAsync(
-        string @namespace, long since, int bufferSize, long? bufferBytes = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        NamespaceScope @namespace, long since, int bufferSize, long? bufferBytes = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(@namespace);
+        ArgumentNullException.ThrowIfNull(@namespace.Root);
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
         var watcher = new Watcher(bufferSize, bufferBytes ?? _options.WatcherBufferBytes);
         var reader = Acquire(@namespace);
@@ -109,7 +109,7 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
             // Live: everything after position arrives in the buffer, in order.
             while (true)
             {
-                var record = await watcher.NextAsync(@namespace, last, cancellationToken).ConfigureAwait(false);
+                var record = await watcher.NextAsync(@namespace.Key, last, cancellationToken).ConfigureAwait(false);
                 if (record.Sequence <= last)
                 {
                     continue;
@@ -174,7 +174,7 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
         }
     }
 
-    private NamespaceReader Acquire(string @namespace)
+    private NamespaceReader Acquire(NamespaceScope @namespace)
     {
         lock (_gate)
         {
@@ -183,10 +183,10 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
                 throw new ModelBoxException(ErrorKind.Unavailable, "the server is shutting down");
             }
 
-            if (!_readers.TryGetValue(@namespace, out var reader))
+            if (!_readers.TryGetValue(@namespace.Key, out var reader))
             {
                 reader = new NamespaceReader(this, @namespace);
-                _readers.Add(@namespace, reader);
+                _readers.Add(@namespace.Key, reader);
                 reader.Start();
             }
 
@@ -204,9 +204,9 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
                 return;
             }
 
-            if (_readers.TryGetValue(reader.Namespace, out var current) && ReferenceEquals(current, reader))
+            if (_readers.TryGetValue(reader.Namespace.Key, out var current) && ReferenceEquals(current, reader))
             {
-                _readers.Remove(reader.Namespace);
+                _readers.Remove(reader.Namespace.Key);
             }
         }
 
@@ -217,9 +217,9 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
     {
         lock (_gate)
         {
-            if (_readers.TryGetValue(reader.Namespace, out var current) && ReferenceEquals(current, reader))
+            if (_readers.TryGetValue(reader.Namespace.Key, out var current) && ReferenceEquals(current, reader))
             {
-                _readers.Remove(reader.Namespace);
+                _readers.Remove(reader.Namespace.Key);
             }
         }
     }
@@ -312,8 +312,8 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
     /// <summary>Marks a full buffer; never escapes the feed.</summary>
     private sealed class BufferOverflowException : Exception;
 
-    /// <summary>The single reader of one namespace's changes.</summary>
-    private sealed class NamespaceReader(ChangeFeed feed, string @namespace)
+    /// <summary>The single reader of one namespace's (or subtree's) changes.</summary>
+    private sealed class NamespaceReader(ChangeFeed feed, NamespaceScope @namespace)
     {
         private readonly Lock _lock = new();
         private readonly List<Watcher> _watchers = [];
@@ -331,7 +331,7 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
         private long _position;
         private Exception? _failure;
 
-        public string Namespace => @namespace;
+        public NamespaceScope Namespace => @namespace;
 
         /// <summary>Guarded by the feed's gate.</summary>
         public int References { get; set; }
@@ -339,7 +339,7 @@ public sealed class ChangeFeed(IChangeLog log, IChangeSignal signal, ChangeFeedO
         public void Start()
         {
             // Subscribe before reading the position: a commit after the subscription leaves a wake-up behind.
-            _subscription = feed._signal.Subscribe(@namespace, () => _wakeUps.Writer.TryWrite(true));
+            _subscription = feed._signal.Subscribe(@namespace.Key, () => _wakeUps.Writer.TryWrite(true));
             _loop = Task.Run(RunAsync);
         }
 

@@ -6,8 +6,8 @@ namespace ModelBox.Domain.Changes;
 /// </summary>
 public interface IChangeLog
 {
-    /// <summary>Up to <paramref name="limit"/> records of a namespace with <c>sequence &gt; afterSequence</c>, in sequence order.</summary>
-    Task<IReadOnlyList<ChangeRecord>> ReadChangesAsync(string @namespace, long afterSequence, int limit, CancellationToken cancellationToken = default);
+    /// <summary>Up to <paramref name="limit"/> records of a namespace (or subtree) with <c>sequence &gt; afterSequence</c>, in sequence order.</summary>
+    Task<IReadOnlyList<ChangeRecord>> ReadChangesAsync(NamespaceScope @namespace, long afterSequence, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Up to <paramref name="limit"/> records of a namespace with <c>sequence &gt; afterSequence</c>, in sequence order, and no
@@ -16,7 +16,7 @@ public interface IChangeLog
     /// backlog holds.
     /// </summary>
     Task<ChangePage> ReadChangePageAsync(
-        string @namespace, long afterSequence, int limit, long maxStateBytes, CancellationToken cancellationToken = default);
+        NamespaceScope @namespace, long afterSequence, int limit, long maxStateBytes, CancellationToken cancellationToken = default);
 
     /// <summary>The highest sequence number committed so far in any namespace (0 for an empty log).</summary>
     Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken = default);
@@ -35,7 +35,7 @@ public sealed record ChangePage(IReadOnlyList<ChangeRecord> Records, bool More);
 /// </summary>
 public interface IChangeSignal
 {
-    /// <summary>Calls <paramref name="wake"/> after each commit that appended changes to <paramref name="namespace"/>
-    /// (possibly more often). The callback must be quick and must not throw; dispose the result to stop.</summary>
+    /// <summary>Calls <paramref name="wake"/> after each commit that appended changes to <paramref name="namespace"/>, or, for a
+    /// subtree key (<see cref="NamespaceScope.Key"/>, <c>vision/**</c>), to any namespace in it (possibly more often). The callback must be quick and must not throw; dispose the result to stop.</summary>
     IDisposable Subscribe(string @namespace, Action wake);
 }

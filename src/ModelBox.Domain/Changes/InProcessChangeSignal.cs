@@ -9,19 +9,40 @@ namespace ModelBox.Domain.Changes;
 public sealed class InProcessChangeSignal : IChangeSignal
 {
     private readonly ConcurrentDictionary<string, ImmutableArray<Action>> _subscribers = new(StringComparer.Ordinal);
+    private int _subtreeSubscriptions;
 
     public IDisposable Subscribe(string @namespace, Action wake)
     {
         ArgumentNullException.ThrowIfNull(@namespace);
         ArgumentNullException.ThrowIfNull(wake);
+        if (@namespace.EndsWith(NamespaceScope.SubtreeSuffix, StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref _subtreeSubscriptions);
+        }
+
         _subscribers.AddOrUpdate(@namespace, _ => [wake], (_, existing) => existing.Add(wake));
         return new Subscription(this, @namespace, wake);
     }
 
-    /// <summary>Wakes the subscribers of a namespace; called after commit, never inside a transaction.</summary>
+    /// <summary>
+    /// Wakes the subscribers of a namespace and of the subtrees that contain it; called after commit, never inside a
+    /// transaction. A subtree key (<c>vision/**</c>) wakes its own subscribers only (a replica's catch-all wake-up).
+    /// </summary>
     public void Notify(string @namespace)
     {
-        if (_subscribers.TryGetValue(@namespace, out var wakes))
+        Wake(@namespace);
+        if (Volatile.Read(ref _subtreeSubscriptions) > 0 && !@namespace.EndsWith(NamespaceScope.SubtreeSuffix, StringComparison.Ordinal))
+        {
+            foreach (var subtree in NamespaceScope.SubtreeKeysContaining(@namespace))
+            {
+                Wake(subtree);
+            }
+        }
+    }
+
+    private void Wake(string key)
+    {
+        if (_subscribers.TryGetValue(key, out var wakes))
         {
             foreach (var wake in wakes)
             {
@@ -32,6 +53,11 @@ public sealed class InProcessChangeSignal : IChangeSignal
 
     private void Unsubscribe(string @namespace, Action wake)
     {
+        if (@namespace.EndsWith(NamespaceScope.SubtreeSuffix, StringComparison.Ordinal))
+        {
+            Interlocked.Decrement(ref _subtreeSubscriptions);
+        }
+
         while (_subscribers.TryGetValue(@namespace, out var existing))
         {
             var remaining = existing.Remove(wake);

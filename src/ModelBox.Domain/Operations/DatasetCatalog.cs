@@ -44,6 +44,7 @@ public sealed class DatasetCatalog(IRegistryStore store, TimeProvider time)
             ?? throw ModelBoxException.NotFound("dataset version", id!);
     }
 
-    public Task<Page<Dataset>> ListDatasetsAsync(string? @namespace, PageRequest page, CancellationToken cancellationToken = default) =>
-        store.ListDatasetsAsync(Validation.Namespace(@namespace), page, cancellationToken);
+    /// <summary>Datasets of a namespace (and of the namespaces below it when <paramref name="recursive"/>), by name.</summary>
+    public Task<Page<Dataset>> ListDatasetsAsync(string? @namespace, bool recursive, PageRequest page, CancellationToken cancellationToken = default) =>
+        store.ListDatasetsAsync(NamespaceScope.From(@namespace, recursive), page, cancellationToken);
 }

@@ -60,12 +60,15 @@ public sealed class ExperimentTracker(IMetadataStore store, RegistrySearch searc
         return experiment is null || experiment.DeletedAt is not null ? throw ModelBoxException.NotFound("experiment", id!) : experiment;
     }
 
-    /// <summary>Live experiments of a namespace, newest first; only those a label selector picks when one is given.</summary>
+    /// <summary>
+    /// Live experiments of a namespace (and of the namespaces below it when <paramref name="recursive"/>), newest first; only
+    /// those a label selector picks when one is given.
+    /// </summary>
     public Task<Page<Experiment>> ListExperimentsAsync(
-        string? @namespace, string? labelSelector, PageRequest page, CancellationToken cancellationToken = default) =>
+        string? @namespace, bool recursive, string? labelSelector, PageRequest page, CancellationToken cancellationToken = default) =>
         string.IsNullOrEmpty(labelSelector)
-            ? store.ListExperimentsAsync(Validation.Namespace(@namespace), page, cancellationToken)
-            : search.ListExperimentsAsync(@namespace, labelSelector, page, cancellationToken);
+            ? store.ListExperimentsAsync(NamespaceScope.From(@namespace, recursive), page, cancellationToken)
+            : search.ListExperimentsAsync(@namespace, recursive, labelSelector, page, cancellationToken);
 
     public async Task<Experiment> UpdateExperimentAsync(string? id, ExperimentChanges changes, CancellationToken cancellationToken = default)
     {

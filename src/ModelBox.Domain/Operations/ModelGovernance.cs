@@ -84,30 +84,49 @@ public sealed class ModelGovernance(IMetadataStore metadata, IRegistryStore stor
 
     /// <summary>
     /// Resolves <c>namespace/model@alias</c>, <c>namespace/model:version</c>, or the same without <c>namespace/</c>
-    /// (the default namespace) to a live version.
+    /// (the default namespace) to a live version. The namespace is a path (<c>vision/detection/yolo@prod</c>) and a model
+    /// name may contain '/' too: the deepest namespace with such a model wins.
     /// </summary>
     public async Task<ModelVersion> ResolveAsync(string? reference, CancellationToken cancellationToken = default)
     {
         var text = Validation.Required(reference, "reference");
         var (ns, name, alias, version) = ParseReference(text);
         var modelId = ObjectIds.Model(ns, name);
-        await RequireModelAsync(modelId, cancellationToken, $"model '{name}' in namespace '{ns}'").ConfigureAwait(false);
+        var model = await metadata.GetModelAsync(modelId, cancellationToken).ConfigureAwait(false);
+        for (var slash = ns.LastIndexOf('/'); (model is null || model.DeletedAt is not null) && slash > 0; slash = ns.LastIndexOf('/', slash - 1))
+        {
+            var shorter = ParseReference(text, slash);
+            var id = ObjectIds.Model(shorter.Namespace, shorter.Model);
+            if (await metadata.GetModelAsync(id, cancellationToken).ConfigureAwait(false) is { DeletedAt: null } found)
+            {
+                (ns, name, alias, version, modelId, model) = (shorter.Namespace, shorter.Model, shorter.Alias, shorter.Version, id, found);
+            }
+        }
+
+        if (model is null || model.DeletedAt is not null)
+        {
+            throw new ModelBoxException(ErrorKind.NotFound, $"model '{name}' in namespace '{ns}' not found");
+        }
+
         if (alias is not null)
         {
             return await GetVersionByAliasAsync(modelId, alias, cancellationToken).ConfigureAwait(false);
         }
 
         var versionId = ObjectIds.ModelVersion(modelId, version!);
-        var found = await metadata.GetModelVersionAsync(versionId, cancellationToken).ConfigureAwait(false);
-        return found is null || found.DeletedAt is not null
+        var versionFound = await metadata.GetModelVersionAsync(versionId, cancellationToken).ConfigureAwait(false);
+        return versionFound is null || versionFound.DeletedAt is not null
             ? throw new ModelBoxException(ErrorKind.NotFound, $"version '{version}' of model '{ns}/{name}' not found")
-            : found;
+            : versionFound;
     }
 
-    /// <summary>Splits a reference; throws InvalidArgument naming what is wrong.</summary>
-    public static (string Namespace, string Model, string? Alias, string? Version) ParseReference(string reference)
+    /// <summary>Splits a reference at its last '/' (namespaces are paths); throws InvalidArgument naming what is wrong.</summary>
+    public static (string Namespace, string Model, string? Alias, string? Version) ParseReference(string reference) =>
+        ParseReference(reference, reference.LastIndexOf('/'));
+
+    /// <summary>Splits a reference into namespace and the rest at <paramref name="slash"/> (-1: the default namespace).</summary>
+    private static (string Namespace, string Model, string? Alias, string? Version) ParseReference(string reference, int slash)
     {
-        var slash = reference.IndexOf('/', StringComparison.Ordinal);
         var ns = slash < 0 ? Validation.DefaultNamespace : Validation.Namespace(reference[..slash], "reference namespace");
         var rest = slash < 0 ? reference : reference[(slash + 1)..];
         var at = rest.LastIndexOf('@');

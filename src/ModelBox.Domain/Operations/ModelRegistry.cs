@@ -59,11 +59,15 @@ public sealed class ModelRegistry(IMetadataStore store, RegistrySearch search, T
         return model is null || model.DeletedAt is not null ? throw ModelBoxException.NotFound("model", id!) : model;
     }
 
-    /// <summary>Live models of a namespace, newest first; only those a label selector picks when one is given.</summary>
-    public Task<Page<Model>> ListModelsAsync(string? @namespace, string? labelSelector, PageRequest page, CancellationToken cancellationToken = default) =>
+    /// <summary>
+    /// Live models of a namespace (and of the namespaces below it when <paramref name="recursive"/>), newest first; only those
+    /// a label selector picks when one is given.
+    /// </summary>
+    public Task<Page<Model>> ListModelsAsync(
+        string? @namespace, bool recursive, string? labelSelector, PageRequest page, CancellationToken cancellationToken = default) =>
         string.IsNullOrEmpty(labelSelector)
-            ? store.ListModelsAsync(Validation.Namespace(@namespace), page, cancellationToken)
-            : search.ListModelsAsync(@namespace, labelSelector, page, cancellationToken);
+            ? store.ListModelsAsync(NamespaceScope.From(@namespace, recursive), page, cancellationToken)
+            : search.ListModelsAsync(@namespace, recursive, labelSelector, page, cancellationToken);
 
     public async Task<DateTimeOffset> DeleteModelAsync(string? id, CancellationToken cancellationToken = default)
     {

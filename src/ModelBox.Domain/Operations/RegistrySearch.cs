@@ -6,17 +6,26 @@ namespace ModelBox.Domain.Operations;
 /// <summary>Search over experiments, models and model versions (docs/search.md), and listings filtered by a label selector.</summary>
 public sealed class RegistrySearch(IRegistryStore store)
 {
+    /// <summary>A search; only in the <paramref name="readable"/> subtrees when given (what the caller may read).</summary>
     public Task<Page<Experiment>> SearchExperimentsAsync(
-        string? @namespace, string? filter, string? orderBy, PageRequest page, CancellationToken cancellationToken = default) =>
-        store.SearchExperimentsAsync(SearchQueries.Build(SearchTarget.Experiments, @namespace, filter, orderBy), page, cancellationToken);
+        string? @namespace, bool recursive, string? filter, string? orderBy, PageRequest page, IReadOnlyList<NamespaceScope>? readable,
+        CancellationToken cancellationToken = default) =>
+        store.SearchExperimentsAsync(
+            SearchQueries.Build(SearchTarget.Experiments, @namespace, filter, orderBy, recursive: recursive) with { Readable = readable }, page, cancellationToken);
 
+    /// <summary>A search; only in the <paramref name="readable"/> subtrees when given (what the caller may read).</summary>
     public Task<Page<Model>> SearchModelsAsync(
-        string? @namespace, string? filter, string? orderBy, PageRequest page, CancellationToken cancellationToken = default) =>
-        store.SearchModelsAsync(SearchQueries.Build(SearchTarget.Models, @namespace, filter, orderBy), page, cancellationToken);
+        string? @namespace, bool recursive, string? filter, string? orderBy, PageRequest page, IReadOnlyList<NamespaceScope>? readable,
+        CancellationToken cancellationToken = default) =>
+        store.SearchModelsAsync(
+            SearchQueries.Build(SearchTarget.Models, @namespace, filter, orderBy, recursive: recursive) with { Readable = readable }, page, cancellationToken);
 
+    /// <summary>A search; only in the <paramref name="readable"/> subtrees when given (what the caller may read).</summary>
     public Task<Page<ModelVersion>> SearchModelVersionsAsync(
-        string? @namespace, string? filter, string? orderBy, PageRequest page, CancellationToken cancellationToken = default) =>
-        store.SearchModelVersionsAsync(SearchQueries.Build(SearchTarget.ModelVersions, @namespace, filter, orderBy), page, cancellationToken);
+        string? @namespace, bool recursive, string? filter, string? orderBy, PageRequest page, IReadOnlyList<NamespaceScope>? readable,
+        CancellationToken cancellationToken = default) =>
+        store.SearchModelVersionsAsync(
+            SearchQueries.Build(SearchTarget.ModelVersions, @namespace, filter, orderBy, recursive: recursive) with { Readable = readable }, page, cancellationToken);
 
     /// <summary>
     /// Experiments matching a filter tree another protocol built (MLflow's run search), in an order as <c>order_by</c>
@@ -27,15 +36,19 @@ public sealed class RegistrySearch(IRegistryStore store)
         store.SearchExperimentsAsync(SearchQueries.Build(SearchTarget.Experiments, null, null, orderBy, filter, scope), page, cancellationToken);
 
     /// <summary>ListExperiments with a label selector: the same order (newest first), through the search path.</summary>
-    public Task<Page<Experiment>> ListExperimentsAsync(string? @namespace, string selector, PageRequest page, CancellationToken cancellationToken = default) =>
+    public Task<Page<Experiment>> ListExperimentsAsync(
+        string? @namespace, bool recursive, string selector, PageRequest page, CancellationToken cancellationToken = default) =>
         store.SearchExperimentsAsync(
-            SearchQueries.Build(SearchTarget.Experiments, Validation.Namespace(@namespace), null, "created_at desc", LabelSelector.Parse(selector), selector),
+            SearchQueries.Build(
+                SearchTarget.Experiments, Validation.Namespace(@namespace), null, "created_at desc", LabelSelector.Parse(selector), selector, recursive),
             page,
             cancellationToken);
 
-    public Task<Page<Model>> ListModelsAsync(string? @namespace, string selector, PageRequest page, CancellationToken cancellationToken = default) =>
+    public Task<Page<Model>> ListModelsAsync(
+        string? @namespace, bool recursive, string selector, PageRequest page, CancellationToken cancellationToken = default) =>
         store.SearchModelsAsync(
-            SearchQueries.Build(SearchTarget.Models, Validation.Namespace(@namespace), null, "created_at desc", LabelSelector.Parse(selector), selector),
+            SearchQueries.Build(
+                SearchTarget.Models, Validation.Namespace(@namespace), null, "created_at desc", LabelSelector.Parse(selector), selector, recursive),
             page,
             cancellationToken);
 

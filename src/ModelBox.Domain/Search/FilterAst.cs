@@ -90,8 +90,12 @@ public sealed record SearchOrder(SearchAttribute Attribute, bool Descending);
 
 /// <summary>A validated search: what, where, which, in what order.</summary>
 /// <param name="Target">Experiments, models or model versions.</param>
-/// <param name="Namespace">Only this namespace; null searches all.</param>
+/// <param name="Namespace">Only this namespace (or subtree); null searches all.</param>
 /// <param name="Filter">The parsed filter; null matches everything.</param>
 /// <param name="Order">The sort; ties are broken by id in the same direction.</param>
 /// <param name="Fingerprint">Identifies the query, so a page token of another query is refused.</param>
-public sealed record SearchQuery(SearchTarget Target, string? Namespace, FilterNode? Filter, SearchOrder Order, string Fingerprint);
+public sealed record SearchQuery(SearchTarget Target, NamespaceScope? Namespace, FilterNode? Filter, SearchOrder Order, string Fingerprint)
+{
+    /// <summary>Only objects in these subtrees (what the caller may read); null: no such restriction.</summary>
+    public IReadOnlyList<NamespaceScope>? Readable { get; init; }
+}

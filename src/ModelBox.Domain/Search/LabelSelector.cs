@@ -193,9 +193,10 @@ public static class SearchQueries
     /// A search from a filter and an <c>order_by</c> such as <c>created_at desc</c> or <c>name</c> (ascending by default;
     /// sortable: name, created_at, updated_at; the default is created_at desc, newest first).
     /// </summary>
-    public static SearchQuery Build(SearchTarget target, string? @namespace, string? filter, string? orderBy, FilterNode? extra = null, string? scope = null)
+    public static SearchQuery Build(
+        SearchTarget target, string? @namespace, string? filter, string? orderBy, FilterNode? extra = null, string? scope = null, bool recursive = false)
     {
-        var ns = string.IsNullOrEmpty(@namespace) ? null : Validation.Namespace(@namespace);
+        var ns = string.IsNullOrEmpty(@namespace) ? default(NamespaceScope?) : NamespaceScope.From(@namespace, recursive);
         var parsed = FilterParser.Parse(filter, target);
         if (extra is not null)
         {
@@ -203,7 +204,7 @@ public static class SearchQueries
         }
 
         var order = ParseOrder(orderBy);
-        var fingerprintText = string.Join('\u001f', target, ns, filter, order.Attribute, order.Descending, scope, extra?.ToString());
+        var fingerprintText = string.Join('\u001f', target, ns?.Key, filter, order.Attribute, order.Descending, scope, extra?.ToString());
         var fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(fingerprintText)).AsSpan(0, 6));
         return new SearchQuery(target, ns, parsed, order, fingerprint);
     }

@@ -21,7 +21,7 @@ public interface IMetadataStore
     Task<Experiment?> GetExperimentAsync(string id, CancellationToken cancellationToken = default);
 
     /// <summary>Live experiments of a namespace, newest first (created_at, id descending).</summary>
-    Task<Page<Experiment>> ListExperimentsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default);
+    Task<Page<Experiment>> ListExperimentsAsync(NamespaceScope @namespace, PageRequest page, CancellationToken cancellationToken = default);
 
     /// <summary>Applies the changes to a live experiment; null when it does not exist or is deleted.</summary>
     Task<Experiment?> UpdateExperimentAsync(string id, ExperimentChanges changes, DateTimeOffset now, CancellationToken cancellationToken = default);
@@ -52,7 +52,7 @@ public interface IMetadataStore
     Task<Model?> GetModelAsync(string id, CancellationToken cancellationToken = default);
 
     /// <summary>Live models of a namespace, newest first.</summary>
-    Task<Page<Model>> ListModelsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default);
+    Task<Page<Model>> ListModelsAsync(NamespaceScope @namespace, PageRequest page, CancellationToken cancellationToken = default);
 
     /// <summary>Soft-deletes a model and its live versions; see <see cref="DeleteExperimentAsync"/>.</summary>
     Task<DateTimeOffset?> DeleteModelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken = default);

@@ -66,7 +66,7 @@ public interface IRegistryStore
     Task<DatasetVersion?> GetDatasetVersionAsync(string id, CancellationToken cancellationToken = default);
 
     /// <summary>Datasets of a namespace by name.</summary>
-    Task<Page<Dataset>> ListDatasetsAsync(string @namespace, PageRequest page, CancellationToken cancellationToken = default);
+    Task<Page<Dataset>> ListDatasetsAsync(NamespaceScope @namespace, PageRequest page, CancellationToken cancellationToken = default);
 
     /// <summary>The versions of a dataset, oldest first.</summary>
     Task<IReadOnlyList<DatasetVersion>> ListDatasetVersionsAsync(string datasetId, CancellationToken cancellationToken = default);

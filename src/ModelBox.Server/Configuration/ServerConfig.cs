@@ -112,6 +112,33 @@ public sealed record ServerConfig
     /// resumes from its last sequence). Bounds the memory a slow watcher can hold.</summary>
     public int WatchBufferSize { get; init; } = 1024;
 
+    /// <summary>Access control: <c>none</c> (anyone who reaches the server may do anything) or <c>enforced</c> (docs/security.md).</summary>
+    public string AuthMode { get; init; } = "none";
+
+    /// <summary>True when calls must authenticate and are authorised per namespace.</summary>
+    public bool AuthEnforced => AuthMode == "enforced";
+
+    /// <summary>How long validated tokens and grants are used before the store's access version is checked again.</summary>
+    public int AuthRefreshSeconds { get; init; } = 2;
+
+    /// <summary>Failed authentications one client address may make per minute before its calls are refused outright.</summary>
+    public int AuthFailuresPerMinute { get; init; } = 30;
+
+    /// <summary>The OpenID Connect issuer whose JWTs are accepted as bearer tokens; empty accepts API tokens only.</summary>
+    public string OidcIssuer { get; init; } = string.Empty;
+
+    /// <summary>The audience the JWTs must name.</summary>
+    public string OidcAudience { get; init; } = string.Empty;
+
+    /// <summary>The claim that names the user.</summary>
+    public string OidcUserClaim { get; init; } = "preferred_username";
+
+    /// <summary>The claim whose values are ModelBox group names.</summary>
+    public string OidcGroupsClaim { get; init; } = "groups";
+
+    /// <summary>Whether the issuer's discovery document must be fetched over HTTPS.</summary>
+    public bool OidcRequireHttps { get; init; } = true;
+
     /// <summary>The PostgreSQL server of <c>metadata_storage = "postgres"</c>.</summary>
     public DatabaseServerConfig Postgres { get; init; } = new() { Port = 5432 };
 

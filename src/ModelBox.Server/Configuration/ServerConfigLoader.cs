@@ -93,6 +93,22 @@ public static class ServerConfigLoader
             c => Text(c.StreamMemoryBytesPerConnection), (c, v) => c with { StreamMemoryBytesPerConnection = Integer(v, "limits.stream_memory_bytes_per_connection", 256 * 1024, long.MaxValue) }, IsInteger: true),
         new("watch.buffer_size", "Live changes buffered per WatchNamespace stream; a watcher that falls further behind is ended with ABORTED and resumes from its last sequence.",
             c => Text(c.WatchBufferSize), (c, v) => c with { WatchBufferSize = Integer(v, "watch.buffer_size", 1, 1_000_000) }, IsInteger: true),
+        new("auth.mode", "Access control: \"none\" (anyone who reaches the server may read and change everything; keep the listeners on loopback) or \"enforced\" (every call needs a token or SSO login and a grant; see docs/security.md).",
+            c => c.AuthMode, (c, v) => c with { AuthMode = v }, ["none", "enforced"]),
+        new("auth.refresh_seconds", "How long validated tokens and grants are trusted before the database is asked whether any changed; a revocation through any replica holds everywhere within this time.",
+            c => Text(c.AuthRefreshSeconds), (c, v) => c with { AuthRefreshSeconds = Integer(v, "auth.refresh_seconds", 0, 300) }, IsInteger: true),
+        new("auth.failures_per_minute", "Failed authentications one client address may make per minute; further calls from it are refused with RESOURCE_EXHAUSTED (HTTP 429 on REST) until the minute is over.",
+            c => Text(c.AuthFailuresPerMinute), (c, v) => c with { AuthFailuresPerMinute = Integer(v, "auth.failures_per_minute", 1, 1_000_000) }, IsInteger: true),
+        new("auth.oidc_issuer", "OpenID Connect issuer URL whose JWT bearer tokens are accepted (keys from its discovery document, rotated automatically); empty accepts API tokens only.",
+            c => c.OidcIssuer, (c, v) => c with { OidcIssuer = v }),
+        new("auth.oidc_audience", "The audience (aud) the JWTs must carry; required with an issuer.",
+            c => c.OidcAudience, (c, v) => c with { OidcAudience = v }),
+        new("auth.oidc_user_claim", "The claim naming the user (user:<value>).",
+            c => c.OidcUserClaim, (c, v) => c with { OidcUserClaim = v }),
+        new("auth.oidc_groups_claim", "The claim whose values are ModelBox groups (group:<value>), for grants to groups.",
+            c => c.OidcGroupsClaim, (c, v) => c with { OidcGroupsClaim = v }),
+        new("auth.oidc_require_https", "Fetch the issuer's discovery document and keys over HTTPS only; \"false\" only for a test issuer on loopback.",
+            c => c.OidcRequireHttps ? "true" : "false", (c, v) => c with { OidcRequireHttps = ParseBool(v, "auth.oidc_require_https") }),
         .. DatabaseKeys("postgres", "PostgreSQL", c => c.Postgres, (c, d) => c with { Postgres = d }),
         .. DatabaseKeys("mysql", "MySQL/MariaDB", c => c.MySql, (c, d) => c with { MySql = d }),
     ];
@@ -269,6 +285,11 @@ public static class ServerConfigLoader
         if (string.IsNullOrWhiteSpace(config.DataDir))
         {
             throw new ConfigurationException("data_dir: must not be empty");
+        }
+
+        if (config.OidcIssuer.Length > 0 && config.OidcAudience.Length == 0)
+        {
+            throw new ConfigurationException("auth.oidc_audience: must be set with auth.oidc_issuer");
         }
 
         switch (config.MetadataStorage)

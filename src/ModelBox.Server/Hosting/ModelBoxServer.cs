@@ -8,6 +8,7 @@ using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Mlflow;
 using ModelBox.Server.Observability;
+using ModelBox.Server.Security;
 using ModelBox.Server.Services;
 using ModelBox.Server.WebUi;
 using Prometheus;
@@ -127,13 +128,16 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var server = new ModelBoxServer(app, config, grpc!, http!, prometheus!);
         app.Use(server.RouteByListener);
         app.UseRouting();
+        app.UseNamespaceRouteValue();
+        app.UseMlflowAdminGuard(config);
         app.UseDefaultUnaryDeadline(config);
         app.MapGrpcService<ModelStoreService>().Add(ValidatingMethodProvider.PreferValidatingEndpoints);
+        app.MapGrpcService<AccessService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapMetrics("/metrics");
         app.MapMlflow();
-        app.MapWebUi();
+        app.MapWebUi(config.AuthEnforced);
         app.UseSwagger(options => options.RouteTemplate = "api/{documentName}/openapi.json");
         return server;
     }
@@ -172,6 +176,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var feed = _app.Services.GetRequiredService<ChangeFeed>();
         _app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(feed.Shutdown);
 
+        await BootstrapAccessAsync(logger, cancellationToken);
         await _app.StartAsync(cancellationToken);
         // The bound addresses as the sockets have them (0.0.0.0 is every interface, not 127.0.0.1), with the URL a
         // local client uses next to them.
@@ -179,6 +184,29 @@ public sealed class ModelBoxServer : IAsyncDisposable
         ServerLog.ListeningOn(logger, "REST/JSON", Bound(_http), HttpAddress + "/api");
         ServerLog.ListeningOn(logger, "the web UI", Bound(_http), HttpAddress + "/");
         ServerLog.ListeningOn(logger, "Prometheus metrics", Bound(_prometheus), PrometheusAddress + "/metrics");
+        if (!Config.AuthEnforced && _grpc.IPEndPoint is { } endpoint && !IPAddress.IsLoopback(endpoint.Address))
+        {
+            SecurityLog.AuthDisabledOnNetwork(_app.Services.GetRequiredService<ILogger<AccessInterceptor>>(), Bound(_grpc));
+        }
+    }
+
+    /// <summary>
+    /// First start with auth enforced and no admin: creates one and writes its token to standard error once, outside the
+    /// logs (which may be shipped elsewhere); `modelbox server bootstrap-admin` does the same on demand.
+    /// </summary>
+    private async Task BootstrapAccessAsync(ILogger logger, CancellationToken cancellationToken)
+    {
+        if (!Config.AuthEnforced)
+        {
+            return;
+        }
+
+        var created = await _app.Services.GetRequiredService<Domain.Access.AccessDirectory>().BootstrapAdminAsync(null, force: false, cancellationToken);
+        if (created is { } admin)
+        {
+            await Console.Error.WriteLineAsync($"ModelBox admin token for {admin.Listing.PrincipalId} (shown once, store it now): {admin.Token}");
+            SecurityLog.AdminBootstrapped(logger, admin.Listing.PrincipalId, admin.Listing.Prefix);
+        }
     }
 
     /// <summary>Runs until <paramref name="cancellationToken"/> fires or the process gets SIGINT/SIGTERM.</summary>

@@ -5,6 +5,7 @@ using ModelBox.Domain.Operations;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Mlflow;
 using ModelBox.Server.Observability;
+using ModelBox.Server.Security;
 using ModelBox.Server.Services;
 
 namespace ModelBox.Server.Hosting;
@@ -50,6 +51,8 @@ public static class ServiceCollectionExtensions
             options.Interceptors.Add<CallTelemetryInterceptor>();
             options.Interceptors.Add<StreamGuardInterceptor>();
             options.Interceptors.Add<ErrorMappingInterceptor>();
+            // Innermost: its refusals are domain errors the error mapping turns into statuses.
+            options.Interceptors.Add<AccessInterceptor>();
             options.EnableDetailedErrors = false;
             options.MaxReceiveMessageSize = config.MaxMessageSizeBytes;
             options.MaxSendMessageSize = config.MaxMessageSizeBytes;
@@ -71,6 +74,7 @@ public static class ServiceCollectionExtensions
                 options.IncludeGrpcXmlComments(protocolDocs, includeControllerXmlComments: true);
             }
         });
+        services.AddModelBoxSecurity(config);
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks(options =>
         {

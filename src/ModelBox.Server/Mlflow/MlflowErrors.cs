@@ -15,6 +15,8 @@ public static class MlflowErrorCodes
     public const string BadRequest = "BAD_REQUEST";
     public const string InternalError = "INTERNAL_ERROR";
     public const string NotImplemented = "NOT_IMPLEMENTED";
+    public const string Unauthenticated = "UNAUTHENTICATED";
+    public const string PermissionDenied = "PERMISSION_DENIED";
 
     public static int HttpStatus(string code) => code switch
     {
@@ -23,6 +25,8 @@ public static class MlflowErrorCodes
         RequestLimitExceeded => StatusCodes.Status429TooManyRequests,
         TemporarilyUnavailable => StatusCodes.Status503ServiceUnavailable,
         NotImplemented => StatusCodes.Status501NotImplemented,
+        Unauthenticated => StatusCodes.Status401Unauthorized,
+        PermissionDenied => StatusCodes.Status403Forbidden,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -36,6 +40,8 @@ public static class MlflowErrorCodes
         ErrorKind.Unavailable or ErrorKind.Aborted => TemporarilyUnavailable,
         ErrorKind.Unimplemented => NotImplemented,
         ErrorKind.DataLoss => InvalidParameterValue,
+        ErrorKind.Unauthenticated => Unauthenticated,
+        ErrorKind.PermissionDenied => PermissionDenied,
         _ => InternalError,
     };
 }

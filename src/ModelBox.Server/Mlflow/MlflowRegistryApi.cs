@@ -62,7 +62,7 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
         string? token = null;
         do
         {
-            var page = await registry.ListModelsAsync(Namespace, null, new PageRequest(PageRequest.MaxPageSize, token), context.RequestAborted);
+            var page = await registry.ListModelsAsync(Namespace, false, null, new PageRequest(PageRequest.MaxPageSize, token), context.RequestAborted);
             models.AddRange(page.Items.Where(m => filter(m.Name)));
             token = models.Count < MaxScan ? page.NextPageToken : null;
         }
@@ -238,7 +238,7 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
             string? token = null;
             do
             {
-                var page = await registry.ListModelsAsync(Namespace, null, new PageRequest(PageRequest.MaxPageSize, token), context.RequestAborted);
+                var page = await registry.ListModelsAsync(Namespace, false, null, new PageRequest(PageRequest.MaxPageSize, token), context.RequestAborted);
                 models.AddRange(page.Items);
                 token = models.Count < MaxScan ? page.NextPageToken : null;
             }

@@ -159,6 +159,8 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
         ErrorKind.Unavailable => StatusCode.Unavailable,
         ErrorKind.Unimplemented => StatusCode.Unimplemented,
         ErrorKind.DataLoss => StatusCode.DataLoss,
+        ErrorKind.Unauthenticated => StatusCode.Unauthenticated,
+        ErrorKind.PermissionDenied => StatusCode.PermissionDenied,
         _ => StatusCode.Internal,
     };
 }

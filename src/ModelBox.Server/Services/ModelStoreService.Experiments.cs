@@ -19,7 +19,7 @@ public sealed partial class ModelStoreService
     public override async Task<ListExperimentsResponse> ListExperiments(ListExperimentsRequest request, ServerCallContext context)
     {
         var page = await experiments.ListExperimentsAsync(
-            request.Namespace, request.LabelSelector, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+            request.Namespace, request.Recursive, request.LabelSelector, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new ListExperimentsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
         response.Experiments.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(e => e.ToProto()));
         return response;

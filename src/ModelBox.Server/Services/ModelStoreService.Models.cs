@@ -1,6 +1,7 @@
 using Grpc.Core;
 using ModelBox.Domain;
 using ModelBox.Protocol;
+using ModelBox.Server.Security;
 
 namespace ModelBox.Server.Services;
 
@@ -19,7 +20,7 @@ public sealed partial class ModelStoreService
     public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
         var page = await models.ListModelsAsync(
-            request.Namespace, request.LabelSelector, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+            request.Namespace, request.Recursive, request.LabelSelector, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new ListModelsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
         response.Models.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(m => m.ToProto()));
         return response;
@@ -68,7 +69,9 @@ public sealed partial class ModelStoreService
     {
         var page = await models.ListNamespacesAsync(PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new ListNamespacesResponse { NextPageToken = page.NextPageToken ?? string.Empty };
-        response.Namespaces.Add(page.Items.Select(n => n.ToProto()));
+        // With auth enforced, only the namespaces the caller may read (a page may then hold fewer than its size).
+        var caller = CallerSession.Of(context)?.Current;
+        response.Namespaces.Add(page.Items.Where(n => caller is null || caller.CanRead(n.Name)).Select(n => n.ToProto()));
         return response;
     }
 }

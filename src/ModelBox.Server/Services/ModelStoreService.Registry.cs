@@ -65,7 +65,7 @@ public sealed partial class ModelStoreService
 
     public override async Task<ListDatasetsResponse> ListDatasets(ListDatasetsRequest request, ServerCallContext context)
     {
-        var page = await datasets.ListDatasetsAsync(request.Namespace, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+        var page = await datasets.ListDatasetsAsync(request.Namespace, request.Recursive, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
         var response = new ListDatasetsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
         response.Datasets.Add(page.Items.Select(d => d.ToProto()));
         return response;
@@ -104,7 +104,8 @@ public sealed partial class ModelStoreService
     public override async Task<SearchExperimentsResponse> SearchExperiments(SearchRequest request, ServerCallContext context)
     {
         var page = await search.SearchExperimentsAsync(
-            request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+            request.Namespace, request.Recursive, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken),
+            Readable(context), context.CancellationToken);
         var response = new SearchExperimentsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
         response.Experiments.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(e => e.ToProto()));
         return response;
@@ -113,7 +114,8 @@ public sealed partial class ModelStoreService
     public override async Task<SearchModelsResponse> SearchModels(SearchRequest request, ServerCallContext context)
     {
         var page = await search.SearchModelsAsync(
-            request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+            request.Namespace, request.Recursive, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken),
+            Readable(context), context.CancellationToken);
         var response = new SearchModelsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
         response.Models.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(m => m.ToProto()));
         return response;
@@ -122,7 +124,8 @@ public sealed partial class ModelStoreService
     public override async Task<SearchModelVersionsResponse> SearchModelVersions(SearchRequest request, ServerCallContext context)
     {
         var page = await search.SearchModelVersionsAsync(
-            request.Namespace, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken), context.CancellationToken);
+            request.Namespace, request.Recursive, request.Filter, request.OrderBy, PageRequest.From(request.PageSize, request.PageToken),
+            Readable(context), context.CancellationToken);
         var response = new SearchModelVersionsResponse { NextPageToken = page.NextPageToken ?? string.Empty };
         response.ModelVersions.Add((await details.OfAsync(page.Items, context.CancellationToken)).Select(v => v.ToProto()));
         return response;

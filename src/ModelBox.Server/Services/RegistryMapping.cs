@@ -12,9 +12,14 @@ internal static class RegistryMapping
     /// <summary>The gRPC metadata header that names the caller for audit events when the request's actor field is empty.</summary>
     public const string ActorHeader = "x-modelbox-actor";
 
-    /// <summary>The caller: the request's actor field, else the x-modelbox-actor header, else null (anonymous).</summary>
+    /// <summary>
+    /// The caller: with auth enforced the authenticated principal (what the request or the x-modelbox-actor header claim is
+    /// ignored); otherwise the request's actor field, else the header, else null (anonymous).
+    /// </summary>
     public static string? Actor(string requestActor, ServerCallContext context) =>
-        !string.IsNullOrWhiteSpace(requestActor) ? requestActor : context.RequestHeaders.GetValue(ActorHeader);
+        Security.CallerSession.Of(context) is { } session ? session.Current.PrincipalId
+        : !string.IsNullOrWhiteSpace(requestActor) ? requestActor
+        : context.RequestHeaders.GetValue(ActorHeader);
 
     public static Proto.SetLabelsResponse ToSetLabelsResponse(this LabelWriteResult result)
     {

@@ -30,7 +30,7 @@ internal static class ChangeEventsEndpoint
         try
         {
             since = ResumeAfter(context.Request) ?? (ulong)await changes.LastSequenceAsync(cancellationToken);
-            stream = changes.WatchAsync(@namespace, since, cancellationToken);
+            stream = changes.WatchAsync(@namespace, recursive: false, since, cancellationToken);
         }
         catch (ModelBoxException e)
         {

@@ -25,7 +25,11 @@ public static class WebUiEndpoints
 
     public static IServiceCollection AddWebUi(this IServiceCollection services) => services.AddSingleton<WebUiAssets>();
 
-    public static IEndpointRouteBuilder MapWebUi(this IEndpointRouteBuilder routes)
+    /// <summary>
+    /// Maps the UI. With auth enforced, the change-event stream and the raw download (which call the domain directly,
+    /// outside the gRPC access interceptor) answer 403 until they check access themselves; the REST API stays available.
+    /// </summary>
+    public static IEndpointRouteBuilder MapWebUi(this IEndpointRouteBuilder routes, bool authEnforced = false)
     {
         ArgumentNullException.ThrowIfNull(routes);
         string[] read = ["GET", "HEAD"];
@@ -38,9 +42,26 @@ public static class WebUiEndpoints
 
         routes.MapMethods(AssetPrefix + "/{**path}", read, context =>
             ServeAsync(context, context.GetRouteValue("path") as string ?? string.Empty));
-        routes.MapGet("/api/v1/namespaces/{namespace}/change-events", ChangeEventsEndpoint.StreamAsync);
-        routes.MapGet("/api/v1/artifacts/{id}/download", ArtifactDownloadEndpoint.DownloadAsync);
+        if (authEnforced)
+        {
+            routes.MapGet("/api/v1/namespaces/{namespace}/change-events", NotUnderAuthAsync);
+            routes.MapGet("/api/v1/artifacts/{id}/download", NotUnderAuthAsync);
+        }
+        else
+        {
+            routes.MapGet("/api/v1/namespaces/{namespace}/change-events", ChangeEventsEndpoint.StreamAsync);
+            routes.MapGet("/api/v1/artifacts/{id}/download", ArtifactDownloadEndpoint.DownloadAsync);
+        }
+
         return routes;
+    }
+
+    private static Task NotUnderAuthAsync(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(
+            "this endpoint of the web UI is not available while auth is enforced; use the gRPC or REST API with a token", context.RequestAborted);
     }
 
     private static Task ServePageAsync(HttpContext context) => ServeAsync(context, "index.html");

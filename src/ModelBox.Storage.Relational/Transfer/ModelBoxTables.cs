@@ -39,6 +39,10 @@ public static class ModelBoxTables
         new("dataset_versions", ["id"]),
         new("lineage_edges", ["subject_id", "relation", "target_id", "role"]),
         new("mlflow_experiments", ["number"]),
+        new("principals", ["id"]),
+        new("group_members", ["group_id", "member_id"]),
+        new("api_tokens", ["prefix"]),
+        new("access_grants", ["principal_id", "namespace"]),
     ];
 
     /// <summary>The table copy-data keeps its progress in, in the target, while a copy runs (dropped when it finishes).</summary>
@@ -46,12 +50,13 @@ public static class ModelBoxTables
 
     /// <summary>
     /// Tables that hold no data of their own: FluentMigrator's version table (the target's own migrations write it), the
-    /// change counter (set from the copied change log), the blob reference locks (rows taken on demand), copy-data's
+    /// change counter (set from the copied change log), the access version (a cache-invalidation counter the target's own
+    /// migration starts), the blob reference locks (rows taken on demand), copy-data's
     /// progress, and SQLite's internal tables.
     /// </summary>
     private static readonly HashSet<string> NotData = new(StringComparer.OrdinalIgnoreCase)
     {
-        "VersionInfo", "change_counter", "blob_locks", CopyProgressTable, "sqlite_sequence", "sqlite_stat1", "sqlite_stat4",
+        "VersionInfo", "change_counter", "access_version", "blob_locks", CopyProgressTable, "sqlite_sequence", "sqlite_stat1", "sqlite_stat4",
     };
 
     /// <summary>The data table named <paramref name="name"/>.</summary>

@@ -26,6 +26,10 @@ public static class ClientCommand
         command.Add(RegistryCommands.DatasetsCommand(global));
         command.Add(RegistryCommands.LineageCommand(global));
         command.Add(RegistryCommands.SearchCommand(global));
+        command.Add(AccessCommands.WhoAmI(global));
+        command.Add(AccessCommands.Principals(global));
+        command.Add(AccessCommands.Tokens(global));
+        command.Add(AccessCommands.Grants(global));
         // The original CLI listed models with `modelbox client list`; keep that spelling working.
         command.Add(ModelCommands.ListCommand(global));
         return command;

@@ -51,7 +51,11 @@ internal sealed class ClientGlobalOptions
                 // The audit trail names who ran the command: MODELBOX_ACTOR, else the OS user.
                 client = new ModelBoxClient(
                     settings.ServerAddress,
-                    new ModelBoxClientOptions { Actor = Environment.GetEnvironmentVariable("MODELBOX_ACTOR") ?? Environment.UserName });
+                    new ModelBoxClientOptions
+                    {
+                        Actor = Environment.GetEnvironmentVariable("MODELBOX_ACTOR") ?? Environment.UserName,
+                        Token = settings.Token,
+                    });
             }
             catch (ArgumentException exception)
             {
@@ -86,6 +90,13 @@ internal sealed class ClientGlobalOptions
         catch (CliOperationException exception)
         {
             return Fail(exception.Message, ExitCodes.Failure);
+        }
+        catch (ModelBoxUnauthenticatedException exception)
+        {
+            return Fail(
+                $"{exception.Message}; supply an API token in {ClientSettings.TokenVariable} or as `token = \"mbx_...\"` in the client config "
+                + "(an admin creates one with `modelbox client tokens create`, or `modelbox server bootstrap-admin` on the server)",
+                ExitCodes.Failure);
         }
         catch (ModelBoxException exception)
         {

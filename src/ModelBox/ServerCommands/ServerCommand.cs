@@ -22,6 +22,7 @@ public static class ServerCommand
         server.Subcommands.Add(BackupCommands.CreateBackup());
         server.Subcommands.Add(BackupCommands.CreateRestore());
         server.Subcommands.Add(CopyDataCommand.Create());
+        server.Subcommands.Add(CreateBootstrapAdmin());
         var reference = new Command("config-reference", "Print the configuration reference as a Markdown table (docs/operations.md embeds it)");
         reference.SetAction(_ => Console.Write(ServerConfigLoader.ReferenceMarkdown()));
         server.Subcommands.Add(reference);
@@ -171,6 +172,61 @@ public static class ServerCommand
         _ when config is not null => StartupFailure(exception, config),
         _ => null,
     };
+
+    private static Command CreateBootstrapAdmin()
+    {
+        var configPath = new Option<string?>("--config-path") { Description = "TOML configuration file naming the metadata store" };
+        var name = new Option<string?>("--name") { Description = "The admin user's name [default: admin]" };
+        var force = new Option<bool>("--force") { Description = "Create the admin and a token even when an admin exists (a lost token)" };
+        var bootstrap = new Command(
+            "bootstrap-admin", "Create the first admin user and an API token for it, print the token once (to stdout), and exit") { configPath, name, force };
+        bootstrap.SetAction(async (parseResult, cancellationToken) =>
+        {
+            ServerConfig config;
+            try
+            {
+                config = ServerConfigLoader.Load(parseResult.GetValue(configPath));
+            }
+            catch (ConfigurationException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                return 1;
+            }
+
+            try
+            {
+                await using var host = ServerStorage.CreateServer(config, logging => logging
+                    .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+                    .AddFilter("Microsoft", LogLevel.Warning)
+                    .AddFilter("Grpc", LogLevel.Warning));
+                await host.MigrateAsync(cancellationToken);
+                var directory = host.Services.GetRequiredService<ModelBox.Domain.Access.AccessDirectory>();
+                var created = await directory.BootstrapAdminAsync(parseResult.GetValue(name), parseResult.GetValue(force), cancellationToken);
+                if (created is not { } admin)
+                {
+                    await Console.Error.WriteLineAsync("error: an admin exists already; an admin creates more tokens with `modelbox client tokens create` (or use --force)");
+                    return 1;
+                }
+
+                Console.WriteLine(admin.Token);
+                await Console.Error.WriteLineAsync(
+                    $"created token {admin.Listing.Prefix} for {admin.Listing.PrincipalId}; it is shown once: set it as MODELBOX_TOKEN"
+                    + (config.AuthEnforced ? string.Empty : "; [auth] mode is \"none\": set it to \"enforced\" for tokens to matter"));
+                return 0;
+            }
+            catch (ModelBoxException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                return 1;
+            }
+            catch (Exception ex) when (StartupFailure(ex, config) is { } message)
+            {
+                await Console.Error.WriteLineAsync($"error: {message}");
+                return 1;
+            }
+        });
+        return bootstrap;
+    }
 
     /// <summary>The one-line message for a failure an operator can act on; null lets anything else crash loudly.</summary>
     private static string? StartupFailure(Exception exception, ServerConfig config) => exception switch

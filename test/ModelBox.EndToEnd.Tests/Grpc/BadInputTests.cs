@@ -31,7 +31,7 @@ public sealed class BadInputTests : IDisposable
         ["CreateExperiment name with NUL"] = new(StatusCode.InvalidArgument, "name", c => c.CreateExperimentAsync(new CreateExperimentRequest { Name = "a\0b" }).ResponseAsync),
         ["CreateExperiment description over 64 KiB"] = new(StatusCode.InvalidArgument, "description", c => c.CreateExperimentAsync(new CreateExperimentRequest { Name = "x", Description = LongDescription }).ResponseAsync),
         ["CreateExperiment owner of 257 characters"] = new(StatusCode.InvalidArgument, "owner", c => c.CreateExperimentAsync(new CreateExperimentRequest { Name = "x", Owner = LongName }).ResponseAsync),
-        ["CreateExperiment namespace with a slash"] = new(StatusCode.InvalidArgument, "namespace", c => c.CreateExperimentAsync(new CreateExperimentRequest { Name = "x", Namespace = "a/b" }).ResponseAsync),
+        ["CreateExperiment namespace with an empty path segment"] = new(StatusCode.InvalidArgument, "namespace", c => c.CreateExperimentAsync(new CreateExperimentRequest { Name = "x", Namespace = "a//b" }).ResponseAsync),
         ["CreateExperiment unknown framework"] = new(StatusCode.InvalidArgument, "framework", c => c.CreateExperimentAsync(new CreateExperimentRequest { Name = "x", Framework = (MLFramework)99 }).ResponseAsync),
         ["CreateExperiment NaN metadata"] = new(StatusCode.InvalidArgument, "metadata['loss']", c => c.CreateExperimentAsync(WithMetadata(new CreateExperimentRequest { Name = "x" }, "loss", Value.ForNumber(double.NaN))).ResponseAsync),
         ["GetExperiment without id"] = new(StatusCode.InvalidArgument, "id", c => c.GetExperimentAsync(new GetExperimentRequest()).ResponseAsync),

@@ -19,6 +19,9 @@ public sealed class ModelBoxServerFixture : IAsyncLifetime
     /// <summary>Changes the settings; for a server of its own that a test starts and disposes itself.</summary>
     public Func<ServerConfig, ServerConfig> Configure { get; init; } = config => config;
 
+    /// <summary>More logging set-up (a test that reads every log line adds a provider and lowers the level).</summary>
+    public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+
     public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "modelbox-e2e-" + Guid.NewGuid().ToString("N"));
 
     /// <summary>The server's URL, e.g. <c>http://127.0.0.1:41234</c>.</summary>
@@ -58,6 +61,7 @@ public sealed class ModelBoxServerFixture : IAsyncLifetime
         {
             logging.SetMinimumLevel(LogLevel.Warning);
             logging.AddProvider(_errors);
+            ConfigureLogging?.Invoke(logging);
         });
         await _server.StartAsync();
         Address = _server.GrpcAddress;

@@ -51,3 +51,8 @@ public sealed class MySqlTableTransferTests : TableTransferSpecification
 {
     private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
 }
+
+public sealed class MySqlAccessStoreTests : AccessStoreSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new MySqlBackendFactory();
+}

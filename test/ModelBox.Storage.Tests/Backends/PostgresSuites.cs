@@ -51,3 +51,8 @@ public sealed class PostgresTableTransferTests : TableTransferSpecification
 {
     private protected override RelationalBackendFactory CreateFactory() => new PostgresBackendFactory();
 }
+
+public sealed class PostgresAccessStoreTests : AccessStoreSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new PostgresBackendFactory();
+}

@@ -290,3 +290,8 @@ public sealed class SqliteTableTransferTests : TableTransferSpecification
 {
     private protected override RelationalBackendFactory CreateFactory() => new SqliteBackendFactory();
 }
+
+public sealed class SqliteAccessStoreTests : AccessStoreSpecification
+{
+    private protected override RelationalBackendFactory CreateFactory() => new SqliteBackendFactory();
+}
