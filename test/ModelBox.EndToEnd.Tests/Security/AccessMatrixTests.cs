@@ -258,6 +258,8 @@ public sealed class AccessMatrixTests(AuthServerFixture fixture)
         Row(s, "LogMetricsStream", Need.Editor, new LogMetricsBatchRequest { Series = { new MetricSeriesPoints { ParentId = ids.Experiment, Key = "acc", Values = { new MetricsValue { Step = 2, FVal = 1 } } } } });
         Row(s, "GetMetricSeries", Need.Viewer, new GetMetricSeriesRequest { ParentId = ids.Experiment, Key = "loss" });
         Row(s, "ExportMetricPoints", Need.Viewer, new ExportMetricPointsRequest { ParentId = ids.Experiment, Key = "loss" });
+        Row(s, "GetMetricSeriesBatch", Need.Viewer, new GetMetricSeriesBatchRequest { Series = { new MetricSeriesRef { ParentId = ids.Experiment, Key = "loss" } } });
+        Row(s, "GetMetricSummaries", Need.Viewer, new GetMetricSummariesRequest { ParentIds = { ids.Experiment } });
         Row(s, "DeleteMetadata", Need.Editor, new DeleteMetadataRequest { ParentId = ids.Experiment, Keys = { "k" } });
         Row(s, "SetLabels", Need.Owner, new SetLabelsRequest { ObjectId = ids.Model, Labels = { ["env"] = "prod" } });
         Row(s, "RemoveLabels", Need.Owner, new RemoveLabelsRequest { ObjectId = ids.Model, Keys = { "env" } });
