@@ -33,6 +33,9 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 10, EventName = "ArtifactSweepFailed", Level = LogLevel.Warning, Message = "Sweeping the artifact store failed; the next sweep retries")]
     public static partial void ArtifactSweepFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 11, EventName = "HealthCheckFailed", Level = LogLevel.Error, Message = "Health check: the metadata store is unreachable; probes answer NOT_SERVING")]
+    public static partial void HealthCheckFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 20, EventName = "StoreUnavailable", Level = LogLevel.Warning, Message = "{Method}: the metadata store is unavailable ({Reason})")]
     public static partial void StoreUnavailable(ILogger logger, string method, string reason);
 }

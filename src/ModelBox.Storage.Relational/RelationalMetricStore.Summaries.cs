@@ -446,20 +446,14 @@ public sealed partial class RelationalMetricStore
         return _database.ReadAsync(
             async session =>
             {
-                if (await FindSeriesAsync(session, parentId, key, cancellationToken).ConfigureAwait(false) is not { } seriesId)
-                {
-                    return false;
-                }
-
-                var first = await EdgeStepAsync(session, seriesId, fromStep, toStep, "ASC", cancellationToken).ConfigureAwait(false);
-                var last = await EdgeStepAsync(session, seriesId, fromStep, toStep, "DESC", cancellationToken).ConfigureAwait(false);
-                if (first is null || last is null)
+                if (await FindRangeAsync(session, parentId, key, fromStep, toStep, cancellationToken).ConfigureAwait(false)
+                    is not (var seriesId, var first, var last))
                 {
                     return false;
                 }
 
                 if (scanner.Buckets > 0
-                    && Plan(fromStep, toStep, first.Value, last.Value, scanner.Buckets) is { } plan
+                    && Plan(fromStep, toStep, first, last, scanner.Buckets) is { } plan
                     && (_backlogEmpty || !(await BacklogOfAsync(session, [seriesId], cancellationToken).ConfigureAwait(false)).Contains(seriesId)))
                 {
                     var units = new List<(List<MetricPoint>? Points, List<MetricSummary>? Summaries)>(plan.Count);
@@ -490,7 +484,7 @@ public sealed partial class RelationalMetricStore
                     // Tensors have no content in a summary, and a small range comes back whole: both need the points.
                     if (numeric && total > scanner.KeepsEveryPointUpTo)
                     {
-                        scanner.Begin(first.Value, last.Value);
+                        scanner.Begin(first, last);
                         foreach (var (points, summaries) in units)
                         {
                             foreach (var point in points ?? [])
@@ -508,7 +502,7 @@ public sealed partial class RelationalMetricStore
                     }
                 }
 
-                scanner.Begin(first.Value, last.Value);
+                scanner.Begin(first, last);
                 await ReadPointsAsync(session, seriesId, fromStep, toStep, point => scanner.Add(point), cancellationToken).ConfigureAwait(false);
                 return true;
             },

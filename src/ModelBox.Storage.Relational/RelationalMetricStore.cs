@@ -331,19 +331,13 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
         return _database.ReadAsync(
             async session =>
             {
-                if (await FindSeriesAsync(session, parentId, key, cancellationToken).ConfigureAwait(false) is not { } seriesId)
+                if (await FindRangeAsync(session, parentId, key, fromStep, toStep, cancellationToken).ConfigureAwait(false)
+                    is not (var seriesId, var first, var last))
                 {
                     return false;
                 }
 
-                var first = await EdgeStepAsync(session, seriesId, fromStep, toStep, "ASC", cancellationToken).ConfigureAwait(false);
-                var last = await EdgeStepAsync(session, seriesId, fromStep, toStep, "DESC", cancellationToken).ConfigureAwait(false);
-                if (first is null || last is null)
-                {
-                    return false;
-                }
-
-                scanner.Begin(first.Value, last.Value);
+                scanner.Begin(first, last);
                 await ReadPointsAsync(session, seriesId, fromStep, toStep, point => scanner.Add(point), cancellationToken).ConfigureAwait(false);
                 return true;
             },
@@ -443,6 +437,23 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
         {
             add(ReadPoint(reader, 0));
         }
+    }
+
+    /// <summary>
+    /// The series of <paramref name="parentId"/>/<paramref name="key"/> with the first and last step it holds in
+    /// [<paramref name="fromStep"/>, <paramref name="toStep"/>]; null when there is no such series or no point in the range.
+    /// </summary>
+    private static async Task<(long SeriesId, long First, long Last)?> FindRangeAsync(
+        DbSession session, string parentId, string key, long fromStep, long toStep, CancellationToken cancellationToken)
+    {
+        if (await FindSeriesAsync(session, parentId, key, cancellationToken).ConfigureAwait(false) is not { } seriesId)
+        {
+            return null;
+        }
+
+        var first = await EdgeStepAsync(session, seriesId, fromStep, toStep, "ASC", cancellationToken).ConfigureAwait(false);
+        var last = await EdgeStepAsync(session, seriesId, fromStep, toStep, "DESC", cancellationToken).ConfigureAwait(false);
+        return first is { } f && last is { } l ? (seriesId, f, l) : null;
     }
 
     private static Task<long?> EdgeStepAsync(

@@ -84,6 +84,10 @@ public sealed class ModelBoxServer : IAsyncDisposable
             configureLogging(builder.Logging);
         }
 
+        // The health-check service logs every unhealthy result as an error, including the NOT_SERVING a probe gets on
+        // purpose while the server drains; MetadataStoreHealthCheck logs the failures that need an operator instead.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.None);
+
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.ShutdownTimeoutSeconds));
         ListenOptions? grpc = null, http = null, prometheus = null;
         builder.WebHost.ConfigureKestrel(kestrel =>

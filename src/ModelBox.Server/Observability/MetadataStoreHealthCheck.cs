@@ -3,8 +3,11 @@ using ModelBox.Domain.Storage;
 
 namespace ModelBox.Server.Observability;
 
-/// <summary>Healthy while the metadata store answers a round trip and the server is not shutting down.</summary>
-public sealed class MetadataStoreHealthCheck(IMetadataStore store, IHostApplicationLifetime lifetime) : IHealthCheck
+/// <summary>
+/// Healthy while the metadata store answers a round trip and the server is not shutting down. A probe during shutdown
+/// is unhealthy (NOT_SERVING, so that load balancers drain the server) without a log line; an unreachable store is logged.
+/// </summary>
+public sealed class MetadataStoreHealthCheck(IMetadataStore store, IHostApplicationLifetime lifetime, ILogger<MetadataStoreHealthCheck> logger) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -22,6 +25,7 @@ public sealed class MetadataStoreHealthCheck(IMetadataStore store, IHostApplicat
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            ServerLog.HealthCheckFailed(logger, ex);
             return HealthCheckResult.Unhealthy("the metadata store is unreachable", ex);
         }
     }

@@ -99,46 +99,27 @@ public static class ServerCommand
 
     private static Command CreateMigrate()
     {
-        var configPath = new Option<string?>("--config-path")
-        {
-            Description = "TOML configuration file naming the metadata store; without one, the embedded SQLite database under ./modelbox-data",
-        };
+        var configPath = ConfigPathOption("the metadata store to migrate");
         var migrate = new Command("migrate", "Apply pending schema migrations to the metadata store, print its schema version, and exit") { configPath };
-        migrate.SetAction(async (parseResult, cancellationToken) =>
+        migrate.SetAction(async (parseResult, cancellationToken) => await RunMaintenanceAsync(parseResult.GetValue(configPath), async config =>
         {
-            ServerConfig config;
-            try
-            {
-                config = ServerConfigLoader.Load(parseResult.GetValue(configPath));
-            }
-            catch (ConfigurationException ex)
-            {
-                await Console.Error.WriteLineAsync($"error: {ex.Message}");
-                return 1;
-            }
-
-            try
-            {
-                // Log lines (the migrations applied) go to stderr; stdout carries only the result.
-                await using var host = ServerStorage.CreateServer(config, logging => logging
-                    .AddSimpleConsole(o => o.SingleLine = true)
-                    .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-                    .AddFilter("Microsoft", LogLevel.Warning)
-                    .AddFilter("Grpc", LogLevel.Warning));
-                var (before, after) = await host.MigrateAsync(cancellationToken);
-                Console.WriteLine(before.CurrentVersion == after.CurrentVersion
-                    ? $"{config.MetadataStorage} at {config.MetadataLocation}: schema version {after.CurrentVersion}, up to date"
-                    : $"{config.MetadataStorage} at {config.MetadataLocation}: migrated from schema version {before.CurrentVersion} to {after.CurrentVersion}");
-                return 0;
-            }
-            catch (Exception ex) when (StartupFailure(ex, config) is { } message)
-            {
-                await Console.Error.WriteLineAsync($"error: {message}");
-                return 1;
-            }
-        });
+            // Log lines (the migrations applied) go to stderr; stdout carries only the result.
+            await using var host = CreateMaintenanceServer(config);
+            var (before, after) = await host.MigrateAsync(cancellationToken);
+            Console.WriteLine(before.CurrentVersion == after.CurrentVersion
+                ? $"{config.MetadataStorage} at {config.MetadataLocation}: schema version {after.CurrentVersion}, up to date"
+                : $"{config.MetadataStorage} at {config.MetadataLocation}: migrated from schema version {before.CurrentVersion} to {after.CurrentVersion}");
+            return 0;
+        }));
         return migrate;
     }
+
+    /// <summary>A server composed for a one-shot maintenance command: not started, its log lines on stderr only.</summary>
+    private static ModelBoxServer CreateMaintenanceServer(ServerConfig config) => ServerStorage.CreateServer(config, logging => logging
+        .AddSimpleConsole(o => o.SingleLine = true)
+        .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+        .AddFilter("Microsoft", LogLevel.Warning)
+        .AddFilter("Grpc", LogLevel.Warning));
 
     /// <summary>The --config-path option of a maintenance command.</summary>
     internal static Option<string?> ConfigPathOption(string what) => new("--config-path")
@@ -169,62 +150,36 @@ public static class ServerCommand
     {
         ConfigurationException or Storage.Relational.Transfer.UnknownTableException or InvalidDataException => exception.Message,
         Microsoft.Extensions.Options.OptionsValidationException => exception.Message,
-        _ when config is not null => StartupFailure(exception, config),
+        _ when config is not null && StartupFailure(exception, config) is { } message => message,
+        ModelBoxException => exception.Message,
         _ => null,
     };
 
     private static Command CreateBootstrapAdmin()
     {
-        var configPath = new Option<string?>("--config-path") { Description = "TOML configuration file naming the metadata store" };
+        var configPath = ConfigPathOption("the deployment whose first admin to create");
         var name = new Option<string?>("--name") { Description = "The admin user's name [default: admin]" };
         var force = new Option<bool>("--force") { Description = "Create the admin and a token even when an admin exists (a lost token)" };
         var bootstrap = new Command(
             "bootstrap-admin", "Create the first admin user and an API token for it, print the token once (to stdout), and exit") { configPath, name, force };
-        bootstrap.SetAction(async (parseResult, cancellationToken) =>
+        bootstrap.SetAction(async (parseResult, cancellationToken) => await RunMaintenanceAsync(parseResult.GetValue(configPath), async config =>
         {
-            ServerConfig config;
-            try
+            await using var host = CreateMaintenanceServer(config);
+            await host.MigrateAsync(cancellationToken);
+            var directory = host.Services.GetRequiredService<ModelBox.Domain.Access.AccessDirectory>();
+            var created = await directory.BootstrapAdminAsync(parseResult.GetValue(name), parseResult.GetValue(force), cancellationToken);
+            if (created is not { } admin)
             {
-                config = ServerConfigLoader.Load(parseResult.GetValue(configPath));
-            }
-            catch (ConfigurationException ex)
-            {
-                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                await Console.Error.WriteLineAsync("error: an admin exists already; an admin creates more tokens with `modelbox client tokens create` (or use --force)");
                 return 1;
             }
 
-            try
-            {
-                await using var host = ServerStorage.CreateServer(config, logging => logging
-                    .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-                    .AddFilter("Microsoft", LogLevel.Warning)
-                    .AddFilter("Grpc", LogLevel.Warning));
-                await host.MigrateAsync(cancellationToken);
-                var directory = host.Services.GetRequiredService<ModelBox.Domain.Access.AccessDirectory>();
-                var created = await directory.BootstrapAdminAsync(parseResult.GetValue(name), parseResult.GetValue(force), cancellationToken);
-                if (created is not { } admin)
-                {
-                    await Console.Error.WriteLineAsync("error: an admin exists already; an admin creates more tokens with `modelbox client tokens create` (or use --force)");
-                    return 1;
-                }
-
-                Console.WriteLine(admin.Token);
-                await Console.Error.WriteLineAsync(
-                    $"created token {admin.Listing.Prefix} for {admin.Listing.PrincipalId}; it is shown once: set it as MODELBOX_TOKEN"
-                    + (config.AuthEnforced ? string.Empty : "; [auth] mode is \"none\": set it to \"enforced\" for tokens to matter"));
-                return 0;
-            }
-            catch (ModelBoxException ex)
-            {
-                await Console.Error.WriteLineAsync($"error: {ex.Message}");
-                return 1;
-            }
-            catch (Exception ex) when (StartupFailure(ex, config) is { } message)
-            {
-                await Console.Error.WriteLineAsync($"error: {message}");
-                return 1;
-            }
-        });
+            Console.WriteLine(admin.Token);
+            await Console.Error.WriteLineAsync(
+                $"created token {admin.Listing.Prefix} for {admin.Listing.PrincipalId}; it is shown once: set it as MODELBOX_TOKEN"
+                + (config.AuthEnforced ? string.Empty : "; [auth] mode is \"none\": set it to \"enforced\" for tokens to matter"));
+            return 0;
+        }));
         return bootstrap;
     }
 

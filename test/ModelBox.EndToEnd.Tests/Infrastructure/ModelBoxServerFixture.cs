@@ -109,11 +109,7 @@ public sealed class ModelBoxServerFixture : IAsyncLifetime
 
             public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
             {
-                // A health probe that arrives while the server stops is answered NOT_SERVING on purpose (so that load
-                // balancers drain it); the health-check service logs any unhealthy result as an error.
-                if (logLevel >= LogLevel.Error
-                    && !(category.StartsWith("Microsoft.Extensions.Diagnostics.HealthChecks", StringComparison.Ordinal)
-                        && formatter(state, exception).Contains("the server is shutting down", StringComparison.Ordinal)))
+                if (logLevel >= LogLevel.Error)
                 {
                     errors.Enqueue($"{category}: {formatter(state, exception)} {exception}");
                 }

@@ -3,6 +3,9 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using Grpc.Reflection.V1Alpha;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using ModelBox.EndToEnd.Tests.Infrastructure;
 using ModelBox.Protocol;
 
@@ -54,6 +57,29 @@ public sealed class OperationsTests(ModelBoxServerFixture server) : IDisposable
         {
             var response = await health.CheckAsync(new HealthCheckRequest { Service = service });
             Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
+        }
+    }
+
+    [Fact]
+    public async Task A_health_probe_while_the_server_drains_is_not_serving_and_logs_no_error()
+    {
+        var own = new ModelBoxServerFixture();
+        await own.InitializeAsync();
+        try
+        {
+            var checks = own.Server.Services.GetRequiredService<HealthCheckService>();
+            Assert.Equal(HealthStatus.Healthy, (await checks.CheckHealthAsync()).Status);
+
+            own.Server.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+            var draining = await checks.CheckHealthAsync(check => check.Name == "metadata_store");
+
+            Assert.Equal(HealthStatus.Unhealthy, draining.Status);
+            Assert.Equal("the server is shutting down", draining.Entries["metadata_store"].Description);
+            Assert.Empty(own.LoggedErrors);
+        }
+        finally
+        {
+            await own.DisposeAsync();
         }
     }
 

@@ -69,6 +69,40 @@ public abstract class SchemaMigrationTests : IAsyncLifetime
         Assert.Contains($"schema version {FutureVersion}", migrate.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Bootstrap_admin_prints_one_working_token_refuses_a_second_admin_and_gives_another_with_force()
+    {
+        var first = await ModelBoxExecutable.RunAsync(["server", "bootstrap-admin", "--name", "ops"], Storage, Root);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        var token = first.Stdout.Trim();
+        Assert.False(string.IsNullOrEmpty(token) || token.Contains('\n', StringComparison.Ordinal), first.Stdout);
+        Assert.Contains("it is shown once", first.Stderr, StringComparison.Ordinal);
+
+        var second = await ModelBoxExecutable.RunAsync(["server", "bootstrap-admin", "--name", "ops"], Storage, Root);
+        Assert.Equal(1, second.ExitCode);
+        Assert.StartsWith("error: an admin exists already", second.Stderr, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, second.Stdout.Trim());
+
+        var forced = await ModelBoxExecutable.RunAsync(["server", "bootstrap-admin", "--name", "ops", "--force"], Storage, Root);
+        Assert.True(forced.ExitCode == 0, forced.Stderr);
+        Assert.NotEqual(token, forced.Stdout.Trim());
+
+        var missingConfig = await ModelBoxExecutable.RunAsync(
+            ["server", "bootstrap-admin", "--config-path", Path.Combine(Root, "absent.toml")], Storage, Root);
+        Assert.Equal(1, missingConfig.ExitCode);
+        Assert.StartsWith("error: ", missingConfig.Stderr, StringComparison.Ordinal);
+        Assert.Contains("absent.toml", missingConfig.Stderr, StringComparison.Ordinal);
+
+        // The printed token is the admin's on a server that enforces access control.
+        await using var server = await ModelBoxProcess.StartAsync(new Dictionary<string, string>(Storage) { ["MODELBOX_AUTH_MODE"] = "enforced" }, Root);
+        var whoami = await ModelBoxExecutable.RunAsync(
+            ["client", "whoami"],
+            new Dictionary<string, string> { ["MODELBOX_SERVER_ADDR"] = server.Address, ["MODELBOX_TOKEN"] = token },
+            Root);
+        Assert.True(whoami.ExitCode == 0, whoami.Stderr);
+        Assert.Contains("ops", whoami.Stdout, StringComparison.Ordinal);
+    }
+
     private static Dictionary<string, string> WithFreeListeners(IReadOnlyDictionary<string, string> environment) => new(environment)
     {
         ["MODELBOX_LISTEN_ADDR"] = $"127.0.0.1:{ModelBoxExecutable.FreePort()}",
