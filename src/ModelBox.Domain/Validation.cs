@@ -199,29 +199,40 @@ public static class Validation
 
     private static void MetadataDepth(string json, InputName field, string key)
     {
-        // Only the nesting is checked here; the reader stops one level past the limit, before any deeper recursion.
+        if (NestsDeeperThan(json, MaxMetadataDepth - 1))
+        {
+            throw DepthError(field, key);
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="json"/> opens an array or object below <paramref name="maxDepth"/> levels of arrays and
+    /// objects (a top-level object is at depth 0). Only the nesting is looked at: the reader stops one level past the
+    /// limit, before any deeper recursion; text that is not JSON counts as within.
+    /// </summary>
+    public static bool NestsDeeperThan(string json, int maxDepth)
+    {
+        ArgumentNullException.ThrowIfNull(json);
         var reader = new System.Text.Json.Utf8JsonReader(
             System.Text.Encoding.UTF8.GetBytes(json),
-            new System.Text.Json.JsonReaderOptions { MaxDepth = MaxMetadataDepth + 1, AllowTrailingCommas = false });
+            new System.Text.Json.JsonReaderOptions { MaxDepth = maxDepth + 2, AllowTrailingCommas = false });
         try
         {
             while (reader.Read())
             {
                 if (reader.TokenType is System.Text.Json.JsonTokenType.StartObject or System.Text.Json.JsonTokenType.StartArray
-                    && reader.CurrentDepth >= MaxMetadataDepth)
+                    && reader.CurrentDepth > maxDepth)
                 {
-                    throw DepthError(field, key);
+                    return true;
                 }
             }
         }
-        catch (System.Text.Json.JsonException) when (reader.CurrentDepth >= MaxMetadataDepth)
-        {
-            throw DepthError(field, key);
-        }
         catch (System.Text.Json.JsonException)
         {
-            // Not JSON: the mapping that produced it decides; the depth is what is checked here.
+            return reader.CurrentDepth > maxDepth;
         }
+
+        return false;
     }
 
     private static ModelBoxException DepthError(InputName field, string key) =>

@@ -28,6 +28,24 @@ internal static class ChangeMapping
         ObjectKind = change.ObjectKind,
         ObjectId = change.ObjectId,
         ChangedAt = change.ChangedAt.ToTimestamp(),
-        Payload = Value.Parser.ParseJson(change.StateJson),
+        Payload = Payload(change),
     };
+
+    /// <summary>
+    /// Past this size a record's state is served as an <see cref="ValueMapping.Unreadable"/> marker: today's limits keep
+    /// every state well below it (2 MiB of metadata, 64 KiB of description), so only records written before them reach it.
+    /// </summary>
+    internal const int MaxServedStateBytes = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// The record's state, or a marker for a state written before today's limits held (metadata nested deeper than they
+    /// allow, or too large), so that such a record cannot break the stream or a client's parser: metadata values sit two
+    /// levels down in a state (<c>{"metadata": {"key": value}}</c>).
+    /// </summary>
+    private static Value Payload(ChangeRecord change) =>
+        System.Text.Encoding.UTF8.GetByteCount(change.StateJson) > MaxServedStateBytes
+            ? ValueMapping.Unreadable($"the state of change {change.Sequence} is larger than {MaxServedStateBytes} bytes")
+        : Domain.Validation.NestsDeeperThan(change.StateJson, Domain.Validation.MaxMetadataDepth + 1)
+            ? ValueMapping.Unreadable($"the state of change {change.Sequence} holds metadata nested deeper than {Domain.Validation.MaxMetadataDepth} levels")
+        : Value.Parser.ParseJson(change.StateJson);
 }

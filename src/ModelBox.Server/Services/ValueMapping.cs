@@ -25,16 +25,46 @@ internal static class ValueMapping
         return map;
     }
 
+    /// <summary>
+    /// Stored metadata as the wire carries it. Values written before today's limits held (nested deeper than
+    /// <see cref="Validation.MaxMetadataDepth"/> levels, or past <see cref="Validation.MaxMetadataBytesPerObject"/> bytes of
+    /// the object's metadata) are served as <see cref="Unreadable"/> markers, so that one such value cannot make its object,
+    /// its namespace's listings or a client's parser fail; every other value is served as it is.
+    /// </summary>
     public static Proto.Metadata ToProtoMetadata(this IReadOnlyDictionary<string, string> metadata)
     {
         var result = new Proto.Metadata();
+        long bytes = 0;
         foreach (var (key, json) in metadata)
         {
-            result.Metadata_[key] = Value.Parser.ParseJson(json);
+            // A value that does not fit in what is left of the object's budget is served as a marker and not counted.
+            var size = System.Text.Encoding.UTF8.GetByteCount(key) + System.Text.Encoding.UTF8.GetByteCount(json);
+            var fits = bytes + size <= Validation.MaxMetadataBytesPerObject;
+            bytes += fits ? size : 0;
+            result.Metadata_[key] =
+                !fits
+                    ? Unreadable($"metadata['{key}'] does not fit in the {Validation.MaxMetadataBytesPerObject} bytes of metadata an object may hold{StoredBefore}")
+                : Validation.NestsDeeperThan(json, Validation.MaxMetadataDepth - 1)
+                    ? Unreadable($"metadata['{key}'] nests arrays and objects deeper than {Validation.MaxMetadataDepth} levels{StoredBefore}")
+                : Value.Parser.ParseJson(json);
         }
 
         return result;
     }
+
+    private const string StoredBefore = "; it was stored before this limit held: delete the key or write it again within the limit";
+
+    /// <summary>The key of the object served in place of a stored value that cannot be served (see <see cref="Unreadable"/>).</summary>
+    public const string UnreadableKey = "modelbox_unreadable";
+
+    /// <summary>
+    /// What is served in place of a stored value over today's limits: <c>{"modelbox_unreadable": reason}</c>. The stored
+    /// value is kept.
+    /// </summary>
+    public static Value Unreadable(string reason) => Value.ForStruct(new Struct
+    {
+        Fields = { [UnreadableKey] = Value.ForString(reason) },
+    });
 
     /// <summary>A wire timestamp as Unix nanoseconds, exactly; INVALID_ARGUMENT naming the field when it is malformed or out of range.</summary>
     public static long ToUnixNanos(this Timestamp value, string field)

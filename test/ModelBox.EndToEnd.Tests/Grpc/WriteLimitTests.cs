@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 using ModelBox.Domain;
 using ModelBox.Domain.Search;
 using ModelBox.EndToEnd.Tests.Infrastructure;
@@ -68,6 +69,67 @@ public sealed class WriteLimitTests(ModelBoxServerFixture server) : IDisposable
         Assert.Equal(deepest, metadata.Metadata["deep"]);
         Assert.Equal([experiment, experiment], changes.Select(c => c.ObjectId));
         Assert.Contains(changes, c => c.Payload.ToString().Contains("\"deep\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Metadata_stored_before_the_limits_is_served_as_a_marker_for_that_value_only_and_the_namespace_stays_readable_and_watchable()
+    {
+        using var cancel = new CancellationTokenSource(HangGuard);
+        using var watch = Client.WatchNamespace(new WatchNamespaceRequest { Namespace = _namespace }, cancellationToken: cancel.Token);
+        var experiment = await NewExperimentAsync();
+        var big = System.Text.Json.JsonSerializer.Serialize(new string('x', 900 * 1024));
+
+        // What an older ModelBox accepted: written past the domain's checks, straight into the store.
+        var store = server.Server.Services.GetRequiredService<Domain.Storage.IObjectMetadataStore>();
+        await store.UpdateMetadataAsync(
+            experiment,
+            new Dictionary<string, string>
+            {
+                ["fine"] = "{\"lr\":0.01}",
+                ["poison"] = string.Concat(Enumerable.Repeat("[", 50)) + "1" + string.Concat(Enumerable.Repeat("]", 50)),
+            },
+            DateTimeOffset.UtcNow);
+        foreach (var key in new[] { "big-1", "big-2" })
+        {
+            await store.UpdateMetadataAsync(experiment, new Dictionary<string, string> { [key] = big }, DateTimeOffset.UtcNow);
+        }
+
+        // The store refuses a third itself; an older ModelBox checked 1 MiB per value only.
+        await using (var database = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(server.DataDir, "modelbox.db")};Pooling=False"))
+        {
+            await database.OpenAsync();
+            await using var insert = database.CreateCommand();
+            insert.CommandText = "INSERT INTO object_metadata (object_id, \"key\", value_json, updated_at) VALUES ($id, 'big-3', $json, 0)";
+            insert.Parameters.AddWithValue("$id", experiment);
+            insert.Parameters.AddWithValue("$json", big);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var got = (await Client.GetExperimentAsync(new GetExperimentRequest { Id = experiment })).Experiment.Metadata.Metadata_;
+        var listed = await Client.ListExperimentsAsync(new ListExperimentsRequest { Namespace = _namespace });
+        var metadata = (await Client.ListMetadataAsync(new ListMetadataRequest { ParentId = experiment })).Metadata;
+        var searched = await Client.SearchExperimentsAsync(new SearchRequest { Namespace = _namespace });
+        var changes = await ReadAsync(watch.ResponseStream, 4, cancel.Token);
+
+        Assert.Equal(0.01, got["fine"].StructValue.Fields["lr"].NumberValue);
+        var poison = got["poison"].StructValue.Fields["modelbox_unreadable"].StringValue;
+        Assert.Contains("metadata['poison']", poison, StringComparison.Ordinal);
+        Assert.Contains($"{Validation.MaxMetadataDepth} levels", poison, StringComparison.Ordinal);
+        Assert.Equal(900 * 1024, got["big-1"].StringValue.Length);
+        Assert.Equal(900 * 1024, got["big-2"].StringValue.Length);
+        Assert.Contains($"{Validation.MaxMetadataBytesPerObject} bytes", got["big-3"].StructValue.Fields["modelbox_unreadable"].StringValue, StringComparison.Ordinal);
+        Assert.Equal([experiment], listed.Experiments.Select(e => e.Id));
+        Assert.Equal(got, listed.Experiments.Single().Metadata.Metadata_);
+        Assert.Equal(got, metadata);
+        Assert.Equal([experiment], searched.Experiments.Select(e => e.Id));
+        Assert.Contains("modelbox_unreadable", changes[1].Payload.ToString(), StringComparison.Ordinal);
+        Assert.Contains("\"big-1\"", changes[2].Payload.ToString(), StringComparison.Ordinal);
+
+        // Deleting the key ends its marker; the stream goes on.
+        await Client.DeleteMetadataAsync(new DeleteMetadataRequest { ParentId = experiment, Keys = { "poison", "big-3" } });
+        var after = (await Client.GetExperimentAsync(new GetExperimentRequest { Id = experiment })).Experiment.Metadata.Metadata_;
+        Assert.Equal(["big-1", "big-2", "fine"], after.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(experiment, (await ReadAsync(watch.ResponseStream, 1, cancel.Token)).Single().ObjectId);
     }
 
     [Fact]
