@@ -348,7 +348,7 @@ public sealed class BackupWriter(SqlDialect dialect, IBlobStore blobs, string so
     }
 
     /// <summary>A read-through stream that hashes what passes.</summary>
-    private sealed class HashingReadStream(Stream inner) : Stream
+    private sealed class HashingReadStream(Stream inner) : ReadOnlyStream
     {
         private readonly System.Security.Cryptography.IncrementalHash _hash =
             System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
@@ -356,14 +356,6 @@ public sealed class BackupWriter(SqlDialect dialect, IBlobStore blobs, string so
         private long _length;
 
         public (string Sha256, long Size) Result() => (Convert.ToHexStringLower(_hash.GetHashAndReset()), _length);
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -380,19 +372,6 @@ public sealed class BackupWriter(SqlDialect dialect, IBlobStore blobs, string so
             _length += read;
             return read;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -7,6 +7,7 @@ using Grpc.Core;
 using Microsoft.Data.Sqlite;
 using ModelBox.EndToEnd.Tests.Infrastructure;
 using ModelBox.Protocol;
+using ModelBox.Testing;
 using Xunit.Abstractions;
 
 namespace ModelBox.EndToEnd.Tests.Reliability;
@@ -402,3 +403,45 @@ public sealed class SqliteCrashTests(ITestOutputHelper output) : CrashTests(outp
         Assert.True(results is ["ok"], "PRAGMA integrity_check: " + string.Join("; ", results));
     }
 }
+
+/// <summary>
+/// The crash suite on a server database: the metadata in a fresh database of the shared test server, the blobs under the
+/// data folder. The integrity check is the product's own: `modelbox server verify` (orphan rows, point counts against
+/// points, change-log continuity and the change counter, every blob's size and SHA-256).
+/// </summary>
+public abstract class ServerDatabaseCrashTests(ITestOutputHelper output, string backend) : CrashTests(output)
+{
+    private IServerTestDatabase? _database;
+    private Dictionary<string, string>? _storage;
+
+    protected override IReadOnlyDictionary<string, string>? Storage => _storage;
+
+    public override async Task InitializeAsync()
+    {
+        _database = await ServerTestDatabase.CreateAsync(backend, "modelbox_crash");
+        _storage = ServerTestDatabase.Environment(_database);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+
+    protected override async Task AssertIntegrityAsync()
+    {
+        var environment = new Dictionary<string, string>(_storage!) { ["MODELBOX_DATA_DIR"] = DataDir };
+        var (exitCode, stdout, stderr) = await ModelBoxExecutable.RunAsync(["server", "verify"], environment, DataDir);
+        Assert.True(exitCode == 0, $"modelbox server verify exited with {exitCode}:\n{stdout}{stderr}");
+    }
+}
+
+/// <summary>The crash suite on PostgreSQL.</summary>
+public sealed class PostgresCrashTests(ITestOutputHelper output) : ServerDatabaseCrashTests(output, "postgres");
+
+/// <summary>The crash suite on MariaDB (the "mysql" backend).</summary>
+public sealed class MariaDbCrashTests(ITestOutputHelper output) : ServerDatabaseCrashTests(output, "mysql");
