@@ -21,6 +21,9 @@ public abstract class BackupRestoreTests : IAsyncLifetime
     /// <summary>The environment of the empty deployment restored into.</summary>
     protected abstract IReadOnlyDictionary<string, string> Target { get; }
 
+    /// <summary>Whether the source keeps its blobs in the filesystem store.</summary>
+    protected virtual bool BlobsOnFilesystem => true;
+
     /// <summary>Damages the stored bytes of the blob <paramref name="sha256"/> of the source.</summary>
     protected abstract Task DamageBlobAsync(string sha256);
 
@@ -103,6 +106,10 @@ public abstract class BackupRestoreTests : IAsyncLifetime
 
         var made = await ModelBoxExecutable.RunAsync(["server", "backup", "--output", backup], Source, Root);
         Assert.True(made.ExitCode == 0, made.Stdout + made.Stderr);
+        // A filesystem store's blobs are hard-linked into a backup on its filesystem (one temporary folder holds both); S3's are copied.
+        var blobCount = Directory.EnumerateFiles(Path.Combine(backup, "blobs"), "*", SearchOption.AllDirectories).Count();
+        Assert.True(blobCount > 0);
+        Assert.Contains($"{(BlobsOnFilesystem ? blobCount : 0)} hard-linked", made.Stdout, StringComparison.Ordinal);
 
         // One flipped byte in a blob copy: refused before the target is touched.
         var blob = Directory.EnumerateFiles(Path.Combine(backup, "blobs"), "*", SearchOption.AllDirectories).First();
@@ -239,6 +246,8 @@ public abstract class ServerDatabaseBackupRestoreTests(string backend, bool s3) 
 
         await base.DisposeAsync();
     }
+
+    protected override bool BlobsOnFilesystem => _sourceBucket is null;
 
     protected override Task DamageBlobAsync(string sha256) =>
         _sourceBucket is { } bucket ? bucket.DamageAsync(sha256) : DamageFilesystemBlobAsync(Path.Combine(Root, "source"), sha256);
