@@ -222,6 +222,8 @@ if ! "$debian_python" -c "import socket; socket.create_connection(('127.0.0.1', 
     exit 1
 fi
 export MODELBOX_TEST_S3_ENDPOINT="http://127.0.0.1:$s3rver_port"
+# Tests that stop and start an S3 server of their own (the outage tests) run this s3rver.
+export MODELBOX_TEST_S3RVER="$s3rver_main"
 echo "==> s3rver on $MODELBOX_TEST_S3_ENDPOINT"
 
 if ((${#with_servers[@]} > 0)); then

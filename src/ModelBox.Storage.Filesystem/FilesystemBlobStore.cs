@@ -12,7 +12,7 @@ namespace ModelBox.Storage.Filesystem;
 /// after an fsync: a blob is visible only complete, and an acknowledged one survives a crash. Paths derive from the
 /// content hash alone; nothing a client sends ever becomes part of a path.
 /// </summary>
-public sealed partial class FilesystemBlobStore : IBlobStore
+public sealed partial class FilesystemBlobStore : IBlobStore, IBlobLinker
 {
     // Unbuffered: callers write large chunks already, and an abort must never try to flush bytes a full disk refused.
     private const int WriteBufferSize = 0;
@@ -207,8 +207,18 @@ public sealed partial class FilesystemBlobStore : IBlobStore
         _ = NativeMethods.Close(fd);
     }
 
+    public bool TryLink(string sha256, string destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        // link(2) fails with EXDEV across filesystems, EPERM where links are not allowed, ENOENT without the blob.
+        return (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()) && NativeMethods.Link(BlobPath(sha256), destination) == 0;
+    }
+
     private static partial class NativeMethods
     {
+        [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        public static partial int Link(string existing, string created);
+
         [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         public static partial int Open(string path, int flags);
 

@@ -1,13 +1,12 @@
+using ModelBox.Domain.Storage;
+
 namespace ModelBox.Storage.Filesystem;
 
 /// <summary>A read-only view of the next <c>length</c> bytes of a stream; disposing it disposes the inner stream.</summary>
-internal sealed class RangeStream(Stream inner, long length) : Stream
+internal sealed class RangeStream(Stream inner, long length) : ReadOnlyStream
 {
     private long _read;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => length;
 
     public override long Position
@@ -15,8 +14,6 @@ internal sealed class RangeStream(Stream inner, long length) : Stream
         get => _read;
         set => throw new NotSupportedException();
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -31,9 +28,6 @@ internal sealed class RangeStream(Stream inner, long length) : Stream
         return read;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         var remaining = length - _read;
@@ -46,16 +40,6 @@ internal sealed class RangeStream(Stream inner, long length) : Stream
         _read += read;
         return read;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -291,6 +291,13 @@ public abstract class SqlDialect
     public virtual Task ResetIdentityAsync(DbConnection connection, DbTransaction transaction, string table, string column, CancellationToken cancellationToken) =>
         Task.CompletedTask;
 
+    /// <summary>A read-only snapshot transaction that takes no write lock (REPEATABLE READ by default).</summary>
+    public virtual async Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The database named in logs (no password).</summary>
     public abstract string Describe();
 }

@@ -88,7 +88,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         try
         {
             var response = await Call(() => _s3.GetObjectAsync(request, cancellationToken)).ConfigureAwait(false);
-            return new ResponseStream(response);
+            return new ResponseStream(this, response);
         }
         catch (AmazonS3Exception exception) when (exception.StatusCode == HttpStatusCode.NotFound)
         {
@@ -443,38 +443,39 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         }
     }
 
-    /// <summary>The body of a GetObject response; disposing it releases the HTTP response.</summary>
-    private sealed class ResponseStream(GetObjectResponse response) : Stream
+    /// <summary>
+    /// The body of a GetObject response; disposing it releases the HTTP response. A connection that breaks mid-body (the S3
+    /// server went away) is UNAVAILABLE, like a request that cannot reach it.
+    /// </summary>
+    private sealed class ResponseStream(S3BlobStore store, GetObjectResponse response) : ReadOnlyStream
     {
         private readonly Stream _body = response.ResponseStream;
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => response.ContentLength;
 
-        public override long Position
+        public override int Read(Span<byte> buffer)
         {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
+            try
+            {
+                return _body.Read(buffer);
+            }
+            catch (Exception exception) when (exception is IOException or HttpRequestException)
+            {
+                throw store.Unavailable(exception);
+            }
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => _body.Read(buffer, offset, count);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _body.ReadAsync(buffer, cancellationToken);
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            _body.ReadAsync(buffer, offset, count, cancellationToken);
-
-        public override void Flush()
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            try
+            {
+                return await _body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+            {
+                throw store.Unavailable(exception);
+            }
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -70,6 +70,10 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
 
     public override string Name => "sqlite";
 
+    /// <summary>A deferred transaction: its snapshot starts at its first read, and it never takes the write lock.</summary>
+    public override Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));
+
     public override DbDataSource DataSource => _dataSource;
 
     public override int CommandTimeoutSeconds { get; }

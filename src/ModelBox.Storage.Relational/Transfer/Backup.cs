@@ -307,25 +307,44 @@ public sealed class BackupWriter(SqlDialect dialect, IBlobStore blobs, string so
         }
     }
 
+    /// <summary>
+    /// Hard-link blobs into the backup when the store keeps them as files on the backup's filesystem (no bytes copied;
+    /// blobs are immutable, so the link is the blob), else copy them. False copies every blob, so the backup shares no
+    /// file with the store.
+    /// </summary>
+    public bool LinkBlobs { get; init; } = true;
+
+    /// <summary>How many blobs the last backup hard-linked (the rest were copied).</summary>
+    public long BlobsLinked { get; private set; }
+
     private async Task CopyBlobsAsync(string folder, IProgress<string>? progress, CancellationToken cancellationToken)
     {
         progress?.Report("blobs");
+        BlobsLinked = 0;
         await foreach (var blob in BackupFolder.ReadBlobListAsync(folder, cancellationToken).ConfigureAwait(false))
         {
             var path = BackupFolder.BlobPath(folder, blob.Sha256);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var source = await blobs.OpenReadAsync(blob.Sha256, cancellationToken: cancellationToken).ConfigureAwait(false)
+            // A linked blob is read back from the link and checked like a copy (a damaged store file fails the backup).
+            var linked = LinkBlobs && blobs is IBlobLinker linker && linker.TryLink(blob.Sha256, path);
+            var source = linked
+                ? File.OpenRead(path)
+                : await blobs.OpenReadAsync(blob.Sha256, cancellationToken: cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidDataException(
                     $"blob {blob.Sha256} is referenced by the backed-up metadata but missing from the blob store (deleted while the backup ran, "
                     + "or lost: `modelbox server verify` tells); run the backup again");
             await using (source.ConfigureAwait(false))
             {
-                var target = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                var target = linked ? Stream.Null : new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
                 await using (target.ConfigureAwait(false))
                 {
                     var hashing = new HashingReadStream(source);
                     await hashing.CopyToAsync(target, 1 << 20, cancellationToken).ConfigureAwait(false);
-                    target.Flush(flushToDisk: true);
+                    if (target is FileStream file)
+                    {
+                        file.Flush(flushToDisk: true);
+                    }
+
                     var (sha256, size) = hashing.Result();
                     if (sha256 != blob.Sha256 || size != blob.Size)
                     {
@@ -335,6 +354,8 @@ public sealed class BackupWriter(SqlDialect dialect, IBlobStore blobs, string so
                     }
                 }
             }
+
+            BlobsLinked += linked ? 1 : 0;
         }
     }
 
@@ -348,7 +369,7 @@ public sealed class BackupWriter(SqlDialect dialect, IBlobStore blobs, string so
     }
 
     /// <summary>A read-through stream that hashes what passes.</summary>
-    private sealed class HashingReadStream(Stream inner) : Stream
+    private sealed class HashingReadStream(Stream inner) : ReadOnlyStream
     {
         private readonly System.Security.Cryptography.IncrementalHash _hash =
             System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
@@ -356,14 +377,6 @@ public sealed class BackupWriter(SqlDialect dialect, IBlobStore blobs, string so
         private long _length;
 
         public (string Sha256, long Size) Result() => (Convert.ToHexStringLower(_hash.GetHashAndReset()), _length);
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -380,19 +393,6 @@ public sealed class BackupWriter(SqlDialect dialect, IBlobStore blobs, string so
             _length += read;
             return read;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

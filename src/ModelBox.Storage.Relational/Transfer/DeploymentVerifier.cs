@@ -5,8 +5,8 @@ using ModelBox.Domain.Storage;
 
 namespace ModelBox.Storage.Relational.Transfer;
 
-/// <summary>What `modelbox server verify` checks; <see cref="SampleBlobs"/> null reads every blob.</summary>
-public sealed record VerifyOptions(int? SampleBlobs, TimeSpan SweepGrace)
+/// <summary>What `modelbox server verify` checks; <see cref="Sample"/> null reads every blob and every summarized metric series, N a uniform sample of N of each.</summary>
+public sealed record VerifyOptions(int? Sample, TimeSpan SweepGrace)
 {
     /// <summary>Copy-data's own check of its target, before it removes its progress table.</summary>
     public bool DuringCopy { get; init; }
@@ -25,6 +25,11 @@ public sealed class VerifyReport
     public long BlobsReferenced { get; set; }
 
     public long BlobsHashed { get; set; }
+
+    /// <summary>Metric series with summaries, and how many of them were compared with their points.</summary>
+    public long SeriesSummarized { get; set; }
+
+    public long SeriesSummaryChecked { get; set; }
 
     /// <summary>Committed blobs in the store.</summary>
     public long BlobsStored { get; set; }
@@ -101,6 +106,8 @@ public sealed class DeploymentVerifier(SqlDialect dialect, IBlobStore blobs, Tim
             await CheckRowsAsync(connection, report, cancellationToken).ConfigureAwait(false);
             progress?.Report("change log");
             await CheckChangesAsync(connection, tables, report, cancellationToken).ConfigureAwait(false);
+            progress?.Report("metric summaries");
+            await CheckSummariesAsync(connection, options, report, cancellationToken).ConfigureAwait(false);
             progress?.Report("blobs");
             await CheckReferencedBlobsAsync(connection, options, report, cancellationToken).ConfigureAwait(false);
             progress?.Report("unreferenced blobs");
@@ -167,33 +174,99 @@ public sealed class DeploymentVerifier(SqlDialect dialect, IBlobStore blobs, Tim
 
     private async Task CheckReferencedBlobsAsync(DbConnection connection, VerifyOptions options, VerifyReport report, CancellationToken cancellationToken)
     {
-        // One pass over the distinct blobs (a uniform sample kept by reservoir sampling, in bounded memory), then the checks.
-        var sample = new List<BlobReference>();
+        // One pass over the distinct blobs (a uniform sample in bounded memory), then the checks.
+        report.BlobsReferenced = await ForSampleAsync(
+            BlobTransfer.ReferencedAsync(dialect, connection, null, cancellationToken),
+            options.Sample,
+            blob => CheckBlobAsync(blob.Sha256, blob.Size, report, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Summaries against points: every series with summaries (or a uniform sample of <see cref="VerifyOptions.Sample"/>
+    /// of them) is folded from its points again and compared, each in its own snapshot transaction.
+    /// </summary>
+    private async Task CheckSummariesAsync(DbConnection connection, VerifyOptions options, VerifyReport report, CancellationToken cancellationToken)
+    {
+        var findings = new List<string>();
+        long count = 0;
+        report.SeriesSummarized = await ForSampleAsync(
+            SummarizedSeriesAsync(connection, cancellationToken),
+            options.Sample,
+            async seriesId =>
+            {
+                var transaction = await dialect.BeginSnapshotAsync(connection, cancellationToken).ConfigureAwait(false);
+                await using (transaction.ConfigureAwait(false))
+                {
+                    report.SeriesSummaryChecked++;
+                    if (await RelationalMetricStore.CompareSummariesWithPointsAsync(dialect, connection, transaction, seriesId, cancellationToken).ConfigureAwait(false) is { } difference
+                        && count++ < ExampleCount)
+                    {
+                        findings.Add($"series {seriesId.ToString(System.Globalization.CultureInfo.InvariantCulture)}: {difference}");
+                    }
+                }
+            }).ConfigureAwait(false);
+        if (count > 0)
+        {
+            report.Findings.Add(new VerifyFinding("metric-summaries",
+                $"{count} metric series whose summaries differ from their points ({string.Join("; ", findings)})"));
+        }
+    }
+
+    private async IAsyncEnumerable<long> SummarizedSeriesAsync(DbConnection connection, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // A page of ids at a time (read to its end before the checks use the connection).
+        long after = long.MinValue;
+        while (true)
+        {
+            var page = (await connection.QueryAsync<long>(new CommandDefinition(
+                dialect.Sql("SELECT id FROM metric_series s WHERE id > @After AND NOT EXISTS (SELECT 1 FROM metric_summary_backlog b WHERE b.series_id = s.id) ORDER BY id LIMIT 1000"),
+                new { After = after }, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+            foreach (var id in page)
+            {
+                yield return id;
+            }
+
+            if (page.Count < 1000)
+            {
+                yield break;
+            }
+
+            after = page[^1];
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="check"/> on every item, or on a uniform sample of <paramref name="sampleSize"/> of them kept by
+    /// reservoir sampling (bounded memory); returns how many items there were.
+    /// </summary>
+    private static async Task<long> ForSampleAsync<T>(IAsyncEnumerable<T> items, int? sampleSize, Func<T, Task> check)
+    {
+        var sample = new List<T>();
         var random = new Random();
         long seen = 0;
-        await foreach (var blob in BlobTransfer.ReferencedAsync(dialect, connection, null, cancellationToken).ConfigureAwait(false))
+        await foreach (var item in items.ConfigureAwait(false))
         {
             seen++;
-            if (options.SampleBlobs is not { } size)
+            if (sampleSize is not { } size)
             {
-                await CheckBlobAsync(blob.Sha256, blob.Size, report, cancellationToken).ConfigureAwait(false);
+                await check(item).ConfigureAwait(false);
             }
             else if (sample.Count < size)
             {
-                sample.Add(blob);
+                sample.Add(item);
             }
             else if (random.NextInt64(seen) is var slot && slot < size)
             {
-                sample[(int)slot] = blob;
+                sample[(int)slot] = item;
             }
         }
 
-        foreach (var blob in sample)
+        foreach (var item in sample)
         {
-            await CheckBlobAsync(blob.Sha256, blob.Size, report, cancellationToken).ConfigureAwait(false);
+            await check(item).ConfigureAwait(false);
         }
 
-        report.BlobsReferenced = seen;
+        return seen;
     }
 
     private async Task CheckBlobAsync(string sha256, long size, VerifyReport report, CancellationToken cancellationToken)

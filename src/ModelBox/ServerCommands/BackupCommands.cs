@@ -17,10 +17,15 @@ internal static class BackupCommands
         {
             Description = "List the referenced blobs in the manifest but do not copy them (e.g. when the S3 bucket is backed up by other means)",
         };
+        var copyBlobs = new Option<bool>("--copy-blobs")
+        {
+            Description = "Copy every blob, even where a filesystem store's blob could be hard-linked (the default on the same filesystem), "
+                + "so the backup shares no file with the store",
+        };
         var backup = new Command("backup",
             "Write a consistent, self-checking backup of a deployment (metadata snapshot, referenced blobs, manifest with SHA-256 of every file) "
             + "while its server keeps serving")
-        { configPath, output, withoutBlobs };
+        { configPath, output, withoutBlobs, copyBlobs };
         backup.SetAction(async (parseResult, cancellationToken) => await ServerCommand.RunMaintenanceAsync(parseResult.GetValue(configPath), async config =>
         {
             var folder = Path.GetFullPath(parseResult.GetValue(output)!);
@@ -32,7 +37,7 @@ internal static class BackupCommands
 
             // Read-only beside a running server: SQLite's snapshot is one read transaction, the server's writers go on.
             await using var deployment = Deployment.Open(config, readOnly: true);
-            var writer = new BackupWriter(deployment.Dialect, deployment.Blobs, deployment.Describe);
+            var writer = new BackupWriter(deployment.Dialect, deployment.Blobs, deployment.Describe) { LinkBlobs = !parseResult.GetValue(copyBlobs) };
             var sqlite = deployment.Sqlite;
             var manifest = await writer.WriteAsync(
                 folder,
@@ -43,7 +48,7 @@ internal static class BackupCommands
                 cancellationToken);
             Console.WriteLine($"backed up {deployment.Describe} to {folder}");
             Console.WriteLine($"  schema version {manifest.SchemaVersion}, metadata {manifest.MetadataKind} ({manifest.Metadata.Sum(f => f.Bytes)} bytes), "
-                + $"{manifest.BlobCount} blobs ({manifest.BlobBytes} bytes{(manifest.BlobsIncluded ? string.Empty : ", not copied")})");
+                + $"{manifest.BlobCount} blobs ({manifest.BlobBytes} bytes{(manifest.BlobsIncluded ? $", {writer.BlobsLinked} hard-linked" : ", not copied")})");
             return 0;
         }));
         return backup;

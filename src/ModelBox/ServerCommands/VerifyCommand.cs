@@ -11,11 +11,11 @@ internal static class VerifyCommand
         var configPath = ServerCommand.ConfigPathOption("the deployment to check");
         var sample = new Option<int?>("--sample")
         {
-            Description = "Read and hash N blobs picked at random instead of every referenced blob (existence and size are checked for those N)",
+            Description = "Read and hash N blobs picked at random instead of every referenced blob (existence and size are checked for those N), and compare the summaries of N metric series picked at random with their points instead of every series",
         };
         var verify = new Command("verify",
             "Check a deployment's integrity (blobs present with their size and SHA-256, no unreferenced blobs past the sweep grace, "
-            + "no orphaned rows, metric series counts, change-log continuity); exits 1 on any finding. Safe beside a running server")
+            + "no orphaned rows, metric series counts, metric summaries against points, change-log continuity); exits 1 on any finding. Safe beside a running server")
         { configPath, sample };
         verify.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -46,6 +46,7 @@ internal static class VerifyCommand
         Console.WriteLine($"verified {deployment.Describe}");
         Console.WriteLine($"  rows: {string.Join(", ", report.Rows.Where(r => r.Value > 0).Select(r => $"{r.Key} {r.Value}"))}");
         Console.WriteLine($"  blobs: {report.BlobsReferenced} referenced, {report.BlobsHashed} read and hashed, {report.BlobsStored} stored");
+        Console.WriteLine($"  metric summaries: {report.SeriesSummarized} series summarized, {report.SeriesSummaryChecked} compared with their points");
         foreach (var finding in report.Findings)
         {
             Console.WriteLine($"FINDING [{finding.Check}] {finding.Message}");

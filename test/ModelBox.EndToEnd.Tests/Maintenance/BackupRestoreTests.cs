@@ -21,6 +21,9 @@ public abstract class BackupRestoreTests : IAsyncLifetime
     /// <summary>The environment of the empty deployment restored into.</summary>
     protected abstract IReadOnlyDictionary<string, string> Target { get; }
 
+    /// <summary>Whether the source keeps its blobs in the filesystem store.</summary>
+    protected virtual bool BlobsOnFilesystem => true;
+
     /// <summary>Damages the stored bytes of the blob <paramref name="sha256"/> of the source.</summary>
     protected abstract Task DamageBlobAsync(string sha256);
 
@@ -103,6 +106,10 @@ public abstract class BackupRestoreTests : IAsyncLifetime
 
         var made = await ModelBoxExecutable.RunAsync(["server", "backup", "--output", backup], Source, Root);
         Assert.True(made.ExitCode == 0, made.Stdout + made.Stderr);
+        // A filesystem store's blobs are hard-linked into a backup on its filesystem (one temporary folder holds both); S3's are copied.
+        var blobCount = Directory.EnumerateFiles(Path.Combine(backup, "blobs"), "*", SearchOption.AllDirectories).Count();
+        Assert.True(blobCount > 0);
+        Assert.Contains($"{(BlobsOnFilesystem ? blobCount : 0)} hard-linked", made.Stdout, StringComparison.Ordinal);
 
         // One flipped byte in a blob copy: refused before the target is touched.
         var blob = Directory.EnumerateFiles(Path.Combine(backup, "blobs"), "*", SearchOption.AllDirectories).First();
@@ -127,7 +134,7 @@ public abstract class BackupRestoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Verify_reports_a_damaged_blob_a_lost_metric_point_an_orphan_and_a_gap_in_the_change_log()
+    public async Task Verify_reports_a_damaged_blob_a_lost_metric_point_a_wrong_summary_an_orphan_and_a_gap_in_the_change_log()
     {
         var data = new DeploymentDataSet("verify-" + Guid.NewGuid().ToString("N")[..8]);
         await using (var source = await ModelBoxProcess.StartAsync(Source, Root))
@@ -141,6 +148,16 @@ public abstract class BackupRestoreTests : IAsyncLifetime
             await DamageBlobAsync(file.Sha256);
         }
 
+        // A summary that no longer matches its points (the points themselves intact).
+        await ExecuteOnSourceAsync("UPDATE metric_summaries SET first_step = first_step + 1000 WHERE step_shift = 63");
+        var summaries = await ModelBoxExecutable.RunAsync(["server", "verify", "--sample", "2"], Source, Root);
+        Assert.Equal(1, summaries.ExitCode);
+        Assert.Contains("FINDING [metric-summaries]", summaries.Stdout, StringComparison.Ordinal);
+        Assert.Contains("metric series whose summaries differ from their points", summaries.Stdout, StringComparison.Ordinal);
+        Assert.Contains("has first point (step ", summaries.Stdout, StringComparison.Ordinal);
+        Assert.Contains("2 compared with their points", summaries.Stdout, StringComparison.Ordinal);
+        await ExecuteOnSourceAsync("UPDATE metric_summaries SET first_step = first_step - 1000 WHERE step_shift = 63");
+
         await ExecuteOnSourceAsync("DELETE FROM metric_points WHERE step = 3");
         await ExecuteOnSourceAsync("INSERT INTO object_labels (object_id, label_key, label_value, updated_at) VALUES ('exp-gone', 'k', 'v', 0)");
         await ExecuteOnSourceAsync("DELETE FROM changes WHERE sequence = 5");
@@ -150,6 +167,7 @@ public abstract class BackupRestoreTests : IAsyncLifetime
         Assert.Contains("FINDING [blobs] blob", found.Stdout, StringComparison.Ordinal);
         Assert.Contains("is damaged", found.Stdout, StringComparison.Ordinal);
         Assert.Contains("FINDING [metric-series]", found.Stdout, StringComparison.Ordinal);
+        Assert.Contains("FINDING [metric-summaries]", found.Stdout, StringComparison.Ordinal);
         Assert.Contains("FINDING [orphans] 1 row(s) of object_labels whose parent is missing (object_id exp-gone)", found.Stdout, StringComparison.Ordinal);
         Assert.Contains("FINDING [changes] the change log has gaps", found.Stdout, StringComparison.Ordinal);
         Assert.Contains("follows sequence 4", found.Stdout, StringComparison.Ordinal);
@@ -228,6 +246,8 @@ public abstract class ServerDatabaseBackupRestoreTests(string backend, bool s3) 
 
         await base.DisposeAsync();
     }
+
+    protected override bool BlobsOnFilesystem => _sourceBucket is null;
 
     protected override Task DamageBlobAsync(string sha256) =>
         _sourceBucket is { } bucket ? bucket.DamageAsync(sha256) : DamageFilesystemBlobAsync(Path.Combine(Root, "source"), sha256);

@@ -7,11 +7,14 @@ namespace ModelBox.EndToEnd.Tests.Maintenance;
 /// <summary>A fresh bucket on the s3rver test.sh started, and how a ModelBox process is pointed at it.</summary>
 public sealed record TestBucket(string Endpoint, string Bucket, string AccessKey, string SecretKey)
 {
-    public static async Task<TestBucket> CreateAsync()
-    {
-        var endpoint = System.Environment.GetEnvironmentVariable("MODELBOX_TEST_S3_ENDPOINT") is { Length: > 0 } value
+    public static Task<TestBucket> CreateAsync() =>
+        CreateAsync(System.Environment.GetEnvironmentVariable("MODELBOX_TEST_S3_ENDPOINT") is { Length: > 0 } value
             ? value
-            : throw new InvalidOperationException("MODELBOX_TEST_S3_ENDPOINT is not set: these tests need an S3-compatible server (test.sh starts s3rver)");
+            : throw new InvalidOperationException("MODELBOX_TEST_S3_ENDPOINT is not set: these tests need an S3-compatible server (test.sh starts s3rver)"));
+
+    /// <summary>A fresh bucket on the S3 server at <paramref name="endpoint"/>.</summary>
+    public static async Task<TestBucket> CreateAsync(string endpoint)
+    {
         var bucket = new TestBucket(endpoint, "mbx-" + Guid.NewGuid().ToString("N")[..16],
             System.Environment.GetEnvironmentVariable("MODELBOX_TEST_S3_ACCESS_KEY") ?? "S3RVER",
             System.Environment.GetEnvironmentVariable("MODELBOX_TEST_S3_SECRET_KEY") ?? "S3RVER");

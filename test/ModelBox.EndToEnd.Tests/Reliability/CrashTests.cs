@@ -7,6 +7,7 @@ using Grpc.Core;
 using Microsoft.Data.Sqlite;
 using ModelBox.EndToEnd.Tests.Infrastructure;
 using ModelBox.Protocol;
+using ModelBox.Testing;
 using Xunit.Abstractions;
 
 namespace ModelBox.EndToEnd.Tests.Reliability;
@@ -20,7 +21,8 @@ namespace ModelBox.EndToEnd.Tests.Reliability;
 /// </summary>
 public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private const int Cycles = 12;
+    /// <summary>Kill-and-restart cycles.</summary>
+    protected virtual int Cycles => 12;
     private const int Writers = 6;
     private const int PointsPerBatch = 50;
 
@@ -32,8 +34,9 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
     /// <summary>The environment that selects the metadata backend under test (empty: the embedded SQLite store).</summary>
     protected virtual IReadOnlyDictionary<string, string>? Storage => null;
 
-    /// <summary>The backend's own consistency check, run after the last restart.</summary>
-    protected abstract Task AssertIntegrityAsync();
+    /// <summary>The backend's own consistency check, run after every restart (<paramref name="final"/> false) and after the
+    /// last graceful stop (true).</summary>
+    protected abstract Task AssertIntegrityAsync(bool final);
 
     public virtual Task InitializeAsync() => Task.CompletedTask;
 
@@ -72,6 +75,9 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
                 var writers = Enumerable.Range(0, Writers)
                     .Select(w => Task.Run(() => WriteAsync(new ModelStore.ModelStoreClient(server.Channel), ledger, cycle, w, new Random(seed ^ ((cycle * 131) + w)), stop.Token)))
                     .ToArray();
+                // The kill comes at a random moment once the writers are under way (a slow start-up or a loaded machine would
+                // otherwise kill most cycles before anything is acknowledged, and prove nothing).
+                await UnderWayAsync(ledger, writers);
                 var killAfter = TimeSpan.FromMilliseconds(random.Next(150, 1500));
                 await Task.Delay(killAfter);
                 ledger.Killing = true;
@@ -90,7 +96,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
             await VerifyAsync(server, ledger);
             await server.StopAsync();
             Assert.Empty(server.ErrorLines);
-            await AssertIntegrityAsync();
+            await AssertIntegrityAsync(final: true);
         }
         catch (Exception ex) when (ex is not ReproducibleFailure)
         {
@@ -109,6 +115,17 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.True(ledger.AcknowledgedUploads.Count > 0 && ledger.AcknowledgedBatches > 0 && !ledger.Experiments.IsEmpty,
             $"the workload acknowledged too little to prove anything: {ledger.Summary()} (seed {seed})");
+    }
+
+    /// <summary>Waits until every writer has had two writes acknowledged this cycle (at most a minute, or until they ended).</summary>
+    private static async Task UnderWayAsync(Ledger ledger, Task[] writers)
+    {
+        var target = ledger.Acknowledged + (2 * Writers);
+        var patience = DateTime.UtcNow.AddMinutes(1);
+        while (ledger.Acknowledged < target && DateTime.UtcNow < patience && !writers.All(w => w.IsCompleted))
+        {
+            await Task.Delay(20);
+        }
     }
 
     private static async Task WriteAsync(ModelStore.ModelStoreClient client, Ledger ledger, int cycle, int writer, Random random, CancellationToken stop)
@@ -130,6 +147,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
                 {
                     var created = await client.CreateCheckpointAsync(new CreateCheckpointRequest { ExperimentId = experiment, Epoch = ++epoch }, cancellationToken: stop);
                     ledger.Checkpoints[created.CheckpointId] = (experiment, epoch);
+                    ledger.Ack();
                 }
                 else if (roll < 40)
                 {
@@ -137,6 +155,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
                     ledger.Models[model.Id] = true;
                     var version = await client.CreateModelVersionAsync(new CreateModelVersionRequest { Model = model.Id, Version = "1" }, cancellationToken: stop);
                     ledger.Versions[version.ModelVersion] = model.Id;
+                    ledger.Ack();
                 }
                 else if (roll < 60)
                 {
@@ -148,6 +167,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
                     request.Metadata.Metadata_["counter"] = Value.ForNumber(value);
                     await client.UpdateMetadataAsync(request, cancellationToken: stop);
                     ledger.MetadataAcknowledged[key] = value;
+                    ledger.Ack();
                 }
                 else if (roll < 80)
                 {
@@ -165,6 +185,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
                     var response = await client.LogMetricsBatchAsync(request, cancellationToken: stop);
                     Assert.Equal((ulong)batch.Count, response.NumPointsWritten);
                     batch.Acknowledged = true;
+                    ledger.Ack();
                 }
                 else
                 {
@@ -187,6 +208,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var created = await client.CreateExperimentAsync(new CreateExperimentRequest { Name = name, Namespace = "crash", Owner = "crash@example.com" }, cancellationToken: stop);
         ledger.Experiments[created.ExperimentId] = name;
+        ledger.Ack();
         return created.ExperimentId;
     }
 
@@ -210,6 +232,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         await call.RequestStream.CompleteAsync();
         var response = await call.ResponseAsync;
         ledger.AcknowledgedUploads[response.FileId] = (parent, path, sha256, data.Length);
+        ledger.Ack();
     }
 
     private async Task VerifyAsync(ChildServer server, Ledger ledger)
@@ -217,7 +240,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         // Start-up has finished (the server answers SERVING) and no upload has begun yet: nothing may sit in tmp/.
         var temporaries = Directory.GetFiles(Path.Combine(_dataDir, "blobs", "tmp"));
         Assert.True(temporaries.Length == 0, $"temporary blobs left after start-up: {string.Join(", ", temporaries.Select(Path.GetFileName))}");
-        await AssertIntegrityAsync();
+        await AssertIntegrityAsync(final: false);
 
         var client = new ModelStore.ModelStoreClient(server.Channel);
         var listed = (await client.ListExperimentsAsync(new ListExperimentsRequest { Namespace = "crash" })).Experiments.ToDictionary(e => e.Id);
@@ -342,7 +365,14 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
 
     private sealed class Ledger
     {
+        private int _acknowledged;
+
         public volatile bool Killing;
+
+        /// <summary>Writes acknowledged so far, of every kind.</summary>
+        public int Acknowledged => Volatile.Read(ref _acknowledged);
+
+        public void Ack() => Interlocked.Increment(ref _acknowledged);
 
         public ConcurrentDictionary<string, string> Experiments { get; } = new();
 
@@ -379,7 +409,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
 public sealed class SqliteCrashTests(ITestOutputHelper output) : CrashTests(output)
 {
     /// <summary>PRAGMA integrity_check over a short-lived read-only connection.</summary>
-    protected override async Task AssertIntegrityAsync()
+    protected override async Task AssertIntegrityAsync(bool final)
     {
         await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
@@ -402,3 +432,55 @@ public sealed class SqliteCrashTests(ITestOutputHelper output) : CrashTests(outp
         Assert.True(results is ["ok"], "PRAGMA integrity_check: " + string.Join("; ", results));
     }
 }
+
+/// <summary>
+/// The crash suite on a server database: the metadata in a fresh database of the shared test server, the blobs under the
+/// data folder. The integrity check is the product's own: `modelbox server verify` (orphan rows, point counts against
+/// points, change-log continuity and the change counter, every blob's size and SHA-256).
+/// </summary>
+public abstract class ServerDatabaseCrashTests(ITestOutputHelper output, string backend) : CrashTests(output)
+{
+    private IServerTestDatabase? _database;
+    private Dictionary<string, string>? _storage;
+
+    protected override IReadOnlyDictionary<string, string>? Storage => _storage;
+
+    public override async Task InitializeAsync()
+    {
+        _database = await ServerTestDatabase.CreateAsync(backend, "modelbox_crash");
+        _storage = ServerTestDatabase.Environment(_database);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+
+    /// <summary>Fewer cycles than on SQLite: each restart reconnects to the database server, which a loaded machine makes slow.</summary>
+    protected override int Cycles => 8;
+
+    /// <summary>`verify` (a child process reading every table and blob) once, after the final stop; every restart checks
+    /// every acknowledged write through the API either way.</summary>
+    protected override async Task AssertIntegrityAsync(bool final)
+    {
+        if (!final)
+        {
+            return;
+        }
+
+        var environment = new Dictionary<string, string>(_storage!) { ["MODELBOX_DATA_DIR"] = DataDir };
+        var (exitCode, stdout, stderr) = await ModelBoxExecutable.RunAsync(["server", "verify"], environment, DataDir);
+        Assert.True(exitCode == 0, $"modelbox server verify exited with {exitCode}:\n{stdout}{stderr}");
+    }
+}
+
+/// <summary>The crash suite on PostgreSQL.</summary>
+public sealed class PostgresCrashTests(ITestOutputHelper output) : ServerDatabaseCrashTests(output, "postgres");
+
+/// <summary>The crash suite on MariaDB (the "mysql" backend).</summary>
+public sealed class MariaDbCrashTests(ITestOutputHelper output) : ServerDatabaseCrashTests(output, "mysql");
