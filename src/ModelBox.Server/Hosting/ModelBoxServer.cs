@@ -137,7 +137,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         app.MapGrpcReflectionService();
         app.MapMetrics("/metrics");
         app.MapMlflow();
-        app.MapWebUi(config.AuthEnforced);
+        app.MapWebUi();
         app.UseSwagger(options => options.RouteTemplate = "api/{documentName}/openapi.json");
         return server;
     }

@@ -18,6 +18,7 @@ internal static class SecurityRegistration
             AccessDirectoryOptions.Default with { RefreshInterval = TimeSpan.FromSeconds(config.AuthRefreshSeconds) }));
         services.AddSingleton<ObjectNamespaces>();
         services.AddSingleton<BearerAuthenticator>();
+        services.AddSingleton<AccessGate>();
         services.AddSingleton<AccessService>();
         if (config.OidcIssuer.Length > 0)
         {
