@@ -129,7 +129,6 @@ public sealed class ModelBoxServer : IAsyncDisposable
         app.Use(server.RouteByListener);
         app.UseRouting();
         app.UseNamespaceRouteValue();
-        app.UseMlflowAdminGuard(config);
         app.UseDefaultUnaryDeadline(config);
         app.MapGrpcService<ModelStoreService>().Add(ValidatingMethodProvider.PreferValidatingEndpoints);
         app.MapGrpcService<AccessService>();
