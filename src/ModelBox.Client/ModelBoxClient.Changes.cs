@@ -18,8 +18,19 @@ public sealed partial class ModelBoxClient
     /// <param name="namespaceName">The namespace; empty means <c>default</c>.</param>
     /// <param name="since">Deliver changes with a sequence number greater than this; 0 delivers all.</param>
     /// <param name="cancellationToken">Ends the watch.</param>
+    public IAsyncEnumerable<Change> WatchNamespaceAsync(string namespaceName, long since = 0, CancellationToken cancellationToken = default) =>
+        WatchNamespaceAsync(namespaceName, recursive: false, since, cancellationToken);
+
+    /// <summary>
+    /// Streams every change in a namespace and, with <paramref name="recursive"/>, in every namespace below it (with auth
+    /// enforced, those the caller may read), resuming like <see cref="WatchNamespaceAsync(string, long, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="namespaceName">The namespace; empty means <c>default</c>.</param>
+    /// <param name="recursive">Also the namespaces below it.</param>
+    /// <param name="since">Deliver changes with a sequence number greater than this; 0 delivers all.</param>
+    /// <param name="cancellationToken">Ends the watch.</param>
     public async IAsyncEnumerable<Change> WatchNamespaceAsync(
-        string namespaceName, long since = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        string namespaceName, bool recursive, long since = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(since);
         var last = since;
@@ -27,7 +38,7 @@ public sealed partial class ModelBoxClient
         while (true)
         {
             using var call = _store.WatchNamespace(
-                new WatchNamespaceRequest { Namespace = namespaceName ?? "", Since = (ulong)last },
+                new WatchNamespaceRequest { Namespace = namespaceName ?? "", Recursive = recursive, Since = (ulong)last },
                 new CallOptions(cancellationToken: cancellationToken));
             while (true)
             {

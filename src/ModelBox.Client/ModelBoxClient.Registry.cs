@@ -164,8 +164,16 @@ public sealed partial class ModelBoxClient
     /// <param name="namespaceName">The namespace; empty means <c>default</c>.</param>
     /// <param name="cancellationToken">Cancels the enumeration.</param>
     public IAsyncEnumerable<Dataset> ListDatasetsAsync(string namespaceName, CancellationToken cancellationToken = default) =>
+        ListDatasetsAsync(namespaceName, recursive: false, cancellationToken);
+
+    /// <summary>The datasets of a namespace (and, with <paramref name="recursive"/>, of every namespace below it), by name.</summary>
+    /// <param name="namespaceName">The namespace; empty means <c>default</c>.</param>
+    /// <param name="recursive">Also the namespaces below it.</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    public IAsyncEnumerable<Dataset> ListDatasetsAsync(string namespaceName, bool recursive, CancellationToken cancellationToken = default) =>
         PageAsync(
-            (token, o) => _store.ListDatasetsAsync(new ListDatasetsRequest { Namespace = namespaceName ?? "", PageSize = _options.PageSize, PageToken = token }, o),
+            (token, o) => _store.ListDatasetsAsync(
+                new ListDatasetsRequest { Namespace = namespaceName ?? "", Recursive = recursive, PageSize = _options.PageSize, PageToken = token }, o),
             r => r.Datasets.Select(ToSdk),
             r => r.NextPageToken,
             cancellationToken);

@@ -120,8 +120,16 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
     /// <param name="namespaceName">The namespace; empty means <c>default</c>.</param>
     /// <param name="cancellationToken">Cancels the enumeration.</param>
     public IAsyncEnumerable<Experiment> ListExperimentsAsync(string namespaceName, CancellationToken cancellationToken = default) =>
+        ListExperimentsAsync(namespaceName, recursive: false, cancellationToken);
+
+    /// <summary>Lists the experiments of a namespace (and, with <paramref name="recursive"/>, of every namespace below it), newest first.</summary>
+    /// <param name="namespaceName">The namespace; empty means <c>default</c>.</param>
+    /// <param name="recursive">Also the namespaces below it (<c>vision</c> covers <c>vision/detection</c>).</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    public IAsyncEnumerable<Experiment> ListExperimentsAsync(string namespaceName, bool recursive, CancellationToken cancellationToken = default) =>
         PageAsync(
-            (token, o) => _store.ListExperimentsAsync(new ListExperimentsRequest { Namespace = namespaceName ?? "", PageSize = _options.PageSize, PageToken = token }, o),
+            (token, o) => _store.ListExperimentsAsync(
+                new ListExperimentsRequest { Namespace = namespaceName ?? "", Recursive = recursive, PageSize = _options.PageSize, PageToken = token }, o),
             r => r.Experiments.Select(e => e.ToSdk()),
             r => r.NextPageToken,
             cancellationToken);
@@ -299,8 +307,16 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
     /// <param name="namespaceName">The namespace; empty means <c>default</c>.</param>
     /// <param name="cancellationToken">Cancels the enumeration.</param>
     public IAsyncEnumerable<Model> ListModelsAsync(string namespaceName, CancellationToken cancellationToken = default) =>
+        ListModelsAsync(namespaceName, recursive: false, cancellationToken);
+
+    /// <summary>Lists the models of a namespace (and, with <paramref name="recursive"/>, of every namespace below it), newest first.</summary>
+    /// <param name="namespaceName">The namespace; empty means <c>default</c>.</param>
+    /// <param name="recursive">Also the namespaces below it.</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    public IAsyncEnumerable<Model> ListModelsAsync(string namespaceName, bool recursive, CancellationToken cancellationToken = default) =>
         PageAsync(
-            (token, o) => _store.ListModelsAsync(new ListModelsRequest { Namespace = namespaceName ?? "", PageSize = _options.PageSize, PageToken = token }, o),
+            (token, o) => _store.ListModelsAsync(
+                new ListModelsRequest { Namespace = namespaceName ?? "", Recursive = recursive, PageSize = _options.PageSize, PageToken = token }, o),
             r => r.Models.Select(m => m.ToSdk()),
             r => r.NextPageToken,
             cancellationToken);

@@ -133,7 +133,6 @@ public sealed class ModelBoxServer : IAsyncDisposable
         app.Use(server.RouteByListener);
         app.UseRouting();
         app.UseNamespaceRouteValue();
-        app.UseMlflowAdminGuard(config);
         app.UseDefaultUnaryDeadline(config);
         app.MapGrpcService<ModelStoreService>().Add(ValidatingMethodProvider.PreferValidatingEndpoints);
         app.MapGrpcService<AccessService>();
@@ -141,7 +140,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         app.MapGrpcReflectionService();
         app.MapMetrics("/metrics");
         app.MapMlflow();
-        app.MapWebUi(config.AuthEnforced);
+        app.MapWebUi();
         app.UseSwagger(options => options.RouteTemplate = "api/{documentName}/openapi.json");
         return server;
     }

@@ -116,6 +116,7 @@ public static class MlflowEndpoints
         try
         {
             var request = endpoint.RawBody ? MlflowRequest.Of(context.Request.Query) : await MlflowRequest.ReadAsync(context.Request, context.RequestAborted);
+            await MlflowAccess.CheckAsync(context, endpoint, request);
             await endpoint.Handler(context, request);
         }
         catch (MlflowException e) when (!context.Response.HasStarted)

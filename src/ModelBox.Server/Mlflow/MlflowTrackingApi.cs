@@ -89,7 +89,8 @@ public sealed class MlflowTrackingApi(
         }
         while (token is not null);
 
-        var matching = order(all.Where(r => viewType switch
+        // With auth enforced, only the experiments (namespaces) the caller may read.
+        var matching = order(all.Where(r => MlflowAccess.MayRead(context, r.Namespace)).Where(r => viewType switch
         {
             "ACTIVE_ONLY" => r.DeletedAt is null,
             "DELETED_ONLY" => r.DeletedAt is not null,

@@ -21,8 +21,11 @@ public sealed class CallerSession(CallerAccess caller, Func<CancellationToken, V
     }
 
     /// <summary>The caller of an authorised call; null when auth is off (every caller may do anything).</summary>
-    public static CallerSession? Of(ServerCallContext context) =>
-        context.GetHttpContext().Items.TryGetValue(Key, out var value) ? (CallerSession?)value : null;
+    public static CallerSession? Of(ServerCallContext context) => Of(context.GetHttpContext());
 
-    internal void AttachTo(ServerCallContext context) => context.GetHttpContext().Items[Key] = this;
+    /// <summary>The caller of an authorised HTTP request; null when auth is off.</summary>
+    public static CallerSession? Of(HttpContext context) =>
+        context.Items.TryGetValue(Key, out var value) ? (CallerSession?)value : null;
+
+    internal void AttachTo(HttpContext context) => context.Items[Key] = this;
 }

@@ -1,9 +1,6 @@
-using Grpc.AspNetCore.Server;
 using Microsoft.IdentityModel.Tokens;
-using ModelBox.Domain;
 using ModelBox.Domain.Access;
 using ModelBox.Server.Configuration;
-using ModelBox.Server.Mlflow;
 
 namespace ModelBox.Server.Security;
 
@@ -18,6 +15,7 @@ internal static class SecurityRegistration
             AccessDirectoryOptions.Default with { RefreshInterval = TimeSpan.FromSeconds(config.AuthRefreshSeconds) }));
         services.AddSingleton<ObjectNamespaces>();
         services.AddSingleton<BearerAuthenticator>();
+        services.AddSingleton<AccessGate>();
         services.AddSingleton<AccessService>();
         if (config.OidcIssuer.Length > 0)
         {
@@ -41,54 +39,5 @@ internal static class SecurityRegistration
         }
 
         return services;
-    }
-
-    /// <summary>
-    /// The HTTP routes that are not transcoded RPCs (the MLflow API) have no per-namespace rules yet: with auth enforced
-    /// they need an admin's token. Transcoded routes are authorised by the <see cref="AccessInterceptor"/> like gRPC calls.
-    /// </summary>
-    public static IApplicationBuilder UseMlflowAdminGuard(this IApplicationBuilder app, ServerConfig config)
-    {
-        if (!config.AuthEnforced)
-        {
-            return app;
-        }
-
-        return app.Use(async (context, next) =>
-        {
-            var path = context.Request.Path;
-            if (!MlflowEndpoints.Prefixes.Any(prefix => path.StartsWithSegments(prefix, StringComparison.Ordinal))
-                || context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is not null)
-            {
-                await next(context);
-                return;
-            }
-
-            var authenticator = context.RequestServices.GetRequiredService<BearerAuthenticator>();
-            CallerAccess caller;
-            try
-            {
-                caller = await authenticator.AuthenticateAsync(context, path.Value ?? string.Empty, context.RequestAborted);
-            }
-            catch (ModelBoxException exception)
-            {
-                await MlflowJson.WriteErrorAsync(context, MlflowErrorCodes.Of(exception.Kind), exception.Message);
-                return;
-            }
-
-            if (caller.IsAnonymous)
-            {
-                await MlflowJson.WriteErrorAsync(context, MlflowErrorCodes.Unauthenticated, "the MLflow API needs an admin's token while auth is enforced: send 'Authorization: Bearer <token>'");
-                return;
-            }
-
-            if (!caller.Admin)
-            {
-                await MlflowJson.WriteErrorAsync(context, MlflowErrorCodes.PermissionDenied, $"{caller.PrincipalId} is not an admin; the MLflow API needs one while auth is enforced");
-                return;
-            }
-
-            await next(context);
-        });
     }
 }

@@ -1,6 +1,5 @@
 using Grpc.Core;
 using ModelBox.Domain;
-using ModelBox.Domain.Access;
 using ModelBox.Protocol;
 using ModelBox.Server.Security;
 
@@ -17,32 +16,14 @@ public sealed partial class ModelStoreService
         var session = CallerSession.Of(context);
         if (session is not null)
         {
-            RequireSomethingReadable(session.Current, NamespaceScope.From(request.Namespace, request.Recursive));
+            ChangeStreamAccess.RequireSomethingReadable(session.Current, NamespaceScope.From(request.Namespace, request.Recursive));
         }
 
-        await foreach (var change in changes.WatchAsync(request.Namespace, request.Recursive, request.Since, context.CancellationToken))
+        var stream = changes.WatchAsync(request.Namespace, request.Recursive, request.Since, context.CancellationToken);
+        await foreach (var change in stream.ReadableBy(session, context.CancellationToken))
         {
-            if (session is not null && !(await session.RefreshAsync(context.CancellationToken)).CanRead(change.Namespace))
-            {
-                continue;
-            }
-
             await responseStream.WriteAsync(change.ToResponse(), context.CancellationToken);
         }
-    }
-
-    /// <summary>The caller must be able to read the scope's root, or (a subtree) something below it.</summary>
-    private static void RequireSomethingReadable(CallerAccess caller, NamespaceScope scope)
-    {
-        if (caller.CanRead(scope.Root)
-            || (scope.Recursive && caller.ReadableScopes is { } readable && readable.Any(r => NamespaceScope.IsBelow(r.Root, scope.Root))))
-        {
-            return;
-        }
-
-        throw caller.IsAnonymous
-            ? new ModelBoxException(ErrorKind.Unauthenticated, "watching this namespace needs credentials: send 'authorization: Bearer <token>'")
-            : new ModelBoxException(ErrorKind.PermissionDenied, $"{caller.PrincipalId} may not read namespace '{scope.Root}'" + (scope.Recursive ? " or any below it" : string.Empty));
     }
 
     /// <summary>The subtrees the caller may read when auth is enforced; null when everything is readable.</summary>

@@ -3,6 +3,8 @@ using Microsoft.Net.Http.Headers;
 using ModelBox.Domain;
 using ModelBox.Domain.Operations;
 using ModelBox.Domain.Telemetry;
+using ModelBox.Protocol;
+using ModelBox.Server.Security;
 
 namespace ModelBox.Server.WebUi;
 
@@ -10,18 +12,22 @@ namespace ModelBox.Server.WebUi;
 /// <c>GET /api/v1/artifacts/{id}/download</c>: an uploaded file's bytes as a plain HTTP download (what a browser's link
 /// needs; the transcoded DownloadFile route streams JSON messages). Sends the file's size, its SHA-256 as the ETag and in
 /// a <c>Repr-Digest</c> header, and its original name; a <c>Range</c> of one byte range resumes an interrupted download.
-/// Memory is one 64 KiB buffer per download: each chunk is written before the next is read.
+/// Memory is one 64 KiB buffer per download: each chunk is written before the next is read. With auth enforced the
+/// caller is checked like a DownloadFile call (viewer on the file's namespace).
 /// </summary>
 internal static class ArtifactDownloadEndpoint
 {
     private const int ChunkBytes = 64 * 1024;
 
-    public static async Task DownloadAsync(HttpContext context, string id, ArtifactStore artifacts, ILoggerFactory loggers)
+    private static readonly string s_downloadMethod = $"/{ModelStore.Descriptor.FullName}/DownloadFile";
+
+    public static async Task DownloadAsync(HttpContext context, string id, ArtifactStore artifacts, AccessGate gate, ILoggerFactory loggers)
     {
         var cancellationToken = context.RequestAborted;
         FileDownload download;
         try
         {
+            await gate.AuthorizeLikeAsync(context, s_downloadMethod, new DownloadFileRequest { FileId = id });
             var file = await artifacts.GetAsync(id, cancellationToken);
             var (offset, length) = Range(context.Request, file.SizeBytes);
             download = await artifacts.OpenDownloadAsync(id, (ulong)offset, (ulong)length, cancellationToken);

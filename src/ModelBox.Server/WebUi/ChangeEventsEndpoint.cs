@@ -4,6 +4,8 @@ using System.Text.Json;
 using ModelBox.Domain;
 using ModelBox.Domain.Changes;
 using ModelBox.Domain.Operations;
+using ModelBox.Protocol;
+using ModelBox.Server.Security;
 
 namespace ModelBox.Server.WebUi;
 
@@ -14,6 +16,9 @@ namespace ModelBox.Server.WebUi;
 /// or duplicate (<c>?since=N</c> starts after N; without either, the stream starts at the current end of the log).
 /// Memory is the change feed's bounded watcher buffer: every event is flushed before the next is taken, so a browser
 /// that stops reading makes its watcher fall behind, which ends the response; the browser's reconnect resumes it.
+/// <c>?recursive=true</c> also streams the namespaces below it. With auth enforced the caller is checked like a
+/// WatchNamespace call (<see cref="ChangeStreamAccess"/>): it sees only changes it may read, and a revoked token ends the
+/// stream with an <c>error</c> event (checked at each change and each keep-alive).
 /// </summary>
 internal static class ChangeEventsEndpoint
 {
@@ -22,15 +27,25 @@ internal static class ChangeEventsEndpoint
 
     private static readonly byte[] s_keepAliveLine = ": keep-alive\n\n"u8.ToArray();
 
-    public static async Task StreamAsync(HttpContext context, string @namespace, ChangeStream changes, ILoggerFactory loggers)
+    private static readonly string s_watchMethod = $"/{ModelStore.Descriptor.FullName}/WatchNamespace";
+
+    public static async Task StreamAsync(HttpContext context, string @namespace, ChangeStream changes, AccessGate gate, ILoggerFactory loggers)
     {
         var cancellationToken = context.RequestAborted;
         IAsyncEnumerable<ChangeRecord> stream;
+        CallerSession? session;
         ulong since;
         try
         {
+            var recursive = Recursive(context.Request);
+            session = await gate.AuthorizeLikeAsync(context, s_watchMethod, new WatchNamespaceRequest { Namespace = @namespace, Recursive = recursive });
+            if (session is not null)
+            {
+                ChangeStreamAccess.RequireSomethingReadable(session.Current, NamespaceScope.From(@namespace, recursive));
+            }
+
             since = ResumeAfter(context.Request) ?? (ulong)await changes.LastSequenceAsync(cancellationToken);
-            stream = changes.WatchAsync(@namespace, recursive: false, since, cancellationToken);
+            stream = changes.WatchAsync(@namespace, recursive, since, cancellationToken).ReadableBy(session, cancellationToken);
         }
         catch (ModelBoxException e)
         {
@@ -61,6 +76,12 @@ internal static class ChangeEventsEndpoint
                 if (await Task.WhenAny(next, keepAlive) != next)
                 {
                     keepAlive = null;
+                    if (session is not null)
+                    {
+                        // A quiet stream still ends when its token is revoked.
+                        await session.RefreshAsync(cancellationToken);
+                    }
+
                     await response.Body.WriteAsync(s_keepAliveLine, cancellationToken);
                     await response.Body.FlushAsync(cancellationToken);
                     continue;
@@ -75,6 +96,13 @@ internal static class ChangeEventsEndpoint
                 await response.Body.FlushAsync(cancellationToken);
                 next = changesEnumerator.MoveNextAsync().AsTask();
             }
+        }
+        catch (ModelBoxException e) when (e.Kind is ErrorKind.Unauthenticated or ErrorKind.PermissionDenied or ErrorKind.ResourceExhausted)
+        {
+            // The caller's token was revoked (or its grants withdrawn) mid-stream: say so and end; a reconnect is refused.
+            WebUiLog.ChangeEventsEnded(logger, @namespace, e.Message);
+            await response.Body.WriteAsync(ErrorEvent(e), CancellationToken.None);
+            await response.Body.FlushAsync(CancellationToken.None);
         }
         catch (ModelBoxException e) when (e.Kind is ErrorKind.Aborted or ErrorKind.Unavailable)
         {
@@ -114,6 +142,34 @@ internal static class ChangeEventsEndpoint
         return ulong.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out var since)
             ? since
             : throw ModelBoxException.InvalidArgument($"since (or Last-Event-ID) must be a change sequence number, not '{given}'");
+    }
+
+    /// <summary><c>?recursive=true</c>: also the namespaces below.</summary>
+    private static bool Recursive(HttpRequest request)
+    {
+        var given = request.Query["recursive"].ToString();
+        return given.Length == 0
+            ? false
+            : bool.TryParse(given, out var recursive)
+                ? recursive
+                : throw ModelBoxException.InvalidArgument($"recursive must be true or false, not '{given}'");
+    }
+
+    /// <summary>An <c>error</c> event in the REST API's error shape (<c>{"code": gRPC status, "message": ...}</c>).</summary>
+    private static byte[] ErrorEvent(ModelBoxException error)
+    {
+        using var buffer = new MemoryStream();
+        buffer.Write("event: error\ndata: "u8);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("code", (int)Services.ErrorMappingInterceptor.ToStatusCode(error.Kind));
+            json.WriteString("message", error.Message);
+            json.WriteEndObject();
+        }
+
+        buffer.Write("\n\n"u8);
+        return buffer.ToArray();
     }
 
     /// <summary>One event: <c>id</c> the sequence, <c>data</c> one line of JSON shaped as WatchNamespaceResponse in REST.</summary>

@@ -16,6 +16,8 @@ internal static class HttpErrors
         context.Response.StatusCode = code switch
         {
             StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.OutOfRange => StatusCodes.Status400BadRequest,
+            StatusCode.Unauthenticated => StatusCodes.Status401Unauthorized,
+            StatusCode.PermissionDenied => StatusCodes.Status403Forbidden,
             StatusCode.NotFound => StatusCodes.Status404NotFound,
             StatusCode.AlreadyExists or StatusCode.Aborted => StatusCodes.Status409Conflict,
             StatusCode.ResourceExhausted => StatusCodes.Status429TooManyRequests,
@@ -23,6 +25,11 @@ internal static class HttpErrors
             StatusCode.Unimplemented => StatusCodes.Status501NotImplemented,
             _ => StatusCodes.Status500InternalServerError,
         };
+        if (code == StatusCode.Unauthenticated)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
         return context.Response.WriteAsJsonAsync(new ErrorBody((int)code, error.Message), context.RequestAborted);
     }
 

@@ -26,10 +26,10 @@ public static class WebUiEndpoints
     public static IServiceCollection AddWebUi(this IServiceCollection services) => services.AddSingleton<WebUiAssets>();
 
     /// <summary>
-    /// Maps the UI. With auth enforced, the change-event stream and the raw download (which call the domain directly,
-    /// outside the gRPC access interceptor) answer 403 until they check access themselves; the REST API stays available.
+    /// Maps the UI. The change-event stream and the raw download call the domain directly, outside the gRPC access
+    /// interceptor: with auth enforced they check their caller through the same <see cref="Security.AccessGate"/>.
     /// </summary>
-    public static IEndpointRouteBuilder MapWebUi(this IEndpointRouteBuilder routes, bool authEnforced = false)
+    public static IEndpointRouteBuilder MapWebUi(this IEndpointRouteBuilder routes)
     {
         ArgumentNullException.ThrowIfNull(routes);
         string[] read = ["GET", "HEAD"];
@@ -42,26 +42,9 @@ public static class WebUiEndpoints
 
         routes.MapMethods(AssetPrefix + "/{**path}", read, context =>
             ServeAsync(context, context.GetRouteValue("path") as string ?? string.Empty));
-        if (authEnforced)
-        {
-            routes.MapGet("/api/v1/namespaces/{namespace}/change-events", NotUnderAuthAsync);
-            routes.MapGet("/api/v1/artifacts/{id}/download", NotUnderAuthAsync);
-        }
-        else
-        {
-            routes.MapGet("/api/v1/namespaces/{namespace}/change-events", ChangeEventsEndpoint.StreamAsync);
-            routes.MapGet("/api/v1/artifacts/{id}/download", ArtifactDownloadEndpoint.DownloadAsync);
-        }
-
+        routes.MapGet("/api/v1/namespaces/{namespace}/change-events", ChangeEventsEndpoint.StreamAsync);
+        routes.MapGet("/api/v1/artifacts/{id}/download", ArtifactDownloadEndpoint.DownloadAsync);
         return routes;
-    }
-
-    private static Task NotUnderAuthAsync(HttpContext context)
-    {
-        context.Response.StatusCode = StatusCodes.Status403Forbidden;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        return context.Response.WriteAsync(
-            "this endpoint of the web UI is not available while auth is enforced; use the gRPC or REST API with a token", context.RequestAborted);
     }
 
     private static Task ServePageAsync(HttpContext context) => ServeAsync(context, "index.html");

@@ -68,10 +68,11 @@ internal static class ExperimentCommands
     private static Command ListCommand(ClientGlobalOptions global)
     {
         var ns = NamespaceOption();
-        var command = new Command("list", "List the experiments of a namespace, newest first") { ns };
+        var recursive = RecursiveOption();
+        var command = new Command("list", "List the experiments of a namespace, newest first") { ns, recursive };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
-            var experiments = await client.ListExperimentsAsync(parseResult.GetValue(ns) ?? "", ct).ToListAsync(ct);
+            var experiments = await client.ListExperimentsAsync(parseResult.GetValue(ns) ?? "", parseResult.GetValue(recursive), ct).ToListAsync(ct);
             output.WriteList(experiments, s_columns, "No experiments.");
         });
         return command;
@@ -155,6 +156,12 @@ internal static class ExperimentCommands
 
         output.WriteObject(e, fields);
     }
+
+    /// <summary><c>--recursive</c>: also the namespaces below the one named.</summary>
+    internal static Option<bool> RecursiveOption() => new("--recursive")
+    {
+        Description = "Also the namespaces below it (vision covers vision/detection)",
+    };
 
     internal static Option<string?> NamespaceOption() => new("--namespace", "-n")
     {

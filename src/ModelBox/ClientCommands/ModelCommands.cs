@@ -34,10 +34,11 @@ internal static class ModelCommands
     public static Command ListCommand(ClientGlobalOptions global)
     {
         var ns = ExperimentCommands.NamespaceOption();
-        var command = new Command("list", "List the models of a namespace, newest first") { ns };
+        var recursive = ExperimentCommands.RecursiveOption();
+        var command = new Command("list", "List the models of a namespace, newest first") { ns, recursive };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
-            var models = await client.ListModelsAsync(parseResult.GetValue(ns) ?? "", ct).ToListAsync(ct);
+            var models = await client.ListModelsAsync(parseResult.GetValue(ns) ?? "", parseResult.GetValue(recursive), ct).ToListAsync(ct);
             output.WriteList(models, s_columns, "No models.");
         });
         return command;

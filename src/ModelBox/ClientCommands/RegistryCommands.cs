@@ -218,9 +218,13 @@ internal static class RegistryCommands
         command.Add(create);
 
         var listNamespace = ExperimentCommands.NamespaceOption();
-        var list = new Command("list", "List the datasets of a namespace, by name") { listNamespace };
+        var listRecursive = ExperimentCommands.RecursiveOption();
+        var list = new Command("list", "List the datasets of a namespace, by name") { listNamespace, listRecursive };
         global.SetClientAction(list, async (parseResult, client, output, ct) =>
-            output.WriteList(await client.ListDatasetsAsync(parseResult.GetValue(listNamespace) ?? "", ct).ToListAsync(ct), s_datasetColumns, "No datasets."));
+            output.WriteList(
+                await client.ListDatasetsAsync(parseResult.GetValue(listNamespace) ?? "", parseResult.GetValue(listRecursive), ct).ToListAsync(ct),
+                s_datasetColumns,
+                "No datasets."));
         command.Add(list);
 
         var id = ExperimentCommands.IdArgument();

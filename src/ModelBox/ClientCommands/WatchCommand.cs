@@ -12,7 +12,8 @@ internal static class WatchCommand
     {
         var ns = new Option<string?>("--namespace") { Description = "The namespace; default \"default\"" };
         var since = new Option<long>("--since") { Description = "Start after this sequence number (0: from the first change)" };
-        var command = new Command("watch", "Print every change of a namespace as one JSON line; resumes by itself; runs until Ctrl+C") { ns, since };
+        var recursive = ExperimentCommands.RecursiveOption();
+        var command = new Command("watch", "Print every change of a namespace as one JSON line; resumes by itself; runs until Ctrl+C") { ns, since, recursive };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
             var sinceValue = parseResult.GetValue(since);
@@ -23,7 +24,7 @@ internal static class WatchCommand
 
             try
             {
-                await foreach (var change in client.WatchNamespaceAsync(parseResult.GetValue(ns) ?? "", sinceValue, ct))
+                await foreach (var change in client.WatchNamespaceAsync(parseResult.GetValue(ns) ?? "", parseResult.GetValue(recursive), sinceValue, ct))
                 {
                     Console.Out.WriteLine(JsonSerializer.Serialize(
                         new

@@ -16,7 +16,7 @@ namespace ModelBox.EndToEnd.Tests.Security;
 /// RPC without a row here fails the test.
 /// </summary>
 [Collection(AuthServerCollection.Name)]
-public sealed class AccessMatrixTests(AuthServerFixture fixture)
+public sealed partial class AccessMatrixTests(AuthServerFixture fixture)
 {
     /// <summary>What a call needs, in the policy's words.</summary>
     private enum Need { AnyCaller, SignedIn, Admin, Viewer, Editor, Owner, NotServed }
