@@ -7,7 +7,8 @@ namespace ModelBox.Server.Mlflow;
 /// MLflow's run filter (mlflow/utils/search_utils.py), the part ModelBox's search can answer: comparisons
 /// <c>metrics.K op number</c>, <c>params.K op 'text'</c>, <c>tags.K op 'text'</c> and <c>attributes.A op value</c>
 /// (status, run_name, run_id, user_id, start_time) with <c>= != &lt; &lt;= &gt; &gt;=</c>, joined by AND. Keys may be
-/// quoted with backticks or double quotes. LIKE, ILIKE and IN are refused with INVALID_PARAMETER_VALUE.
+/// quoted with backticks or double quotes; <c>IN ('a', 'b')</c> and <c>NOT IN (...)</c> on params, tags and the text
+/// attributes. LIKE and ILIKE are refused with INVALID_PARAMETER_VALUE.
 /// </summary>
 public static class MlflowRunFilter
 {
@@ -41,9 +42,23 @@ public static class MlflowRunFilter
                 throw MlflowException.Invalid($"Invalid filter '{filter}': expected 'field operator value' at the end");
             }
 
-            var comparison = Comparison(filter, tokens[i], tokens[i + 1], tokens[i + 2]);
+            FilterNode comparison;
+            var negated = IsWord(tokens[i + 1], "not") && i + 2 < tokens.Count && IsWord(tokens[i + 2], "in");
+            if (negated || IsWord(tokens[i + 1], "in"))
+            {
+                var field = tokens[i];
+                i += negated ? 3 : 2;
+                var values = List(filter, tokens, ref i);
+                var @in = In(filter, field, values);
+                comparison = negated ? new NotNode(@in, field.Position + 1) : @in;
+            }
+            else
+            {
+                comparison = Comparison(filter, tokens[i], tokens[i + 1], tokens[i + 2]);
+                i += 3;
+            }
+
             result = result is null ? comparison : new AndNode(result, comparison);
-            i += 3;
             if (i == tokens.Count)
             {
                 return result;
@@ -56,6 +71,52 @@ public static class MlflowRunFilter
 
             i++;
         }
+    }
+
+    private static bool IsWord(Token token, string word) => !token.Quoted && string.Equals(token.Text, word, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A parenthesised list of quoted strings, <c>('a', 'b')</c>, starting at <paramref name="i"/>; leaves it after the ')'.</summary>
+    private static List<Token> List(string filter, List<Token> tokens, ref int i)
+    {
+        if (i >= tokens.Count || tokens[i] is not { Quoted: false, Text: "(" })
+        {
+            throw MlflowException.Invalid($"Invalid filter '{filter}': expected '(' after IN");
+        }
+
+        var values = new List<Token>();
+        i++;
+        while (true)
+        {
+            if (i + 1 >= tokens.Count || !tokens[i].Quoted)
+            {
+                throw MlflowException.Invalid($"Invalid filter '{filter}': an IN list holds quoted strings separated by commas, closed by ')'");
+            }
+
+            values.Add(tokens[i]);
+            var separator = tokens[i + 1];
+            i += 2;
+            if (separator is { Quoted: false, Text: ")" })
+            {
+                return values;
+            }
+
+            if (separator is not { Quoted: false, Text: "," })
+            {
+                throw MlflowException.Invalid($"Invalid filter '{filter}': expected ',' or ')' at position {separator.Position + 1}, found '{separator.Text}'");
+            }
+        }
+    }
+
+    /// <summary><c>field IN (...)</c>: an equality with any of the values (each value mapped as <c>=</c> maps it).</summary>
+    private static InNode In(string filter, Token field, List<Token> values)
+    {
+        var comparisons = values.Select(value => Comparison(filter, field, new Token("=", false, field.Position), value)).ToList();
+        if (comparisons[0].Field.Source == FieldSource.Metric)
+        {
+            throw MlflowException.Invalid($"Invalid filter '{filter}': IN compares params, tags and attributes, not metrics");
+        }
+
+        return new InNode(comparisons[0].Field, comparisons.ConvertAll(c => c.Value));
     }
 
     private static ComparisonNode Comparison(string filter, Token field, Token op, Token value)
@@ -166,6 +227,11 @@ public static class MlflowRunFilter
                 tokens.Add(new Token(filter[(i + 1)..end], Quoted: true, start));
                 i = end + 1;
             }
+            else if (c is '(' or ')' or ',')
+            {
+                tokens.Add(new Token(c.ToString(), Quoted: false, start));
+                i++;
+            }
             else if (c is '=' or '!' or '<' or '>')
             {
                 i++;
@@ -179,7 +245,7 @@ public static class MlflowRunFilter
             else
             {
                 // An identifier: may hold a quoted key after the dot (metrics.`my key`, params."a b").
-                while (i < filter.Length && !char.IsWhiteSpace(filter[i]) && filter[i] is not ('=' or '!' or '<' or '>'))
+                while (i < filter.Length && !char.IsWhiteSpace(filter[i]) && filter[i] is not ('=' or '!' or '<' or '>' or '(' or ')' or ','))
                 {
                     if (filter[i] is '`' or '"' && i > start && filter[i - 1] == '.')
                     {

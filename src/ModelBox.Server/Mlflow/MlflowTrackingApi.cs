@@ -215,10 +215,31 @@ public sealed class MlflowTrackingApi(
         }
     }
 
+    /// <summary>runs/get: a deleted run answers with lifecycle_stage "deleted", as MLflow's does (its metrics are hidden with it).</summary>
     public async Task GetRunAsync(HttpContext context, MlflowRequest request)
     {
-        var run = await GetRunAsync(RunIdOf(request), context.RequestAborted);
-        await WriteRunAsync(context, run);
+        var id = RunIdOf(request);
+        Experiment run;
+        try
+        {
+            run = await runs.GetExperimentOrDeletedAsync(id, context.RequestAborted);
+        }
+        catch (ModelBoxException e) when (e.Kind == ErrorKind.NotFound)
+        {
+            throw MlflowException.NotFound($"Run with id={MlflowRunMapping.RunId(id)} not found");
+        }
+
+        if (run.DeletedAt is null)
+        {
+            await WriteRunAsync(context, run);
+            return;
+        }
+
+        await MlflowJson.WriteAsync(context, w =>
+        {
+            w.WritePropertyName("run");
+            MlflowJson.WriteRun(w, run, []);
+        });
     }
 
     public async Task UpdateRunAsync(HttpContext context, MlflowRequest request)
@@ -332,7 +353,7 @@ public sealed class MlflowTrackingApi(
         var id = RunIdOf(request);
         var point = MetricOf(request, "");
         await GetRunAsync(id, context.RequestAborted);
-        await metrics.LogBatchOnceAsync([new MetricSeriesPoints(id, point.Key, [point.Point])], context.RequestAborted);
+        await metrics.LogBatchOnceAsync([new MetricSeriesPoints(id, point.Key, [point.Point])], ContentId(id, [point]), context.RequestAborted);
         await MlflowJson.WriteEmptyAsync(context);
     }
 
@@ -415,9 +436,11 @@ public sealed class MlflowTrackingApi(
         }
 
         var series = new Dictionary<string, List<MetricPoint>>(StringComparer.Ordinal);
+        var logged = new List<(string Key, MetricPoint Point)>(metricMessages.Count);
         for (var i = 0; i < metricMessages.Count; i++)
         {
             var (key, point) = MetricOf(metricMessages[i], $"metrics[{i}].");
+            logged.Add((key, point));
             if (!series.TryGetValue(key, out var points))
             {
                 series[key] = points = [];
@@ -437,7 +460,7 @@ public sealed class MlflowTrackingApi(
 
         if (series.Count > 0)
         {
-            await metrics.LogBatchOnceAsync(series.Select(s => new MetricSeriesPoints(id, s.Key, s.Value)).ToList(), cancellationToken);
+            await metrics.LogBatchOnceAsync(series.Select(s => new MetricSeriesPoints(id, s.Key, s.Value)).ToList(), ContentId(id, logged), cancellationToken);
         }
 
         await MlflowJson.WriteEmptyAsync(context);
@@ -518,7 +541,7 @@ public sealed class MlflowTrackingApi(
                     w.WriteStartObject();
                     w.WriteString("key", key);
                     MlflowJson.WriteDouble(w, "value", point.Number);
-                    w.WriteNumber("timestamp", point.WallclockSeconds * 1000);
+                    w.WriteNumber("timestamp", point.WallclockMillis);
                     w.WriteNumber("step", point.Step);
                     w.WriteString("run_id", MlflowRunMapping.RunId(id));
                     w.WriteEndObject();
@@ -530,36 +553,36 @@ public sealed class MlflowTrackingApi(
     }
 
     /// <summary>
-    /// The sampled series of several runs. Today one downsampled read per run (<see cref="MetricLog.GetSeriesAsync"/>); the
-    /// one place to switch to a batch read of many series at once.
+    /// The sampled series of several runs in one batch read (<see cref="MetricLog.GetSeriesBatchAsync"/>, what
+    /// GetMetricSeriesBatch serves): every series from its stored summaries, a few read at a time.
     /// </summary>
     private async Task<List<(string RunId, IReadOnlyList<MetricPoint> Points)>> ReadSampledSeriesAsync(
         IReadOnlyList<string> experimentIds, string key, ulong startStep, ulong? endStep, int maxPoints, CancellationToken cancellationToken)
     {
-        var result = new List<(string, IReadOnlyList<MetricPoint>)>(experimentIds.Count);
-        foreach (var id in experimentIds)
-        {
-            // ModelBox keeps the first and last points, so it samples to 2 or more.
-            var view = await metrics.GetSeriesAsync(id, key, startStep, endStep, Math.Max(maxPoints, 2), cancellationToken);
-            result.Add((id, maxPoints == 1 ? view.Points.Take(1).ToList() : view.Points));
-        }
-
-        return result;
+        // ModelBox keeps the first and last points, so it samples to 2 or more.
+        var reads = await metrics.GetSeriesBatchAsync(
+            experimentIds.Select(id => ((string?)id, (string?)key)).ToList(), MetricAxis.Step, startStep, endStep, Math.Max(maxPoints, 2), cancellationToken);
+        return reads.Select(read => (read.ParentId, maxPoints == 1 ? read.View.Points.Take(1).ToList() : read.View.Points)).ToList();
     }
 
     // ---------------------------------------------------------------- shared
 
-    /// <summary>A live run; a deleted run answers as MLflow answers a run that cannot be used.</summary>
+    /// <summary>A live run; a deleted run answers as MLflow's server answers a write to one (INVALID_PARAMETER_VALUE).</summary>
     internal async Task<Experiment> GetRunAsync(string experimentId, CancellationToken cancellationToken)
     {
+        Experiment run;
         try
         {
-            return await runs.GetExperimentAsync(experimentId, cancellationToken);
+            run = await runs.GetExperimentOrDeletedAsync(experimentId, cancellationToken);
         }
         catch (ModelBoxException e) when (e.Kind == ErrorKind.NotFound)
         {
             throw MlflowException.NotFound($"Run with id={MlflowRunMapping.RunId(experimentId)} not found");
         }
+
+        return run.DeletedAt is null
+            ? run
+            : throw MlflowException.Invalid($"The run {MlflowRunMapping.RunId(experimentId)} must be in the 'active' state. Current state is deleted.");
     }
 
     internal static string RunIdOf(MlflowRequest request) =>
@@ -621,7 +644,36 @@ public sealed class MlflowTrackingApi(
             throw MlflowException.Invalid($"{field}timestamp is {timestamp}; it must not be negative");
         }
 
-        return (key, MetricPoint.OfDouble(step, timestamp / 1000, value));
+        return (key, MetricPoint.OfDoubleAtMillis(step, timestamp, value));
+    }
+
+    /// <summary>
+    /// The batch id of a request's metrics: a digest of the run and every (key, value, timestamp, step) in request order.
+    /// MLflow's store keeps a metric once per (key, value, timestamp, step), so a request with the same content adds
+    /// nothing there either; the id makes two copies racing each other (a retry sent before the original was answered)
+    /// store once on every backend (<see cref="MetricLog.LogBatchOnceAsync(IReadOnlyList{MetricSeriesPoints}, string, CancellationToken)"/>).
+    /// </summary>
+    internal static string ContentId(string experimentId, IReadOnlyList<(string Key, MetricPoint Point)> metrics)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> number = stackalloc byte[8];
+        hash.AppendData(Encoding.UTF8.GetBytes(experimentId));
+        foreach (var (key, point) in metrics)
+        {
+            var keyBytes = Encoding.UTF8.GetBytes(key);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(number, keyBytes.Length);
+            hash.AppendData(number[..4]);
+            hash.AppendData(keyBytes);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(number, BitConverter.DoubleToInt64Bits(double.IsNaN(point.Number) ? double.NaN : point.Number));
+            hash.AppendData(number);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(number, point.WallclockMillis);
+            hash.AppendData(number);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(number, point.Step);
+            hash.AppendData(number);
+        }
+
+        // 160 bits: no accidental collision among the batches a deployment will ever see.
+        return "mlflow:" + Convert.ToHexStringLower(hash.GetHashAndReset().AsSpan(0, 20));
     }
 
     private static Dictionary<string, string> RunTags(IReadOnlyList<KeyValuePair<string, string>> entries)
