@@ -1,4 +1,5 @@
 using System.Globalization;
+using ModelBox.Domain;
 using ModelBox.Domain.Search;
 
 namespace ModelBox.Server.Mlflow;
@@ -8,17 +9,18 @@ namespace ModelBox.Server.Mlflow;
 /// <c>metrics.K op number</c>, <c>params.K op 'text'</c>, <c>tags.K op 'text'</c> and <c>attributes.A op value</c>
 /// (status, run_name, run_id, user_id, start_time) with <c>= != &lt; &lt;= &gt; &gt;=</c>, joined by AND. Keys may be
 /// quoted with backticks or double quotes; <c>IN ('a', 'b')</c> and <c>NOT IN (...)</c> on params, tags and the text
-/// attributes. LIKE and ILIKE are refused with INVALID_PARAMETER_VALUE.
+/// attributes; <c>LIKE</c> and <c>ILIKE</c> on the same fields, which ModelBox's search cannot answer: they come back as
+/// conditions the caller checks on the runs the database found (<see cref="MlflowRunQuery.Matches"/>).
 /// </summary>
 public static class MlflowRunFilter
 {
     public const int MaxComparisons = 64;
 
-    public static FilterNode? Parse(string? filter)
+    public static MlflowRunQuery Parse(string? filter)
     {
         if (string.IsNullOrWhiteSpace(filter))
         {
-            return null;
+            return new MlflowRunQuery(null, []);
         }
 
         if (filter.Length > 4096)
@@ -28,6 +30,7 @@ public static class MlflowRunFilter
 
         var tokens = Tokenize(filter);
         FilterNode? result = null;
+        var matches = new List<Func<Experiment, bool>>();
         var i = 0;
         var count = 0;
         while (true)
@@ -42,9 +45,14 @@ public static class MlflowRunFilter
                 throw MlflowException.Invalid($"Invalid filter '{filter}': expected 'field operator value' at the end");
             }
 
-            FilterNode comparison;
+            FilterNode? comparison = null;
             var negated = IsWord(tokens[i + 1], "not") && i + 2 < tokens.Count && IsWord(tokens[i + 2], "in");
-            if (negated || IsWord(tokens[i + 1], "in"))
+            if (IsWord(tokens[i + 1], "like") || IsWord(tokens[i + 1], "ilike"))
+            {
+                matches.Add(Like(filter, tokens[i], IsWord(tokens[i + 1], "ilike"), tokens[i + 2]));
+                i += 3;
+            }
+            else if (negated || IsWord(tokens[i + 1], "in"))
             {
                 var field = tokens[i];
                 i += negated ? 3 : 2;
@@ -58,10 +66,14 @@ public static class MlflowRunFilter
                 i += 3;
             }
 
-            result = result is null ? comparison : new AndNode(result, comparison);
+            if (comparison is not null)
+            {
+                result = result is null ? comparison : new AndNode(result, comparison);
+            }
+
             if (i == tokens.Count)
             {
-                return result;
+                return new MlflowRunQuery(result, matches);
             }
 
             if (!string.Equals(tokens[i].Text, "and", StringComparison.OrdinalIgnoreCase) || tokens[i].Quoted)
@@ -71,6 +83,22 @@ public static class MlflowRunFilter
 
             i++;
         }
+    }
+
+    /// <summary><c>field LIKE 'pattern'</c> on a param, tag or text attribute, checked on a run in memory.</summary>
+    private static Func<Experiment, bool> Like(string filter, Token field, bool ignoreCase, Token value)
+    {
+        var node = Comparison(filter, field, new Token("=", false, field.Position), value);
+        Func<Experiment, string?> get = node.Field switch
+        {
+            { Source: FieldSource.Metadata, Key: var key } => run => run.Metadata.TryGetValue(key, out var json) ? MlflowRunMapping.Text(json) : null,
+            { Source: FieldSource.Attribute, Attribute: SearchAttribute.Owner } => run => run.Owner,
+            { Source: FieldSource.Attribute, Attribute: SearchAttribute.Id } => run => MlflowRunMapping.RunId(run.Id),
+            _ => throw MlflowException.Invalid($"Invalid filter '{filter}': LIKE and ILIKE compare params, tags, run_name, run_id and user_id"),
+        };
+
+        // The pattern as written (a run id comparison turned the value into an experiment id).
+        return MlflowExperimentFilter.Like(get, value.Text, ignoreCase);
     }
 
     private static bool IsWord(Token token, string word) => !token.Quoted && string.Equals(token.Text, word, StringComparison.OrdinalIgnoreCase);
@@ -129,7 +157,7 @@ public static class MlflowRunFilter
             "<=" => ComparisonOperator.LessOrEqual,
             ">" => ComparisonOperator.Greater,
             ">=" => ComparisonOperator.GreaterOrEqual,
-            "LIKE" or "ILIKE" or "IN" or "NOT" => throw MlflowException.Invalid($"Invalid filter '{filter}': the operator {op.Text.ToUpperInvariant()} is not supported by this server; use = != < <= > >="),
+            "IN" or "NOT" => throw MlflowException.Invalid($"Invalid filter '{filter}': {op.Text.ToUpperInvariant()} takes a list: field IN ('a', 'b')"),
             _ => throw MlflowException.Invalid($"Invalid filter '{filter}': '{op.Text}' at position {op.Position + 1} is not a comparison operator"),
         };
         var dot = field.Quoted ? -1 : field.Text.IndexOf('.', StringComparison.Ordinal);
@@ -269,3 +297,6 @@ public static class MlflowRunFilter
         return tokens;
     }
 }
+
+/// <summary>A run filter: what the database answers, and the conditions checked on the runs it finds.</summary>
+public sealed record MlflowRunQuery(FilterNode? Where, IReadOnlyList<Func<Experiment, bool>> Matches);

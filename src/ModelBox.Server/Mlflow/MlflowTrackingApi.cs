@@ -301,8 +301,10 @@ public sealed class MlflowTrackingApi(
 
         var maxResults = MlflowLimits.MaxResults(request.Long("max_results"), MlflowLimits.DefaultSearchRuns);
         var viewType = ViewType(request.String("run_view_type"));
-        var orderBy = RunOrder(request.Strings("order_by"));
-        var filter = MlflowRunFilter.Parse(request.String("filter"));
+        var ordering = RunOrder(request.Strings("order_by"));
+        var orderBy = ordering.Database;
+        var query = MlflowRunFilter.Parse(request.String("filter"));
+        var filter = query.Where;
 
         FilterNode? scope = null;
         foreach (var experimentId in experimentIds.Distinct(StringComparer.Ordinal))
@@ -319,11 +321,21 @@ public sealed class MlflowTrackingApi(
         if (viewType != "DELETED_ONLY")
         {
             var where = filter is null ? scope! : new AndNode(scope!, filter);
-            var fingerprint = string.Join('\u001f', experimentIds) + '\u001f' + request.String("filter") + '\u001f' + orderBy;
-            var page = await search.SearchExperimentsAsync(
-                where, orderBy, fingerprint, new PageRequest(MlflowLimits.PageSize(maxResults), NullIfEmpty(request.String("page_token"))), cancellationToken);
-            found.AddRange(page.Items);
-            next = page.NextPageToken;
+            var fingerprint = string.Join('\u001f', experimentIds) + '\u001f' + request.String("filter") + '\u001f' + string.Join('\u001f', request.Strings("order_by"));
+            if (query.Matches.Count == 0 && ordering.Source is null)
+            {
+                var page = await search.SearchExperimentsAsync(
+                    where, orderBy, fingerprint, new PageRequest(MlflowLimits.PageSize(maxResults), NullIfEmpty(request.String("page_token"))), cancellationToken);
+                found.AddRange(page.Items);
+                next = page.NextPageToken;
+            }
+            else
+            {
+                var all = await SearchInMemoryAsync(where, query.Matches, ordering, fingerprint, cancellationToken);
+                var offset = Offset(request.String("page_token"));
+                found.AddRange(all.Skip(offset).Take(MlflowLimits.PageSize(maxResults)));
+                next = offset + found.Count < all.Count ? NextOffset(offset + found.Count) : null;
+            }
         }
 
         var latest = new List<IReadOnlyList<MetricSeries>>(found.Count);
@@ -705,12 +717,84 @@ public sealed class MlflowTrackingApi(
         _ => throw MlflowException.Invalid($"Invalid view type '{text}'; one of ACTIVE_ONLY, DELETED_ONLY, ALL"),
     };
 
-    /// <summary>The orders ModelBox's search has: start_time (created_at) and run name (the ModelBox name); default start_time DESC.</summary>
-    private static string RunOrder(IReadOnlyList<string> orderBy)
+    /// <summary>
+    /// Runs/search with conditions the database cannot answer (LIKE, ILIKE) or an order by a metric, param or tag: every run
+    /// the database finds (at most <see cref="MlflowLimits.MaxRunsCheckedInMemory"/>, in the database's order) is checked and sorted
+    /// here. A metric orders by its last value, read from the stored whole-series summaries; runs without the field come
+    /// last in either direction, ties by start time (newest first), then run id.
+    /// </summary>
+    private async Task<List<Experiment>> SearchInMemoryAsync(
+        FilterNode where, IReadOnlyList<Func<Experiment, bool>> matches, RunOrdering ordering, string fingerprint, CancellationToken cancellationToken)
+    {
+        var found = new List<Experiment>();
+        var scanned = 0;
+        string? token = null;
+        do
+        {
+            var page = await search.SearchExperimentsAsync(where, ordering.Database, fingerprint, new PageRequest(1000, token), cancellationToken);
+            scanned += page.Items.Count;
+            if (scanned > MlflowLimits.MaxRunsCheckedInMemory)
+            {
+                throw MlflowException.Invalid(
+                    $"this search checks LIKE/ILIKE or orders by a metric, param or tag on the server, for at most {MlflowLimits.MaxRunsCheckedInMemory} runs; narrow the filter with = != < > IN conditions");
+            }
+
+            found.AddRange(page.Items.Where(run => matches.All(match => match(run))));
+            token = page.NextPageToken;
+        }
+        while (token is not null);
+
+        if (ordering.Source is not { } source || found.Count == 0)
+        {
+            return found;
+        }
+
+        Func<Experiment, IComparable?> value;
+        if (source == FieldSource.Metric)
+        {
+            var last = (await metrics.GetSummariesAsync(found.ConvertAll(r => (string?)r.Id), [ordering.Key], cancellationToken))
+                .Where(s => s.Summary.Last.IsNumeric)
+                .ToDictionary(s => s.ParentId, s => s.Summary.Last.Number, StringComparer.Ordinal);
+            // NaN sorts above every number, as in MLflow.
+            value = run => last.TryGetValue(run.Id, out var number) ? (double.IsNaN(number) ? double.MaxValue : number) : null;
+        }
+        else
+        {
+            var key = ordering.Key!;
+            value = run => run.Metadata.TryGetValue(key, out var json) ? new OrdinalText(MlflowRunMapping.Text(json)) : null;
+        }
+
+        var keyed = found.Select(run => (Run: run, Value: value(run))).ToList();
+        keyed.Sort((a, b) =>
+        {
+            if (a.Value is null != b.Value is null)
+            {
+                return a.Value is null ? 1 : -1;
+            }
+
+            var byValue = a.Value is null ? 0 : a.Value.CompareTo(b.Value) * (ordering.Descending ? -1 : 1);
+            return byValue != 0 ? byValue
+                : MlflowRunMapping.StartTime(b.Run).CompareTo(MlflowRunMapping.StartTime(a.Run)) is var byStart and not 0 ? byStart
+                : string.CompareOrdinal(a.Run.Id, b.Run.Id);
+        });
+        return keyed.ConvertAll(k => k.Run);
+    }
+
+    private readonly record struct OrdinalText(string Text) : IComparable
+    {
+        public int CompareTo(object? obj) => string.CompareOrdinal(Text, ((OrdinalText)obj!).Text);
+    }
+
+    /// <summary>An order: one ModelBox's search has (start_time as created_at, run name), or a metric, param or tag sorted here.</summary>
+    private sealed record RunOrdering(string Database, FieldSource? Source = null, string? Key = null, bool Descending = false);
+
+    /// <summary>The orders ModelBox's search has: start_time (created_at) and run name (the ModelBox name); default start_time DESC.
+    /// A metric, param or tag is ordered in memory (<see cref="SearchInMemoryAsync"/>).</summary>
+    private static RunOrdering RunOrder(IReadOnlyList<string> orderBy)
     {
         if (orderBy.Count == 0)
         {
-            return "created_at desc";
+            return new RunOrdering("created_at desc");
         }
 
         if (orderBy.Count > 1)
@@ -725,13 +809,31 @@ public sealed class MlflowTrackingApi(
             throw MlflowException.Invalid($"Invalid order_by clause '{orderBy[0]}'");
         }
 
+        var dot = parts[0].IndexOf('.', StringComparison.Ordinal);
+        var entity = dot < 0 ? string.Empty : parts[0][..dot].ToLowerInvariant();
+        var entityKey = dot < 0 ? string.Empty : parts[0][(dot + 1)..].Trim('`', '"');
+        if (entity is "metrics" or "metric" or "params" or "param" or "tags" or "tag")
+        {
+            if (entityKey.Length == 0)
+            {
+                throw MlflowException.Invalid($"Invalid order_by clause '{orderBy[0]}': no key after '{entity}.'");
+            }
+
+            return entity.StartsWith("metric", StringComparison.Ordinal)
+                ? new RunOrdering("created_at desc", FieldSource.Metric, MlflowLimits.Key(entityKey, "order_by"), direction == "DESC")
+                : new RunOrdering(
+                    "created_at desc", FieldSource.Metadata,
+                    (entity.StartsWith("param", StringComparison.Ordinal) ? MlflowRunMapping.ParamPrefix : MlflowRunMapping.TagPrefix) + entityKey,
+                    direction == "DESC");
+        }
+
         var field = parts[0].ToLowerInvariant() switch
         {
             "start_time" or "attributes.start_time" or "attribute.start_time" or "attr.start_time" => "created_at",
             "run_name" or "attributes.run_name" or "attribute.run_name" or "attr.run_name" => "name",
-            _ => throw MlflowException.Invalid($"Invalid order_by clause '{orderBy[0]}': this server orders runs by start_time or run_name"),
+            _ => throw MlflowException.Invalid($"Invalid order_by clause '{orderBy[0]}': this server orders runs by start_time, run_name, or a metric, param or tag"),
         };
-        return $"{field} {direction.ToLowerInvariant()}";
+        return new RunOrdering($"{field} {direction.ToLowerInvariant()}");
     }
 
     private static int Offset(string? token)

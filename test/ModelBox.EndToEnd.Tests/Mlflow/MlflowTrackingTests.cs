@@ -281,6 +281,52 @@ public abstract class MlflowTrackingSpecification(ModelBoxServerFixture server) 
     }
 
     [Fact]
+    public async Task Runs_are_found_with_like_and_ilike_and_ordered_by_a_metric_a_param_or_a_tag()
+    {
+        var experimentId = (await _mlflow.OkAsync("POST", "experiments/create", MlflowClient.Json(new { name = "order-" + Guid.NewGuid().ToString("N")[..8] })))
+            .GetProperty("experiment_id").GetString()!;
+        var runs = new Dictionary<string, string>();
+        foreach (var (name, accuracy, lr, team) in new[] { ("bert-base", 0.7, "0.1", "NLP"), ("bert-large", 0.9, "0.01", "nlp"), ("resnet", 0.8, "0.001", "vision") })
+        {
+            var runId = (await _mlflow.OkAsync("POST", "runs/create", MlflowClient.Json(new { experiment_id = experimentId, run_name = name })))
+                .GetProperty("run").GetProperty("info").GetProperty("run_id").GetString()!;
+            await _mlflow.OkAsync("POST", "runs/log-batch", $$"""
+                {"run_id": "{{runId}}", "metrics": [{"key": "acc", "value": 0.1, "timestamp": 1, "step": 0}, {"key": "acc", "value": {{accuracy.ToString(CultureInfo.InvariantCulture)}}, "timestamp": 2, "step": 1}],
+                 "params": [{"key": "lr", "value": "{{lr}}"}], "tags": [{"key": "team", "value": "{{team}}"}]}
+                """);
+            runs[runId] = name;
+        }
+
+        async Task<List<string>> NamesAsync(string? filter, string? orderBy)
+        {
+            var answer = await _mlflow.OkAsync("POST", "runs/search", MlflowClient.Json(new
+            {
+                experiment_ids = new[] { experimentId },
+                filter = filter ?? string.Empty,
+                order_by = orderBy is null ? Array.Empty<string>() : [orderBy],
+            }));
+            return answer.TryGetProperty("runs", out var found) ? found.EnumerateArray().Select(r => r.GetProperty("info").GetProperty("run_name").GetString()!).ToList() : [];
+        }
+
+        Assert.Equal(["bert-base", "bert-large"], await NamesAsync("attributes.run_name LIKE 'bert%'", "run_name ASC"));
+        Assert.Equal(["bert-large"], await NamesAsync("tags.team LIKE 'nl_'", null));
+        Assert.Equal(["bert-base", "bert-large"], await NamesAsync("tags.team ILIKE 'nlp' and params.lr != '0.001'", "metrics.acc ASC"));
+        Assert.Equal(["bert-large", "resnet", "bert-base"], await NamesAsync(null, "metrics.acc DESC"));
+        Assert.Equal(["resnet", "bert-large", "bert-base"], await NamesAsync(null, "params.lr ASC"));
+        Assert.Equal(["bert-base", "bert-large", "resnet"], await NamesAsync(null, "tags.team ASC"));
+
+        // Paging through an order computed on the server.
+        var first = await _mlflow.OkAsync("POST", "runs/search", MlflowClient.Json(new { experiment_ids = new[] { experimentId }, order_by = new[] { "metrics.acc DESC" }, max_results = 2 }));
+        Assert.Equal(2, first.GetProperty("runs").GetArrayLength());
+        var second = await _mlflow.OkAsync("POST", "runs/search", MlflowClient.Json(new
+        {
+            experiment_ids = new[] { experimentId }, order_by = new[] { "metrics.acc DESC" }, max_results = 2, page_token = first.GetProperty("next_page_token").GetString(),
+        }));
+        Assert.Equal("bert-base", Assert.Single(second.GetProperty("runs").EnumerateArray()).GetProperty("info").GetProperty("run_name").GetString());
+        Assert.False(second.TryGetProperty("next_page_token", out _));
+    }
+
+    [Fact]
     public async Task A_deleted_run_is_answered_with_lifecycle_stage_deleted_until_restored()
     {
         var runId = (await _mlflow.OkAsync("POST", "runs/create", MlflowClient.Json(new { experiment_id = "0", run_name = "to-delete" })))
