@@ -117,7 +117,8 @@ public static class MlflowIngestBenchmark
         }
     }
 
-    private static async Task<JsonElement> PostAsync(HttpClient http, string path, string json)
+    /// <summary>POSTs to an MLflow endpoint and returns the answer, failing on an error.</summary>
+    internal static async Task<JsonElement> PostAsync(HttpClient http, string path, string json)
     {
         using var content = new StringContent(json, Encoding.UTF8, "application/json");
         using var response = await http.PostAsync(new Uri("/api/2.0/mlflow/" + path, UriKind.Relative), content);

@@ -57,6 +57,12 @@ if (args.Length > 0 && args[0] == "mlflow-ingest")
     return;
 }
 
+if (args.Length > 0 && args[0] == "mlflow-bulk-interval")
+{
+    await MlflowBulkIntervalBenchmark.RunAsync(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "soak")
 {
     Environment.ExitCode = await SoakBenchmark.RunAsync(args[1..]);

@@ -227,6 +227,10 @@ public sealed partial class ModelBoxClient
             MetricsValue.ValueOneofCase.STensor => MetricValue.FromString(value.STensor),
             _ => MetricValue.FromBytes(value.BTensor.ToByteArray()),
         };
-        return new MetricPoint((long)value.Step, DateTimeOffset.FromUnixTimeSeconds((long)Math.Min(value.WallclockTime, 253_402_300_799)), metric);
+        // A point logged with milliseconds (through MLflow's API) carries them in wallclock_time_ms.
+        var time = value.WallclockTimeMs != 0
+            ? DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Min(value.WallclockTimeMs, 253_402_300_799_999))
+            : DateTimeOffset.FromUnixTimeSeconds((long)Math.Min(value.WallclockTime, 253_402_300_799));
+        return new MetricPoint((long)value.Step, time, metric);
     }
 }

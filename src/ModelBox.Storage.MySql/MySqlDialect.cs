@@ -116,7 +116,7 @@ public sealed class MySqlDialect : SqlDialect, IAsyncDisposable
         {
             var count = Math.Min(PointsPerInsert, points.Count - start);
             await using var command = new MySqlCommand { Connection = (MySqlConnection)connection, Transaction = (MySqlTransaction)transaction, CommandTimeout = CommandTimeoutSeconds };
-            sql.Clear().Append("INSERT INTO metric_points (series_id, step, `time`, seq, kind, num, txt, bin) VALUES ");
+            sql.Clear().Append("INSERT INTO metric_points (series_id, step, `time`, seq, kind, num, txt, bin, millis) VALUES ");
             for (var i = 0; i < count; i++)
             {
                 var point = points[start + i];
@@ -143,13 +143,15 @@ public sealed class MySqlDialect : SqlDialect, IAsyncDisposable
 
                 if (point.Bin is { } bytes)
                 {
-                    sql.Append(CultureInfo.InvariantCulture, $",@b{i})");
+                    sql.Append(CultureInfo.InvariantCulture, $",@b{i}");
                     command.Parameters.AddWithValue("@b" + i.ToString(CultureInfo.InvariantCulture), bytes);
                 }
                 else
                 {
-                    sql.Append(",NULL)");
+                    sql.Append(",NULL");
                 }
+
+                sql.Append(CultureInfo.InvariantCulture, $",{point.Millis})");
             }
 
             command.CommandText = sql.ToString();

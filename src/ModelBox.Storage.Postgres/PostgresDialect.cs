@@ -188,7 +188,7 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
     internal static async Task CopyPointsAsync(NpgsqlConnection connection, IReadOnlyList<PointRow> points, CancellationToken cancellationToken)
     {
         var importer = await connection.BeginBinaryImportAsync(
-            "COPY metric_points (series_id, step, \"time\", seq, kind, num, txt, bin) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+            "COPY metric_points (series_id, step, \"time\", seq, kind, num, txt, bin, millis) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
         {
             foreach (var point in points)
@@ -225,6 +225,8 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
                 {
                     await importer.WriteNullAsync(cancellationToken).ConfigureAwait(false);
                 }
+
+                await importer.WriteAsync(point.Millis, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
             }
 
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);

@@ -56,8 +56,9 @@ public sealed class GroupCommitMetricStore : IMetricStore, IAsyncDisposable
         _inner.AppendDistinctAsync(batch, cancellationToken);
 
     // A repeated id is answered from its row, read inside the append's transaction: this goes straight to the store.
-    public Task<long> AppendOnceAsync(string batchId, IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
-        _inner.AppendOnceAsync(batchId, batch, cancellationToken);
+    public Task<long> AppendOnceAsync(
+        string batchId, IReadOnlyList<MetricSeriesPoints> batch, bool skipStoredPoints = false, CancellationToken cancellationToken = default) =>
+        _inner.AppendOnceAsync(batchId, batch, skipStoredPoints, cancellationToken);
 
     public Task<IReadOnlyList<MetricSeries>> ReadLatestAsync(string parentId, CancellationToken cancellationToken = default) =>
         _inner.ReadLatestAsync(parentId, cancellationToken);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ModelBox.Domain;
+using ModelBox.Domain.Changes;
 using ModelBox.Domain.Storage;
 using static ModelBox.Storage.Relational.RelationalValues;
 
@@ -33,6 +34,7 @@ public sealed partial class RelationalMetadataStore
                     + "VALUES (@Number, @Name, @Namespace, @ArtifactLocation, @Tags, @CreatedAt, @UpdatedAt, @DeletedAt)",
                     MlflowExperimentRow.Parameters(record),
                     cancellationToken).ConfigureAwait(false);
+                await AppendMlflowExperimentChangeAsync(session, record, ChangeType.Created, record.CreatedAt, cancellationToken).ConfigureAwait(false);
                 return new CreateResult<MlflowExperimentRecord>(record, Existed: false);
             },
             cancellationToken);
@@ -94,10 +96,18 @@ public sealed partial class RelationalMetadataStore
                     + "deleted_at = @DeletedAt WHERE number = @Number",
                     MlflowExperimentRow.Parameters(changed),
                     cancellationToken).ConfigureAwait(false);
+                await AppendMlflowExperimentChangeAsync(session, changed, ChangeType.Updated, changed.UpdatedAt, cancellationToken).ConfigureAwait(false);
                 return changed;
             },
             cancellationToken);
     }
+
+    /// <summary>MLflow experiment records (names, tags, lifecycle) reach the change stream of their namespace.</summary>
+    private static Task AppendMlflowExperimentChangeAsync(
+        DbSession session, MlflowExperimentRecord record, ChangeType change, DateTimeOffset changedAt, CancellationToken cancellationToken) =>
+        AppendChangeAsync(
+            session, record.Namespace, ChangeObjectKinds.MlflowExperiment, ChangeStateJson.MlflowExperimentId(record.Number), change, changedAt,
+            ChangeStateJson.MlflowExperiment(record), cancellationToken);
 
     private Task<MlflowExperimentRecord?> ReadMlflowExperimentAsync(string where, object key, CancellationToken cancellationToken) =>
         ReadAsync(

@@ -13,7 +13,7 @@ namespace ModelBox.Storage.Relational;
 /// </summary>
 public sealed partial class RelationalMetricStore(RelationalMetadataStore database) : IMetricStore
 {
-    private const string PointColumns = "step, \"time\", kind, num, txt, bin, seq";
+    private const string PointColumns = "step, \"time\", kind, num, txt, bin, seq, millis";
 
     private readonly RelationalMetadataStore _database = database ?? throw new ArgumentNullException(nameof(database));
 
@@ -39,7 +39,8 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
                 cancellationToken);
     }
 
-    public Task<long> AppendOnceAsync(string batchId, IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
+    public Task<long> AppendOnceAsync(
+        string batchId, IReadOnlyList<MetricSeriesPoints> batch, bool skipStoredPoints = false, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(batchId);
         ArgumentNullException.ThrowIfNull(batch);
@@ -58,7 +59,10 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
                         "SELECT point_count FROM metric_batches WHERE batch_id = @Id", new { Id = batchId }, cancellationToken).ConfigureAwait(false);
                 }
 
-                var count = PointCount(batch) == 0 ? 0 : await AppendInSessionAsync(session, batch, tails, cancellationToken).ConfigureAwait(false);
+                var fresh = skipStoredPoints && PointCount(batch) > 0
+                    ? await WithoutStoredPointsAsync(session, batch, cancellationToken).ConfigureAwait(false)
+                    : batch;
+                var count = PointCount(fresh) == 0 ? 0 : await AppendInSessionAsync(session, fresh, tails, cancellationToken).ConfigureAwait(false);
                 await session.ExecuteAsync(
                     "UPDATE metric_batches SET point_count = @Count WHERE batch_id = @Id", new { Id = batchId, Count = count }, cancellationToken)
                     .ConfigureAwait(false);
@@ -138,7 +142,7 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
             foreach (var chunk in keys.Chunk(500))
             {
                 await using var command = session.CreateCommand(
-                    $"SELECT p.step, p.\"time\", p.kind, p.num, p.txt, p.bin, p.seq, s.\"key\" FROM metric_series s JOIN metric_points p ON p.series_id = s.id "
+                    $"SELECT p.step, p.\"time\", p.kind, p.num, p.txt, p.bin, p.seq, p.millis, s.\"key\" FROM metric_series s JOIN metric_points p ON p.series_id = s.id "
                     + $"WHERE s.parent_id = @Parent AND s.\"key\" IN ({string.Join(", ", chunk.Select((_, i) => $"@k{i}"))}) AND p.step BETWEEN @From AND @To");
                 Add(command, "Parent", parent.Key);
                 Add(command, "From", minStep);
@@ -154,7 +158,7 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
                     var point = ReadPoint(reader, 0);
                     if (point.IsNumeric)
                     {
-                        stored.Add((parent.Key, reader.GetString(7), point.Step, point.WallclockSeconds, point.Kind, BitConverter.DoubleToInt64Bits(Canonical(point.Number))));
+                        stored.Add((parent.Key, reader.GetString(8), point.Step, point.WallclockMillis, point.Kind, BitConverter.DoubleToInt64Bits(Canonical(point.Number))));
                     }
                 }
             }
@@ -170,7 +174,7 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
         {
             var kept = series.Points
                 .Where(p => !p.IsNumeric
-                    || !stored.Contains((series.ParentId, series.Key, p.Step, p.WallclockSeconds, p.Kind, BitConverter.DoubleToInt64Bits(Canonical(p.Number)))))
+                    || !stored.Contains((series.ParentId, series.Key, p.Step, p.WallclockMillis, p.Kind, BitConverter.DoubleToInt64Bits(Canonical(p.Number)))))
                 .ToList();
             result.Add(series with { Points = kept });
         }
@@ -299,7 +303,7 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
             async session =>
             {
                 await using var command = session.CreateCommand(
-                    "SELECT s.\"key\", p.step, p.\"time\", p.kind, p.num, p.txt, p.bin, p.seq FROM metric_series s JOIN metric_points p ON p.series_id = s.id "
+                    "SELECT s.\"key\", p.step, p.\"time\", p.kind, p.num, p.txt, p.bin, p.seq, p.millis FROM metric_series s JOIN metric_points p ON p.series_id = s.id "
                     + "WHERE s.parent_id = @Parent ORDER BY s.\"key\", p.step, p.\"time\", p.seq");
                 Add(command, "Parent", parentId);
                 var result = new List<MetricSeries>();
@@ -463,17 +467,18 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
             new { Series = seriesId, From = fromStep, To = toStep },
             cancellationToken);
 
-    /// <summary>A point from columns step, time, kind, num, txt, bin starting at <paramref name="offset"/>.</summary>
+    /// <summary>A point from columns step, time, kind, num, txt, bin, seq, millis starting at <paramref name="offset"/>.</summary>
     private static MetricPoint ReadPoint(DbDataReader reader, int offset)
     {
         var kind = (MetricValueKind)Convert.ToInt32(reader.GetValue(offset + 2), System.Globalization.CultureInfo.InvariantCulture);
         var step = reader.GetInt64(offset);
         var time = reader.GetInt64(offset + 1);
+        var millis = Convert.ToInt16(reader.GetValue(offset + 7), System.Globalization.CultureInfo.InvariantCulture);
         return kind switch
         {
-            MetricValueKind.StringTensor => new MetricPoint(step, time, kind, 0, Text: reader.GetString(offset + 4)),
-            MetricValueKind.BytesTensor => new MetricPoint(step, time, kind, 0, Bytes: reader.GetFieldValue<byte[]>(offset + 5)),
-            _ => new MetricPoint(step, time, kind, reader.IsDBNull(offset + 3) ? NonFinite(reader, offset + 4) : reader.GetDouble(offset + 3)),
+            MetricValueKind.StringTensor => new MetricPoint(step, time, kind, 0, Text: reader.GetString(offset + 4), Millis: millis),
+            MetricValueKind.BytesTensor => new MetricPoint(step, time, kind, 0, Bytes: reader.GetFieldValue<byte[]>(offset + 5), Millis: millis),
+            _ => new MetricPoint(step, time, kind, reader.IsDBNull(offset + 3) ? NonFinite(reader, offset + 4) : reader.GetDouble(offset + 3), Millis: millis),
         };
     }
 

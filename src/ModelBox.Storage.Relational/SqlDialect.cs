@@ -183,6 +183,7 @@ public abstract class SqlDialect
                 AddParameter(command, $"@f{i}", point.Num);
                 AddParameter(command, $"@g{i}", point.Txt);
                 AddParameter(command, $"@h{i}", point.Bin);
+                AddParameter(command, $"@i{i}", point.Millis);
             }
 
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -245,10 +246,10 @@ public abstract class SqlDialect
 
     private string PointInsertSql(int rows) => _pointInsertSql.GetOrAdd(rows, count =>
     {
-        var sql = new System.Text.StringBuilder("INSERT INTO metric_points (series_id, step, \"time\", seq, kind, num, txt, bin) VALUES ");
+        var sql = new System.Text.StringBuilder("INSERT INTO metric_points (series_id, step, \"time\", seq, kind, num, txt, bin, millis) VALUES ");
         for (var i = 0; i < count; i++)
         {
-            sql.Append(i == 0 ? string.Empty : ", ").Append($"(@a{i}, @b{i}, @c{i}, @d{i}, @e{i}, @f{i}, @g{i}, @h{i})");
+            sql.Append(i == 0 ? string.Empty : ", ").Append($"(@a{i}, @b{i}, @c{i}, @d{i}, @e{i}, @f{i}, @g{i}, @h{i}, @i{i})");
         }
 
         return sql.ToString();
@@ -304,8 +305,9 @@ public abstract class SqlDialect
 
 /// <summary>One row of <c>metric_points</c> as a dialect's bulk path writes it. Non-finite numbers are NULL in <c>num</c>
 /// and spelled in <c>txt</c> on every backend: MySQL has no NaN or infinity, SQLite no NaN, and one encoding keeps the
-/// backends alike (migration 8 moved SQLite's older spelling).</summary>
-public readonly record struct PointRow(long SeriesId, long Step, long Time, long Seq, short Kind, double? Num, string? Txt, byte[]? Bin)
+/// backends alike (migration 8 moved SQLite's older spelling). <c>millis</c> holds the milliseconds past <c>time</c>
+/// (migration 13).</summary>
+public readonly record struct PointRow(long SeriesId, long Step, long Time, long Seq, short Kind, double? Num, string? Txt, byte[]? Bin, short Millis = 0)
 {
     public static PointRow From(long seriesId, long seq, in MetricPoint point)
     {
@@ -323,6 +325,6 @@ public readonly record struct PointRow(long SeriesId, long Step, long Time, long
             }
         }
 
-        return new PointRow(seriesId, point.Step, point.WallclockSeconds, seq, (short)point.Kind, num, txt, point.Bytes);
+        return new PointRow(seriesId, point.Step, point.WallclockSeconds, seq, (short)point.Kind, num, txt, point.Bytes, point.Millis);
     }
 }

@@ -22,7 +22,7 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
     private const int SqliteLocked = 6;
 
     private const string InsertPointSql =
-        "INSERT INTO metric_points (series_id, step, time, seq, kind, num, txt, bin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+        "INSERT INTO metric_points (series_id, step, time, seq, kind, num, txt, bin, millis) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
     private readonly SqliteDataSource _dataSource;
 
@@ -206,6 +206,7 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
                 _ = point.Num is { } num ? raw.sqlite3_bind_double(statement, 6, num) : raw.sqlite3_bind_null(statement, 6);
                 _ = point.Txt is { } txt ? raw.sqlite3_bind_text(statement, 7, txt) : raw.sqlite3_bind_null(statement, 7);
                 _ = point.Bin is { } bin ? raw.sqlite3_bind_blob(statement, 8, bin) : raw.sqlite3_bind_null(statement, 8);
+                raw.sqlite3_bind_int(statement, 9, point.Millis);
                 rc = raw.sqlite3_step(statement);
                 raw.sqlite3_reset(statement);
                 if (rc != raw.SQLITE_DONE)

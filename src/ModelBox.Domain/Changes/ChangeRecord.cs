@@ -43,6 +43,10 @@ public static class ChangeObjectKinds
     /// <summary>The lineage of a model version or experiment; the change's object id is that object's id.</summary>
     public const string Lineage = "lineage";
 
+    /// <summary>The MLflow experiment of a namespace (its MLflow name, number, tags, lifecycle); the change's object id is
+    /// <c>mlflow-experiment-NUMBER</c>.</summary>
+    public const string MlflowExperiment = "mlflow_experiment";
+
     /// <summary>The change-stream spelling of an <see cref="ObjectKind"/>.</summary>
     public static string Of(ObjectKind kind) => kind switch
     {

@@ -30,6 +30,28 @@ public static class ChangeStateJson
         WriteTimes(w, e.CreatedAt, e.UpdatedAt, e.DeletedAt);
     });
 
+    /// <summary>An MLflow experiment: the MLflow name, number and tags kept beside a namespace.</summary>
+    public static string MlflowExperiment(Storage.MlflowExperimentRecord e) => Write(w =>
+    {
+        w.WriteString("id", MlflowExperimentId(e.Number));
+        w.WriteString("namespace", e.Namespace);
+        w.WriteString("experiment_id", e.Number.ToString(CultureInfo.InvariantCulture));
+        w.WriteString("name", e.Name);
+        w.WriteString("artifact_location", e.ArtifactLocation);
+        w.WriteString("lifecycle_stage", e.DeletedAt is null ? "active" : "deleted");
+        w.WriteStartObject("tags");
+        foreach (var (key, value) in e.Tags.OrderBy(t => t.Key, StringComparer.Ordinal))
+        {
+            w.WriteString(key, value);
+        }
+
+        w.WriteEndObject();
+        WriteTimes(w, e.CreatedAt, e.UpdatedAt, e.DeletedAt);
+    });
+
+    /// <summary>The object id of an MLflow experiment's change records.</summary>
+    public static string MlflowExperimentId(long number) => "mlflow-experiment-" + number.ToString(CultureInfo.InvariantCulture);
+
     public static string Checkpoint(Checkpoint c, string @namespace) => Write(w =>
     {
         w.WriteString("id", c.Id);

@@ -21,10 +21,19 @@ public enum MetricValueKind : byte
 /// <param name="Number">The float or double value.</param>
 /// <param name="Text">The string tensor.</param>
 /// <param name="Bytes">The bytes tensor.</param>
+/// <param name="Millis">Milliseconds past <paramref name="WallclockSeconds"/> (0 to 999): clients that log milliseconds
+/// (MLflow) read back what they logged; the wire's <c>wallclock_time</c> stays whole seconds.</param>
 public readonly record struct MetricPoint(
-    long Step, long WallclockSeconds, MetricValueKind Kind, double Number, string? Text = null, byte[]? Bytes = null)
+    long Step, long WallclockSeconds, MetricValueKind Kind, double Number, string? Text = null, byte[]? Bytes = null, short Millis = 0)
 {
     public bool IsNumeric => Kind is MetricValueKind.Float or MetricValueKind.Double;
+
+    /// <summary>The wall-clock time in Unix milliseconds.</summary>
+    public long WallclockMillis => (WallclockSeconds * 1000) + Millis;
+
+    /// <summary>A double point logged at a time in Unix milliseconds (0 or more).</summary>
+    public static MetricPoint OfDoubleAtMillis(long step, long unixMillis, double value) =>
+        new(step, unixMillis / 1000, MetricValueKind.Double, value, Millis: (short)(unixMillis % 1000));
 
     public static MetricPoint OfFloat(long step, long wallclockSeconds, float value) => new(step, wallclockSeconds, MetricValueKind.Float, value);
 

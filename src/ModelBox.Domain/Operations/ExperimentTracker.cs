@@ -60,6 +60,13 @@ public sealed class ExperimentTracker(IMetadataStore store, RegistrySearch searc
         return experiment is null || experiment.DeletedAt is not null ? throw ModelBoxException.NotFound("experiment", id!) : experiment;
     }
 
+    /// <summary>An experiment, soft-deleted ones too (<see cref="Experiment.DeletedAt"/> set): for APIs that show deleted objects (MLflow's get-run).</summary>
+    public async Task<Experiment> GetExperimentOrDeletedAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        Validation.Id(id, "id", ObjectKind.Experiment);
+        return await store.GetExperimentAsync(id!, cancellationToken).ConfigureAwait(false) ?? throw ModelBoxException.NotFound("experiment", id!);
+    }
+
     /// <summary>
     /// Live experiments of a namespace (and of the namespaces below it when <paramref name="recursive"/>), newest first; only
     /// those a label selector picks when one is given.

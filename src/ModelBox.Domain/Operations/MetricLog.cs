@@ -110,6 +110,17 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
     public Task<long> LogBatchOnceAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default) =>
         LogBatchAsync(batch, single: false, distinct: true, cancellationToken);
 
+    /// <summary>
+    /// Like <see cref="LogBatchOnceAsync(IReadOnlyList{MetricSeriesPoints}, CancellationToken)"/>, and a batch with the
+    /// same <paramref name="contentId"/> (an id the caller derived from the request's content) is stored once even when
+    /// two copies race each other on different connections or replicas; returns how many points were stored.
+    /// </summary>
+    public Task<long> LogBatchOnceAsync(IReadOnlyList<MetricSeriesPoints> batch, string contentId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(contentId);
+        return LogBatchAsync(batch, single: false, distinct: true, cancellationToken, contentId);
+    }
+
     /// <summary>Every series of an object with only its last point (highest step, then latest time).</summary>
     public async Task<IReadOnlyList<MetricSeries>> GetLatestAsync(string? parentId, CancellationToken cancellationToken = default)
     {
@@ -378,7 +389,7 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         }
 
         var written = batchId is not null
-            ? await metrics.AppendOnceAsync(batchId, validated, cancellationToken).ConfigureAwait(false)
+            ? await metrics.AppendOnceAsync(batchId, validated, distinct, cancellationToken).ConfigureAwait(false)
             : distinct
             ? await metrics.AppendDistinctAsync(validated, cancellationToken).ConfigureAwait(false)
             : await metrics.AppendAsync(validated, cancellationToken).ConfigureAwait(false);
@@ -423,7 +434,12 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
                 throw ModelBoxException.InvalidArgument($"{name / "wallclock time"} is larger than {long.MaxValue}");
             }
 
-            if (point.WallclockSeconds == 0)
+            if (point.Millis is < 0 or > 999)
+            {
+                throw ModelBoxException.InvalidArgument($"{name / "wallclock time"} has {point.Millis} milliseconds past the second; 0 to 999");
+            }
+
+            if (point.WallclockSeconds == 0 && point.Millis == 0)
             {
                 // Not given: the server's clock. Copy only when needed; a training loop's batches rarely need it.
                 fixedUp ??= [.. points];

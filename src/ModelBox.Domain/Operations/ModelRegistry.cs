@@ -52,6 +52,13 @@ public sealed class ModelRegistry(IMetadataStore store, RegistrySearch search, T
         return result;
     }
 
+    /// <summary>A model by id, soft-deleted ones too (<see cref="Model.DeletedAt"/> set); null when there is none.</summary>
+    public Task<Model?> FindModelAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        Validation.Id(id, "id", ObjectKind.Model);
+        return store.GetModelAsync(id!, cancellationToken);
+    }
+
     public async Task<Model> GetModelAsync(string? id, CancellationToken cancellationToken = default)
     {
         Validation.Id(id, "id", ObjectKind.Model);

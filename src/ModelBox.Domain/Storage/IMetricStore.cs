@@ -21,8 +21,11 @@ public interface IMetricStore
     /// Stores the batch unless a batch with the same <paramref name="batchId"/> was stored before, in one transaction with
     /// the id; returns how many points the batch with this id stored (the first time's count when repeated). Concurrent
     /// appends of one id, from any replica, store it once. What a client replaying a journal after a lost answer uses.
+    /// With <paramref name="skipStoredPoints"/> the first append of an id also leaves out the points its series hold
+    /// already, as <see cref="AppendDistinctAsync"/> does (what MLflow's API uses: its ids are derived from the content).
     /// </summary>
-    Task<long> AppendOnceAsync(string batchId, IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default);
+    Task<long> AppendOnceAsync(
+        string batchId, IReadOnlyList<MetricSeriesPoints> batch, bool skipStoredPoints = false, CancellationToken cancellationToken = default);
 
     /// <summary>Every series of an object with only its last point (highest step, then latest time, then arrival), by ascending key.</summary>
     Task<IReadOnlyList<MetricSeries>> ReadLatestAsync(string parentId, CancellationToken cancellationToken = default);

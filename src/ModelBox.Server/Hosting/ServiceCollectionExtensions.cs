@@ -39,6 +39,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<MlflowExperimentCatalog>();
         services.AddSingleton<MlflowTrackingApi>();
         services.AddSingleton<MlflowArtifactsApi>();
+        services.AddSingleton<MlflowMultipartUploads>();
         services.AddSingleton<MlflowRegistryApi>();
         services.AddSingleton<MlflowRunInputsApi>();
         services.AddSingleton<BlobCollector>();

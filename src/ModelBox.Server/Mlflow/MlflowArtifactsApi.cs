@@ -25,15 +25,24 @@ public sealed class MlflowArtifactsApi(ArtifactStore artifacts, MlflowTrackingAp
             limit.MaxRequestBodySize = null;
         }
 
+        await StoreAsync(runId, path, ChunksAsync(context.Request.Body, cancellationToken), cancellationToken);
+        await MlflowJson.WriteEmptyAsync(context);
+    }
+
+    /// <summary>Stores a run's file at <paramref name="path"/>, verified, replacing an earlier upload of the path.</summary>
+    internal async Task StoreAsync(string runId, string path, IAsyncEnumerable<ReadOnlyMemory<byte>> content, CancellationToken cancellationToken)
+    {
         var previous = (await artifacts.ListAsync(runId, cancellationToken)).Where(f => f.Path == path).ToList();
-        await artifacts.UploadAsync(new NewFile(runId, TypeOf(path), path), ChunksAsync(context.Request.Body, cancellationToken), cancellationToken: cancellationToken);
+        await artifacts.UploadAsync(new NewFile(runId, TypeOf(path), path), content, cancellationToken: cancellationToken);
         foreach (var file in previous)
         {
             await artifacts.DeleteAsync(file.Id, cancellationToken);
         }
-
-        await MlflowJson.WriteEmptyAsync(context);
     }
+
+    /// <summary><c>EXPERIMENT/RUN/artifacts/PATH</c> naming a file → the run's experiment id and PATH.</summary>
+    internal Task<(string RunId, string Path)> ResolveFileAsync(string full, CancellationToken cancellationToken) =>
+        ResolveAsync(full, requireFile: true, cancellationToken);
 
     public async Task DownloadAsync(HttpContext context)
     {
@@ -185,7 +194,7 @@ public sealed class MlflowArtifactsApi(ArtifactStore artifacts, MlflowTrackingAp
         _ => FileType.Undefined,
     };
 
-    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> ChunksAsync(Stream body, [EnumeratorCancellation] CancellationToken cancellationToken)
+    internal static async IAsyncEnumerable<ReadOnlyMemory<byte>> ChunksAsync(Stream body, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         while (true)
         {

@@ -63,9 +63,14 @@ public static class MlflowEndpoints
         new("mlflow-artifacts/artifacts (GET)", "mlflow-artifacts/artifacts/{**path}", ["GET"], RawBody: false, (c, _) => Artifacts(c).DownloadAsync(c)),
         new("mlflow-artifacts/artifacts (DELETE)", "mlflow-artifacts/artifacts/{**path}", ["DELETE"], RawBody: true, (c, _) => Artifacts(c).DeleteAsync(c)),
         new("mlflow-artifacts/artifacts (list)", "mlflow-artifacts/artifacts", ["GET"], RawBody: false, (c, r) => Artifacts(c).ListAsync(c, r)),
+        new("mlflow-artifacts/mpu/create", "mlflow-artifacts/mpu/create/{**path}", Write, RawBody: false, (c, r) => Multipart(c).CreateAsync(c, r)),
+        new("mlflow-artifacts/mpu/part (PUT)", "mlflow-artifacts/mpu/part/{upload}/{part}", ["PUT"], RawBody: true, (c, _) => Multipart(c).UploadPartAsync(c)),
+        new("mlflow-artifacts/mpu/complete", "mlflow-artifacts/mpu/complete/{**path}", Write, RawBody: false, (c, r) => Multipart(c).CompleteAsync(c, r)),
+        new("mlflow-artifacts/mpu/abort", "mlflow-artifacts/mpu/abort/{**path}", Write, RawBody: false, (c, r) => Multipart(c).AbortAsync(c, r)),
         Registry("registered-models/create", Write, (api, c, r) => api.CreateModelAsync(c, r)),
         Registry("registered-models/get", Read, (api, c, r) => api.GetModelAsync(c, r)),
         Registry("registered-models/update", ["PATCH"], (api, c, r) => api.UpdateModelAsync(c, r)),
+        Registry("registered-models/rename", Write, (api, c, r) => api.RenameModelAsync(c, r)),
         Registry("registered-models/delete", ["DELETE"], (api, c, r) => api.DeleteModelAsync(c, r)),
         Registry("registered-models/search", Read, (api, c, r) => api.SearchModelsAsync(c, r)),
         Registry("registered-models/get-latest-versions", Read, (api, c, r) => api.GetLatestVersionsAsync(c, r)),
@@ -82,6 +87,7 @@ public static class MlflowEndpoints
         Registry("model-versions/set-tag", Write, (api, c, r) => api.SetVersionTagAsync(c, r)),
         Registry("model-versions/delete-tag", ["DELETE"], (api, c, r) => api.DeleteVersionTagAsync(c, r)),
         Registry("model-versions/get-download-uri", Read, (api, c, r) => api.GetDownloadUriAsync(c, r)),
+        Registry("model-versions/transition-stage", Write, (api, c, r) => api.TransitionStageAsync(c, r)),
     ];
 
     private static MlflowEndpoint Registry(string path, string[] methods, Func<MlflowRegistryApi, HttpContext, MlflowRequest, Task> handler, string? name = null) =>
@@ -90,6 +96,8 @@ public static class MlflowEndpoints
     private static MlflowRunInputsApi Inputs(HttpContext context) => context.RequestServices.GetRequiredService<MlflowRunInputsApi>();
 
     private static MlflowArtifactsApi Artifacts(HttpContext context) => context.RequestServices.GetRequiredService<MlflowArtifactsApi>();
+
+    private static MlflowMultipartUploads Multipart(HttpContext context) => context.RequestServices.GetRequiredService<MlflowMultipartUploads>();
 
     public static IEndpointRouteBuilder MapMlflow(this IEndpointRouteBuilder routes)
     {

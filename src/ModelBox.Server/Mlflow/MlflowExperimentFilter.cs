@@ -135,13 +135,15 @@ public static class MlflowExperimentFilter
     {
         "=" or "==" => r => string.Equals(get(r), text, StringComparison.Ordinal),
         "!=" => r => !string.Equals(get(r), text, StringComparison.Ordinal),
-        "LIKE" => Like(get, text, RegexOptions.None),
-        "ILIKE" => Like(get, text, RegexOptions.IgnoreCase),
+        "LIKE" => Like(get, text, ignoreCase: false),
+        "ILIKE" => Like(get, text, ignoreCase: true),
         _ => throw MlflowException.Invalid($"Invalid filter '{filter}': '{op}' does not compare text; use = != LIKE ILIKE"),
     };
 
-    private static Func<MlflowExperimentRecord, bool> Like(Func<MlflowExperimentRecord, string?> get, string pattern, RegexOptions options)
+    /// <summary>SQL's LIKE (<c>%</c> any run, <c>_</c> one character), anchored; ILIKE ignores case.</summary>
+    internal static Func<T, bool> Like<T>(Func<T, string?> get, string pattern, bool ignoreCase)
     {
+        var options = ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None;
         var regex = new StringBuilder("^");
         foreach (var c in pattern)
         {

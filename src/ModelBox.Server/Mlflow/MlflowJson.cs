@@ -81,7 +81,7 @@ public static class MlflowJson
         writer.WriteStartObject();
         writer.WriteString("key", key);
         WriteDouble(writer, "value", point.Number);
-        writer.WriteNumber("timestamp", point.WallclockSeconds * 1000);
+        writer.WriteNumber("timestamp", point.WallclockMillis);
         writer.WriteNumber("step", point.Step);
         writer.WriteEndObject();
     }

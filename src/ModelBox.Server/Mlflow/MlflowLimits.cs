@@ -5,6 +5,9 @@ namespace ModelBox.Server.Mlflow;
 /// <summary>MLflow's documented limits (REST reference, mlflow/utils/validation.py), checked where a request enters.</summary>
 public static class MlflowLimits
 {
+    /// <summary>The most runs one search checks in memory (LIKE, ILIKE, an order by a metric, param or tag).</summary>
+    public const int MaxRunsCheckedInMemory = 10_000;
+
     public const int MaxKeyLength = 250;
     public const int MaxParamValueLength = 6000;
     public const int MaxTagValueLength = 8000;

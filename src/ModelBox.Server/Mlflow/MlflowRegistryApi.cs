@@ -12,13 +12,22 @@ namespace ModelBox.Server.Mlflow;
 /// metadata <c>tag.KEY</c>; the source, run id and description MLflow keeps are metadata <c>mlflow.source</c>,
 /// <c>mlflow.run_id</c>, <c>mlflow.description</c>. A version made from a run gets lineage to that run.
 /// </summary>
-public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance governance, MetadataEditor metadata)
+public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance governance, MetadataEditor metadata, RegistrySearch search)
 {
     public const string Namespace = "default";
     private const string SourceKey = "mlflow.source";
     private const string RunIdKey = "mlflow.run_id";
     private const string DescriptionKey = "mlflow.description";
     private const string UserKey = "mlflow.user_id";
+
+    /// <summary>A renamed model's MLflow name (a JSON string); absent, the MLflow name is the ModelBox name.</summary>
+    public const string NameKey = "mlflow.name";
+
+    /// <summary>A version's MLflow stage (a JSON string: Staging, Production or Archived; absent or None is None).</summary>
+    public const string StageKey = "mlflow.current_stage";
+
+    /// <summary>MLflow's stages, in the order get-latest-versions lists them.</summary>
+    private static readonly string[] Stages = ["None", "Staging", "Production", "Archived"];
     private const int MaxScan = 100_000;
 
     public async Task CreateModelAsync(HttpContext context, MlflowRequest request)
@@ -26,10 +35,19 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
         var name = Name(request);
         var values = Tags(request);
         AddDescription(values, request.String("description"));
+        if (await FindModelAsync(name, context.RequestAborted) is not null)
+        {
+            throw new MlflowException(MlflowErrorCodes.ResourceAlreadyExists, $"Registered Model (name={name}) already exists.");
+        }
+
         var created = await registry.CreateModelAsync(new NewModel(Namespace, name, null, null, null, values), [], context.RequestAborted);
         if (created.Existed)
         {
-            throw new MlflowException(MlflowErrorCodes.ResourceAlreadyExists, $"Registered Model (name={name}) already exists.");
+            throw new MlflowException(
+                MlflowErrorCodes.ResourceAlreadyExists,
+                created.Value.DeletedAt is null
+                    ? $"Registered Model (name={name}) already exists: the model was renamed to '{MlflowName(created.Value)}', and ModelBox keeps a model's id from its first name"
+                    : $"Registered Model (name={name}) already exists.");
         }
 
         await WriteModelAsync(context, "registered_model", created.Value);
@@ -44,7 +62,40 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         AddDescription(values, request.String("description") ?? string.Empty);
         await metadata.UpdateMetadataAsync(model.Id, values, context.RequestAborted);
-        await WriteModelAsync(context, "registered_model", await ModelAsync(model.Name, context.RequestAborted));
+        await WriteModelAsync(context, "registered_model", await ModelAsync(MlflowName(model), context.RequestAborted));
+    }
+
+    /// <summary>
+    /// registered-models/rename: the new name is the model's metadata <see cref="NameKey"/> (its ModelBox name and id stay,
+    /// so its versions, aliases, files and lineage stay with it); the old name is free for lookups but cannot be created
+    /// again while the model holds its id.
+    /// </summary>
+    public async Task RenameModelAsync(HttpContext context, MlflowRequest request)
+    {
+        var cancellationToken = context.RequestAborted;
+        var model = await ModelAsync(Name(request), cancellationToken);
+        var newName = request.RequiredString("new_name");
+        if (newName.Length > Validation.MaxNameLength)
+        {
+            throw MlflowException.Invalid($"new_name had length {newName.Length}, which exceeded length limit of {Validation.MaxNameLength}");
+        }
+
+        var holder = await FindModelAsync(newName, cancellationToken);
+        if (holder is not null && holder.Id != model.Id)
+        {
+            throw new MlflowException(MlflowErrorCodes.ResourceAlreadyExists, $"Registered Model (name={newName}) already exists.");
+        }
+
+        var owner = ObjectIds.Model(Namespace, newName);
+        if (owner != model.Id && await registry.FindModelAsync(owner, cancellationToken) is { } other)
+        {
+            throw new MlflowException(
+                MlflowErrorCodes.ResourceAlreadyExists,
+                $"Registered Model (name={newName}) cannot be used: ModelBox model {other.Id} (now '{MlflowName(other)}') was created under it and keeps its id");
+        }
+
+        await metadata.UpdateMetadataAsync(model.Id, new Dictionary<string, string> { [NameKey] = MlflowRunMapping.Json(newName) }, cancellationToken);
+        await WriteModelAsync(context, "registered_model", await ModelAsync(newName, cancellationToken));
     }
 
     public async Task DeleteModelAsync(HttpContext context, MlflowRequest request)
@@ -63,13 +114,13 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
         do
         {
             var page = await registry.ListModelsAsync(Namespace, false, null, new PageRequest(PageRequest.MaxPageSize, token), context.RequestAborted);
-            models.AddRange(page.Items.Where(m => filter(m.Name)));
+            models.AddRange(page.Items.Where(m => filter(MlflowName(m))));
             token = models.Count < MaxScan ? page.NextPageToken : null;
         }
         while (token is not null);
 
         var offset = Offset(request.String("page_token"));
-        var ordered = models.OrderBy(m => m.Name, StringComparer.Ordinal).ToList();
+        var ordered = models.OrderBy(MlflowName, StringComparer.Ordinal).ToList();
         var pageItems = ordered.Skip(offset).Take(maxResults).ToList();
         var snapshots = new List<ModelSnapshot>();
         foreach (var model in pageItems)
@@ -107,14 +158,12 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
         await MlflowJson.WriteEmptyAsync(context);
     }
 
+    /// <summary>registered-models/get-latest-versions: the highest version of each stage asked (every stage when none is).</summary>
     public async Task GetLatestVersionsAsync(HttpContext context, MlflowRequest request)
     {
         var model = await ModelAsync(Name(request), context.RequestAborted);
-        var stages = request.Strings("stages");
-        // Stages are deprecated in MLflow and every ModelBox version is in stage "None".
-        var latest = stages.Count == 0 || stages.Any(s => string.Equals(s, "None", StringComparison.OrdinalIgnoreCase))
-            ? (await SnapshotAsync(model, context.RequestAborted)).Latest
-            : [];
+        var stages = request.Strings("stages").Select(Stage).ToList();
+        var latest = LatestPerStage(await AllVersionsAsync(model, context.RequestAborted), stages.Count == 0 ? Stages : stages);
         var aliases = await governance.ListAliasesAsync(model.Id, context.RequestAborted);
         await MlflowJson.WriteAsync(context, w =>
         {
@@ -126,6 +175,37 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
 
             w.WriteEndArray();
         });
+    }
+
+    /// <summary>
+    /// model-versions/transition-stage: the stage is the version's metadata <see cref="StageKey"/> (so ModelBox's search,
+    /// API and change stream see it). With archive_existing_versions, the other versions in the target stage (Staging or
+    /// Production) move to Archived first, as MLflow does.
+    /// </summary>
+    public async Task TransitionStageAsync(HttpContext context, MlflowRequest request)
+    {
+        var cancellationToken = context.RequestAborted;
+        var model = await ModelAsync(Name(request), cancellationToken);
+        var version = await VersionAsync(model, request.RequiredString("version"), cancellationToken);
+        var stage = Stage(request.RequiredString("stage"));
+        if (request.Bool("archive_existing_versions") == true)
+        {
+            if (stage is not ("Staging" or "Production"))
+            {
+                throw MlflowException.Invalid($"Model version transition cannot archive existing model versions because '{stage}' is not an Active stage. Valid stages are Staging, Production");
+            }
+
+            foreach (var other in await AllVersionsAsync(model, cancellationToken))
+            {
+                if (other.Id != version.Id && StageOf(other) == stage)
+                {
+                    await metadata.UpdateMetadataAsync(other.Id, new Dictionary<string, string> { [StageKey] = MlflowRunMapping.Json("Archived") }, cancellationToken);
+                }
+            }
+        }
+
+        await metadata.UpdateMetadataAsync(version.Id, new Dictionary<string, string> { [StageKey] = MlflowRunMapping.Json(stage) }, cancellationToken);
+        await WriteVersionAsync(context, model, await VersionAsync(model, version.Version, cancellationToken));
     }
 
     public async Task SetAliasAsync(HttpContext context, MlflowRequest request)
@@ -246,7 +326,7 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
         }
 
         var found = new List<(Model Model, ModelVersion Version, IReadOnlyList<ModelAlias> Aliases)>();
-        foreach (var model in models.OrderBy(m => m.Name, StringComparer.Ordinal))
+        foreach (var model in models.OrderBy(MlflowName, StringComparer.Ordinal))
         {
             var aliases = await governance.ListAliasesAsync(model.Id, context.RequestAborted);
             foreach (var version in (await AllVersionsAsync(model, context.RequestAborted)).OrderByDescending(v => v.CreatedAt))
@@ -310,17 +390,24 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
             : name;
     }
 
-    private async Task<Model> ModelAsync(string name, CancellationToken cancellationToken)
+    private async Task<Model> ModelAsync(string name, CancellationToken cancellationToken) =>
+        await FindModelAsync(name, cancellationToken) ?? throw MlflowException.NotFound($"Registered Model with name={name} not found");
+
+    /// <summary>The live model MLflow calls <paramref name="name"/>: the one created under it, unless renamed since, else the one renamed to it.</summary>
+    private async Task<Model?> FindModelAsync(string name, CancellationToken cancellationToken)
     {
-        try
+        if (await registry.FindModelAsync(ObjectIds.Model(Namespace, name), cancellationToken) is { DeletedAt: null } model && MlflowName(model) == name)
         {
-            return await registry.GetModelAsync(ObjectIds.Model(Namespace, name), cancellationToken);
+            return model;
         }
-        catch (ModelBoxException e) when (e.Kind == ErrorKind.NotFound)
-        {
-            throw MlflowException.NotFound($"Registered Model with name={name} not found");
-        }
+
+        var renamed = await search.SearchModelsAsync(
+            Namespace, false, $"metadata.{NameKey} = '{name.Replace("'", "''", StringComparison.Ordinal)}'", "name asc", new PageRequest(1, null), null, cancellationToken);
+        return renamed.Items.Count > 0 ? renamed.Items[0] : null;
     }
+
+    /// <summary>The name MLflow knows a model by.</summary>
+    private static string MlflowName(Model model) => Text(model.Metadata, NameKey) is { Length: > 0 } renamed ? renamed : model.Name;
 
     private async Task<ModelVersion> VersionAsync(Model model, string version, CancellationToken cancellationToken)
     {
@@ -330,7 +417,7 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
         }
         catch (ModelBoxException e) when (e.Kind == ErrorKind.NotFound)
         {
-            throw MlflowException.NotFound($"Model Version (name={model.Name}, version={version}) not found");
+            throw MlflowException.NotFound($"Model Version (name={MlflowName(model)}, version={version}) not found");
         }
     }
 
@@ -386,6 +473,22 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
         }
     }
 
+    /// <summary>MLflow's stage names, matched without regard to case (as MLflow's server does).</summary>
+    private static string Stage(string text) =>
+        Stages.FirstOrDefault(s => string.Equals(s, text, StringComparison.OrdinalIgnoreCase))
+            ?? throw MlflowException.Invalid($"Invalid Model Version stage: {text}. Value must be one of {string.Join(", ", Stages)}.");
+
+    private static string StageOf(ModelVersion version) => Text(version.Metadata, StageKey) is { Length: > 0 } stage ? stage : "None";
+
+    /// <summary>The highest version of each of <paramref name="stages"/> that has one, in that order.</summary>
+    private static List<ModelVersion> LatestPerStage(IEnumerable<ModelVersion> versions, IReadOnlyList<string> stages)
+    {
+        var byStage = versions
+            .GroupBy(StageOf, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.MaxBy(v => long.TryParse(v.Version, out var n) ? n : 0)!, StringComparer.Ordinal);
+        return stages.Distinct(StringComparer.Ordinal).Where(byStage.ContainsKey).Select(s => byStage[s]).ToList();
+    }
+
     private static string Text(IReadOnlyDictionary<string, string> metadata, string key) =>
         metadata.TryGetValue(key, out var json) ? MlflowRunMapping.Text(json) : string.Empty;
 
@@ -395,10 +498,9 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
     private async Task<ModelSnapshot> SnapshotAsync(Model model, CancellationToken cancellationToken)
     {
         var versions = await AllVersionsAsync(model, cancellationToken);
-        var latest = versions.MaxBy(v => long.TryParse(v.Version, out var n) ? n : 0);
         return new ModelSnapshot(
             model,
-            latest is null ? [] : [latest],
+            LatestPerStage(versions, Stages),
             await governance.ListAliasesAsync(model.Id, cancellationToken),
             versions.ToDictionary(v => v.Id, v => v.Version, StringComparer.Ordinal));
     }
@@ -417,7 +519,7 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
     {
         var (model, latest, aliases, numbers) = snapshot;
         w.WriteStartObject();
-        w.WriteString("name", model.Name);
+        w.WriteString("name", MlflowName(model));
         w.WriteNumber("creation_timestamp", model.CreatedAt.ToUnixTimeMilliseconds());
         w.WriteNumber("last_updated_timestamp", model.UpdatedAt.ToUnixTimeMilliseconds());
         w.WriteString("description", Text(model.Metadata, DescriptionKey));
@@ -455,12 +557,12 @@ public sealed class MlflowRegistryApi(ModelRegistry registry, ModelGovernance go
     private static void WriteVersion(Utf8JsonWriter w, Model model, ModelVersion version, IReadOnlyList<ModelAlias> aliases)
     {
         w.WriteStartObject();
-        w.WriteString("name", model.Name);
+        w.WriteString("name", MlflowName(model));
         w.WriteString("version", version.Version);
         w.WriteNumber("creation_timestamp", version.CreatedAt.ToUnixTimeMilliseconds());
         w.WriteNumber("last_updated_timestamp", version.UpdatedAt.ToUnixTimeMilliseconds());
         w.WriteString("user_id", Text(version.Metadata, UserKey));
-        w.WriteString("current_stage", "None");
+        w.WriteString("current_stage", StageOf(version));
         w.WriteString("description", Text(version.Metadata, DescriptionKey));
         w.WriteString("source", Text(version.Metadata, SourceKey));
         w.WriteString("run_id", Text(version.Metadata, RunIdKey));

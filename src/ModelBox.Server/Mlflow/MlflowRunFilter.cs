@@ -1,4 +1,5 @@
 using System.Globalization;
+using ModelBox.Domain;
 using ModelBox.Domain.Search;
 
 namespace ModelBox.Server.Mlflow;
@@ -7,17 +8,19 @@ namespace ModelBox.Server.Mlflow;
 /// MLflow's run filter (mlflow/utils/search_utils.py), the part ModelBox's search can answer: comparisons
 /// <c>metrics.K op number</c>, <c>params.K op 'text'</c>, <c>tags.K op 'text'</c> and <c>attributes.A op value</c>
 /// (status, run_name, run_id, user_id, start_time) with <c>= != &lt; &lt;= &gt; &gt;=</c>, joined by AND. Keys may be
-/// quoted with backticks or double quotes. LIKE, ILIKE and IN are refused with INVALID_PARAMETER_VALUE.
+/// quoted with backticks or double quotes; <c>IN ('a', 'b')</c> and <c>NOT IN (...)</c> on params, tags and the text
+/// attributes; <c>LIKE</c> and <c>ILIKE</c> on the same fields, which ModelBox's search cannot answer: they come back as
+/// conditions the caller checks on the runs the database found (<see cref="MlflowRunQuery.Matches"/>).
 /// </summary>
 public static class MlflowRunFilter
 {
     public const int MaxComparisons = 64;
 
-    public static FilterNode? Parse(string? filter)
+    public static MlflowRunQuery Parse(string? filter)
     {
         if (string.IsNullOrWhiteSpace(filter))
         {
-            return null;
+            return new MlflowRunQuery(null, []);
         }
 
         if (filter.Length > 4096)
@@ -27,6 +30,7 @@ public static class MlflowRunFilter
 
         var tokens = Tokenize(filter);
         FilterNode? result = null;
+        var matches = new List<Func<Experiment, bool>>();
         var i = 0;
         var count = 0;
         while (true)
@@ -41,12 +45,35 @@ public static class MlflowRunFilter
                 throw MlflowException.Invalid($"Invalid filter '{filter}': expected 'field operator value' at the end");
             }
 
-            var comparison = Comparison(filter, tokens[i], tokens[i + 1], tokens[i + 2]);
-            result = result is null ? comparison : new AndNode(result, comparison);
-            i += 3;
+            FilterNode? comparison = null;
+            var negated = IsWord(tokens[i + 1], "not") && i + 2 < tokens.Count && IsWord(tokens[i + 2], "in");
+            if (IsWord(tokens[i + 1], "like") || IsWord(tokens[i + 1], "ilike"))
+            {
+                matches.Add(Like(filter, tokens[i], IsWord(tokens[i + 1], "ilike"), tokens[i + 2]));
+                i += 3;
+            }
+            else if (negated || IsWord(tokens[i + 1], "in"))
+            {
+                var field = tokens[i];
+                i += negated ? 3 : 2;
+                var values = List(filter, tokens, ref i);
+                var @in = In(filter, field, values);
+                comparison = negated ? new NotNode(@in, field.Position + 1) : @in;
+            }
+            else
+            {
+                comparison = Comparison(filter, tokens[i], tokens[i + 1], tokens[i + 2]);
+                i += 3;
+            }
+
+            if (comparison is not null)
+            {
+                result = result is null ? comparison : new AndNode(result, comparison);
+            }
+
             if (i == tokens.Count)
             {
-                return result;
+                return new MlflowRunQuery(result, matches);
             }
 
             if (!string.Equals(tokens[i].Text, "and", StringComparison.OrdinalIgnoreCase) || tokens[i].Quoted)
@@ -56,6 +83,68 @@ public static class MlflowRunFilter
 
             i++;
         }
+    }
+
+    /// <summary><c>field LIKE 'pattern'</c> on a param, tag or text attribute, checked on a run in memory.</summary>
+    private static Func<Experiment, bool> Like(string filter, Token field, bool ignoreCase, Token value)
+    {
+        var node = Comparison(filter, field, new Token("=", false, field.Position), value);
+        Func<Experiment, string?> get = node.Field switch
+        {
+            { Source: FieldSource.Metadata, Key: var key } => run => run.Metadata.TryGetValue(key, out var json) ? MlflowRunMapping.Text(json) : null,
+            { Source: FieldSource.Attribute, Attribute: SearchAttribute.Owner } => run => run.Owner,
+            { Source: FieldSource.Attribute, Attribute: SearchAttribute.Id } => run => MlflowRunMapping.RunId(run.Id),
+            _ => throw MlflowException.Invalid($"Invalid filter '{filter}': LIKE and ILIKE compare params, tags, run_name, run_id and user_id"),
+        };
+
+        // The pattern as written (a run id comparison turned the value into an experiment id).
+        return MlflowExperimentFilter.Like(get, value.Text, ignoreCase);
+    }
+
+    private static bool IsWord(Token token, string word) => !token.Quoted && string.Equals(token.Text, word, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A parenthesised list of quoted strings, <c>('a', 'b')</c>, starting at <paramref name="i"/>; leaves it after the ')'.</summary>
+    private static List<Token> List(string filter, List<Token> tokens, ref int i)
+    {
+        if (i >= tokens.Count || tokens[i] is not { Quoted: false, Text: "(" })
+        {
+            throw MlflowException.Invalid($"Invalid filter '{filter}': expected '(' after IN");
+        }
+
+        var values = new List<Token>();
+        i++;
+        while (true)
+        {
+            if (i + 1 >= tokens.Count || !tokens[i].Quoted)
+            {
+                throw MlflowException.Invalid($"Invalid filter '{filter}': an IN list holds quoted strings separated by commas, closed by ')'");
+            }
+
+            values.Add(tokens[i]);
+            var separator = tokens[i + 1];
+            i += 2;
+            if (separator is { Quoted: false, Text: ")" })
+            {
+                return values;
+            }
+
+            if (separator is not { Quoted: false, Text: "," })
+            {
+                throw MlflowException.Invalid($"Invalid filter '{filter}': expected ',' or ')' at position {separator.Position + 1}, found '{separator.Text}'");
+            }
+        }
+    }
+
+    /// <summary><c>field IN (...)</c>: an equality with any of the values (each value mapped as <c>=</c> maps it).</summary>
+    private static InNode In(string filter, Token field, List<Token> values)
+    {
+        var comparisons = values.Select(value => Comparison(filter, field, new Token("=", false, field.Position), value)).ToList();
+        if (comparisons[0].Field.Source == FieldSource.Metric)
+        {
+            throw MlflowException.Invalid($"Invalid filter '{filter}': IN compares params, tags and attributes, not metrics");
+        }
+
+        return new InNode(comparisons[0].Field, comparisons.ConvertAll(c => c.Value));
     }
 
     private static ComparisonNode Comparison(string filter, Token field, Token op, Token value)
@@ -68,7 +157,7 @@ public static class MlflowRunFilter
             "<=" => ComparisonOperator.LessOrEqual,
             ">" => ComparisonOperator.Greater,
             ">=" => ComparisonOperator.GreaterOrEqual,
-            "LIKE" or "ILIKE" or "IN" or "NOT" => throw MlflowException.Invalid($"Invalid filter '{filter}': the operator {op.Text.ToUpperInvariant()} is not supported by this server; use = != < <= > >="),
+            "IN" or "NOT" => throw MlflowException.Invalid($"Invalid filter '{filter}': {op.Text.ToUpperInvariant()} takes a list: field IN ('a', 'b')"),
             _ => throw MlflowException.Invalid($"Invalid filter '{filter}': '{op.Text}' at position {op.Position + 1} is not a comparison operator"),
         };
         var dot = field.Quoted ? -1 : field.Text.IndexOf('.', StringComparison.Ordinal);
@@ -166,6 +255,11 @@ public static class MlflowRunFilter
                 tokens.Add(new Token(filter[(i + 1)..end], Quoted: true, start));
                 i = end + 1;
             }
+            else if (c is '(' or ')' or ',')
+            {
+                tokens.Add(new Token(c.ToString(), Quoted: false, start));
+                i++;
+            }
             else if (c is '=' or '!' or '<' or '>')
             {
                 i++;
@@ -179,7 +273,7 @@ public static class MlflowRunFilter
             else
             {
                 // An identifier: may hold a quoted key after the dot (metrics.`my key`, params."a b").
-                while (i < filter.Length && !char.IsWhiteSpace(filter[i]) && filter[i] is not ('=' or '!' or '<' or '>'))
+                while (i < filter.Length && !char.IsWhiteSpace(filter[i]) && filter[i] is not ('=' or '!' or '<' or '>' or '(' or ')' or ','))
                 {
                     if (filter[i] is '`' or '"' && i > start && filter[i - 1] == '.')
                     {
@@ -203,3 +297,6 @@ public static class MlflowRunFilter
         return tokens;
     }
 }
+
+/// <summary>A run filter: what the database answers, and the conditions checked on the runs it finds.</summary>
+public sealed record MlflowRunQuery(FilterNode? Where, IReadOnlyList<Func<Experiment, bool>> Matches);

@@ -216,10 +216,31 @@ public sealed class MlflowTrackingApi(
         }
     }
 
+    /// <summary>runs/get: a deleted run answers with lifecycle_stage "deleted", as MLflow's does (its metrics are hidden with it).</summary>
     public async Task GetRunAsync(HttpContext context, MlflowRequest request)
     {
-        var run = await GetRunAsync(RunIdOf(request), context.RequestAborted);
-        await WriteRunAsync(context, run);
+        var id = RunIdOf(request);
+        Experiment run;
+        try
+        {
+            run = await runs.GetExperimentOrDeletedAsync(id, context.RequestAborted);
+        }
+        catch (ModelBoxException e) when (e.Kind == ErrorKind.NotFound)
+        {
+            throw MlflowException.NotFound($"Run with id={MlflowRunMapping.RunId(id)} not found");
+        }
+
+        if (run.DeletedAt is null)
+        {
+            await WriteRunAsync(context, run);
+            return;
+        }
+
+        await MlflowJson.WriteAsync(context, w =>
+        {
+            w.WritePropertyName("run");
+            MlflowJson.WriteRun(w, run, []);
+        });
     }
 
     public async Task UpdateRunAsync(HttpContext context, MlflowRequest request)
@@ -281,8 +302,10 @@ public sealed class MlflowTrackingApi(
 
         var maxResults = MlflowLimits.MaxResults(request.Long("max_results"), MlflowLimits.DefaultSearchRuns);
         var viewType = ViewType(request.String("run_view_type"));
-        var orderBy = RunOrder(request.Strings("order_by"));
-        var filter = MlflowRunFilter.Parse(request.String("filter"));
+        var ordering = RunOrder(request.Strings("order_by"));
+        var orderBy = ordering.Database;
+        var query = MlflowRunFilter.Parse(request.String("filter"));
+        var filter = query.Where;
 
         FilterNode? scope = null;
         foreach (var experimentId in experimentIds.Distinct(StringComparer.Ordinal))
@@ -299,11 +322,21 @@ public sealed class MlflowTrackingApi(
         if (viewType != "DELETED_ONLY")
         {
             var where = filter is null ? scope! : new AndNode(scope!, filter);
-            var fingerprint = string.Join('\u001f', experimentIds) + '\u001f' + request.String("filter") + '\u001f' + orderBy;
-            var page = await search.SearchExperimentsAsync(
-                where, orderBy, fingerprint, new PageRequest(MlflowLimits.PageSize(maxResults), NullIfEmpty(request.String("page_token"))), cancellationToken);
-            found.AddRange(page.Items);
-            next = page.NextPageToken;
+            var fingerprint = string.Join('\u001f', experimentIds) + '\u001f' + request.String("filter") + '\u001f' + string.Join('\u001f', request.Strings("order_by"));
+            if (query.Matches.Count == 0 && ordering.Source is null)
+            {
+                var page = await search.SearchExperimentsAsync(
+                    where, orderBy, fingerprint, new PageRequest(MlflowLimits.PageSize(maxResults), NullIfEmpty(request.String("page_token"))), cancellationToken);
+                found.AddRange(page.Items);
+                next = page.NextPageToken;
+            }
+            else
+            {
+                var all = await SearchInMemoryAsync(where, query.Matches, ordering, fingerprint, cancellationToken);
+                var offset = Offset(request.String("page_token"));
+                found.AddRange(all.Skip(offset).Take(MlflowLimits.PageSize(maxResults)));
+                next = offset + found.Count < all.Count ? NextOffset(offset + found.Count) : null;
+            }
         }
 
         var latest = new List<IReadOnlyList<MetricSeries>>(found.Count);
@@ -333,7 +366,7 @@ public sealed class MlflowTrackingApi(
         var id = RunIdOf(request);
         var point = MetricOf(request, "");
         await GetRunAsync(id, context.RequestAborted);
-        await metrics.LogBatchOnceAsync([new MetricSeriesPoints(id, point.Key, [point.Point])], context.RequestAborted);
+        await metrics.LogBatchOnceAsync([new MetricSeriesPoints(id, point.Key, [point.Point])], ContentId(id, [point]), context.RequestAborted);
         await MlflowJson.WriteEmptyAsync(context);
     }
 
@@ -416,9 +449,11 @@ public sealed class MlflowTrackingApi(
         }
 
         var series = new Dictionary<string, List<MetricPoint>>(StringComparer.Ordinal);
+        var logged = new List<(string Key, MetricPoint Point)>(metricMessages.Count);
         for (var i = 0; i < metricMessages.Count; i++)
         {
             var (key, point) = MetricOf(metricMessages[i], $"metrics[{i}].");
+            logged.Add((key, point));
             if (!series.TryGetValue(key, out var points))
             {
                 series[key] = points = [];
@@ -438,7 +473,7 @@ public sealed class MlflowTrackingApi(
 
         if (series.Count > 0)
         {
-            await metrics.LogBatchOnceAsync(series.Select(s => new MetricSeriesPoints(id, s.Key, s.Value)).ToList(), cancellationToken);
+            await metrics.LogBatchOnceAsync(series.Select(s => new MetricSeriesPoints(id, s.Key, s.Value)).ToList(), ContentId(id, logged), cancellationToken);
         }
 
         await MlflowJson.WriteEmptyAsync(context);
@@ -519,7 +554,7 @@ public sealed class MlflowTrackingApi(
                     w.WriteStartObject();
                     w.WriteString("key", key);
                     MlflowJson.WriteDouble(w, "value", point.Number);
-                    w.WriteNumber("timestamp", point.WallclockSeconds * 1000);
+                    w.WriteNumber("timestamp", point.WallclockMillis);
                     w.WriteNumber("step", point.Step);
                     w.WriteString("run_id", MlflowRunMapping.RunId(id));
                     w.WriteEndObject();
@@ -531,36 +566,36 @@ public sealed class MlflowTrackingApi(
     }
 
     /// <summary>
-    /// The sampled series of several runs. Today one downsampled read per run (<see cref="MetricLog.GetSeriesAsync"/>); the
-    /// one place to switch to a batch read of many series at once.
+    /// The sampled series of several runs in one batch read (<see cref="MetricLog.GetSeriesBatchAsync"/>, what
+    /// GetMetricSeriesBatch serves): every series from its stored summaries, a few read at a time.
     /// </summary>
     private async Task<List<(string RunId, IReadOnlyList<MetricPoint> Points)>> ReadSampledSeriesAsync(
         IReadOnlyList<string> experimentIds, string key, ulong startStep, ulong? endStep, int maxPoints, CancellationToken cancellationToken)
     {
-        var result = new List<(string, IReadOnlyList<MetricPoint>)>(experimentIds.Count);
-        foreach (var id in experimentIds)
-        {
-            // ModelBox keeps the first and last points, so it samples to 2 or more.
-            var view = await metrics.GetSeriesAsync(id, key, startStep, endStep, Math.Max(maxPoints, 2), cancellationToken);
-            result.Add((id, maxPoints == 1 ? view.Points.Take(1).ToList() : view.Points));
-        }
-
-        return result;
+        // ModelBox keeps the first and last points, so it samples to 2 or more.
+        var reads = await metrics.GetSeriesBatchAsync(
+            experimentIds.Select(id => ((string?)id, (string?)key)).ToList(), MetricAxis.Step, startStep, endStep, Math.Max(maxPoints, 2), cancellationToken);
+        return reads.Select(read => (read.ParentId, maxPoints == 1 ? read.View.Points.Take(1).ToList() : read.View.Points)).ToList();
     }
 
     // ---------------------------------------------------------------- shared
 
-    /// <summary>A live run; a deleted run answers as MLflow answers a run that cannot be used.</summary>
+    /// <summary>A live run; a deleted run answers as MLflow's server answers a write to one (INVALID_PARAMETER_VALUE).</summary>
     internal async Task<Experiment> GetRunAsync(string experimentId, CancellationToken cancellationToken)
     {
+        Experiment run;
         try
         {
-            return await runs.GetExperimentAsync(experimentId, cancellationToken);
+            run = await runs.GetExperimentOrDeletedAsync(experimentId, cancellationToken);
         }
         catch (ModelBoxException e) when (e.Kind == ErrorKind.NotFound)
         {
             throw MlflowException.NotFound($"Run with id={MlflowRunMapping.RunId(experimentId)} not found");
         }
+
+        return run.DeletedAt is null
+            ? run
+            : throw MlflowException.Invalid($"The run {MlflowRunMapping.RunId(experimentId)} must be in the 'active' state. Current state is deleted.");
     }
 
     internal static string RunIdOf(MlflowRequest request) =>
@@ -622,7 +657,36 @@ public sealed class MlflowTrackingApi(
             throw MlflowException.Invalid($"{field}timestamp is {timestamp}; it must not be negative");
         }
 
-        return (key, MetricPoint.OfDouble(step, timestamp / 1000, value));
+        return (key, MetricPoint.OfDoubleAtMillis(step, timestamp, value));
+    }
+
+    /// <summary>
+    /// The batch id of a request's metrics: a digest of the run and every (key, value, timestamp, step) in request order.
+    /// MLflow's store keeps a metric once per (key, value, timestamp, step), so a request with the same content adds
+    /// nothing there either; the id makes two copies racing each other (a retry sent before the original was answered)
+    /// store once on every backend (<see cref="MetricLog.LogBatchOnceAsync(IReadOnlyList{MetricSeriesPoints}, string, CancellationToken)"/>).
+    /// </summary>
+    internal static string ContentId(string experimentId, IReadOnlyList<(string Key, MetricPoint Point)> metrics)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> number = stackalloc byte[8];
+        hash.AppendData(Encoding.UTF8.GetBytes(experimentId));
+        foreach (var (key, point) in metrics)
+        {
+            var keyBytes = Encoding.UTF8.GetBytes(key);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(number, keyBytes.Length);
+            hash.AppendData(number[..4]);
+            hash.AppendData(keyBytes);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(number, BitConverter.DoubleToInt64Bits(double.IsNaN(point.Number) ? double.NaN : point.Number));
+            hash.AppendData(number);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(number, point.WallclockMillis);
+            hash.AppendData(number);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(number, point.Step);
+            hash.AppendData(number);
+        }
+
+        // 160 bits: no accidental collision among the batches a deployment will ever see.
+        return "mlflow:" + Convert.ToHexStringLower(hash.GetHashAndReset().AsSpan(0, 20));
     }
 
     private static Dictionary<string, string> RunTags(IReadOnlyList<KeyValuePair<string, string>> entries)
@@ -654,12 +718,84 @@ public sealed class MlflowTrackingApi(
         _ => throw MlflowException.Invalid($"Invalid view type '{text}'; one of ACTIVE_ONLY, DELETED_ONLY, ALL"),
     };
 
-    /// <summary>The orders ModelBox's search has: start_time (created_at) and run name (the ModelBox name); default start_time DESC.</summary>
-    private static string RunOrder(IReadOnlyList<string> orderBy)
+    /// <summary>
+    /// Runs/search with conditions the database cannot answer (LIKE, ILIKE) or an order by a metric, param or tag: every run
+    /// the database finds (at most <see cref="MlflowLimits.MaxRunsCheckedInMemory"/>, in the database's order) is checked and sorted
+    /// here. A metric orders by its last value, read from the stored whole-series summaries; runs without the field come
+    /// last in either direction, ties by start time (newest first), then run id.
+    /// </summary>
+    private async Task<List<Experiment>> SearchInMemoryAsync(
+        FilterNode where, IReadOnlyList<Func<Experiment, bool>> matches, RunOrdering ordering, string fingerprint, CancellationToken cancellationToken)
+    {
+        var found = new List<Experiment>();
+        var scanned = 0;
+        string? token = null;
+        do
+        {
+            var page = await search.SearchExperimentsAsync(where, ordering.Database, fingerprint, new PageRequest(1000, token), cancellationToken);
+            scanned += page.Items.Count;
+            if (scanned > MlflowLimits.MaxRunsCheckedInMemory)
+            {
+                throw MlflowException.Invalid(
+                    $"this search checks LIKE/ILIKE or orders by a metric, param or tag on the server, for at most {MlflowLimits.MaxRunsCheckedInMemory} runs; narrow the filter with = != < > IN conditions");
+            }
+
+            found.AddRange(page.Items.Where(run => matches.All(match => match(run))));
+            token = page.NextPageToken;
+        }
+        while (token is not null);
+
+        if (ordering.Source is not { } source || found.Count == 0)
+        {
+            return found;
+        }
+
+        Func<Experiment, IComparable?> value;
+        if (source == FieldSource.Metric)
+        {
+            var last = (await metrics.GetSummariesAsync(found.ConvertAll(r => (string?)r.Id), [ordering.Key], cancellationToken))
+                .Where(s => s.Summary.Last.IsNumeric)
+                .ToDictionary(s => s.ParentId, s => s.Summary.Last.Number, StringComparer.Ordinal);
+            // NaN sorts above every number, as in MLflow.
+            value = run => last.TryGetValue(run.Id, out var number) ? (double.IsNaN(number) ? double.MaxValue : number) : null;
+        }
+        else
+        {
+            var key = ordering.Key!;
+            value = run => run.Metadata.TryGetValue(key, out var json) ? new OrdinalText(MlflowRunMapping.Text(json)) : null;
+        }
+
+        var keyed = found.Select(run => (Run: run, Value: value(run))).ToList();
+        keyed.Sort((a, b) =>
+        {
+            if (a.Value is null != b.Value is null)
+            {
+                return a.Value is null ? 1 : -1;
+            }
+
+            var byValue = a.Value is null ? 0 : a.Value.CompareTo(b.Value) * (ordering.Descending ? -1 : 1);
+            return byValue != 0 ? byValue
+                : MlflowRunMapping.StartTime(b.Run).CompareTo(MlflowRunMapping.StartTime(a.Run)) is var byStart and not 0 ? byStart
+                : string.CompareOrdinal(a.Run.Id, b.Run.Id);
+        });
+        return keyed.ConvertAll(k => k.Run);
+    }
+
+    private readonly record struct OrdinalText(string Text) : IComparable
+    {
+        public int CompareTo(object? obj) => string.CompareOrdinal(Text, ((OrdinalText)obj!).Text);
+    }
+
+    /// <summary>An order: one ModelBox's search has (start_time as created_at, run name), or a metric, param or tag sorted here.</summary>
+    private sealed record RunOrdering(string Database, FieldSource? Source = null, string? Key = null, bool Descending = false);
+
+    /// <summary>The orders ModelBox's search has: start_time (created_at) and run name (the ModelBox name); default start_time DESC.
+    /// A metric, param or tag is ordered in memory (<see cref="SearchInMemoryAsync"/>).</summary>
+    private static RunOrdering RunOrder(IReadOnlyList<string> orderBy)
     {
         if (orderBy.Count == 0)
         {
-            return "created_at desc";
+            return new RunOrdering("created_at desc");
         }
 
         if (orderBy.Count > 1)
@@ -674,13 +810,31 @@ public sealed class MlflowTrackingApi(
             throw MlflowException.Invalid($"Invalid order_by clause '{orderBy[0]}'");
         }
 
+        var dot = parts[0].IndexOf('.', StringComparison.Ordinal);
+        var entity = dot < 0 ? string.Empty : parts[0][..dot].ToLowerInvariant();
+        var entityKey = dot < 0 ? string.Empty : parts[0][(dot + 1)..].Trim('`', '"');
+        if (entity is "metrics" or "metric" or "params" or "param" or "tags" or "tag")
+        {
+            if (entityKey.Length == 0)
+            {
+                throw MlflowException.Invalid($"Invalid order_by clause '{orderBy[0]}': no key after '{entity}.'");
+            }
+
+            return entity.StartsWith("metric", StringComparison.Ordinal)
+                ? new RunOrdering("created_at desc", FieldSource.Metric, MlflowLimits.Key(entityKey, "order_by"), direction == "DESC")
+                : new RunOrdering(
+                    "created_at desc", FieldSource.Metadata,
+                    (entity.StartsWith("param", StringComparison.Ordinal) ? MlflowRunMapping.ParamPrefix : MlflowRunMapping.TagPrefix) + entityKey,
+                    direction == "DESC");
+        }
+
         var field = parts[0].ToLowerInvariant() switch
         {
             "start_time" or "attributes.start_time" or "attribute.start_time" or "attr.start_time" => "created_at",
             "run_name" or "attributes.run_name" or "attribute.run_name" or "attr.run_name" => "name",
-            _ => throw MlflowException.Invalid($"Invalid order_by clause '{orderBy[0]}': this server orders runs by start_time or run_name"),
+            _ => throw MlflowException.Invalid($"Invalid order_by clause '{orderBy[0]}': this server orders runs by start_time, run_name, or a metric, param or tag"),
         };
-        return $"{field} {direction.ToLowerInvariant()}";
+        return new RunOrdering($"{field} {direction.ToLowerInvariant()}");
     }
 
     private static int Offset(string? token)

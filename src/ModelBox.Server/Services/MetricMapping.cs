@@ -42,7 +42,7 @@ internal static class MetricMapping
     {
         var step = unchecked((long)value.Step);
         var time = unchecked((long)value.WallclockTime);
-        return value.ValueCase switch
+        var point = value.ValueCase switch
         {
             Proto.MetricsValue.ValueOneofCase.FVal => MetricPoint.OfFloat(step, time, value.FVal),
             Proto.MetricsValue.ValueOneofCase.DVal => MetricPoint.OfDouble(step, time, value.DVal),
@@ -50,11 +50,25 @@ internal static class MetricMapping
             Proto.MetricsValue.ValueOneofCase.BTensor => MetricPoint.OfBytes(step, time, value.BTensor.ToByteArray()),
             _ => new MetricPoint(step, time, MetricValueKind.None, 0),
         };
+        if (value.WallclockTimeMs == 0)
+        {
+            return point;
+        }
+
+        var millis = unchecked((long)value.WallclockTimeMs);
+        return millis < 0
+            ? point with { WallclockSeconds = millis }
+            : point with { WallclockSeconds = millis / 1000, Millis = (short)(millis % 1000) };
     }
 
     public static Proto.MetricsValue ToProto(this MetricPoint point)
     {
         var value = new Proto.MetricsValue { Step = (ulong)point.Step, WallclockTime = (ulong)point.WallclockSeconds };
+        if (point.Millis != 0)
+        {
+            value.WallclockTimeMs = (ulong)point.WallclockMillis;
+        }
+
         switch (point.Kind)
         {
             case MetricValueKind.Float:

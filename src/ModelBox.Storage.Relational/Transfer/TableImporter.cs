@@ -175,14 +175,14 @@ public sealed class TableImporter(SqlDialect dialect)
     private static List<PointRow> ToPoints(IReadOnlyList<string> columns, List<object?[]> rows)
     {
         int Column(string name) => TableRows.IndexOf(columns, name, "metric_points");
-        var (series, step, time, seq, kind, num, txt, bin) =
-            (Column("series_id"), Column("step"), Column("time"), Column("seq"), Column("kind"), Column("num"), Column("txt"), Column("bin"));
+        var (series, step, time, seq, kind, num, txt, bin, millis) =
+            (Column("series_id"), Column("step"), Column("time"), Column("seq"), Column("kind"), Column("num"), Column("txt"), Column("bin"), Column("millis"));
         var points = new List<PointRow>(rows.Count);
         foreach (var row in rows)
         {
             points.Add(new PointRow(
                 (long)row[series]!, (long)row[step]!, (long)row[time]!, (long)row[seq]!, checked((short)(long)row[kind]!),
-                (double?)row[num], (string?)row[txt], (byte[]?)row[bin]));
+                (double?)row[num], (string?)row[txt], (byte[]?)row[bin], checked((short)(long)row[millis]!)));
         }
 
         return points;

@@ -68,9 +68,15 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
         new("mlflow-artifacts/artifacts (GET)", "GET", "{A}/dir/seed.txt", null),
         new("mlflow-artifacts/artifacts (DELETE)", "DELETE", "{A}/dir/seed.txt", null),
         new("mlflow-artifacts/artifacts (list)", "GET", "/api/2.0/mlflow-artifacts/artifacts?path={E}/{R}/artifacts/dir", null),
+        new("mlflow-artifacts/mpu/create", "POST", "{MPU}/create/{E}/{R}/artifacts/big.bin", """{"path": "big.bin", "num_parts": 3}"""),
+        new("mlflow-artifacts/mpu/part (PUT)", "PUT", "{MPU}/part/{U}/1", "part one"),
+        new("mlflow-artifacts/mpu/complete", "POST", "{MPU}/complete/{E}/{R}/artifacts/big.bin",
+            """{"path": "big.bin", "upload_id": "{U}", "parts": [{"part_number": 1, "etag": "{ET1}"}, {"part_number": 2, "etag": "{ET2}"}]}"""),
+        new("mlflow-artifacts/mpu/abort", "POST", "{MPU}/abort/{E}/{R}/artifacts/big.bin", """{"path": "big.bin", "upload_id": "{U}"}"""),
         new("registered-models/create", "POST", "registered-models/create", """{"name": "{N}", "tags": [{"key": "k", "value": "v"}], "description": "d"}"""),
         new("registered-models/get", "GET", "registered-models/get?name={M}", null),
         new("registered-models/update", "PATCH", "registered-models/update", """{"name": "{M}", "description": "new"}"""),
+        new("registered-models/rename", "POST", "registered-models/rename", """{"name": "{M}", "new_name": "{N}"}"""),
         new("registered-models/delete", "DELETE", "registered-models/delete", """{"name": "{M}"}"""),
         new("registered-models/search", "GET", "registered-models/search?filter=name+%3D+%27{M}%27&max_results=5", null),
         new("registered-models/get-latest-versions", "POST", "registered-models/get-latest-versions", """{"name": "{M}", "stages": ["None"]}"""),
@@ -87,6 +93,7 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
         new("model-versions/set-tag", "POST", "model-versions/set-tag", """{"name": "{M}", "version": "1", "key": "a", "value": "b"}"""),
         new("model-versions/delete-tag", "DELETE", "model-versions/delete-tag", """{"name": "{M}", "version": "1", "key": "team"}"""),
         new("model-versions/get-download-uri", "GET", "model-versions/get-download-uri?name={M}&version=1", null),
+        new("model-versions/transition-stage", "POST", "model-versions/transition-stage", """{"name": "{M}", "version": "1", "stage": "production", "archive_existing_versions": true}"""),
     ];
 
     public static readonly Row[] BadRows =
@@ -114,8 +121,11 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
         Bad("runs/restore", "POST", "runs/restore", """{"run_id": "UnknownRun"}""", "RESOURCE_DOES_NOT_EXIST"),
         Bad("runs/search", "POST", "runs/search", """{"experiment_ids": []}""", "INVALID_PARAMETER_VALUE"),
         Bad("runs/search", "POST", "runs/search", """{"experiment_ids": ["{E}"], "filter": "metrics.acc LIKE '1'"}""", "INVALID_PARAMETER_VALUE"),
+        Bad("runs/search", "POST", "runs/search", """{"experiment_ids": ["{E}"], "filter": "params.lr IN ('0.1'"}""", "INVALID_PARAMETER_VALUE"),
+        Bad("runs/search", "POST", "runs/search", """{"experiment_ids": ["{E}"], "filter": "metrics.acc IN ('1')"}""", "INVALID_PARAMETER_VALUE"),
         Bad("runs/search", "POST", "runs/search", """{"experiment_ids": ["{E}"], "filter": "metrics.acc > 1 or params.x = 'y'"}""", "INVALID_PARAMETER_VALUE"),
-        Bad("runs/search", "POST", "runs/search", """{"experiment_ids": ["{E}"], "order_by": ["metrics.acc DESC"]}""", "INVALID_PARAMETER_VALUE"),
+        Bad("runs/search", "POST", "runs/search", """{"experiment_ids": ["{E}"], "order_by": ["metrics. DESC"]}""", "INVALID_PARAMETER_VALUE"),
+        Bad("runs/search", "POST", "runs/search", """{"experiment_ids": ["{E}"], "filter": "attributes.status LIKE 'RUN%'"}""", "INVALID_PARAMETER_VALUE"),
         Bad("runs/log-metric", "POST", "runs/log-metric", """{"run_id": "{R}", "key": "loss", "value": 1}""", "INVALID_PARAMETER_VALUE"),
         Bad("runs/log-metric", "POST", "runs/log-metric", """{"run_id": "{R}", "key": "{LK}", "value": 1, "timestamp": 1}""", "INVALID_PARAMETER_VALUE"),
         Bad("runs/log-metric", "POST", "runs/log-metric", """{"run_id": "{R}", "key": "a/../b", "value": 1, "timestamp": 1}""", "INVALID_PARAMETER_VALUE"),
@@ -145,10 +155,21 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
         Bad("mlflow-artifacts/artifacts (GET)", "GET", "{A}/dir/absent.txt", null, "RESOURCE_DOES_NOT_EXIST"),
         Bad("mlflow-artifacts/artifacts (DELETE)", "DELETE", "{A}/absent", null, "RESOURCE_DOES_NOT_EXIST"),
         Bad("mlflow-artifacts/artifacts (list)", "GET", "/api/2.0/mlflow-artifacts/artifacts?path={E}", null, "INVALID_PARAMETER_VALUE"),
+        Bad("mlflow-artifacts/mpu/create", "POST", "{MPU}/create/{E}/{R}/artifacts/big.bin", """{"path": "big.bin", "num_parts": 0}""", "INVALID_PARAMETER_VALUE"),
+        Bad("mlflow-artifacts/mpu/create", "POST", "{MPU}/create/{E}/{R}/elsewhere/big.bin", """{"path": "big.bin", "num_parts": 2}""", "INVALID_PARAMETER_VALUE"),
+        Bad("mlflow-artifacts/mpu/part (PUT)", "PUT", "{MPU}/part/0123456789abcdef0123456789abcdef/1", "x", "RESOURCE_DOES_NOT_EXIST"),
+        Bad("mlflow-artifacts/mpu/part (PUT)", "PUT", "{MPU}/part/{U}/9", "x", "INVALID_PARAMETER_VALUE"),
+        Bad("mlflow-artifacts/mpu/complete", "POST", "{MPU}/complete/{E}/{R}/artifacts/big.bin",
+            """{"path": "big.bin", "upload_id": "{U}", "parts": [{"part_number": 1, "etag": "{ET2}"}, {"part_number": 2, "etag": "{ET2}"}]}""", "INVALID_PARAMETER_VALUE"),
+        Bad("mlflow-artifacts/mpu/complete", "POST", "{MPU}/complete/{E}/{R}/artifacts/big.bin",
+            """{"path": "big.bin", "upload_id": "0123456789abcdef0123456789abcdef", "parts": [{"part_number": 1}]}""", "RESOURCE_DOES_NOT_EXIST"),
+        Bad("mlflow-artifacts/mpu/abort", "POST", "{MPU}/abort/{E}/{R}/artifacts/big.bin", """{"upload_id": "0123456789abcdef0123456789abcdef"}""", "RESOURCE_DOES_NOT_EXIST"),
         Bad("registered-models/create", "POST", "registered-models/create", """{"name": "{M}"}""", "RESOURCE_ALREADY_EXISTS"),
         Bad("registered-models/create", "POST", "registered-models/create", """{}""", "INVALID_PARAMETER_VALUE"),
         Bad("registered-models/get", "GET", "registered-models/get?name={N}", null, "RESOURCE_DOES_NOT_EXIST"),
         Bad("registered-models/update", "PATCH", "registered-models/update", """{"name": "{N}"}""", "RESOURCE_DOES_NOT_EXIST"),
+        Bad("registered-models/rename", "POST", "registered-models/rename", """{"name": "{N}", "new_name": "x"}""", "RESOURCE_DOES_NOT_EXIST"),
+        Bad("registered-models/rename", "POST", "registered-models/rename", """{"name": "{M}"}""", "INVALID_PARAMETER_VALUE"),
         Bad("registered-models/delete", "DELETE", "registered-models/delete", """{"name": "{N}"}""", "RESOURCE_DOES_NOT_EXIST"),
         Bad("registered-models/search", "GET", "registered-models/search?filter=tags.x+%3D+%27y%27", null, "INVALID_PARAMETER_VALUE"),
         Bad("registered-models/get-latest-versions", "POST", "registered-models/get-latest-versions", """{"name": "{N}"}""", "RESOURCE_DOES_NOT_EXIST"),
@@ -167,6 +188,9 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
         Bad("model-versions/set-tag", "POST", "model-versions/set-tag", """{"name": "{M}", "version": "1", "key": "k", "value": "{LT}"}""", "INVALID_PARAMETER_VALUE"),
         Bad("model-versions/delete-tag", "DELETE", "model-versions/delete-tag", """{"name": "{M}", "version": "1", "key": "absent"}""", "RESOURCE_DOES_NOT_EXIST"),
         Bad("model-versions/get-download-uri", "GET", "model-versions/get-download-uri?name={M}&version=9", null, "RESOURCE_DOES_NOT_EXIST"),
+        Bad("model-versions/transition-stage", "POST", "model-versions/transition-stage", """{"name": "{M}", "version": "1", "stage": "Shipped"}""", "INVALID_PARAMETER_VALUE"),
+        Bad("model-versions/transition-stage", "POST", "model-versions/transition-stage", """{"name": "{M}", "version": "1", "stage": "Archived", "archive_existing_versions": true}""", "INVALID_PARAMETER_VALUE"),
+        Bad("model-versions/transition-stage", "POST", "model-versions/transition-stage", """{"name": "{M}", "version": "9", "stage": "Staging"}""", "RESOURCE_DOES_NOT_EXIST"),
     ];
 
     public static TheoryData<Row> GoodData() => [.. Good];
@@ -232,6 +256,19 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
             await _mlflow.OkAsync("POST", "runs/delete", MlflowClient.Json(new { run_id = runId }));
         }
 
+        // Multipart rows run against an upload of two parts ("part one", "part two") of big.bin, already sent.
+        var uploadId = string.Empty;
+        if (row.Endpoint.StartsWith("mlflow-artifacts/mpu/", StringComparison.Ordinal))
+        {
+            var (created, upload) = await _mlflow.SendAsync("POST", $"/api/2.0/mlflow-artifacts/mpu/create/{experimentId}/{runId}/artifacts/big.bin", """{"path": "big.bin", "num_parts": 2}""", prefix: string.Empty);
+            Assert.Equal(HttpStatusCode.OK, created);
+            uploadId = upload.GetProperty("upload_id").GetString()!;
+            foreach (var (part, content) in new[] { (1, "part one"), (2, "part two") })
+            {
+                Assert.Equal(HttpStatusCode.OK, (await _mlflow.SendAsync("PUT", $"/api/2.0/mlflow-artifacts/mpu/part/{uploadId}/{part}", content, prefix: string.Empty)).Status);
+            }
+        }
+
         var modelName = "model-" + Guid.NewGuid().ToString("N");
         if (row.Endpoint.StartsWith("registered-models", StringComparison.Ordinal) || row.Endpoint.StartsWith("model-versions", StringComparison.Ordinal))
         {
@@ -250,6 +287,10 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
             .Replace("{M}", modelName, StringComparison.Ordinal)
             .Replace("{EN}", experimentName, StringComparison.Ordinal)
             .Replace("{A}", artifactRoot, StringComparison.Ordinal)
+            .Replace("{MPU}", "/api/2.0/mlflow-artifacts/mpu", StringComparison.Ordinal)
+            .Replace("{U}", uploadId, StringComparison.Ordinal)
+            .Replace("{ET1}", Md5Hex("part one"), StringComparison.Ordinal)
+            .Replace("{ET2}", Md5Hex("part two"), StringComparison.Ordinal)
             .Replace("{E}", experimentId, StringComparison.Ordinal)
             .Replace("{R}", runId, StringComparison.Ordinal)
             .Replace("{N}", "fresh-" + Guid.NewGuid().ToString("N"), StringComparison.Ordinal)
@@ -264,6 +305,8 @@ public sealed class MlflowEndpointRowsTests(ModelBoxServerFixture server) : IDis
         var path = Fill(row.Path);
         return await _mlflow.SendAsync(row.Method, path, row.Body is null ? null : Fill(row.Body), prefix: path.StartsWith('/') ? string.Empty : "/api/2.0/mlflow/");
     }
+
+    private static string Md5Hex(string text) => Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 
     private static string RepositoryRoot()
     {
