@@ -109,6 +109,12 @@ internal static class MlflowAccess
         Add("mlflow-artifacts/artifacts (GET)", Role.Viewer, ArtifactPath);
         Add("mlflow-artifacts/artifacts (DELETE)", Role.Owner, ArtifactPath);
         Add("mlflow-artifacts/artifacts (list)", Role.Viewer, (r, _) => Done(RunOfArtifactPath(r.String("path"))));
+        Add("mlflow-artifacts/mpu/create", Role.Editor, ArtifactPath);
+        Add("mlflow-artifacts/mpu/complete", Role.Editor, ArtifactPath);
+        Add("mlflow-artifacts/mpu/abort", Role.Editor, ArtifactPath);
+        Add("mlflow-artifacts/mpu/part (PUT)", Role.Editor, async (_, context) =>
+            [Of(await context.RequestServices.GetRequiredService<MlflowMultipartUploads>()
+                .RunOfUploadAsync(context.Request.RouteValues["upload"] as string, context.RequestAborted))]);
 
         // The registry's models are those of one namespace: reading needs viewer there, changing editor, deleting and
         // aliases owner (as SetModelAlias); a version made from a run also needs that run readable.
@@ -121,7 +127,7 @@ internal static class MlflowAccess
         }
 
         foreach (var write in new[] { "registered-models/create", "registered-models/update", "registered-models/set-tag", "registered-models/delete-tag",
-                     "model-versions/update", "model-versions/set-tag", "model-versions/delete-tag" })
+                     "registered-models/rename", "model-versions/update", "model-versions/set-tag", "model-versions/delete-tag", "model-versions/transition-stage" })
         {
             Add(write, Role.Editor, inRegistry);
         }

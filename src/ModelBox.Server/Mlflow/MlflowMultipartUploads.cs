@@ -134,6 +134,10 @@ public sealed class MlflowMultipartUploads(MlflowArtifactsApi artifacts, ServerC
         await MlflowJson.WriteEmptyAsync(context);
     }
 
+    /// <summary>The ModelBox experiment (the MLflow run) an upload goes to, for the access check of its part uploads.</summary>
+    internal async Task<string> RunOfUploadAsync(string? uploadId, CancellationToken cancellationToken) =>
+        (await OpenAsync(uploadId, cancellationToken).ConfigureAwait(false)).Manifest.RunId;
+
     private sealed record Manifest(string RunId, string Path, int Parts);
 
     /// <summary>The upload named by upload_id, which must be an upload of the file the route names.</summary>

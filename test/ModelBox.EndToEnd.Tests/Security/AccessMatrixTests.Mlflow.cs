@@ -103,8 +103,19 @@ public sealed partial class AccessMatrixTests
         await Ok("POST", "registered-models/create", MlflowClient.Json(new { name = model, tags = new[] { new { key = "team", value = "nlp" } } }));
         await Ok("POST", "model-versions/create", MlflowClient.Json(new { name = model, source = $"runs:/{run}/model", run_id = run, tags = new[] { new { key = "team", value = "nlp" } } }));
         await Ok("POST", "registered-models/alias", MlflowClient.Json(new { name = model, alias = "champion", version = "1" }));
+
+        // A multipart upload of two parts, already sent, for the mpu rows (a part's PUT is checked against its upload's run).
+        const string Mpu = "/api/2.0/mlflow-artifacts/mpu";
+        var upload = (await Ok("POST", $"{Mpu}/create/{experiment}/{run}/artifacts/big.bin", """{"path": "big.bin", "num_parts": 2}""")).GetProperty("upload_id").GetString()!;
+        await Ok("PUT", $"{Mpu}/part/{upload}/1", "part one");
+        await Ok("PUT", $"{Mpu}/part/{upload}/2", "part two");
+        static string Md5(string text) => Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
+            ["{MPU}"] = Mpu,
+            ["{U}"] = upload,
+            ["{ET1}"] = Md5("part one"),
+            ["{ET2}"] = Md5("part two"),
             ["{M}"] = model,
             ["{EN}"] = Uri.EscapeDataString(experimentName),
             ["{A}"] = artifacts,
