@@ -22,6 +22,18 @@ namespace ModelBox.EndToEnd.Tests.Docs;
 public sealed partial class DocumentationExamplesTests : IClassFixture<ModelBoxServerFixture>, IDisposable
 {
     private static readonly string[] CommandLanguages = ["sh", "bash", "shell", "console"];
+
+    /// <summary>namespace.Class of every class under test/.</summary>
+    private static readonly Lazy<List<string>> TestClassNames = new(() =>
+        Directory.EnumerateFiles(Path.Combine(DotnetCommand.RepositoryRoot, "test"), "*.cs", SearchOption.AllDirectories)
+            .SelectMany(file =>
+            {
+                var text = File.ReadAllText(file);
+                var ns = NamespacePattern().Match(text).Groups[1].Value;
+                return ClassPattern().Matches(text).Select(c => $"{ns}.{c.Groups[1].Value}");
+            })
+            .ToList());
+
     private readonly ModelBoxServerFixture _server;
     private readonly string _work = Directory.CreateTempSubdirectory("modelbox-docs-").FullName;
 
@@ -113,16 +125,12 @@ public sealed partial class DocumentationExamplesTests : IClassFixture<ModelBoxS
 
             foreach (Match filter in FilterPattern().Matches(line))
             {
-                var name = filter.Groups[1].Value.Split('.')[^1];
-                Assert.True(TestNameExists(name), $"{document}:{block.Line}: the test filter names {filter.Groups[1].Value}, which is no test class or namespace");
+                // `~` matches a part of the fully qualified name, as `dotnet test --filter` does.
+                Assert.True(TestClassNames.Value.Any(name => name.Contains(filter.Groups[1].Value, StringComparison.Ordinal)),
+                    $"{document}:{block.Line}: the test filter FullyQualifiedName~{filter.Groups[1].Value} matches no test class");
             }
         }
     }
-
-    private static bool TestNameExists(string name) =>
-        Directory.EnumerateDirectories(Path.Combine(DotnetCommand.RepositoryRoot, "test"), name, SearchOption.AllDirectories).Any() ||
-        Directory.EnumerateFiles(Path.Combine(DotnetCommand.RepositoryRoot, "test"), "*.cs", SearchOption.AllDirectories)
-            .Any(f => File.ReadAllText(f).Contains($"class {name}", StringComparison.Ordinal));
 
     private sealed record CodeBlock(int Line, string Language, bool Manual, string Code);
 
@@ -157,4 +165,10 @@ public sealed partial class DocumentationExamplesTests : IClassFixture<ModelBoxS
 
     [GeneratedRegex(@"FullyQualifiedName~([A-Za-z.]+)")]
     private static partial Regex FilterPattern();
+
+    [GeneratedRegex(@"^namespace ([\w.]+);", RegexOptions.Multiline)]
+    private static partial Regex NamespacePattern();
+
+    [GeneratedRegex(@"\bclass (\w+)")]
+    private static partial Regex ClassPattern();
 }

@@ -76,7 +76,7 @@ public sealed partial class PackageTests(ModelBoxServerFixture server) : IDispos
         var packages = new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(_work, "packages") };
         var output = await DotnetCommand.RunAsync(["run", "--project", app, "-c", "Release"], app, packages, TimeSpan.FromMinutes(10));
 
-        Assert.Contains("wav2vec-lid running", output, StringComparison.Ordinal);
+        Assert.Contains("wav2vec-lid Running", output, StringComparison.Ordinal);
         Assert.Contains("train/loss: 3 points", output, StringComparison.Ordinal);
         Assert.True(Directory.Exists(Path.Combine(_work, "packages", "modelbox.client", "0.1.0")), "ModelBox.Client was not restored from the feed");
     }
