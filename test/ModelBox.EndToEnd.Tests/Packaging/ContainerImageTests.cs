@@ -38,7 +38,7 @@ public sealed class ContainerImageTests : IDisposable
         Assert.Equal(["/app/modelbox"], config.GetProperty("Entrypoint").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal(["server", "start"], config.GetProperty("Cmd").EnumerateArray().Select(e => e.GetString()));
         Assert.Contains("MODELBOX_DATA_DIR=/home/app/modelbox-data", config.GetProperty("Env").EnumerateArray().Select(e => e.GetString()));
-        Assert.Equal("/home/app", config.GetProperty("WorkingDir").GetString());
+        Assert.Equal("/app/", config.GetProperty("WorkingDir").GetString()?.TrimEnd('/') + "/");
 
         await RunWithPodmanAsync(archive);
     }
@@ -112,13 +112,21 @@ public sealed class ContainerImageTests : IDisposable
         }
     }
 
+    private static bool IsGzip(string path)
+    {
+        Span<byte> magic = stackalloc byte[2];
+        using var file = File.OpenRead(path);
+        return file.Read(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    }
+
     /// <summary>The image's config JSON, found through the archive's manifest.json as `podman load` and `docker load` find it.</summary>
     private static JsonElement ReadImageConfig(string archive)
     {
         var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        // The SDK writes a plain tar whatever the name says; a gzipped one (as `docker save | gzip`) reads as well.
         using (var stream = File.OpenRead(archive))
-        using (var gzip = new GZipStream(stream, CompressionMode.Decompress))
-        using (var reader = new TarReader(gzip))
+        using (var content = IsGzip(archive) ? new GZipStream(stream, CompressionMode.Decompress) : (Stream)stream)
+        using (var reader = new TarReader(content))
         {
             while (reader.GetNextEntry() is { } entry)
             {
