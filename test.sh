@@ -42,6 +42,11 @@ install_test_dependencies() {
     "$debian_python" -c 'import torch' >/dev/null 2>&1 || packages+=(python3-torch)
     # The web UI's tests (test/ModelBox.WebUi.Tests) drive Debian's Chromium through Playwright.
     [[ -x /usr/bin/chromium ]] || packages+=(chromium)
+    # The container image test (test/ModelBox.EndToEnd.Tests/Packaging) runs the image with podman; runc, because crun
+    # refuses the hybrid cgroups of a machine that is itself a container. The documentation test runs the docs' curl lines.
+    command -v podman >/dev/null 2>&1 || packages+=(podman)
+    command -v runc >/dev/null 2>&1 || packages+=(runc)
+    command -v curl >/dev/null 2>&1 || packages+=(curl)
     if ((${#packages[@]} > 0)); then
         echo "==> installing test dependencies: ${packages[*]}"
         export DEBIAN_FRONTEND=noninteractive

@@ -22,6 +22,13 @@ public class ModelBoxException : Exception
     internal static ModelBoxException FromRpcException(RpcException exception, string serverAddress, string? token = null)
     {
         var detail = string.IsNullOrEmpty(exception.Status.Detail) ? exception.StatusCode.ToString() : exception.Status.Detail;
+        if (IsHttp1Only(exception))
+        {
+            return new ModelBoxUnavailableException(serverAddress,
+                $"{serverAddress} answers HTTP/1.1, not gRPC: it is ModelBox's REST/web port (default 8081) or the metrics port (2112), " +
+                "not the gRPC port (default 8085); point the client at the gRPC listener (listen_addr)", exception);
+        }
+
         return exception.StatusCode switch
         {
             StatusCode.Unauthenticated => new ModelBoxUnauthenticatedException(TokenDescription(token), detail, exception),
@@ -47,6 +54,23 @@ public class ModelBoxException : Exception
         return text.StartsWith("mbx_", StringComparison.Ordinal) && text.Length > PrefixLength
             ? $"token {text[..PrefixLength]}"
             : $"a token that is not a ModelBox token ({Math.Min(text.Length, 6)} characters: {text[..Math.Min(text.Length, 6)]}…)";
+    }
+
+    /// <summary>
+    /// An HTTP/1.1-only listener (Kestrel's REST and metrics endpoints) answers the gRPC client's HTTP/2 preface with
+    /// HTTP_1_1_REQUIRED (0xd), which would otherwise surface as a transport error of two nested exception messages.
+    /// </summary>
+    private static bool IsHttp1Only(RpcException exception)
+    {
+        for (var error = exception.Status.DebugException; error is not null; error = error.InnerException)
+        {
+            if (error is System.Net.Http.HttpProtocolException { ErrorCode: 0xd })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string DescribeUnavailable(RpcException exception, string serverAddress)

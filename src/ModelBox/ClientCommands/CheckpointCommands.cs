@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Security.Cryptography;
 using ModelBox.Client;
 
 namespace ModelBox.Cli.ClientCommands;
@@ -34,7 +35,7 @@ internal static class CheckpointCommands
         var metadata = ExperimentCommands.MetadataOption();
         var paths = new Option<string[]>("--path")
         {
-            Description = "A file or directory of the checkpoint; recorded by path, or uploaded with --upload; repeatable",
+            Description = "A file or directory of the checkpoint: recorded where it is (size and SHA-256 computed here, file:// URI), or uploaded with --upload; repeatable",
             AllowMultipleArgumentsPerToken = true,
         };
         var upload = new Option<bool>("--upload") { Description = "Upload the --path files to ModelBox (the server verifies their MD5)" };
@@ -56,17 +57,37 @@ internal static class CheckpointCommands
                 throw new CliUsageException("--upload needs at least one --path");
             }
 
-            var tracked = uploadFiles ? [] : files.Select(f => new TrackedFile { Path = f.Name, Kind = FileKind.Checkpoint }).ToList();
-            var result = await client.CreateCheckpointAsync(
-                parseResult.GetRequiredValue(experimentId), epochValue, metricValues, metadataValue, tracked, ct);
+            var experiment = parseResult.GetRequiredValue(experimentId);
+            var references = uploadFiles ? [] : await LocalReferencesAsync(files, ct);
+            var result = await client.CreateCheckpointAsync(experiment, epochValue, metricValues, metadataValue, references, ct);
             var checkpoint = result.Value;
+            string? note = null;
+            if (result.AlreadyExisted)
+            {
+                // A create of an existing epoch keeps the checkpoint as it was; files the user named are still attached to it,
+                // and the answer says so rather than "nothing was changed".
+                if (files.Count > 0 && !uploadFiles)
+                {
+                    await client.TrackArtifactsAsync(references.Select(r => r with { ParentId = checkpoint.Id }), ct);
+                }
+
+                note = files.Count == 0
+                    ? $"the experiment already had a checkpoint at epoch {epochValue}; nothing was changed"
+                    : $"the experiment already had a checkpoint at epoch {epochValue}: its metrics and metadata were kept, and {Files(files.Count)} " +
+                      (uploadFiles ? "uploaded and attached to it" : "recorded on it by reference (not uploaded)");
+            }
+
             if (uploadFiles)
             {
                 await ArtifactCommands.UploadAsync(client, output, checkpoint.Id, files, ct);
+            }
+
+            if (files.Count > 0)
+            {
                 checkpoint = await client.GetCheckpointAsync(checkpoint.Id, ct);
             }
 
-            Write(output, checkpoint, result.AlreadyExisted);
+            Write(output, checkpoint, note);
         });
         return command;
     }
@@ -97,7 +118,47 @@ internal static class CheckpointCommands
     private static string Metrics(Checkpoint c) =>
         string.Join(", ", c.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Key}={m.Value}")));
 
-    private static void Write(CommandOutput output, Checkpoint c, bool alreadyExisted = false)
+    private static string Files(int count) => count == 1 ? "1 file was" : $"{count} files were";
+
+    /// <summary>
+    /// References to files that stay where they are: the server cannot read them, so their size and SHA-256 (and MD5, as the
+    /// original SDKs record it) are computed here, and the URI is the absolute <c>file://</c> path on this machine.
+    /// </summary>
+    private static async Task<List<TrackedFile>> LocalReferencesAsync(List<(string LocalPath, string Name)> files, CancellationToken ct)
+    {
+        var references = new List<TrackedFile>(files.Count);
+        foreach (var (local, name) in files)
+        {
+            using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+            var buffer = new byte[1 << 16];
+            long size = 0;
+            await using (var stream = new FileStream(local, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, useAsync: true))
+            {
+                int read;
+                while ((read = await stream.ReadAsync(buffer, ct)) > 0)
+                {
+                    sha256.AppendData(buffer, 0, read);
+                    md5.AppendData(buffer, 0, read);
+                    size += read;
+                }
+            }
+
+            references.Add(new TrackedFile
+            {
+                Kind = FileKind.Checkpoint,
+                Path = name,
+                Uri = new Uri(Path.GetFullPath(local)).AbsoluteUri,
+                SizeBytes = size,
+                Sha256 = Convert.ToHexStringLower(sha256.GetHashAndReset()),
+                Md5 = Convert.ToHexStringLower(md5.GetHashAndReset()),
+            });
+        }
+
+        return references;
+    }
+
+    private static void Write(CommandOutput output, Checkpoint c, string? note = null)
     {
         var fields = new List<(string, string)>
         {
@@ -109,9 +170,9 @@ internal static class CheckpointCommands
             ("Metadata", CommandOutput.Metadata(c.Metadata)),
             ("Created", CommandOutput.Time(c.CreatedAt)),
         };
-        if (alreadyExisted)
+        if (note is not null)
         {
-            fields.Add(("Note", "the experiment already had a checkpoint at this epoch; nothing was changed"));
+            fields.Add(("Note", note));
         }
 
         output.WriteObject(c, fields);

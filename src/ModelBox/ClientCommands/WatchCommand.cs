@@ -13,7 +13,8 @@ internal static class WatchCommand
         var ns = new Option<string?>("--namespace") { Description = "The namespace; default \"default\"" };
         var since = new Option<long>("--since") { Description = "Start after this sequence number (0: from the first change)" };
         var recursive = ExperimentCommands.RecursiveOption();
-        var command = new Command("watch", "Print every change of a namespace as one JSON line; resumes by itself; runs until Ctrl+C") { ns, since, recursive };
+        var limit = new Option<int?>("--limit") { Description = "Stop after this many changes (default: run until Ctrl+C)", HelpName = "count" };
+        var command = new Command("watch", "Print every change of a namespace as one JSON line; resumes by itself; runs until Ctrl+C or --limit") { ns, since, recursive, limit };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
             var sinceValue = parseResult.GetValue(since);
@@ -22,6 +23,13 @@ internal static class WatchCommand
                 throw new CliUsageException($"--since must be 0 or more, not {sinceValue}");
             }
 
+            var limitValue = parseResult.GetValue(limit);
+            if (limitValue is < 1)
+            {
+                throw new CliUsageException($"--limit must be 1 or more, not {limitValue}");
+            }
+
+            var printed = 0;
             try
             {
                 await foreach (var change in client.WatchNamespaceAsync(parseResult.GetValue(ns) ?? "", parseResult.GetValue(recursive), sinceValue, ct))
@@ -38,6 +46,10 @@ internal static class WatchCommand
                         },
                         s_lineOptions));
                     await Console.Out.FlushAsync(ct);
+                    if (++printed == limitValue)
+                    {
+                        break;
+                    }
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -57,13 +57,8 @@ public sealed class CliUsageTests : IDisposable
         var scriptPath = Path.Combine(_dir, "modelbox.bash");
         await File.WriteAllTextAsync(scriptPath, script.Stdout);
         // `modelbox` on PATH, as an installed binary would be.
-        var bin = Directory.CreateDirectory(Path.Combine(_dir, "bin")).FullName;
-        var wrapper = Path.Combine(bin, "modelbox");
-        await File.WriteAllTextAsync(wrapper, $"#!/bin/sh\nexec dotnet '{ModelBoxExecutable.DllPath}' \"$@\"\n");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        var bin = Path.Combine(_dir, "bin");
+        ModelBoxExecutable.WriteWrapper(bin);
 
         const string Line = "modelbox client exp";
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

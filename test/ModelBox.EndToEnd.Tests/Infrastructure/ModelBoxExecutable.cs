@@ -66,6 +66,25 @@ public static class ModelBoxExecutable
         return (process.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>Writes <c>DIR/modelbox</c>, a shell script that runs this executable: `modelbox` on PATH, as an installed binary would be.</summary>
+    public static string WriteWrapper(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var wrapper = Path.Combine(directory, "modelbox");
+        WriteScript(wrapper, $"#!/bin/sh\nexec dotnet '{DllPath}' \"$@\"\n");
+        return wrapper;
+    }
+
+    /// <summary>Writes an executable shell script.</summary>
+    public static void WriteScript(string path, string content)
+    {
+        File.WriteAllText(path, content);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
     /// <summary>A loopback port nothing listens on right now.</summary>
     public static int FreePort()
     {

@@ -66,52 +66,15 @@ public static class SingleFileExecutable
 
         Assert.True(RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && RuntimeInformation.OSArchitecture == Architecture.X64,
             "the single-file test publishes linux-x64 and runs it: it needs a linux-x64 machine");
-        var root = RepositoryRoot();
-        var output = Path.Combine(root, "artifacts", "single-file-test", "linux-x64");
+        var output = Path.Combine(DotnetCommand.RepositoryRoot, "artifacts", "single-file-test", "linux-x64");
         if (Directory.Exists(output))
         {
             Directory.Delete(output, recursive: true);
         }
 
         // Exactly the documented command; the project file supplies ReadyToRun and the native libraries.
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = root,
-        };
-        foreach (var arg in (string[])["publish", "src/ModelBox/ModelBox.csproj", "-c", "Release", "-r", "linux-x64", "--self-contained",
-                     "-p:PublishSingleFile=true", "-o", output, "-nologo"])
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        // This process runs under `dotnet test`: its MSBuild variables would redirect the child's build.
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "VSTEST_HOST_DEBUG").ToList())
-        {
-            info.Environment.Remove(key);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start dotnet publish");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(30));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0, $"dotnet publish failed ({process.ExitCode}):\n{await stdout}\n{await stderr}");
+        await DotnetCommand.RunAsync(["publish", "src/ModelBox/ModelBox.csproj", "-c", "Release", "-r", "linux-x64", "--self-contained",
+            "-p:PublishSingleFile=true", "-o", output, "-nologo"]);
         return Path.Combine(output, "modelbox");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ModelBox.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no ModelBox.slnx above {AppContext.BaseDirectory}");
     }
 }

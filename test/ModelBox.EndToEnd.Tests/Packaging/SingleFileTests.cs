@@ -9,6 +9,7 @@ namespace ModelBox.EndToEnd.Tests.Packaging;
 /// What a user with only the released binary does: `modelbox server start` on a fresh folder, then the README's CLI
 /// lines against it, with no .NET SDK or runtime reachable.
 /// </summary>
+[Collection(PackagingCollection.Name)]
 public sealed class SingleFileTests : IDisposable
 {
     private readonly string _home = Directory.CreateTempSubdirectory("modelbox-single-").FullName;
