@@ -1,5 +1,6 @@
 using ModelBox.Domain.Operations;
 using ModelBox.Server.Configuration;
+using ModelBox.Server.Mlflow;
 
 namespace ModelBox.Server.Hosting;
 
@@ -7,9 +8,11 @@ namespace ModelBox.Server.Hosting;
 /// Runs the <see cref="BlobCollector"/> in the background: once right after start-up, then every
 /// <see cref="ServerConfig.ArtifactSweepIntervalSeconds"/>. It removes committed blobs that no file record uses (each
 /// under its reference lock in the metadata database, so replicas sweeping at once and uploads of the same bytes stay
-/// safe) and temporary uploads idle for longer than the grace age. A failed sweep is logged and tried again next time.
+/// safe), temporary uploads idle for longer than the grace age, and MLflow multipart uploads abandoned for a week. A failed
+/// sweep is logged and tried again next time.
 /// </summary>
-internal sealed class ArtifactSweeper(BlobCollector collector, ServerConfig config, TimeProvider time, ILogger<ArtifactSweeper> logger)
+internal sealed class ArtifactSweeper(
+    BlobCollector collector, MlflowMultipartUploads multipart, ServerConfig config, TimeProvider time, ILogger<ArtifactSweeper> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -43,7 +46,8 @@ internal sealed class ArtifactSweeper(BlobCollector collector, ServerConfig conf
     {
         try
         {
-            var temporaries = temporariesToo ? await collector.CollectTemporariesAsync(grace, stoppingToken) : 0;
+            var temporaries = (temporariesToo ? await collector.CollectTemporariesAsync(grace, stoppingToken) : 0)
+                + multipart.RemoveAbandoned(time.GetUtcNow());
             var blobs = await collector.CollectUnreferencedAsync(grace, stoppingToken);
             if (blobs + temporaries > 0)
             {

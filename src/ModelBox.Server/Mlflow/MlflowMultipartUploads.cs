@@ -33,7 +33,6 @@ public sealed class MlflowMultipartUploads(MlflowArtifactsApi artifacts, ServerC
             throw MlflowException.Invalid($"num_parts must be between 1 and {MaxParts}; got {parts}");
         }
 
-        RemoveAbandoned();
         var uploadId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var folder = Directory.CreateDirectory(Path.Combine(Root, uploadId)).FullName;
         await File.WriteAllTextAsync(
@@ -195,26 +194,34 @@ public sealed class MlflowMultipartUploads(MlflowArtifactsApi artifacts, ServerC
         }
     }
 
-    private void RemoveAbandoned()
+    /// <summary>
+    /// Removes uploads untouched for a week (a client that never completed nor aborted); the periodic artifact sweep calls
+    /// this. Returns how many were removed.
+    /// </summary>
+    public int RemoveAbandoned(DateTimeOffset now)
     {
         if (!Directory.Exists(Root))
         {
-            return;
+            return 0;
         }
 
+        var removed = 0;
         foreach (var folder in Directory.EnumerateDirectories(Root))
         {
-            if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(folder) > Abandoned)
+            if (now.UtcDateTime - Directory.GetLastWriteTimeUtc(folder) > Abandoned)
             {
                 try
                 {
                     Directory.Delete(folder, recursive: true);
+                    removed++;
                 }
                 catch (IOException)
                 {
-                    // Another request is using it; the next create tries again.
+                    // Another request is using it; the next sweep tries again.
                 }
             }
         }
+
+        return removed;
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using ModelBox.Domain.Changes;
 using Proto = ModelBox.Protocol;
@@ -42,10 +43,24 @@ internal static class ChangeMapping
     /// allow, or too large), so that such a record cannot break the stream or a client's parser: metadata values sit two
     /// levels down in a state (<c>{"metadata": {"key": value}}</c>).
     /// </summary>
-    private static Value Payload(ChangeRecord change) =>
-        System.Text.Encoding.UTF8.GetByteCount(change.StateJson) > MaxServedStateBytes
-            ? ValueMapping.Unreadable($"the state of change {change.Sequence} is larger than {MaxServedStateBytes} bytes")
-        : Domain.Validation.NestsDeeperThan(change.StateJson, Domain.Validation.MaxMetadataDepth + 1)
-            ? ValueMapping.Unreadable($"the state of change {change.Sequence} holds metadata nested deeper than {Domain.Validation.MaxMetadataDepth} levels")
-        : Value.Parser.ParseJson(change.StateJson);
+    private static Value Payload(ChangeRecord change)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(change.StateJson) > MaxServedStateBytes)
+        {
+            return ValueMapping.Unreadable($"the state of change {change.Sequence} is larger than {MaxServedStateBytes} bytes");
+        }
+
+        try
+        {
+            return StateParser.Parse<Value>(change.StateJson);
+        }
+        catch (InvalidProtocolBufferException) when (Domain.Validation.NestsDeeperThan(change.StateJson, Domain.Validation.MaxMetadataDepth + 1))
+        {
+            return ValueMapping.Unreadable($"the state of change {change.Sequence} holds metadata nested deeper than {Domain.Validation.MaxMetadataDepth} levels");
+        }
+    }
+
+    /// <summary>Parses a state in one pass, stopping at the depth a state within today's limits can reach (see <see cref="Payload"/>).</summary>
+    private static readonly JsonParser StateParser =
+        new(JsonParser.Settings.Default.WithRecursionLimit(2 * (Domain.Validation.MaxMetadataDepth + 2)));
 }

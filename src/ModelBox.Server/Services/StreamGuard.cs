@@ -494,8 +494,12 @@ public readonly record struct DescriptorBudget(long ForStreams, long? ForConnect
     /// <summary>Descriptors kept for the database, the blob store, logs, listeners and health checks.</summary>
     public const long Reserve = 256;
 
-    /// <summary>From <c>/proc/self/limits</c> on Linux; unlimited elsewhere or when unreadable.</summary>
-    public static DescriptorBudget ForThisProcess()
+    private static readonly Lazy<DescriptorBudget> Current = new(Read);
+
+    /// <summary>From <c>/proc/self/limits</c> on Linux, read once per process; unlimited elsewhere or when unreadable.</summary>
+    public static DescriptorBudget ForThisProcess() => Current.Value;
+
+    private static DescriptorBudget Read()
     {
         var limit = ReadOpenFileLimit();
         if (limit is not { } files)

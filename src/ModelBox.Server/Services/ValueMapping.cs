@@ -41,15 +41,32 @@ internal static class ValueMapping
             var size = System.Text.Encoding.UTF8.GetByteCount(key) + System.Text.Encoding.UTF8.GetByteCount(json);
             var fits = bytes + size <= Validation.MaxMetadataBytesPerObject;
             bytes += fits ? size : 0;
-            result.Metadata_[key] =
-                !fits
-                    ? Unreadable($"metadata['{key}'] does not fit in the {Validation.MaxMetadataBytesPerObject} bytes of metadata an object may hold{StoredBefore}")
-                : Validation.NestsDeeperThan(json, Validation.MaxMetadataDepth - 1)
-                    ? Unreadable($"metadata['{key}'] nests arrays and objects deeper than {Validation.MaxMetadataDepth} levels{StoredBefore}")
-                : Value.Parser.ParseJson(json);
+            result.Metadata_[key] = fits
+                ? ParseStored(key, json)
+                : Unreadable($"metadata['{key}'] does not fit in the {Validation.MaxMetadataBytesPerObject} bytes of metadata an object may hold{StoredBefore}");
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Parses values for the wire with protobuf's recursion limit set to what the write check allows: each level of
+    /// arrays or objects is two levels of a <see cref="Value"/> (the value and its list or struct), so a value within
+    /// <see cref="Validation.MaxMetadataDepth"/> levels parses and one deeper stops at the limit, in one pass.
+    /// </summary>
+    private static readonly JsonParser StoredValueParser =
+        new(JsonParser.Settings.Default.WithRecursionLimit(2 * Validation.MaxMetadataDepth));
+
+    private static Value ParseStored(string key, string json)
+    {
+        try
+        {
+            return StoredValueParser.Parse<Value>(json);
+        }
+        catch (InvalidProtocolBufferException) when (Validation.NestsDeeperThan(json, Validation.MaxMetadataDepth - 1))
+        {
+            return Unreadable($"metadata['{key}'] nests arrays and objects deeper than {Validation.MaxMetadataDepth} levels{StoredBefore}");
+        }
     }
 
     private const string StoredBefore = "; it was stored before this limit held: delete the key or write it again within the limit";

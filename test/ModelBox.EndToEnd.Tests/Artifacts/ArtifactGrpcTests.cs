@@ -196,6 +196,31 @@ public sealed class ArtifactGrpcTests : IDisposable
     }
 
     [Fact]
+    public async Task Mlflow_multipart_uploads_untouched_for_a_week_are_swept_and_newer_ones_kept()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "modelbox-e2e-" + Guid.NewGuid().ToString("N"));
+        var abandoned = Directory.CreateDirectory(Path.Combine(dataDir, "mlflow-uploads", "0123456789abcdef0123456789abcdef")).FullName;
+        var active = Directory.CreateDirectory(Path.Combine(dataDir, "mlflow-uploads", "fedcba9876543210fedcba9876543210")).FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(abandoned, "upload.json"), "{}");
+            await File.WriteAllTextAsync(Path.Combine(active, "upload.json"), "{}");
+            Directory.SetLastWriteTimeUtc(abandoned, DateTime.UtcNow.AddDays(-8));
+            Directory.SetLastWriteTimeUtc(active, DateTime.UtcNow.AddDays(-6));
+
+            await using (await SmallServer.StartAsync(maxUploadBytes: 1 << 20, dataDir, keepData: true))
+            {
+                await WaitForAsync(() => !Directory.Exists(abandoned));
+                Assert.True(Directory.Exists(active), "an upload touched within the week was swept");
+            }
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_client_that_disconnects_mid_stream_leaves_no_visible_file()
     {
         var parent = await NewExperimentAsync();

@@ -87,6 +87,8 @@ public sealed class WriteLimitTests(ModelBoxServerFixture server) : IDisposable
             {
                 ["fine"] = "{\"lr\":0.01}",
                 ["poison"] = string.Concat(Enumerable.Repeat("[", 50)) + "1" + string.Concat(Enumerable.Repeat("]", 50)),
+                ["edge"] = Google.Protobuf.JsonFormatter.Default.Format(Nested(Validation.MaxMetadataDepth)),
+                ["over"] = Google.Protobuf.JsonFormatter.Default.Format(Nested(Validation.MaxMetadataDepth + 1)),
             },
             DateTimeOffset.UtcNow);
         foreach (var key in new[] { "big-1", "big-2" })
@@ -115,6 +117,8 @@ public sealed class WriteLimitTests(ModelBoxServerFixture server) : IDisposable
         var poison = got["poison"].StructValue.Fields["modelbox_unreadable"].StringValue;
         Assert.Contains("metadata['poison']", poison, StringComparison.Ordinal);
         Assert.Contains($"{Validation.MaxMetadataDepth} levels", poison, StringComparison.Ordinal);
+        Assert.Equal(Validation.MaxMetadataDepth, Depth(got["edge"]));
+        Assert.Contains($"{Validation.MaxMetadataDepth} levels", got["over"].StructValue.Fields["modelbox_unreadable"].StringValue, StringComparison.Ordinal);
         Assert.Equal(900 * 1024, got["big-1"].StringValue.Length);
         Assert.Equal(900 * 1024, got["big-2"].StringValue.Length);
         Assert.Contains($"{Validation.MaxMetadataBytesPerObject} bytes", got["big-3"].StructValue.Fields["modelbox_unreadable"].StringValue, StringComparison.Ordinal);
@@ -126,11 +130,17 @@ public sealed class WriteLimitTests(ModelBoxServerFixture server) : IDisposable
         Assert.Contains("\"big-1\"", changes[2].Payload.ToString(), StringComparison.Ordinal);
 
         // Deleting the key ends its marker; the stream goes on.
-        await Client.DeleteMetadataAsync(new DeleteMetadataRequest { ParentId = experiment, Keys = { "poison", "big-3" } });
+        await Client.DeleteMetadataAsync(new DeleteMetadataRequest { ParentId = experiment, Keys = { "poison", "over", "big-3" } });
         var after = (await Client.GetExperimentAsync(new GetExperimentRequest { Id = experiment })).Experiment.Metadata.Metadata_;
-        Assert.Equal(["big-1", "big-2", "fine"], after.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["big-1", "big-2", "edge", "fine"], after.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(experiment, (await ReadAsync(watch.ResponseStream, 1, cancel.Token)).Single().ObjectId);
     }
+
+    private static int Depth(Value value) => value.KindCase switch
+    {
+        Value.KindOneofCase.StructValue => 1 + Depth(value.StructValue.Fields.Single().Value),
+        _ => 0,
+    };
 
     [Fact]
     public async Task Metadata_beyond_the_per_object_total_is_refused_naming_the_limit_and_the_object_stays_readable()
