@@ -59,15 +59,8 @@ public static class RelationalIngestBenchmark
 
     private static async Task RunPostgresAsync(string admin, int points, int batch, int writers)
     {
-        var name = "mbbench_" + Guid.NewGuid().ToString("N")[..16];
-        await using (var connection = new NpgsqlConnection(admin))
-        {
-            await connection.OpenAsync();
-            await new NpgsqlCommand($"CREATE DATABASE {name}", connection).ExecuteNonQueryAsync();
-        }
-
-        var connectionString = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
-        try
+        await using var database = await BenchDatabase.CreatePostgresAsync(admin);
+        var connectionString = database.ConnectionString;
         {
             await using var dialect = new PostgresDialect(new PostgresStorageOptions { ConnectionString = connectionString });
             var store = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
@@ -102,26 +95,12 @@ public static class RelationalIngestBenchmark
             Print("postgres", "store port: AppendAsync (upsert series + COPY + commit)", storeTime, points, rawTime);
             Print("postgres", "raw: binary COPY in a transaction, same table", rawTime, points, rawTime);
         }
-        finally
-        {
-            NpgsqlConnection.ClearAllPools();
-            await using var connection = new NpgsqlConnection(admin);
-            await connection.OpenAsync();
-            await new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", connection).ExecuteNonQueryAsync();
-        }
     }
 
     private static async Task RunMySqlAsync(string admin, int points, int batch, int writers)
     {
-        var name = "mbbench_" + Guid.NewGuid().ToString("N")[..16];
-        await using (var connection = new MySqlConnection(admin))
-        {
-            await connection.OpenAsync();
-            await new MySqlCommand($"CREATE DATABASE {name}", connection).ExecuteNonQueryAsync();
-        }
-
-        var connectionString = new MySqlConnectionStringBuilder(admin) { Database = name, AllowLoadLocalInfile = true }.ConnectionString;
-        try
+        await using var database = await BenchDatabase.CreateMySqlAsync(admin, loadLocalInfile: true);
+        var connectionString = database.ConnectionString;
         {
             await using var dialect = new MySqlDialect(new MySqlStorageOptions { ConnectionString = connectionString });
             var store = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
@@ -183,13 +162,6 @@ public static class RelationalIngestBenchmark
             {
                 Console.WriteLine($"| mysql | {bulkNote} | | | |");
             }
-        }
-        finally
-        {
-            MySqlConnection.ClearAllPools();
-            await using var connection = new MySqlConnection(admin);
-            await connection.OpenAsync();
-            await new MySqlCommand($"DROP DATABASE IF EXISTS {name}", connection).ExecuteNonQueryAsync();
         }
     }
 

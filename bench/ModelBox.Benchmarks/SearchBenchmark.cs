@@ -120,15 +120,8 @@ public static class SearchBenchmark
 
     private static async Task RunPostgresAsync(string admin, int models, int iterations)
     {
-        var name = "mbbench_" + Guid.NewGuid().ToString("N")[..16];
-        await using (var admins = new NpgsqlConnection(admin))
-        {
-            await admins.OpenAsync();
-            await new NpgsqlCommand($"CREATE DATABASE {name}", admins).ExecuteNonQueryAsync();
-        }
-
-        var connectionString = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
-        try
+        await using var database = await BenchDatabase.CreatePostgresAsync(admin);
+        var connectionString = database.ConnectionString;
         {
             await using var dialect = new PostgresDialect(new PostgresStorageOptions { ConnectionString = connectionString });
             var store = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
@@ -145,26 +138,12 @@ public static class SearchBenchmark
                 return command;
             });
         }
-        finally
-        {
-            NpgsqlConnection.ClearAllPools();
-            await using var admins = new NpgsqlConnection(admin);
-            await admins.OpenAsync();
-            await new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", admins).ExecuteNonQueryAsync();
-        }
     }
 
     private static async Task RunMySqlAsync(string admin, int models, int iterations)
     {
-        var name = "mbbench_" + Guid.NewGuid().ToString("N")[..16];
-        await using (var admins = new MySqlConnection(admin))
-        {
-            await admins.OpenAsync();
-            await new MySqlCommand($"CREATE DATABASE {name}", admins).ExecuteNonQueryAsync();
-        }
-
-        var connectionString = new MySqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
-        try
+        await using var database = await BenchDatabase.CreateMySqlAsync(admin);
+        var connectionString = database.ConnectionString;
         {
             await using var dialect = new MySqlDialect(new MySqlStorageOptions { ConnectionString = connectionString });
             var store = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
@@ -180,13 +159,6 @@ public static class SearchBenchmark
                 command.Parameters.AddWithValue("@take", take ?? long.MaxValue);
                 return command;
             });
-        }
-        finally
-        {
-            MySqlConnection.ClearAllPools();
-            await using var admins = new MySqlConnection(admin);
-            await admins.OpenAsync();
-            await new MySqlCommand($"DROP DATABASE IF EXISTS {name}", admins).ExecuteNonQueryAsync();
         }
     }
 

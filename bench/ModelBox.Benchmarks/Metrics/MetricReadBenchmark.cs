@@ -115,15 +115,8 @@ public static class MetricReadBenchmark
 
         if (Environment.GetEnvironmentVariable("MODELBOX_TEST_POSTGRES_CONNECTION_STRING") is { Length: > 0 } postgres)
         {
-            var name = "mbbench_" + Guid.NewGuid().ToString("N")[..16];
-            await using (var connection = new NpgsqlConnection(postgres))
-            {
-                await connection.OpenAsync();
-                await new NpgsqlCommand($"CREATE DATABASE {name}", connection).ExecuteNonQueryAsync();
-            }
-
-            var connectionString = new NpgsqlConnectionStringBuilder(postgres) { Database = name }.ConnectionString;
-            try
+            await using var database = await BenchDatabase.CreatePostgresAsync(postgres);
+            var connectionString = database.ConnectionString;
             {
                 await using var dialect = new PostgresDialect(new PostgresStorageOptions { ConnectionString = connectionString });
                 await MeasureAsync("postgres", dialect, points, calls, async seriesId =>
@@ -142,26 +135,12 @@ public static class MetricReadBenchmark
                     return PerPoint(pointBytes, summaryBytes, points + 1_000L);
                 });
             }
-            finally
-            {
-                NpgsqlConnection.ClearAllPools();
-                await using var connection = new NpgsqlConnection(postgres);
-                await connection.OpenAsync();
-                await new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", connection).ExecuteNonQueryAsync();
-            }
         }
 
         if (Environment.GetEnvironmentVariable("MODELBOX_TEST_MYSQL_CONNECTION_STRING") is { Length: > 0 } mysql)
         {
-            var name = "mbbench_" + Guid.NewGuid().ToString("N")[..16];
-            await using (var connection = new MySqlConnection(mysql))
-            {
-                await connection.OpenAsync();
-                await new MySqlCommand($"CREATE DATABASE {name}", connection).ExecuteNonQueryAsync();
-            }
-
-            var connectionString = new MySqlConnectionStringBuilder(mysql) { Database = name }.ConnectionString;
-            try
+            await using var database = await BenchDatabase.CreateMySqlAsync(mysql);
+            var connectionString = database.ConnectionString;
             {
                 await using var dialect = new MySqlDialect(new MySqlStorageOptions { ConnectionString = connectionString });
                 await MeasureAsync("mariadb", dialect, points, calls, async seriesId =>
@@ -182,13 +161,6 @@ public static class MetricReadBenchmark
                     summaryCommand.Parameters.AddWithValue("@t", "metric_summaries");
                     return PerPoint(Size(await pointCommand.ExecuteScalarAsync()), Size(await summaryCommand.ExecuteScalarAsync()), points + 1_000L);
                 });
-            }
-            finally
-            {
-                MySqlConnection.ClearAllPools();
-                await using var connection = new MySqlConnection(mysql);
-                await connection.OpenAsync();
-                await new MySqlCommand($"DROP DATABASE IF EXISTS {name}", connection).ExecuteNonQueryAsync();
             }
         }
     }
