@@ -24,6 +24,7 @@ from .errors import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    Unauthenticated,
     Unavailable,
 )
 from .run import Run, init
@@ -54,5 +55,5 @@ __all__ = [
     "AlreadyExists", "Client", "Conflict", "CreateResult", "DataLoss", "DatasetDetails", "DatasetRegistration",
     "DatasetUsage", "DeadlineExceeded", "FailedPrecondition",
     "InvalidArgument", "JournalFull", "MetricPoint", "ModelBoxError", "NotFound", "PermissionDenied",
-    "ResourceExhausted", "Run", "Unavailable", "init", "pb", "pull", "watch",
+    "ResourceExhausted", "Run", "Unauthenticated", "Unavailable", "init", "pb", "pull", "watch",
 ]

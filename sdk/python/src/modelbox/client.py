@@ -6,6 +6,7 @@ where a method says so. Every failure raises a :class:`modelbox.errors.ModelBoxE
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import random
@@ -18,7 +19,7 @@ import grpc
 from . import _convert
 from . import modelbox_pb2 as pb
 from . import modelbox_pb2_grpc as pb_grpc
-from ._config import grpc_target, resolve_server_addr
+from ._config import grpc_target, resolve_server_addr, resolve_token
 from .errors import DataLoss, InvalidArgument, ModelBoxError, NotFound, Unavailable, from_rpc_error
 
 T = TypeVar("T")
@@ -162,6 +163,9 @@ class Client:
         server_addr: ``host:port``, ``http://host:port`` or ``https://host:port``; when None, then
             ``$MODELBOX_SERVER_ADDR``, then ``server_addr`` in the client config file, then ``localhost:8085``.
         config_path: a client config file (what ``modelbox client init-config`` writes).
+        token: an API token (``mbx_...``) or OIDC JWT for a server with access control enforced, sent as
+            ``authorization: Bearer ...`` on every call; when None, then ``$MODELBOX_TOKEN``, then ``token`` in the
+            client config file, else no token.
         timeout: deadline in seconds of each unary call.
         retries: how many times an idempotent call is retried while the server is UNAVAILABLE.
         backoff: first retry delay in seconds; doubles per retry (with jitter), at most 5 s.
@@ -172,6 +176,7 @@ class Client:
         server_addr: str | None = None,
         *,
         config_path: str | None = None,
+        token: str | None = None,
         timeout: float = 30.0,
         retries: int = 5,
         backoff: float = 0.1,
@@ -188,11 +193,13 @@ class Client:
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.enable_retries", 0),
         ]
-        self._channel = (
+        channel = (
             grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=options)
             if tls
             else grpc.insecure_channel(target, options=options)
         )
+        resolved_token = resolve_token(token, config_path)
+        self._channel = grpc.intercept_channel(channel, _BearerToken(resolved_token)) if resolved_token else channel
         self.stub = pb_grpc.ModelStoreStub(self._channel)
         self.timeout = timeout
         self.retries = retries
@@ -719,6 +726,39 @@ class Client:
                     raise error from None
             time.sleep(self._delay(min(failures, 6)))
             failures += 1
+
+
+class _CallDetails(
+    collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class _BearerToken(
+    grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
+    grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor,  # type: ignore[misc]
+):
+    """Adds ``authorization: Bearer <token>`` to every call of a channel."""
+
+    def __init__(self, token: str) -> None:
+        self._header = ("authorization", f"Bearer {token}")
+
+    def _details(self, details: Any) -> _CallDetails:
+        return _CallDetails(details.method, details.timeout, [*(details.metadata or ()), self._header],
+                            details.credentials, details.wait_for_ready, getattr(details, "compression", None))
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
 
 
 def event_request(parent_id: str, name: str, source: str, metadata: Mapping[str, Any] | None, when: Any) -> pb.LogEventRequest:
