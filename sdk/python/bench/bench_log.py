@@ -2,7 +2,8 @@
 
 1. Overhead of ``run.log`` in a loop: 10 keys per call, p50/p99 of each call's duration.
 2. Sustained: 1M points from one process, all committed (timed until ``finish`` returns), beside a raw grpcio loop
-   that builds and sends the same batches (10,000 points, 10 keys x 1,000 steps) with LogMetricsBatch: the ratio.
+   that builds and sends the same batches (10,000 points, 10 keys x 1,000 steps; MODELBOX_BENCH_BATCH_POINTS to change)
+   with LogMetricsBatch: the ratio, and the CPU time per point of this process and of the server.
 3. Upload and download of one artifact (1 GiB; MODELBOX_BENCH_ARTIFACT_MIB to change) with the Python SDK beside the
    C# SDK (through `modelbox client artifacts upload|download`, whose time includes the .NET process start).
 
