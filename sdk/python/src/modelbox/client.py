@@ -548,6 +548,20 @@ class Client:
         response = self.call(self.stub.GetMetrics, pb.GetMetricsRequest(parent_id=parent_id))
         return {m.key: [MetricPoint(v.step, v.wallclock_time, point_value(v)) for v in m.values] for m in response.metrics if m.key != MARKER_KEY}
 
+    def get_metric_summaries(self, parent_ids: Iterable[str], keys: Iterable[str] = ()) -> list[pb.MetricSeriesSummary]:
+        """What each series of the objects adds up to (count, NaN count, sum, first, last, min, max), by object id then
+        key; only `keys` when given. Series without points are left out."""
+        response = self.call(self.stub.GetMetricSummaries, pb.GetMetricSummariesRequest(parent_ids=list(parent_ids), keys=list(keys)))
+        return [s for s in response.summaries if s.key != MARKER_KEY]
+
+    def export_metric_points(self, parent_id: str, key: str, *, page_size: int = 0) -> Iterator[MetricPoint]:
+        """Every raw point of a series by step, fetched page by page (bounded memory for series of any length)."""
+        def fetch(token: str) -> pb.ExportMetricPointsResponse:
+            return self.call(self.stub.ExportMetricPoints, pb.ExportMetricPointsRequest(
+                parent_id=parent_id, key=key, page_size=page_size, page_token=token))
+
+        return (MetricPoint(v.step, v.wallclock_time, point_value(v)) for v in self._pages(fetch, "values"))
+
     # ---- artifacts ----
 
     def upload_file(
