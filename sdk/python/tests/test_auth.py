@@ -54,16 +54,16 @@ def test_token_from_argument_environment_and_config_file(enforced, monkeypatch, 
 
 def test_a_run_logs_streams_and_uploads_with_the_token(enforced, monkeypatch, tmp_path):
     server, token = enforced
-    monkeypatch.setenv("MODELBOX_TOKEN", token)
-    with modelbox.init(namespace="team/sub", experiment="run", server_addr=server.address, journal_dir=str(tmp_path),
-                       system_metrics=False) as run:
+    monkeypatch.delenv("MODELBOX_TOKEN", raising=False)
+    with modelbox.init(namespace="team/sub", experiment="run", server_addr=server.address, token=token,
+                       journal_dir=str(tmp_path), system_metrics=False) as run:
         for step in range(2000):
             run.log({"loss": 1.0 / (step + 1)}, step=step)
         run.log_event("done")
         weights = tmp_path / "w.bin"
         weights.write_bytes(b"w" * 100_000)
         record = run.log_artifact(str(weights))
-    with modelbox.Client(server.address) as client:
+    with modelbox.Client(server.address, token=token) as client:
         assert [p.step for p in client.get_metric_series(run.id, "loss")] == list(range(2000))
         assert client.get_experiment(run.id).status == modelbox.pb.EXPERIMENT_STATUS_FINISHED
         assert client.download_file(record.id, str(tmp_path / "copy.bin")) and (tmp_path / "copy.bin").read_bytes() == weights.read_bytes()

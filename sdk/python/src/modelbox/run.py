@@ -449,6 +449,7 @@ def init(
     task: str = "",
     description: str = "",
     server_addr: str | None = None,
+    token: str | None = None,
     client: Client | None = None,
     journal: bool = True,
     journal_dir: str | None = None,
@@ -466,6 +467,7 @@ def init(
         config: hyperparameters, stored as the experiment's metadata (JSON values).
         labels: labels to filter on later (``team=speech``).
         server_addr: see :class:`modelbox.Client`.
+        token: the API token for a server with access control enforced; see :class:`modelbox.Client`.
         journal: keep unconfirmed requests in a crash-safe journal under `journal_dir` (default
             ``$MODELBOX_JOURNAL_DIR`` or ``~/.cache/modelbox/journal``); False keeps them in memory only.
         system_metrics: log the trainer's CPU, memory and (with ``nvidia-smi``) GPU use every
@@ -473,7 +475,7 @@ def init(
         options: passed to :class:`Run` (``batch_points``, ``flush_interval``, ``max_queued_calls``, ``finish_timeout``).
     """
     owns = client is None
-    client = client or Client(server_addr)
+    client = client or Client(server_addr, token=token)
     try:
         name = experiment or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.uname().nodename}-{os.getpid()}"
         offline_start: list[tuple[int, Any]] = []
