@@ -2,7 +2,8 @@
 
 1. Overhead of ``run.log`` in a loop: 10 keys per call, p50/p99 of each call's duration.
 2. Sustained: 1M points from one process, all committed (timed until ``finish`` returns), beside a raw grpcio loop
-   that builds and sends the same batches (10,000 points, 10 keys x 1,000 steps) with LogMetricsBatch: the ratio.
+   that builds and sends the same batches (10,000 points, 10 keys x 1,000 steps; MODELBOX_BENCH_BATCH_POINTS to change)
+   with LogMetricsBatch: the ratio, and the CPU time per point of this process and of the server.
 3. Upload and download of one artifact (1 GiB; MODELBOX_BENCH_ARTIFACT_MIB to change) with the Python SDK beside the
    C# SDK (through `modelbox client artifacts upload|download`, whose time includes the .NET process start).
 
@@ -21,6 +22,31 @@ import modelbox  # noqa: E402
 
 KEYS = [f"metric_{i}" for i in range(10)]
 POINTS = 1_000_000
+BATCH_POINTS = int(os.environ.get("MODELBOX_BENCH_BATCH_POINTS", "10000"))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU microseconds per point of this process and of the server over a block (the machine is shared, so wall
+    time alone does not say which side was the bottleneck)."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def __enter__(self) -> "CpuMeter":
+        self.client = time.process_time()
+        self.server = cpu_seconds(self.server_pid)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client_us = (time.process_time() - self.client) * 1e6 / POINTS
+        self.server_us = (cpu_seconds(self.server_pid) - self.server) * 1e6 / POINTS
 
 
 def overhead(address: str, journal: str, calls: int = 200_000) -> tuple[float, float]:
@@ -40,7 +66,7 @@ def overhead(address: str, journal: str, calls: int = 200_000) -> tuple[float, f
 
 def sustained_sdk(address: str, journal: str) -> float:
     run = modelbox.init(namespace="bench", experiment=f"sustained-{time.time_ns()}", server_addr=address,
-                        journal_dir=journal, system_metrics=False)
+                        journal_dir=journal, system_metrics=False, batch_points=BATCH_POINTS)
     values = {k: 0.5 for k in KEYS}
     start = time.perf_counter()
     for step in range(POINTS // len(KEYS)):
@@ -56,7 +82,7 @@ def sustained_raw(address: str) -> float:
         experiment = client.create_experiment(f"raw-{time.time_ns()}", "bench").id
         now = int(time.time())
         start = time.perf_counter()
-        steps_per_batch = 10_000 // len(KEYS)
+        steps_per_batch = BATCH_POINTS // len(KEYS)
         for first in range(0, POINTS // len(KEYS), steps_per_batch):
             request = modelbox.pb.LogMetricsBatchRequest()
             for key in KEYS:
@@ -64,7 +90,7 @@ def sustained_raw(address: str) -> float:
                 for step in range(first, first + steps_per_batch):
                     series.add(step=step, wallclock_time=now, d_val=0.5)
             written = client.stub.LogMetricsBatch(request, timeout=60).num_points_written
-            assert written == 10_000
+            assert written == BATCH_POINTS
         return POINTS / (time.perf_counter() - start)
 
 
@@ -108,13 +134,19 @@ def main() -> None:
         server.start()
         try:
             p50, p99 = overhead(server.address, journal)
-            raw = sustained_raw(server.address)
-            sdk = sustained_sdk(server.address, journal)
+            pid = server.process.pid  # type: ignore[union-attr]
+            with CpuMeter(pid) as raw_cpu:
+                raw = sustained_raw(server.address)
+            with CpuMeter(pid) as sdk_cpu:
+                sdk = sustained_sdk(server.address, journal)
             py_up, py_down, cs_up, cs_down = artifacts(server, journal)
         finally:
             server.stop()
     print(f"run.log overhead (10 keys/call, 200k calls): p50 {p50:.2f} us, p99 {p99:.2f} us")
     print(f"sustained 1M points: sdk {sdk:,.0f} points/s, raw grpcio {raw:,.0f} points/s, ratio {sdk / raw:.2f}")
+    print(f"  CPU per point: sdk process {sdk_cpu.client_us:.2f} us + server {sdk_cpu.server_us:.2f} us; "
+          f"raw grpcio process {raw_cpu.client_us:.2f} us + server {raw_cpu.server_us:.2f} us")
+    print(f"  load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     mib = os.environ.get("MODELBOX_BENCH_ARTIFACT_MIB", "1024")
     print(f"artifact {mib} MiB upload: python {py_up:.0f} MiB/s, C# CLI {cs_up:.0f} MiB/s, ratio {py_up / cs_up:.2f}")
     print(f"artifact {mib} MiB download: python {py_down:.0f} MiB/s, C# CLI {cs_down:.0f} MiB/s, ratio {py_down / cs_down:.2f}")

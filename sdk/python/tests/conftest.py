@@ -77,6 +77,8 @@ class ServerProcess:
                 try:
                     client.server_info()
                     return
+                except modelbox.Unauthenticated:
+                    return  # it answers; access control is enforced
                 except (modelbox.Unavailable, modelbox.DeadlineExceeded):
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"the server did not answer within 90 s:\n{self.output()}") from None

@@ -163,6 +163,11 @@ def test_metric_reads_as_lists_and_downsampled(client, namespace):
     assert list(client.get_metrics(exp)) == ["loss"]
     steps, _, values = client.get_metric_series(exp, "loss", as_numpy=True)
     assert steps.tolist() == list(range(100)) and values[9] == pytest.approx(0.1)
+    assert [p.step for p in client.export_metric_points(exp, "loss", page_size=7)] == list(range(100))
+    [summary] = client.get_metric_summaries([exp])
+    assert (summary.key, summary.count, summary.last.step) == ("loss", 100, 99)
+    assert summary.sum == pytest.approx(sum(1.0 / (s + 1) for s in range(100))) and summary.min.d_val == pytest.approx(0.01)
+    assert client.get_metric_summaries([exp], keys=["acc"]) == []
 
 
 def test_watch_resumes_by_itself_across_a_server_restart(private_server, namespace):

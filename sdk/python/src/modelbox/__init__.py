@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from . import modelbox_pb2 as pb
-from .client import Client, CreateResult, MetricPoint
+from .client import Client, CreateResult, DatasetDetails, DatasetRegistration, DatasetUsage, MetricPoint
 from .errors import (
     AlreadyExists,
     Conflict,
@@ -24,6 +24,7 @@ from .errors import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    Unauthenticated,
     Unavailable,
 )
 from .run import Run, init
@@ -38,17 +39,21 @@ def pull(reference: str, directory: str, *, server_addr: str | None = None) -> l
         return client.pull(reference, directory)
 
 
-def watch(namespace: str, since: int = 0, *, server_addr: str | None = None) -> Iterator[pb.WatchNamespaceResponse]:
-    """The changes of a namespace after sequence `since`, as an endless iterator that resumes by itself."""
+def watch(
+    namespace: str, since: int = 0, *, recursive: bool = False, server_addr: str | None = None,
+) -> Iterator[pb.WatchNamespaceResponse]:
+    """The changes of a namespace (with `recursive`, also of the namespaces below it) after sequence `since`, as an
+    endless iterator that resumes by itself."""
     client = Client(server_addr)
     try:
-        yield from client.watch(namespace, since)
+        yield from client.watch(namespace, since, recursive=recursive)
     finally:
         client.close()
 
 
 __all__ = [
-    "AlreadyExists", "Client", "Conflict", "CreateResult", "DataLoss", "DeadlineExceeded", "FailedPrecondition",
+    "AlreadyExists", "Client", "Conflict", "CreateResult", "DataLoss", "DatasetDetails", "DatasetRegistration",
+    "DatasetUsage", "DeadlineExceeded", "FailedPrecondition",
     "InvalidArgument", "JournalFull", "MetricPoint", "ModelBoxError", "NotFound", "PermissionDenied",
-    "ResourceExhausted", "Run", "Unavailable", "init", "pb", "pull", "watch",
+    "ResourceExhausted", "Run", "Unauthenticated", "Unavailable", "init", "pb", "pull", "watch",
 ]

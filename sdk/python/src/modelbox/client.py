@@ -6,6 +6,7 @@ where a method says so. Every failure raises a :class:`modelbox.errors.ModelBoxE
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import random
@@ -18,7 +19,7 @@ import grpc
 from . import _convert
 from . import modelbox_pb2 as pb
 from . import modelbox_pb2_grpc as pb_grpc
-from ._config import grpc_target, resolve_server_addr
+from ._config import grpc_target, resolve_server_addr, resolve_token
 from .errors import DataLoss, InvalidArgument, ModelBoxError, NotFound, Unavailable, from_rpc_error
 
 T = TypeVar("T")
@@ -52,6 +53,57 @@ class CreateResult(NamedTuple):
 
     id: str
     existed: bool
+
+
+class DatasetRegistration(NamedTuple):
+    """A registered dataset version: the dataset, the version, and whether each existed before the call."""
+
+    dataset: pb.Dataset
+    version: pb.DatasetVersion
+    dataset_existed: bool
+    version_existed: bool
+
+
+class DatasetDetails(NamedTuple):
+    """A dataset and its versions, oldest first."""
+
+    dataset: pb.Dataset
+    versions: list[pb.DatasetVersion]
+
+
+class DatasetUsage(NamedTuple):
+    """Who used a dataset: experiments that recorded it and model versions whose lineage names it."""
+
+    experiments: list[pb.Experiment]
+    model_versions: list[pb.ModelVersion]
+
+
+_DATASET_ROLES = {"training": pb.DATASET_ROLE_TRAINING, "evaluation": pb.DATASET_ROLE_EVALUATION}
+
+
+def dataset_role_value(role: str | int) -> pb.DatasetRole:
+    """A DatasetRole enum value from "training", "evaluation" or its number."""
+    if isinstance(role, int):
+        return cast(pb.DatasetRole, role)
+    try:
+        return cast(pb.DatasetRole, _DATASET_ROLES[role.lower()])
+    except KeyError:
+        raise InvalidArgument(f"role: unknown dataset role '{role}'; one of {sorted(_DATASET_ROLES)}") from None
+
+
+def lineage_spec(
+    experiment_id: str = "", checkpoint_id: str = "", datasets: Sequence[str | tuple[str, str | int]] = (),
+    derived_from: Sequence[str | tuple[str, str]] = (),
+) -> pb.LineageSpec:
+    """A LineageSpec from ids: dataset versions as ids or ``(id, role)``, parents as ids or ``(id, relation)``."""
+    spec = pb.LineageSpec(experiment_id=experiment_id, checkpoint_id=checkpoint_id)
+    for link in datasets:
+        version_id, role = (link, "training") if isinstance(link, str) else link
+        spec.datasets.add(dataset_version_id=version_id, role=dataset_role_value(role))
+    for parent in derived_from:
+        version_id, relation = (parent, "") if isinstance(parent, str) else parent
+        spec.derived_from.add(version_id=version_id, relation=relation)
+    return spec
 
 
 def framework_value(framework: str | int | None) -> pb.MLFramework:
@@ -111,6 +163,9 @@ class Client:
         server_addr: ``host:port``, ``http://host:port`` or ``https://host:port``; when None, then
             ``$MODELBOX_SERVER_ADDR``, then ``server_addr`` in the client config file, then ``localhost:8085``.
         config_path: a client config file (what ``modelbox client init-config`` writes).
+        token: an API token (``mbx_...``) or OIDC JWT for a server with access control enforced, sent as
+            ``authorization: Bearer ...`` on every call; when None, then ``$MODELBOX_TOKEN``, then ``token`` in the
+            client config file, else no token.
         timeout: deadline in seconds of each unary call.
         retries: how many times an idempotent call is retried while the server is UNAVAILABLE.
         backoff: first retry delay in seconds; doubles per retry (with jitter), at most 5 s.
@@ -121,6 +176,7 @@ class Client:
         server_addr: str | None = None,
         *,
         config_path: str | None = None,
+        token: str | None = None,
         timeout: float = 30.0,
         retries: int = 5,
         backoff: float = 0.1,
@@ -137,11 +193,13 @@ class Client:
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.enable_retries", 0),
         ]
-        self._channel = (
+        channel = (
             grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=options)
             if tls
             else grpc.insecure_channel(target, options=options)
         )
+        resolved_token = resolve_token(token, config_path)
+        self._channel = grpc.intercept_channel(channel, _BearerToken(resolved_token)) if resolved_token else channel
         self.stub = pb_grpc.ModelStoreStub(self._channel)
         self.timeout = timeout
         self.retries = retries
@@ -216,11 +274,15 @@ class Client:
         """One experiment by id."""
         return self.call(self.stub.GetExperiment, pb.GetExperimentRequest(id=experiment_id)).experiment
 
-    def list_experiments(self, namespace: str, *, label_selector: str = "", page_size: int = 0) -> Iterator[pb.Experiment]:
-        """The experiments of a namespace (all pages), optionally filtered by labels (``env=prod,team!=x``)."""
+    def list_experiments(
+        self, namespace: str, *, label_selector: str = "", page_size: int = 0, recursive: bool = False,
+    ) -> Iterator[pb.Experiment]:
+        """The experiments of a namespace (all pages), optionally filtered by labels (``env=prod,team!=x``); with
+        `recursive`, also those of the namespaces below it (``vision`` covers ``vision/detection``)."""
         return self._pages(
             lambda token: self.call(self.stub.ListExperiments, pb.ListExperimentsRequest(
-                namespace=namespace, label_selector=label_selector, page_size=page_size, page_token=token)),
+                namespace=namespace, label_selector=label_selector, page_size=page_size, page_token=token,
+                recursive=recursive)),
             "experiments",
         )
 
@@ -291,29 +353,39 @@ class Client:
         """One model by id."""
         return self.call(self.stub.GetModel, pb.GetModelRequest(id=model_id)).model
 
-    def list_models(self, namespace: str, *, label_selector: str = "") -> Iterator[pb.Model]:
-        """The models of a namespace (all pages)."""
+    def list_models(self, namespace: str, *, label_selector: str = "", recursive: bool = False) -> Iterator[pb.Model]:
+        """The models of a namespace (all pages); with `recursive`, also those of the namespaces below it."""
         return self._pages(
             lambda token: self.call(self.stub.ListModels, pb.ListModelsRequest(
-                namespace=namespace, label_selector=label_selector, page_token=token)),
+                namespace=namespace, label_selector=label_selector, page_token=token, recursive=recursive)),
             "models",
         )
+
+    def delete_model(self, model_id: str) -> None:
+        """Soft-deletes a model and its versions."""
+        self.call(self.stub.DeleteModel, pb.DeleteModelRequest(id=model_id))
+
+    def restore_model(self, model_id: str) -> pb.Model:
+        """Restores a soft-deleted model."""
+        return self.call(self.stub.RestoreModel, pb.RestoreModelRequest(id=model_id)).model
 
     def create_model_version(
         self, model_id: str, version: str, *, name: str = "", description: str = "",
         metadata: Mapping[str, Any] | None = None, framework: str | int | None = None,
         unique_tags: Sequence[str] = (), files: Sequence[pb.FileMetadata] = (),
-        experiment_id: str = "", checkpoint_id: str = "",
+        experiment_id: str = "", checkpoint_id: str = "", datasets: Sequence[str | tuple[str, str | int]] = (),
+        derived_from: Sequence[str | tuple[str, str]] = (),
     ) -> CreateResult:
-        """Creates a version of a model; `experiment_id`/`checkpoint_id` record its lineage (the run it came from)."""
+        """Creates a version of a model; `experiment_id`/`checkpoint_id` record its lineage (the run it came from),
+        `datasets` the dataset versions it was trained or evaluated on and `derived_from` the versions it was derived
+        from (see :meth:`set_lineage`)."""
         request = pb.CreateModelVersionRequest(
             model=model_id, version=version, name=name or version, description=description,
             framework=framework_value(framework), unique_tags=list(unique_tags), files=list(files),
         )
         _convert.fill_values(request.metadata.metadata, metadata, "metadata")
-        if experiment_id or checkpoint_id:
-            request.lineage.experiment_id = experiment_id
-            request.lineage.checkpoint_id = checkpoint_id
+        if experiment_id or checkpoint_id or datasets or derived_from:
+            request.lineage.CopyFrom(lineage_spec(experiment_id, checkpoint_id, datasets, derived_from))
         response = self.call(self.stub.CreateModelVersion, request)
         return CreateResult(response.model_version, response.exists)
 
@@ -328,6 +400,76 @@ class Client:
                 model=model_id, label_selector=label_selector, page_token=token)),
             "model_versions",
         )
+
+    def delete_model_version(self, version_id: str) -> None:
+        """Soft-deletes a model version."""
+        self.call(self.stub.DeleteModelVersion, pb.DeleteModelVersionRequest(id=version_id))
+
+    def restore_model_version(self, version_id: str) -> pb.ModelVersion:
+        """Restores a soft-deleted model version."""
+        return self.call(self.stub.RestoreModelVersion, pb.RestoreModelVersionRequest(id=version_id)).model_version
+
+    def update_unique_tags(self, version_id: str, *, add: Iterable[str] = (), remove: Iterable[str] = ()) -> pb.ModelVersion:
+        """Adds tags unique within the model to a version (moving them from the version that holds them) and removes
+        others; returns the version."""
+        return self.call(self.stub.UpdateUniqueTags, pb.UpdateUniqueTagsRequest(
+            version_id=version_id, add=list(add), remove=list(remove))).model_version
+
+    def list_namespaces(self) -> Iterator[pb.Namespace]:
+        """Every namespace that holds objects, by name (paths such as ``vision/detection`` included)."""
+        return self._pages(
+            lambda token: self.call(self.stub.ListNamespaces, pb.ListNamespacesRequest(page_token=token)), "namespaces")
+
+    # ---- datasets and lineage ----
+
+    def create_dataset(
+        self, name: str, digest: str, namespace: str = "default", *, uri: str = "", description: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> DatasetRegistration:
+        """Registers a version of a dataset by its content digest (e.g. ``sha256:...``), creating the dataset on first
+        use; idempotent (the same digest gives the same version)."""
+        request = pb.CreateDatasetRequest(namespace=namespace, name=name, digest=digest, uri=uri, description=description)
+        _convert.fill_values(request.metadata.metadata, metadata, "metadata")
+        response = self.call(self.stub.CreateDataset, request)
+        return DatasetRegistration(response.dataset, response.version, response.dataset_exists, response.version_exists)
+
+    def get_dataset(self, dataset_id: str) -> DatasetDetails:
+        """A dataset and its versions (oldest first)."""
+        response = self.call(self.stub.GetDataset, pb.GetDatasetRequest(id=dataset_id))
+        return DatasetDetails(response.dataset, list(response.versions))
+
+    def list_datasets(self, namespace: str = "default", *, recursive: bool = False) -> Iterator[pb.Dataset]:
+        """The datasets of a namespace by name (all pages); with `recursive`, also those of the namespaces below it."""
+        return self._pages(
+            lambda token: self.call(self.stub.ListDatasets, pb.ListDatasetsRequest(
+                namespace=namespace, page_token=token, recursive=recursive)),
+            "datasets",
+        )
+
+    def get_dataset_usage(self, dataset_id: str) -> DatasetUsage:
+        """The experiments and model versions that used a dataset (any of its versions) or one dataset version."""
+        response = self.call(self.stub.GetDatasetUsage, pb.GetDatasetUsageRequest(dataset_id=dataset_id))
+        return DatasetUsage(list(response.experiments), list(response.model_versions))
+
+    def set_lineage(
+        self, subject_id: str, *, experiment_id: str = "", checkpoint_id: str = "",
+        datasets: Sequence[str | tuple[str, str | int]] = (), derived_from: Sequence[str | tuple[str, str]] = (),
+    ) -> pb.LineageSpec:
+        """Replaces the recorded lineage of a model version (or the datasets of an experiment) as a whole; returns it
+        as stored.
+
+        Args:
+            datasets: dataset version ids, or ``(dataset_version_id, role)`` with role ``"training"`` (the default)
+                or ``"evaluation"``.
+            derived_from: model version ids, or ``(version_id, relation)`` such as ``("mv-...", "fine-tuning")``.
+        """
+        request = pb.SetLineageRequest(
+            subject_id=subject_id, lineage=lineage_spec(experiment_id, checkpoint_id, datasets, derived_from))
+        return self.call(self.stub.SetLineage, request).lineage
+
+    def list_versions_trained_in(self, experiment_id: str) -> list[pb.ModelVersion]:
+        """The model versions whose lineage names the experiment, oldest first."""
+        return list(self.call(self.stub.ListVersionsTrainedIn, pb.ListVersionsTrainedInRequest(experiment_id=experiment_id)).model_versions)
 
     # ---- metadata and events ----
 
@@ -406,6 +548,20 @@ class Client:
         response = self.call(self.stub.GetMetrics, pb.GetMetricsRequest(parent_id=parent_id))
         return {m.key: [MetricPoint(v.step, v.wallclock_time, point_value(v)) for v in m.values] for m in response.metrics if m.key != MARKER_KEY}
 
+    def get_metric_summaries(self, parent_ids: Iterable[str], keys: Iterable[str] = ()) -> list[pb.MetricSeriesSummary]:
+        """What each series of the objects adds up to (count, NaN count, sum, first, last, min, max), by object id then
+        key; only `keys` when given. Series without points are left out."""
+        response = self.call(self.stub.GetMetricSummaries, pb.GetMetricSummariesRequest(parent_ids=list(parent_ids), keys=list(keys)))
+        return [s for s in response.summaries if s.key != MARKER_KEY]
+
+    def export_metric_points(self, parent_id: str, key: str, *, page_size: int = 0) -> Iterator[MetricPoint]:
+        """Every raw point of a series by step, fetched page by page (bounded memory for series of any length)."""
+        def fetch(token: str) -> pb.ExportMetricPointsResponse:
+            return self.call(self.stub.ExportMetricPoints, pb.ExportMetricPointsRequest(
+                parent_id=parent_id, key=key, page_size=page_size, page_token=token))
+
+        return (MetricPoint(v.step, v.wallclock_time, point_value(v)) for v in self._pages(fetch, "values"))
+
     # ---- artifacts ----
 
     def upload_file(
@@ -439,6 +595,10 @@ class Client:
     def get_artifact(self, file_id: str) -> pb.FileMetadata:
         """The record of one file (no bytes)."""
         return self.call(self.stub.GetArtifact, pb.GetArtifactRequest(id=file_id)).file
+
+    def delete_artifact(self, file_id: str) -> None:
+        """Deletes a file record and its bytes."""
+        self.call(self.stub.DeleteArtifact, pb.DeleteArtifactRequest(id=file_id))
 
     def list_artifacts(self, parent_id: str) -> list[pb.FileMetadata]:
         """The file records of an object."""
@@ -515,21 +675,29 @@ class Client:
         """Deletes an alias."""
         self.call(self.stub.DeleteModelAlias, pb.DeleteModelAliasRequest(model_id=model_id, alias=alias))
 
-    def search_experiments(self, namespace: str, filter: str, *, order_by: str = "") -> Iterator[pb.Experiment]:
-        """Experiments matching a filter of the search language (docs/search.md)."""
-        return self._search(self.stub.SearchExperiments, namespace, filter, order_by, "experiments")
+    def search_experiments(
+        self, namespace: str, filter: str, *, order_by: str = "", recursive: bool = False,
+    ) -> Iterator[pb.Experiment]:
+        """Experiments matching a filter of the search language (docs/search.md); an empty `namespace` searches
+        every namespace, `recursive` also the namespaces below `namespace`."""
+        return self._search(self.stub.SearchExperiments, namespace, filter, order_by, recursive, "experiments")
 
-    def search_models(self, namespace: str, filter: str, *, order_by: str = "") -> Iterator[pb.Model]:
+    def search_models(
+        self, namespace: str, filter: str, *, order_by: str = "", recursive: bool = False,
+    ) -> Iterator[pb.Model]:
         """Models matching a filter."""
-        return self._search(self.stub.SearchModels, namespace, filter, order_by, "models")
+        return self._search(self.stub.SearchModels, namespace, filter, order_by, recursive, "models")
 
-    def search_model_versions(self, namespace: str, filter: str, *, order_by: str = "") -> Iterator[pb.ModelVersion]:
+    def search_model_versions(
+        self, namespace: str, filter: str, *, order_by: str = "", recursive: bool = False,
+    ) -> Iterator[pb.ModelVersion]:
         """Model versions matching a filter."""
-        return self._search(self.stub.SearchModelVersions, namespace, filter, order_by, "model_versions")
+        return self._search(self.stub.SearchModelVersions, namespace, filter, order_by, recursive, "model_versions")
 
-    def _search(self, method: Any, namespace: str, filter: str, order_by: str, items: str) -> Iterator[Any]:
+    def _search(self, method: Any, namespace: str, filter: str, order_by: str, recursive: bool, items: str) -> Iterator[Any]:
         return self._pages(
-            lambda token: self.call(method, pb.SearchRequest(namespace=namespace, filter=filter, order_by=order_by, page_token=token)),
+            lambda token: self.call(method, pb.SearchRequest(
+                namespace=namespace, filter=filter, order_by=order_by, page_token=token, recursive=recursive)),
             items,
         )
 
@@ -549,14 +717,18 @@ class Client:
 
     # ---- change stream ----
 
-    def watch(self, namespace: str, since: int = 0, *, max_retries: int | None = None) -> Iterator[pb.WatchNamespaceResponse]:
-        """Yields the changes of a namespace after sequence `since`, forever; a broken stream (server restart,
-        slow-consumer abort) is resumed from the last delivered sequence by itself."""
+    def watch(
+        self, namespace: str, since: int = 0, *, recursive: bool = False, max_retries: int | None = None,
+    ) -> Iterator[pb.WatchNamespaceResponse]:
+        """Yields the changes of a namespace (with `recursive`, also of the namespaces below it) after sequence
+        `since`, forever; a broken stream (server restart, slow-consumer abort) is resumed from the last delivered
+        sequence by itself."""
         last = since
         failures = 0
         while True:
             try:
-                for change in self.stub.WatchNamespace(pb.WatchNamespaceRequest(namespace=namespace, since=last)):
+                for change in self.stub.WatchNamespace(pb.WatchNamespaceRequest(
+                        namespace=namespace, since=last, recursive=recursive)):
                     failures = 0
                     last = max(last, change.sequence)
                     yield change
@@ -568,6 +740,39 @@ class Client:
                     raise error from None
             time.sleep(self._delay(min(failures, 6)))
             failures += 1
+
+
+class _CallDetails(
+    collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class _BearerToken(
+    grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
+    grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor,  # type: ignore[misc]
+):
+    """Adds ``authorization: Bearer <token>`` to every call of a channel."""
+
+    def __init__(self, token: str) -> None:
+        self._header = ("authorization", f"Bearer {token}")
+
+    def _details(self, details: Any) -> _CallDetails:
+        return _CallDetails(details.method, details.timeout, [*(details.metadata or ()), self._header],
+                            details.credentials, details.wait_for_ready, getattr(details, "compression", None))
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
 
 
 def event_request(parent_id: str, name: str, source: str, metadata: Mapping[str, Any] | None, when: Any) -> pb.LogEventRequest:
@@ -582,4 +787,4 @@ def event_request(parent_id: str, name: str, source: str, metadata: Mapping[str,
     return request
 
 
-__all__ = ["Client", "CreateResult", "MetricPoint", "ModelBoxError"]
+__all__ = ["Client", "CreateResult", "DatasetDetails", "DatasetRegistration", "DatasetUsage", "MetricPoint", "ModelBoxError"]

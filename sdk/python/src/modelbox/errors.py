@@ -59,6 +59,10 @@ class PermissionDenied(ModelBoxError):
     """The caller may not do this."""
 
 
+class Unauthenticated(PermissionDenied):
+    """The server enforces access control and the call carried no valid API token (see ``Client(token=...)``)."""
+
+
 class JournalFull(ModelBoxError):
     """The offline journal reached its size limit while the server was unreachable; nothing more can be kept."""
 
@@ -75,7 +79,7 @@ _BY_CODE: dict[grpc.StatusCode, type[ModelBoxError]] = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
     grpc.StatusCode.DATA_LOSS: DataLoss,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-    grpc.StatusCode.UNAUTHENTICATED: PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
 }
 
 
@@ -88,6 +92,9 @@ def from_rpc_error(error: grpc.RpcError, server_addr: str) -> ModelBoxError:
         message = f"cannot reach ModelBox server at {server_addr}: {detail} (is the server running, and is the address right?)"
     elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
         message = f"the ModelBox server at {server_addr} did not answer in time"
+    elif code == grpc.StatusCode.UNAUTHENTICATED:
+        message = (f"{detail} (the ModelBox server at {server_addr} enforces access control: pass token=, or set "
+                   "MODELBOX_TOKEN or `token` in the client config file)")
     elif cls is ModelBoxError:
         message = f"{detail} ({code.name})"
     else:

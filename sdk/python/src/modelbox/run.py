@@ -1,8 +1,8 @@
 """Tracking a training run: ``modelbox.init`` and :class:`Run`.
 
 ``Run.log`` only validates and appends to a bounded queue (microseconds); a background thread groups the points
-into LogMetricsBatch requests by size and time, writes each to the run's journal, then sends it, one request in
-flight while the next is built. While the server is unreachable requests stay in the journal and are sent, in
+into LogMetricsBatch requests by size and time (encoded straight to bytes, see ``_wire.py``), writes each to the
+run's journal, then sends it, one request in flight while the next is built. While the server is unreachable requests stay in the journal and are sent, in
 order, when it answers again. A failure that is not a lost connection (a rejected key, a deleted run) is raised by
 the next ``log``/``flush``/``finish``; nothing is dropped silently.
 """
@@ -26,6 +26,7 @@ import grpc
 
 from . import modelbox_pb2 as pb
 from ._sender import IN_FLIGHT, KIND_CREATE_EXPERIMENT, KIND_SET_LABELS, KIND_STATUS, MARKER_KEY, RawStub, replay
+from ._wire import BatchEncoder
 from . import _convert
 from .client import Client, event_request, experiment_id, framework_value, status_value
 from .errors import Conflict, InvalidArgument, ModelBoxError, Unavailable, from_rpc_error
@@ -93,6 +94,7 @@ class Run:
             self._journal = MemoryJournal(max_bytes=min(journal_max_bytes, 256 * 1024 * 1024), meta=meta)
         self._nonce: float = self._journal.meta.get("nonce", meta["nonce"])
         self._stub = RawStub(client)
+        self._encoder = BatchEncoder(experiment_id)
         self._queue: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
         self._space = threading.Condition()
@@ -330,28 +332,21 @@ class Run:
 
     def _drain(self) -> None:
         queue = self._queue
+        encoder = self._encoder
+        limit = self._batch_points
         while queue and self._failure is None:
-            request = pb.LogMetricsBatchRequest()
-            series: dict[str, Any] = {}
-            count = 0
-            parent = self.id
-            while queue and count < self._batch_points:
+            add = encoder.add
+            while queue and encoder.points < limit:
                 entry = queue[0]
                 if type(entry) is not tuple:
                     break
                 queue.popleft()
-                step, seconds, values = entry
-                for key, value in values.items():
-                    target = series.get(key)
-                    if target is None:
-                        target = series[key] = request.series.add(parent_id=parent, key=key).values
-                    target.add(step=step, wallclock_time=seconds, d_val=value)
-                count += len(values)
+                add(*entry)
             if len(queue) < self._max_queued:
                 with self._space:
                     self._space.notify_all()
-            if count:
-                self._submit(KIND_METRICS, request, count)
+            if encoder.points:
+                self._submit(KIND_METRICS, encoder, encoder.points)
             if queue and type(queue[0]) is not tuple:
                 self._handle_special(queue.popleft())
 
@@ -371,8 +366,9 @@ class Run:
         seq = self._journal.last_seq + 1
         if kind == KIND_METRICS:
             # The server stores a batch id once: a replay after a lost answer sends the batch again without duplicates.
-            request.batch_id = f"py-{int(self._nonce):x}-{seq}"
-        payload = request.SerializeToString()
+            payload = request.encode(batch_id=f"py-{int(self._nonce):x}-{seq}")
+        else:
+            payload = request.SerializeToString()
         try:
             self._journal.append(kind, payload)
         except ModelBoxError as e:
@@ -453,6 +449,7 @@ def init(
     task: str = "",
     description: str = "",
     server_addr: str | None = None,
+    token: str | None = None,
     client: Client | None = None,
     journal: bool = True,
     journal_dir: str | None = None,
@@ -470,6 +467,7 @@ def init(
         config: hyperparameters, stored as the experiment's metadata (JSON values).
         labels: labels to filter on later (``team=speech``).
         server_addr: see :class:`modelbox.Client`.
+        token: the API token for a server with access control enforced; see :class:`modelbox.Client`.
         journal: keep unconfirmed requests in a crash-safe journal under `journal_dir` (default
             ``$MODELBOX_JOURNAL_DIR`` or ``~/.cache/modelbox/journal``); False keeps them in memory only.
         system_metrics: log the trainer's CPU, memory and (with ``nvidia-smi``) GPU use every
@@ -477,7 +475,7 @@ def init(
         options: passed to :class:`Run` (``batch_points``, ``flush_interval``, ``max_queued_calls``, ``finish_timeout``).
     """
     owns = client is None
-    client = client or Client(server_addr)
+    client = client or Client(server_addr, token=token)
     try:
         name = experiment or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.uname().nodename}-{os.getpid()}"
         offline_start: list[tuple[int, Any]] = []
