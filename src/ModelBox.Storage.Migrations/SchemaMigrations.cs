@@ -9,10 +9,14 @@ public static class SchemaMigrations
     /// <summary>The assembly a migration runner scans.</summary>
     public static Assembly Assembly { get; } = typeof(SchemaMigrations).Assembly;
 
+    /// <summary>The versions of every migration in <see cref="Assembly"/>, ascending.</summary>
+    public static IReadOnlyList<long> Versions { get; } = [.. Assembly.GetTypes()
+        .Select(type => type.GetCustomAttribute<MigrationAttribute>()?.Version)
+        .OfType<long>()
+        .Order()];
+
     /// <summary>The version of the newest migration in <see cref="Assembly"/>.</summary>
-    public static long LatestVersion { get; } = Assembly.GetTypes()
-        .Select(type => type.GetCustomAttribute<MigrationAttribute>()?.Version ?? 0)
-        .Max();
+    public static long LatestVersion => Versions[^1];
 
     /// <summary>The table FluentMigrator records applied versions in (its default name).</summary>
     public const string VersionTable = "VersionInfo";

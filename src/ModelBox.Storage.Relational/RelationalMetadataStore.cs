@@ -47,6 +47,16 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
     {
         try
         {
+            // A database with every migration applied needs no runner (building one and loading its migrations is most of
+            // a restart's time); versions only grow, so what was found applied stays applied.
+            var applied = await AppliedVersionsAsync(cancellationToken).ConfigureAwait(false);
+            if (SchemaMigrations.Versions.All(applied.Contains))
+            {
+                RelationalStoreLog.SchemaUpToDate(_logger, _dialect.Name, _dialect.Describe(), SchemaMigrations.LatestVersion);
+                await RelationalMetricStore.BuildSummaryBacklogAsync(this, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             // The lock makes replicas that start together migrate one after the other; the second finds nothing to do.
             var connection = await _dialect.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
@@ -83,6 +93,13 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
                     : 0;
                 return new SchemaStatus(current, SchemaMigrations.LatestVersion);
             },
+            cancellationToken);
+
+    private Task<HashSet<long>> AppliedVersionsAsync(CancellationToken cancellationToken) =>
+        ReadAsync(
+            async session => await _dialect.VersionTableExistsAsync(session.Connection, session.Transaction, cancellationToken).ConfigureAwait(false)
+                ? (await session.QueryAsync<long>($"SELECT \"Version\" FROM \"{SchemaMigrations.VersionTable}\"", null, cancellationToken).ConfigureAwait(false)).ToHashSet()
+                : [],
             cancellationToken);
 
     public Task PingAsync(CancellationToken cancellationToken = default) =>
