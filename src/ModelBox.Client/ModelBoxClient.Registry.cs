@@ -241,8 +241,21 @@ public sealed partial class ModelBoxClient
     /// <param name="cancellationToken">Cancels the enumeration.</param>
     public IAsyncEnumerable<Experiment> SearchExperimentsAsync(
         string filter, string? namespaceName = null, string? orderBy = null, CancellationToken cancellationToken = default) =>
+        SearchExperimentsAsync(filter, namespaceName, recursive: false, orderBy, cancellationToken);
+
+    /// <summary>
+    /// Searches experiments in a namespace and, with <paramref name="recursive"/>, every namespace below it (with auth enforced,
+    /// only what the caller may read).
+    /// </summary>
+    /// <param name="filter">The filter (docs/search.md).</param>
+    /// <param name="namespaceName">The namespace; null searches all.</param>
+    /// <param name="recursive">Also the namespaces below it (<c>vision</c> covers <c>vision/detection</c>).</param>
+    /// <param name="orderBy">The sort.</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    public IAsyncEnumerable<Experiment> SearchExperimentsAsync(
+        string filter, string? namespaceName, bool recursive, string? orderBy = null, CancellationToken cancellationToken = default) =>
         PageAsync(
-            (token, o) => _store.SearchExperimentsAsync(Search(filter, namespaceName, orderBy, token), o),
+            (token, o) => _store.SearchExperimentsAsync(Search(filter, namespaceName, recursive, orderBy, token), o),
             r => r.Experiments.Select(e => e.ToSdk()),
             r => r.NextPageToken,
             cancellationToken);
@@ -254,8 +267,21 @@ public sealed partial class ModelBoxClient
     /// <param name="cancellationToken">Cancels the enumeration.</param>
     public IAsyncEnumerable<Model> SearchModelsAsync(
         string filter, string? namespaceName = null, string? orderBy = null, CancellationToken cancellationToken = default) =>
+        SearchModelsAsync(filter, namespaceName, recursive: false, orderBy, cancellationToken);
+
+    /// <summary>
+    /// Searches models in a namespace and, with <paramref name="recursive"/>, every namespace below it (with auth enforced,
+    /// only what the caller may read).
+    /// </summary>
+    /// <param name="filter">The filter (docs/search.md).</param>
+    /// <param name="namespaceName">The namespace; null searches all.</param>
+    /// <param name="recursive">Also the namespaces below it (<c>vision</c> covers <c>vision/detection</c>).</param>
+    /// <param name="orderBy">The sort.</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    public IAsyncEnumerable<Model> SearchModelsAsync(
+        string filter, string? namespaceName, bool recursive, string? orderBy = null, CancellationToken cancellationToken = default) =>
         PageAsync(
-            (token, o) => _store.SearchModelsAsync(Search(filter, namespaceName, orderBy, token), o),
+            (token, o) => _store.SearchModelsAsync(Search(filter, namespaceName, recursive, orderBy, token), o),
             r => r.Models.Select(m => m.ToSdk()),
             r => r.NextPageToken,
             cancellationToken);
@@ -267,8 +293,21 @@ public sealed partial class ModelBoxClient
     /// <param name="cancellationToken">Cancels the enumeration.</param>
     public IAsyncEnumerable<ModelVersion> SearchModelVersionsAsync(
         string filter, string? namespaceName = null, string? orderBy = null, CancellationToken cancellationToken = default) =>
+        SearchModelVersionsAsync(filter, namespaceName, recursive: false, orderBy, cancellationToken);
+
+    /// <summary>
+    /// Searches model versions in a namespace and, with <paramref name="recursive"/>, every namespace below it (with auth enforced,
+    /// only what the caller may read).
+    /// </summary>
+    /// <param name="filter">The filter (docs/search.md).</param>
+    /// <param name="namespaceName">The namespace; null searches all.</param>
+    /// <param name="recursive">Also the namespaces below it (<c>vision</c> covers <c>vision/detection</c>).</param>
+    /// <param name="orderBy">The sort.</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    public IAsyncEnumerable<ModelVersion> SearchModelVersionsAsync(
+        string filter, string? namespaceName, bool recursive, string? orderBy = null, CancellationToken cancellationToken = default) =>
         PageAsync(
-            (token, o) => _store.SearchModelVersionsAsync(Search(filter, namespaceName, orderBy, token), o),
+            (token, o) => _store.SearchModelVersionsAsync(Search(filter, namespaceName, recursive, orderBy, token), o),
             r => r.ModelVersions.Select(v => v.ToSdk()),
             r => r.NextPageToken,
             cancellationToken);
@@ -309,10 +348,11 @@ public sealed partial class ModelBoxClient
             r => r.NextPageToken,
             cancellationToken);
 
-    private SearchRequest Search(string filter, string? namespaceName, string? orderBy, string token) => new()
+    private SearchRequest Search(string filter, string? namespaceName, bool recursive, string? orderBy, string token) => new()
     {
         Filter = filter ?? "",
         Namespace = namespaceName ?? "",
+        Recursive = recursive,
         OrderBy = orderBy ?? "",
         PageSize = _options.PageSize,
         PageToken = token,

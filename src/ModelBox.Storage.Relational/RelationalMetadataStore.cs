@@ -43,7 +43,13 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
     /// <summary>The database.</summary>
     public SqlDialect Dialect => _dialect;
 
-    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    public Task MigrateAsync(CancellationToken cancellationToken = default) => MigrateAsync(null, cancellationToken);
+
+    /// <summary>
+    /// Applies the migrations up to and including <paramref name="targetVersion"/> only (every one when null): the schema
+    /// of an older ModelBox, for upgrade tests.
+    /// </summary>
+    public async Task MigrateAsync(long? targetVersion, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -65,7 +71,7 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
                 try
                 {
                     // FluentMigrator has no asynchronous API.
-                    await Task.Run(RunMigrations, cancellationToken).ConfigureAwait(false);
+                    await Task.Run(() => RunMigrations(targetVersion), cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -74,7 +80,11 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
             }
 
             // Series from before metric summaries existed get theirs (transactions of their own, safe beside replicas).
-            await RelationalMetricStore.BuildSummaryBacklogAsync(this, cancellationToken).ConfigureAwait(false);
+            // Not on an older schema: the backlog is written with the newest one's tables.
+            if (targetVersion is null)
+            {
+                await RelationalMetricStore.BuildSummaryBacklogAsync(this, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (Exception exception) when (exception is not ModelBoxException and not OperationCanceledException
             && _dialect.Classify(exception) is not DbFailure.Other and var failure)
@@ -105,7 +115,7 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
     public Task PingAsync(CancellationToken cancellationToken = default) =>
         ReadAsync(session => session.ScalarAsync<int>("SELECT 1", null, cancellationToken), cancellationToken);
 
-    private void RunMigrations()
+    private void RunMigrations(long? targetVersion)
     {
         using var services = new ServiceCollection()
             // FluentMigrator logs every statement at Information; the store reports the migrations it applied instead.
@@ -122,10 +132,17 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
         var runner = scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
         var versions = scope.ServiceProvider.GetRequiredService<IVersionLoader>();
         var pending = runner.MigrationLoader.LoadMigrations()
-            .Where(migration => !versions.VersionInfo.HasAppliedMigration(migration.Key))
+            .Where(migration => !versions.VersionInfo.HasAppliedMigration(migration.Key) && migration.Key <= (targetVersion ?? long.MaxValue))
             .ToList();
 
-        runner.MigrateUp();
+        if (targetVersion is { } target)
+        {
+            runner.MigrateUp(target);
+        }
+        else
+        {
+            runner.MigrateUp();
+        }
 
         foreach (var (version, migration) in pending)
         {

@@ -46,13 +46,18 @@ public sealed class AccessDirectory(IAccessStore store, TimeProvider time, Acces
             Remember(_tokens, prefix, cached);
         }
 
-        // Unknown prefixes are compared too, against a fixed hash, so the time taken does not tell them apart.
-        var matches = ApiTokens.Matches(token, cached.Stored?.SecretHash ?? s_noHash);
+        // Unknown prefixes are compared too, against a fixed hash, so the time taken does not tell them apart. A token
+        // verified before (for this access version) is compared with itself in constant time instead of hashed again:
+        // the hash was a quarter of the access check's cost per call.
+        var matches = cached.Verified is { } verified
+            ? ApiTokens.SameToken(token, verified)
+            : ApiTokens.Matches(token, cached.Stored?.SecretHash ?? s_noHash);
         if (cached.Stored is not { } stored2 || cached.Principal is null || !matches)
         {
             throw Unauthenticated($"the token {prefix} is not valid (unknown, or its secret is wrong)");
         }
 
+        cached.Verified ??= token;
         var now = time.GetUtcNow();
         if (stored2.Token.RevokedAt is not null)
         {
@@ -386,5 +391,8 @@ public sealed class AccessDirectory(IAccessStore store, TimeProvider time, Acces
         public long Version { get; } = version;
         public DateTimeOffset? LastTouched { get; set; } = stored?.Token.LastUsedAt;
         public CallerAccess? Caller { get; set; }
+
+        /// <summary>The token whose secret matched the stored hash; kept in memory only, dropped with the entry.</summary>
+        public string? Verified { get; set; }
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -66,6 +67,10 @@ public static class ApiTokens
 
     /// <summary>Compares a presented token with a stored hash in constant time.</summary>
     public static bool Matches(string token, byte[] storedHash) => CryptographicOperations.FixedTimeEquals(Hash(token), storedHash);
+
+    /// <summary>Compares a presented token with one verified before, in constant time (for tokens of one length).</summary>
+    public static bool SameToken(string token, string verified) =>
+        CryptographicOperations.FixedTimeEquals(MemoryMarshal.AsBytes(token.AsSpan()), MemoryMarshal.AsBytes(verified.AsSpan()));
 
     private static int Base64UrlLength(int bytes) => ((bytes * 4) + 2) / 3;
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
@@ -21,7 +22,10 @@ public sealed class BearerAuthenticator : IDisposable
     private readonly AccessDirectory _directory;
     private readonly ServerConfig _config;
     private readonly ILogger _logger;
+    private const int MaxTrackedAddresses = 10_000;
+    private static readonly TimeSpan FailureWindow = TimeSpan.FromMinutes(1);
     private readonly PartitionedRateLimiter<IPAddress> _failures;
+    private readonly ConcurrentDictionary<IPAddress, long> _failedRecently = new();
 
     public BearerAuthenticator(AccessDirectory directory, ServerConfig config, ILogger<BearerAuthenticator> logger)
     {
@@ -30,15 +34,17 @@ public sealed class BearerAuthenticator : IDisposable
         _logger = logger;
         _failures = PartitionedRateLimiter.Create<IPAddress, IPAddress>(address => RateLimitPartition.GetFixedWindowLimiter(
             address,
-            _ => new FixedWindowRateLimiterOptions { PermitLimit = config.AuthFailuresPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = config.AuthFailuresPerMinute, Window = FailureWindow, QueueLimit = 0 }));
     }
 
     /// <summary>Authenticates the request; throws Unauthenticated (or ResourceExhausted for a throttled address).</summary>
     public async ValueTask<CallerAccess> AuthenticateAsync(HttpContext http, string method, CancellationToken cancellationToken)
     {
         var peer = http.Connection.RemoteIpAddress ?? IPAddress.None;
-        using (var probe = _failures.AttemptAcquire(peer, 0))
+        // Only an address that failed within the last window can be over its limit: the others skip the limiter's locks.
+        if (_failedRecently.TryGetValue(peer, out var failedAt) && TimeProvider.System.GetElapsedTime(failedAt) < FailureWindow)
         {
+            using var probe = _failures.AttemptAcquire(peer, 0);
             if (!probe.IsAcquired)
             {
                 throw new ModelBoxException(
@@ -54,6 +60,12 @@ public sealed class BearerAuthenticator : IDisposable
         catch (ModelBoxException exception) when (exception.Kind == ErrorKind.Unauthenticated)
         {
             SecurityLog.AuthenticationFailed(_logger, method, peer.ToString(), exception.Message);
+            if (_failedRecently.Count >= MaxTrackedAddresses)
+            {
+                _failedRecently.Clear();
+            }
+
+            _failedRecently[peer] = TimeProvider.System.GetTimestamp();
             using var lease = _failures.AttemptAcquire(peer);
             if (!lease.IsAcquired)
             {

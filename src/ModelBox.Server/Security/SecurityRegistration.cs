@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.IdentityModel.Tokens;
 using ModelBox.Domain.Access;
 using ModelBox.Server.Configuration;
@@ -26,6 +27,11 @@ internal static class SecurityRegistration
                 options.Audience = config.OidcAudience;
                 options.RequireHttpsMetadata = config.OidcRequireHttps;
                 options.MapInboundClaims = false;
+                // Key rotation: a token whose key id the cached JWKS lacks makes the handler fetch discovery and JWKS again
+                // (RefreshOnIssuerKeyNotFound), at most this often; the default (5 minutes) would refuse tokens of a freshly
+                // rotated key for that long. The keys are also fetched again every 12 hours (AutomaticRefreshInterval).
+                options.RefreshOnIssuerKeyNotFound = true;
+                options.RefreshInterval = TimeSpan.FromSeconds(10);
                 options.TokenValidationParameters = new TokenValidationParameters
                 {
                     ValidateIssuer = true,
@@ -35,6 +41,17 @@ internal static class SecurityRegistration
                     ValidateLifetime = true,
                     ClockSkew = TimeSpan.FromSeconds(30),
                 };
+            });
+
+            // No "last known good" configuration: IdentityModel would otherwise keep validating tokens against the keys it
+            // saw before a refresh (for an hour by default), so a key the provider removed after a compromise would stay
+            // accepted. Runs after the handler's own post-configuration, which creates the configuration manager.
+            services.PostConfigure<JwtBearerOptions>(BearerAuthenticator.OidcScheme, options =>
+            {
+                if (options.ConfigurationManager is BaseConfigurationManager manager)
+                {
+                    manager.UseLastKnownGoodConfiguration = false;
+                }
             });
         }
 

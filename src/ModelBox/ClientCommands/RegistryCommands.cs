@@ -316,26 +316,28 @@ internal static class RegistryCommands
     public static Command SearchCommand(ClientGlobalOptions global)
     {
         var command = new Command("search", "Search with a filter (docs/search.md), e.g. --filter \"metrics.accuracy > 0.9 and labels.env = 'production'\"");
-        command.Add(SearchTarget(global, "experiments", (client, f, ns, order, ct) => client.SearchExperimentsAsync(f, ns, order, ct), s_experimentColumns));
-        command.Add(SearchTarget(global, "models", (client, f, ns, order, ct) => client.SearchModelsAsync(f, ns, order, ct), s_modelColumns));
-        command.Add(SearchTarget(global, "versions", (client, f, ns, order, ct) => client.SearchModelVersionsAsync(f, ns, order, ct), s_versionColumns));
+        command.Add(SearchTarget(global, "experiments", (client, f, ns, recursive, order, ct) => client.SearchExperimentsAsync(f, ns, recursive, order, ct), s_experimentColumns));
+        command.Add(SearchTarget(global, "models", (client, f, ns, recursive, order, ct) => client.SearchModelsAsync(f, ns, recursive, order, ct), s_modelColumns));
+        command.Add(SearchTarget(global, "versions", (client, f, ns, recursive, order, ct) => client.SearchModelVersionsAsync(f, ns, recursive, order, ct), s_versionColumns));
         return command;
     }
 
     private static Command SearchTarget<T>(
         ClientGlobalOptions global,
         string name,
-        Func<ModelBoxClient, string, string?, string?, CancellationToken, IAsyncEnumerable<T>> run,
+        Func<ModelBoxClient, string, string?, bool, string?, CancellationToken, IAsyncEnumerable<T>> run,
         Column<T>[] columns)
     {
         var filter = new Option<string?>("--filter", "-f") { Description = "The filter; empty matches everything" };
         var ns = new Option<string?>("--namespace", "-n") { Description = "Only this namespace [default: all]" };
         var order = new Option<string?>("--order-by") { Description = "name, created_at or updated_at, then asc or desc [default: created_at desc]" };
         var limit = new Option<int?>("--limit") { Description = "At most this many results" };
-        var command = new Command(name, $"Search {name}") { filter, ns, order, limit };
+        var recursive = ExperimentCommands.RecursiveOption();
+        var command = new Command(name, $"Search {name}") { filter, ns, recursive, order, limit };
         global.SetClientAction(command, async (parseResult, client, output, ct) =>
         {
-            var results = run(client, parseResult.GetValue(filter) ?? "", parseResult.GetValue(ns), parseResult.GetValue(order), ct);
+            var results = run(
+                client, parseResult.GetValue(filter) ?? "", parseResult.GetValue(ns), parseResult.GetValue(recursive), parseResult.GetValue(order), ct);
             var items = parseResult.GetValue(limit) is { } max ? await results.Take(max).ToListAsync(ct) : await results.ToListAsync(ct);
             output.WriteList(items, columns, $"No {name} match.");
         });

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Grpc.Net.Client;
 using ModelBox.Client;
 using ModelBox.EndToEnd.Tests.Cli;
@@ -25,8 +26,9 @@ public sealed class RecursiveClientTests(ModelBoxServerFixture server) : IAsyncL
         foreach (var (ns, name) in new[] { ($"{_root}x", "in-sibling"), (_root, "at-root"), ($"{_root}/a/b", "in-child") })
         {
             await store.CreateExperimentAsync(new CreateExperimentRequest { Namespace = ns, Name = name });
-            await store.CreateModelAsync(new CreateModelRequest { Namespace = ns, Name = name });
+            var model = await store.CreateModelAsync(new CreateModelRequest { Namespace = ns, Name = name });
             await store.CreateDatasetAsync(new CreateDatasetRequest { Namespace = ns, Name = name, Digest = "sha256:" + new string('d', 64) });
+            await store.CreateModelVersionAsync(new CreateModelVersionRequest { Model = model.Id, Name = name, Version = "1" });
         }
     }
 
@@ -78,6 +80,68 @@ public sealed class RecursiveClientTests(ModelBoxServerFixture server) : IAsyncL
             Assert.DoesNotContain("in-sibling", subtree, StringComparison.Ordinal);
             Assert.Contains("at-root", own, StringComparison.Ordinal);
             Assert.DoesNotContain("in-child", own, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task The_sdk_searches_a_subtree_with_recursive_and_only_the_namespace_without()
+    {
+        Assert.Equal(["at-root", "in-child"], (await _sdk.SearchExperimentsAsync("", _root, recursive: true).ToListAsync()).Select(e => e.Name).Order());
+        Assert.Equal(["at-root"], (await _sdk.SearchExperimentsAsync("", _root, recursive: false).ToListAsync()).Select(e => e.Name));
+        Assert.Equal(["at-root"], (await _sdk.SearchExperimentsAsync("", _root).ToListAsync()).Select(e => e.Name));
+        Assert.Equal(
+            ["in-child"],
+            (await _sdk.SearchExperimentsAsync("name = 'in-child'", _root, recursive: true, orderBy: "name asc").ToListAsync()).Select(e => e.Name));
+        Assert.Equal(["at-root", "in-child"], (await _sdk.SearchModelsAsync("", _root, recursive: true, orderBy: "name asc").ToListAsync()).Select(m => m.Name));
+        Assert.Equal(["at-root"], (await _sdk.SearchModelsAsync("", _root).ToListAsync()).Select(m => m.Name));
+        Assert.Equal(["at-root", "in-child"], (await _sdk.SearchModelVersionsAsync("", _root, recursive: true).ToListAsync()).Select(v => v.Name).Order());
+        Assert.Equal(["at-root"], (await _sdk.SearchModelVersionsAsync("", _root).ToListAsync()).Select(v => v.Name));
+    }
+
+    [Fact]
+    public async Task The_cli_searches_a_subtree_with_recursive()
+    {
+        foreach (var noun in new[] { "experiments", "models", "versions" })
+        {
+            var subtree = (await _cli.ClientAsync("search", noun, "--namespace", _root, "--recursive", "--output", "json")).AssertSuccess().Json();
+            var own = (await _cli.ClientAsync("search", noun, "--namespace", _root, "--output", "json")).AssertSuccess().Json();
+            var subtreeNames = subtree.EnumerateArray().Select(o => o.GetProperty("name").GetString()).ToList();
+            var ownNames = own.EnumerateArray().Select(o => o.GetProperty("name").GetString()).ToList();
+            Assert.Contains("in-child", subtreeNames);
+            Assert.Contains("at-root", subtreeNames);
+            Assert.DoesNotContain(subtreeNames, n => n!.StartsWith("in-sibling", StringComparison.Ordinal));
+            Assert.Contains("at-root", ownNames);
+            Assert.DoesNotContain(ownNames, n => n!.StartsWith("in-child", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task The_cli_watches_a_subtree_with_recursive()
+    {
+        using var process = ModelBoxExecutable.Start(["client", "--server-addr", server.HostPort, "watch", "--namespace", _root, "--recursive"]);
+        try
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var namespaces = new List<string>();
+            // The child's changes come after the root's and the sibling's (InitializeAsync's order): read up to the child's first.
+            while (!namespaces.Contains($"{_root}/a/b"))
+            {
+                var line = await process.StandardOutput.ReadLineAsync(cancel.Token)
+                    ?? throw new InvalidOperationException("watch ended: " + await process.StandardError.ReadToEndAsync(cancel.Token));
+                if (JsonDocument.Parse(line).RootElement.GetProperty("payload").TryGetProperty("namespace", out var ns))
+                {
+                    namespaces.Add(ns.GetString()!);
+                }
+            }
+
+            Assert.Contains(_root, namespaces);
+            Assert.DoesNotContain($"{_root}x", namespaces);
+            Assert.False(process.HasExited);
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
         }
     }
 }

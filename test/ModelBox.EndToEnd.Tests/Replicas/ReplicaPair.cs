@@ -24,13 +24,14 @@ public abstract class ReplicaPair(string backend) : IAsyncLifetime
         _database = await ServerTestDatabase.CreateAsync(backend, "modelbox_replicas");
         var database = ServerTestDatabase.Environment(_database);
         var blobs = Directory.CreateDirectory(Path.Combine(_root, "blobs")).FullName;
-        Dictionary<string, string> Replica(string name) => new(database)
+        Dictionary<string, string> Replica(string name) => new(database.Concat(Settings))
         {
             ["MODELBOX_ARTIFACT_STORAGE"] = "filesystem",
             ["MODELBOX_FILESYSTEM_BASE_DIR"] = blobs,
             ["MODELBOX_DATA_DIR"] = Path.Combine(_root, name),
         };
 
+        await PrepareAsync(Replica("setup"), _root);
         var a = ModelBoxProcess.StartAsync(Replica("a"), _root);
         var b = ModelBoxProcess.StartAsync(Replica("b"), _root);
         try
@@ -43,6 +44,12 @@ public abstract class ReplicaPair(string backend) : IAsyncLifetime
             _b = b.IsCompletedSuccessfully ? b.Result : null;
         }
     }
+
+    /// <summary>Settings both replicas start with, beside the database and folders.</summary>
+    protected virtual IReadOnlyDictionary<string, string> Settings { get; } = new Dictionary<string, string>();
+
+    /// <summary>Runs before the replicas start, with a replica's environment (e.g. a maintenance command on the database).</summary>
+    protected virtual Task PrepareAsync(IReadOnlyDictionary<string, string> environment, string workingDirectory) => Task.CompletedTask;
 
     /// <summary>Fails when either replica logged an error (an unexpected exception, an unmapped failure).</summary>
     public void AssertNoErrorsLogged()

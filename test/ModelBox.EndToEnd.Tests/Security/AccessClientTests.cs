@@ -108,6 +108,29 @@ public sealed class AccessClientTests(AuthServerFixture fixture)
     }
 
     [Fact]
+    public async Task A_recursive_search_returns_only_the_readable_part_of_the_subtree_through_the_sdk_and_the_cli()
+    {
+        var admin = fixture.Store("admin");
+        var name = "subtree-" + Guid.NewGuid().ToString("N")[..6];
+        var readable = await admin.CreateExperimentAsync(new CreateExperimentRequest { Namespace = fixture.Team + "/deep", Name = name });
+        var hidden = await admin.CreateExperimentAsync(new CreateExperimentRequest { Namespace = fixture.Other + "/deep", Name = name });
+        var filter = $"name = '{name}'";
+
+        await using var viewer = new ModelBoxClient(fixture.Server.Address, new ModelBoxClientOptions { Token = fixture.Tokens["viewer"] });
+        Assert.Equal([readable.ExperimentId], (await viewer.SearchExperimentsAsync(filter, fixture.Root, recursive: true).ToListAsync()).Select(e => e.Id));
+        // Without recursive only the root namespace itself, where nothing matches.
+        Assert.Empty(await viewer.SearchExperimentsAsync(filter, fixture.Root).ToListAsync());
+        await using var root = new ModelBoxClient(fixture.Server.Address, new ModelBoxClientOptions { Token = fixture.Tokens["admin"] });
+        Assert.Equal(
+            new[] { readable.ExperimentId, hidden.ExperimentId }.Order(),
+            (await root.SearchExperimentsAsync(filter, fixture.Root, recursive: true).ToListAsync()).Select(e => e.Id).Order());
+
+        var cli = (await CliAsync(fixture.Tokens["viewer"], "search", "experiments", "--namespace", fixture.Root, "--recursive", "--filter", filter, "-o", "json"))
+            .AssertSuccess().Json();
+        Assert.Equal([readable.ExperimentId], cli.EnumerateArray().Select(e => e.GetProperty("id").GetString()));
+    }
+
+    [Fact]
     public async Task Rest_answers_401_403_and_200_by_the_same_rules()
     {
         var admin = fixture.Store("admin");

@@ -16,11 +16,30 @@ namespace ModelBox.EndToEnd.Tests.Security;
 /// </summary>
 public sealed class LocalOidcIssuer : IAsyncDisposable
 {
-    private readonly RSA _rsa = RSA.Create(2048);
-    private readonly RsaSecurityKey _key;
+    private readonly List<RSA> _retired = [];
+    private RSA _rsa = RSA.Create(2048);
+    private RsaSecurityKey _key;
     private WebApplication? _app;
 
-    public LocalOidcIssuer() => _key = new RsaSecurityKey(_rsa) { KeyId = "test-key-" + Guid.NewGuid().ToString("N")[..8] };
+    public LocalOidcIssuer() => _key = NewKey(_rsa);
+
+    /// <summary>The key id new tokens are signed with (the only key the JWKS publishes).</summary>
+    public string KeyId => _key.KeyId;
+
+    /// <summary>
+    /// Rotates the signing key: a new key with a new id signs new tokens and replaces the old one in the JWKS. Returns the
+    /// old key, to sign tokens an attacker might still hold.
+    /// </summary>
+    public SecurityKey RotateKey()
+    {
+        var old = _key;
+        _retired.Add(_rsa);
+        _rsa = RSA.Create(2048);
+        _key = NewKey(_rsa);
+        return old;
+    }
+
+    private static RsaSecurityKey NewKey(RSA rsa) => new(rsa) { KeyId = "test-key-" + Guid.NewGuid().ToString("N")[..8] };
 
     /// <summary>The issuer URL (also its <c>iss</c> claim).</summary>
     public string Issuer { get; private set; } = string.Empty;
@@ -41,7 +60,8 @@ public sealed class LocalOidcIssuer : IAsyncDisposable
         }));
         _app.MapGet("/jwks", () =>
         {
-            var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(_rsa.ExportParameters(false)) { KeyId = _key.KeyId });
+            var (rsa, key) = (_rsa, _key);
+            var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(rsa.ExportParameters(false)) { KeyId = key.KeyId });
             return Results.Text(
                 JsonSerializer.Serialize(new { keys = new[] { new { kty = jwk.Kty, kid = jwk.Kid, use = "sig", alg = "RS256", n = jwk.N, e = jwk.E } } }),
                 "application/json");
@@ -51,11 +71,12 @@ public sealed class LocalOidcIssuer : IAsyncDisposable
     }
 
     /// <summary>A JWT for <paramref name="user"/> in <paramref name="groups"/>, signed by this issuer (or by a stranger's key).</summary>
-    public string Token(string user, string[] groups, TimeSpan? lifetime = null, bool foreignKey = false, string audience = Audience)
+    public string Token(
+        string user, string[] groups, TimeSpan? lifetime = null, bool foreignKey = false, string audience = Audience, SecurityKey? signingKey = null)
     {
         var now = DateTime.UtcNow;
         using var stranger = RSA.Create(2048);
-        var key = foreignKey ? new RsaSecurityKey(stranger) { KeyId = _key.KeyId } : _key;
+        var key = signingKey ?? (foreignKey ? new RsaSecurityKey(stranger) { KeyId = _key.KeyId } : _key);
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = Issuer,
@@ -77,5 +98,9 @@ public sealed class LocalOidcIssuer : IAsyncDisposable
         }
 
         _rsa.Dispose();
+        foreach (var retired in _retired)
+        {
+            retired.Dispose();
+        }
     }
 }
