@@ -169,6 +169,8 @@ done
 "$mariadb_client" --no-defaults --protocol=TCP -h 127.0.0.1 -P "$my_port" -umodelbox_test -p"$db_password" -e 'SELECT 1' >/dev/null 2>&1 ||
     fail_server "MariaDB does not accept the test user on 127.0.0.1:$my_port" "$my_dir/error.log"
 export MODELBOX_TEST_MYSQL_CONNECTION_STRING="Server=127.0.0.1;Port=$my_port;User ID=modelbox_test;Password=$db_password;AllowLoadLocalInfile=true"
+# The MariaDB restart and kill tests start a private server from these binaries, so that they disturb no other test.
+export MODELBOX_TEST_MARIADBD="$mariadbd_bin" MODELBOX_TEST_MARIADB_INSTALL_DB="$install_db"
 echo "==> MariaDB $("$mariadbd_bin" --version | awk '{print $3}') on 127.0.0.1:$my_port"
 # The S3 blob-store tests run against s3rver (an S3 wire-protocol server from npm) on loopback. It is installed into
 # .tools/ (pinned), started on a free port with a temporary data folder, and stopped when this script exits.

@@ -163,6 +163,7 @@ public sealed class MySqlDialect : SqlDialect, IAsyncDisposable
     {
         MySqlException { ErrorCode: MySqlErrorCode.LockDeadlock or MySqlErrorCode.LockWaitTimeout } => DbFailure.Retry,
         MySqlException { ErrorCode: MySqlErrorCode.CommandTimeoutExpired or MySqlErrorCode.QueryInterrupted } => DbFailure.Timeout,
+        MySqlException { ErrorCode: MySqlErrorCode.RecordFileFull or MySqlErrorCode.DiskFull } => DbFailure.DiskFull,
         MySqlException { ErrorCode: MySqlErrorCode.UnableToConnectToHost or MySqlErrorCode.ServerShutdown or MySqlErrorCode.ConnectionCountError
             or MySqlErrorCode.TooManyUserConnections } => DbFailure.Unavailable,
         MySqlException { IsTransient: true } => DbFailure.Unavailable,

@@ -250,6 +250,7 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
     {
         PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected } => DbFailure.Retry,
         PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } => DbFailure.Timeout,
+        PostgresException { SqlState: PostgresErrorCodes.DiskFull } => DbFailure.DiskFull,
         PostgresException postgres when postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
             || postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow
                 or PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.ReadOnlySqlTransaction => DbFailure.Unavailable,

@@ -237,6 +237,7 @@ public sealed partial class RelationalMetadataStore : IMetadataStore, IObjectMet
     internal ModelBoxException Unavailable(DbFailure failure, Exception exception)
     {
         RelationalStoreLog.DatabaseUnavailable(_logger, _dialect.Name, _dialect.Describe(), failure, exception);
-        return new ModelBoxException(ErrorKind.Unavailable, _dialect.UnavailableMessage(failure), exception);
+        return new ModelBoxException(
+            failure is DbFailure.DiskFull ? ErrorKind.ResourceExhausted : ErrorKind.Unavailable, _dialect.UnavailableMessage(failure), exception);
     }
 }

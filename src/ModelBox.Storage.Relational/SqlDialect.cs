@@ -20,6 +20,10 @@ public enum DbFailure
 
     /// <summary>The statement ran past the configured statement timeout.</summary>
     Timeout,
+
+    /// <summary>The database's storage is full (no space left on the device, a quota, a file-size limit): the call fails
+    /// with ResourceExhausted naming the cause; reads go on, and writes work again once space returns.</summary>
+    DiskFull,
 }
 
 /// <summary>
@@ -62,6 +66,7 @@ public abstract class SqlDialect
     {
         DbFailure.Timeout => $"the {Name} metadata database did not answer within the statement timeout; retry later",
         DbFailure.Retry => $"the {Name} metadata database kept aborting the transaction because of concurrent writes; retry",
+        DbFailure.DiskFull => $"the {Name} metadata database's disk is full; writes fail until space is freed on it (reads go on)",
         _ => $"the {Name} metadata database is unavailable; retry later",
     };
 

@@ -20,6 +20,7 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
 {
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
+    private const int SqliteFull = 13;
 
     private const string InsertPointSql =
         "INSERT INTO metric_points (series_id, step, time, seq, kind, num, txt, bin, millis) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -109,8 +110,9 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
 
     protected override DbSessionSource CreateSessions() => new SqliteSessionSource(_dataSource);
 
-    public override string UnavailableMessage(DbFailure failure) =>
-        $"the metadata database is locked by another process and stayed locked for {BusyTimeoutMilliseconds} ms; retry later";
+    public override string UnavailableMessage(DbFailure failure) => failure is DbFailure.DiskFull
+        ? $"the disk of the metadata database {DatabasePath} is full; writes fail until space is freed there (reads go on)"
+        : $"the metadata database is locked by another process and stayed locked for {BusyTimeoutMilliseconds} ms; retry later";
 
     public override string InsertIfAbsent(string table, string columns, string values, string keyColumns) =>
         $"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({keyColumns}) DO NOTHING";
@@ -220,8 +222,13 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    public override DbFailure Classify(Exception exception) =>
-        exception is SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } ? DbFailure.Unavailable : DbFailure.Other;
+    /// <summary>SQLITE_FULL: the device is full, or the process may not grow the file (a quota, RLIMIT_FSIZE).</summary>
+    public override DbFailure Classify(Exception exception) => exception switch
+    {
+        SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } => DbFailure.Unavailable,
+        SqliteException { SqliteErrorCode: SqliteFull } => DbFailure.DiskFull,
+        _ => DbFailure.Other,
+    };
 
     /// <summary>Nothing to forget: a file does not restart.</summary>
     public override void ClearPool()

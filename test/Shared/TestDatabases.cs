@@ -130,9 +130,11 @@ public sealed class MySqlTestDatabase : IServerTestDatabase
 
     public string ConnectionString { get; }
 
-    public static async Task<MySqlTestDatabase> CreateAsync(string prefix = "mbtest")
+    public static Task<MySqlTestDatabase> CreateAsync(string prefix = "mbtest") => CreateAsync(TestDatabases.MySqlServerConnectionString, prefix);
+
+    /// <summary>A fresh database on the server <paramref name="server"/> reaches (a private server).</summary>
+    public static async Task<MySqlTestDatabase> CreateAsync(string server, string prefix)
     {
-        var server = TestDatabases.MySqlServerConnectionString;
         var name = TestDatabases.UniqueName(prefix, 64);
         await using var connection = new MySqlConnection(server);
         await connection.OpenAsync();
@@ -151,9 +153,16 @@ public sealed class MySqlTestDatabase : IServerTestDatabase
 
     public async ValueTask DisposeAsync()
     {
-        await using var connection = new MySqlConnection(_server);
-        await connection.OpenAsync();
-        await using var command = new MySqlCommand($"DROP DATABASE IF EXISTS `{Name}`", connection);
-        await command.ExecuteNonQueryAsync();
+        try
+        {
+            await using var connection = new MySqlConnection(_server);
+            await connection.OpenAsync();
+            await using var command = new MySqlCommand($"DROP DATABASE IF EXISTS `{Name}`", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+        catch (MySqlException)
+        {
+            // The server is gone (a test's private server): nothing left to drop.
+        }
     }
 }

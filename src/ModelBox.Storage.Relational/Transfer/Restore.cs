@@ -72,12 +72,23 @@ public static class TargetDatabase
 /// </summary>
 public sealed class BackupRestorer(SqlDialect target, IBlobStore targetBlobs)
 {
+    /// <summary>Whether the restore migrates the backup forward first: an embedded store's snapshot (a whole SQLite database)
+    /// of an older schema is copied and migrated to this build's schema, then imported.</summary>
+    public static bool MigratesSnapshot(BackupManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return manifest.MetadataKind == "sqlite" && manifest.SchemaVersion < SchemaMigrations.LatestVersion;
+    }
+
     public async Task RestoreAsync(
         string folder, BackupManifest manifest, Func<string, SqlDialect> openSnapshot, IProgress<string>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(openSnapshot);
-        if (manifest.SchemaVersion != SchemaMigrations.LatestVersion)
+        // An embedded store's snapshot of an older schema arrives here migrated forward (openSnapshot opens a migrated
+        // copy, see MigratesSnapshot); table exports are imported column by column and must match this build's schema.
+        if (manifest.SchemaVersion > SchemaMigrations.LatestVersion
+            || (manifest.SchemaVersion < SchemaMigrations.LatestVersion && !MigratesSnapshot(manifest)))
         {
             throw new InvalidDataException(
                 $"the backup has schema version {manifest.SchemaVersion} and this build {SchemaMigrations.LatestVersion}: restore it with the ModelBox "
@@ -94,6 +105,13 @@ public sealed class BackupRestorer(SqlDialect target, IBlobStore targetBlobs)
                 await using (connection.ConfigureAwait(false))
                 {
                     await ModelBoxTables.RequireKnownSchemaAsync(snapshot, connection, null, cancellationToken).ConfigureAwait(false);
+                    var version = await BackupWriter.SchemaVersionAsync(snapshot, connection, null, cancellationToken).ConfigureAwait(false);
+                    if (version != SchemaMigrations.LatestVersion)
+                    {
+                        throw new InvalidDataException(
+                            $"the backup's snapshot has schema version {version}, this build {SchemaMigrations.LatestVersion}: it must be migrated before it is imported");
+                    }
+
                     foreach (var table in ModelBoxTables.Data)
                     {
                         progress?.Report($"table {table.Name}");

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using ModelBox.Cli.Hosting;
+using ModelBox.Domain.Changes;
 using ModelBox.Storage.Relational;
+using ModelBox.Storage.Migrations;
 using ModelBox.Storage.Relational.Transfer;
 using ModelBox.Storage.Sqlite;
 
@@ -84,8 +86,33 @@ internal static class BackupCommands
                 return 1;
             }
 
-            await new BackupRestorer(deployment.Dialect, deployment.Blobs).RestoreAsync(
-                folder, manifest, OpenSnapshot, new Progress<string>(step => Console.Error.WriteLine($"restoring {step}...")), cancellationToken);
+            // A snapshot of an older schema: a copy of it is migrated forward (the backup itself stays as it was, checksums intact).
+            var migrated = BackupRestorer.MigratesSnapshot(manifest) ? Directory.CreateTempSubdirectory("modelbox-restore-") : null;
+            Func<string, SqlDialect> openSnapshot = OpenSnapshot;
+            if (migrated is not null)
+            {
+                var copy = Path.Combine(migrated.FullName, BackupFolder.SnapshotFile);
+                File.Copy(Path.Combine(folder, BackupFolder.SnapshotFile), copy);
+                Console.Error.WriteLine($"migrating the backup's snapshot from schema version {manifest.SchemaVersion} to {SchemaMigrations.LatestVersion} (in a copy)...");
+                var writable = new SqliteDialect(new SqliteStorageOptions { DatabasePath = copy });
+                await using (writable)
+                {
+                    await new RelationalMetadataStore(writable, new InProcessChangeSignal()).MigrateAsync(cancellationToken);
+                }
+
+                openSnapshot = _ => OpenSnapshot(copy);
+            }
+
+            try
+            {
+                await new BackupRestorer(deployment.Dialect, deployment.Blobs).RestoreAsync(
+                    folder, manifest, openSnapshot, new Progress<string>(step => Console.Error.WriteLine($"restoring {step}...")), cancellationToken);
+            }
+            finally
+            {
+                migrated?.Delete(recursive: true);
+            }
+
             Console.WriteLine($"restored the backup of {manifest.Source} (made {manifest.CreatedAt:u}) into {deployment.Describe}");
             var report = await VerifyCommand.VerifyAsync(deployment, sample: null, cancellationToken);
             return report.Clean ? 0 : 1;

@@ -38,11 +38,12 @@ public sealed class ChildServer : IAsyncDisposable
     /// <summary>Lines the server logged at error or critical level (simple console format: "fail:" / "crit:").</summary>
     public IEnumerable<string> ErrorLines => _output.Where(l => l.Contains("fail:", StringComparison.Ordinal) || l.Contains("crit:", StringComparison.Ordinal));
 
-    /// <summary>Starts the server on <paramref name="dataDir"/> and waits until its health check answers SERVING.</summary>
+    /// <summary>Starts the server on <paramref name="dataDir"/> and waits until its health check answers SERVING. The gRPC
+    /// listener takes <paramref name="grpcPort"/> when given (a restart on the port clients know), a free port otherwise.</summary>
     public static async Task<ChildServer> StartAsync(
-        string dataDir, IReadOnlyDictionary<string, string>? extraEnvironment = null, int? openFileLimit = null)
+        string dataDir, IReadOnlyDictionary<string, string>? extraEnvironment = null, int? openFileLimit = null, int? grpcPort = null)
     {
-        var port = ModelBoxExecutable.FreePort();
+        var port = grpcPort ?? ModelBoxExecutable.FreePort();
         var environment = new Dictionary<string, string>
         {
             ["MODELBOX_DATA_DIR"] = dataDir,

@@ -115,6 +115,19 @@ public sealed class ModelBoxProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGKILL: no shutdown code runs (streams are cut, nothing is flushed), exactly like a crash or an OOM kill.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: false);
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await _process.WaitForExitAsync(timeout.Token);
+        await _drain;
+    }
+
     /// <summary>Stops the server with SIGTERM and returns its exit code.</summary>
     public async Task<int> StopAsync()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ModelBox.Testing;
 
 namespace ModelBox.EndToEnd.Tests.Infrastructure;
 
@@ -9,7 +10,7 @@ namespace ModelBox.EndToEnd.Tests.Infrastructure;
 /// binaries test.sh names in MODELBOX_TEST_POSTGRES_BIN; initdb refuses to run as root, so under root the cluster
 /// belongs to the `postgres` user.
 /// </summary>
-public sealed class PrivatePostgresCluster : IAsyncDisposable
+public sealed class PrivatePostgresCluster : IPrivateDatabaseServer
 {
     public const string BinVariable = "MODELBOX_TEST_POSTGRES_BIN";
 
@@ -27,6 +28,8 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
 
     public int Port { get; }
 
+    public string Backend => "postgres";
+
     /// <summary>The superuser's connection string to the <c>postgres</c> database.</summary>
     public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=modelbox_test;Database=postgres";
 
@@ -41,7 +44,7 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
         {
             if (Environment.IsPrivilegedProcess)
             {
-                await RunAsync("chown", ["postgres:postgres", root]);
+                await ToolProcess.RunAsync("chown", ["postgres:postgres", root]);
             }
 
             await cluster.RunAsPostgresAsync("initdb", ["-D", cluster._data, "-U", "modelbox_test", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
@@ -64,6 +67,116 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
     /// <summary>Stops the server the way an operator's restart does: connected sessions are ended, then it shuts down.</summary>
     public Task StopServerAsync() => RunAsPostgresAsync("pg_ctl", ["-D", _data, "-m", "fast", "-w", "stop"]);
 
+    public async Task<IServerTestDatabase> CreateDatabaseAsync(string prefix) => await PostgresTestDatabase.CreateAsync(ConnectionString, prefix);
+
+    /// <summary>SIGKILL of the postmaster and every backend and auxiliary process it started (collected before the kill,
+    /// since they outlive it); the next <see cref="StartServerAsync"/> runs PostgreSQL's crash recovery.</summary>
+    public async Task KillServerAsync()
+    {
+        var postmaster = int.Parse((await File.ReadAllLinesAsync(Path.Combine(_data, "postmaster.pid")))[0], CultureInfo.InvariantCulture);
+        var processes = ChildrenOf(postmaster).Prepend(postmaster).ToList();
+        foreach (var pid in processes)
+        {
+            Kill(pid);
+        }
+
+        foreach (var pid in processes)
+        {
+            await WaitUntilDeadAsync(pid);
+        }
+    }
+
+    /// <summary>SIGKILL of one client backend of <paramref name="database"/>, mid-statement or mid-transaction as the load
+    /// has it: the postmaster then ends every other session and recovers from the WAL on its own, without an operator.
+    /// Returns the backend's title (its state at the kill: the statement it ran, "idle in transaction", ...).</summary>
+    public async Task<string> KillBackendAsync(string database)
+    {
+        var postmaster = int.Parse((await File.ReadAllLinesAsync(Path.Combine(_data, "postmaster.pid")))[0], CultureInfo.InvariantCulture);
+        var prefix = $"postgres: modelbox_test {database} ";
+        for (var attempt = 0; attempt < 600; attempt++)
+        {
+            // Prefer a backend inside a statement or transaction; take an idle one if the load gives none in time.
+            var backends = ChildrenOf(postmaster).Select(pid => (Pid: pid, Title: CommandLine(pid))).Where(b => b.Title.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+            var busy = backends.Where(b => !b.Title.EndsWith(" idle", StringComparison.Ordinal)).ToList();
+            if (busy.Count > 0 || (attempt > 100 && backends.Count > 0))
+            {
+                var victim = (busy.Count > 0 ? busy : backends)[0];
+                Kill(victim.Pid);
+                await WaitUntilDeadAsync(victim.Pid);
+                return victim.Title;
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new InvalidOperationException($"no backend of database {database} appeared");
+    }
+
+    private static IEnumerable<int> ChildrenOf(int parent)
+    {
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                && StatField(pid, 1) is { } ppid && ppid == parent.ToString(CultureInfo.InvariantCulture))
+            {
+                yield return pid;
+            }
+        }
+    }
+
+    /// <summary>A field of /proc/PID/stat after the command name (0: the state, 1: the parent's pid), or null when gone.</summary>
+    private static string? StatField(int pid, int field)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[field];
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/cmdline").Replace('\0', ' ').Trim();
+        }
+        catch (IOException)
+        {
+            return string.Empty;
+        }
+    }
+
+    private static void Kill(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            process.Kill();
+        }
+        catch (ArgumentException)
+        {
+            // Already gone.
+        }
+    }
+
+    /// <summary>Waits until the process is gone or a zombie (its parent may be an init that reaps late).</summary>
+    private static async Task WaitUntilDeadAsync(int pid)
+    {
+        using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while (StatField(pid, 0) is { } state && state != "Z")
+        {
+            await Task.Delay(20, patience.Token);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
@@ -82,26 +195,7 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
     {
         var path = Path.Combine(_bin, program);
         return Environment.IsPrivilegedProcess
-            ? RunAsync("runuser", ["-u", "postgres", "--", path, .. args])
-            : RunAsync(path, args);
-    }
-
-    private static async Task RunAsync(string program, IReadOnlyList<string> args)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await process.WaitForExitAsync(timeout.Token);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited with {process.ExitCode}: {await stdout}{await stderr}");
-        }
+            ? ToolProcess.RunAsync("runuser", ["-u", "postgres", "--", path, .. args])
+            : ToolProcess.RunAsync(path, args);
     }
 }

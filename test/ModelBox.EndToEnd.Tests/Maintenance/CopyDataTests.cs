@@ -189,3 +189,35 @@ public sealed class PostgresS3CopyDataTests : CopyDataTests
     }
 
 }
+
+/// <summary>Embedded into MariaDB (the "mysql" backend; points through multi-row INSERT), blobs on the target's filesystem.</summary>
+public sealed class MariaDbCopyDataTests : CopyDataTests
+{
+    private IServerTestDatabase? _database;
+
+    public override async Task InitializeAsync() => _database = await ServerTestDatabase.CreateAsync("mysql", "modelbox_copy");
+
+    public override async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+
+    protected override string TargetToml => $"metadata_storage = \"mysql\"\n[mysql]\nconnection_string = \"{_database!.ConnectionString}\"\n";
+
+    protected override IReadOnlyDictionary<string, string> TargetEnvironment =>
+        new Dictionary<string, string>(ServerTestDatabase.Environment(_database!), StringComparer.Ordinal) { ["MODELBOX_DATA_DIR"] = Path.Combine(Root, "target") };
+
+    protected override async Task<long?> CopiedRowsAsync()
+    {
+        var exists = await _database!.ScalarAsync(
+            $"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{ModelBoxTables.CopyProgressTable}'");
+        return Convert.ToInt64(exists, CultureInfo.InvariantCulture) > 0
+            ? Convert.ToInt64(await _database.ScalarAsync($"SELECT COALESCE(SUM(copied), 0) FROM {ModelBoxTables.CopyProgressTable}"), CultureInfo.InvariantCulture)
+            : null;
+    }
+}

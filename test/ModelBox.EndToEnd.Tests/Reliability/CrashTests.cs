@@ -174,15 +174,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
                     var batch = new MetricBatch(experiment, "loss", step, PointsPerBatch);
                     step += PointsPerBatch;
                     ledger.Batches.Add(batch);
-                    var series = new Protocol.MetricSeriesPoints { ParentId = experiment, Key = batch.Key };
-                    for (var i = batch.FirstStep; i < batch.FirstStep + batch.Count; i++)
-                    {
-                        series.Values.Add(new MetricsValue { Step = (ulong)i, WallclockTime = 1_700_000_000, DVal = i * 0.5 });
-                    }
-
-                    var request = new LogMetricsBatchRequest();
-                    request.Series.Add(series);
-                    var response = await client.LogMetricsBatchAsync(request, cancellationToken: stop);
+                    var response = await client.LogMetricsBatchAsync(batch.Request(), cancellationToken: stop);
                     Assert.Equal((ulong)batch.Count, response.NumPointsWritten);
                     batch.Acknowledged = true;
                     ledger.Ack();
@@ -280,9 +272,12 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         await VerifyArtifactsAsync(client, ledger);
     }
 
-    private static async Task VerifyMetricsAsync(ModelStore.ModelStoreClient client, Ledger ledger)
+    private static Task VerifyMetricsAsync(ModelStore.ModelStoreClient client, Ledger ledger) => VerifyBatchesAsync(client, ledger.Batches);
+
+    /// <summary>Every acknowledged batch is there whole, every other one whole or not at all, and no point twice.</summary>
+    internal static async Task VerifyBatchesAsync(ModelStore.ModelStoreClient client, IEnumerable<MetricBatch> batches)
     {
-        foreach (var series in ledger.Batches.GroupBy(b => (b.ParentId, b.Key)))
+        foreach (var series in batches.GroupBy(b => (b.ParentId, b.Key)))
         {
             var steps = new List<long>();
             var token = "";
@@ -332,7 +327,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    private static async Task<(long Size, string Sha256)> DownloadAsync(ModelStore.ModelStoreClient client, string id)
+    internal static async Task<(long Size, string Sha256)> DownloadAsync(ModelStore.ModelStoreClient client, string id)
     {
         // A bounded wait: a download that stalls fails this suite with its file id instead of holding the whole run.
         using var call = client.DownloadFile(new DownloadFileRequest { FileId = id }, deadline: DateTime.UtcNow.AddMinutes(2));
@@ -350,8 +345,22 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         return (size, Convert.ToHexStringLower(hash.GetHashAndReset()));
     }
 
-    private sealed class MetricBatch(string parentId, string key, long firstStep, int count)
+    /// <summary>One LogMetricsBatch call's points: steps FirstStep.. with the value step * 0.5.</summary>
+    internal sealed class MetricBatch(string parentId, string key, long firstStep, int count)
     {
+        public LogMetricsBatchRequest Request()
+        {
+            var series = new Protocol.MetricSeriesPoints { ParentId = ParentId, Key = Key };
+            for (var i = FirstStep; i < FirstStep + Count; i++)
+            {
+                series.Values.Add(new MetricsValue { Step = (ulong)i, WallclockTime = 1_700_000_000, DVal = i * 0.5 });
+            }
+
+            var request = new LogMetricsBatchRequest();
+            request.Series.Add(series);
+            return request;
+        }
+
         public string ParentId { get; } = parentId;
 
         public string Key { get; } = key;

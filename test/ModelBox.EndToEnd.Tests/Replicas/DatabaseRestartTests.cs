@@ -8,33 +8,31 @@ using ModelBox.Testing;
 namespace ModelBox.EndToEnd.Tests.Replicas;
 
 /// <summary>
-/// PostgreSQL restarts under a running ModelBox: calls fail with UNAVAILABLE (retryable) during the outage, the health
-/// service says NOT_SERVING, and everything works again afterwards without restarting ModelBox. The database is a
-/// private cluster, so stopping it disturbs no other test.
+/// The metadata database restarts under a running ModelBox: calls fail with UNAVAILABLE (retryable) during the outage, the
+/// health service says NOT_SERVING, and everything works again afterwards without restarting ModelBox. The database is a
+/// private server, so stopping it disturbs no other test.
 /// </summary>
-public sealed class DatabaseRestartTests(ITestOutputHelper output) : IAsyncLifetime
+public abstract class DatabaseRestartTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly string _root = Directory.CreateTempSubdirectory("modelbox-restart-").FullName;
-    private PrivatePostgresCluster? _cluster;
-    private PostgresTestDatabase? _database;
+    private IPrivateDatabaseServer? _cluster;
+    private IServerTestDatabase? _database;
     private ModelBoxProcess? _server;
+
+    /// <summary>Starts the private database server under test.</summary>
+    protected abstract Task<IPrivateDatabaseServer> StartDatabaseServerAsync();
 
     public async Task InitializeAsync()
     {
-        _cluster = await PrivatePostgresCluster.StartAsync();
-        _database = await PostgresTestDatabase.CreateAsync(_cluster.ConnectionString, "modelbox_restart");
+        _cluster = await StartDatabaseServerAsync();
+        _database = await _cluster.CreateDatabaseAsync("modelbox_restart");
         _server = await ModelBoxProcess.StartAsync(
-            new Dictionary<string, string>
-            {
-                ["MODELBOX_METADATA_STORAGE"] = "postgres",
-                ["MODELBOX_POSTGRES_CONNECTION_STRING"] = _database.ConnectionString,
-                ["MODELBOX_DATA_DIR"] = Path.Combine(_root, "data"),
-            },
+            new Dictionary<string, string>(ServerTestDatabase.Environment(_database)) { ["MODELBOX_DATA_DIR"] = Path.Combine(_root, "data") },
             _root);
     }
 
     [Fact]
-    public async Task Calls_fail_with_unavailable_while_postgres_is_down_and_succeed_after_it_restarts()
+    public async Task Calls_fail_with_unavailable_while_the_database_is_down_and_succeed_after_it_restarts()
     {
         var server = _server!;
         var cluster = _cluster!;
@@ -59,7 +57,7 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output) : IAsyncLifet
         // The pool drops its dead connections as it meets them: the first calls after the restart may still fail,
         // but only with UNAVAILABLE, and success must come back without restarting ModelBox.
         var afterRestart = new List<StatusCode>();
-        using (var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        using (var patience = new CancellationTokenSource(TimeSpan.FromMinutes(2)))
         {
             var i = 0;
             while (afterRestart.LastOrDefault(StatusCode.Unknown) != StatusCode.OK)
@@ -86,7 +84,12 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output) : IAsyncLifet
         // What was acknowledged before the outage is still there.
         var before = await server.Store.GetExperimentAsync(new GetExperimentRequest { Id = experiment.ExperimentId });
         Assert.Equal("before", before.Experiment.Name);
-        // The outage is expected and the health check reports it (an operator must see it); any other error line is a bug.
+        AssertOnlyTheOutageWasLogged(server);
+    }
+
+    /// <summary>The outage is expected and the health check reports it (an operator must see it); any other error line is a bug.</summary>
+    internal static void AssertOnlyTheOutageWasLogged(ModelBoxProcess server)
+    {
         var failLines = server.Output.Split('\n').Where(line => line.Contains(" fail: ", StringComparison.Ordinal)).ToList();
         Assert.Contains(failLines, line => line.Contains(" fail: ModelBox.Server.Observability.MetadataStoreHealthCheck", StringComparison.Ordinal));
         var errors = failLines
@@ -96,7 +99,7 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output) : IAsyncLifet
     }
 
     /// <summary>One read and one write; returns the first failure's status, or OK.</summary>
-    private static async Task<StatusCode> CallAsync(ModelBoxProcess server, string experimentId, string name)
+    internal static async Task<StatusCode> CallAsync(ModelBoxProcess server, string experimentId, string name)
     {
         try
         {
@@ -141,4 +144,16 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output) : IAsyncLifet
 
         Directory.Delete(_root, recursive: true);
     }
+}
+
+/// <summary>PostgreSQL restarted (pg_ctl stop -m fast, then start) under a running ModelBox.</summary>
+public sealed class PostgresRestartTests(ITestOutputHelper output) : DatabaseRestartTests(output)
+{
+    protected override async Task<IPrivateDatabaseServer> StartDatabaseServerAsync() => await PrivatePostgresCluster.StartAsync();
+}
+
+/// <summary>MariaDB restarted (SIGTERM, its normal shutdown, then start) under a running ModelBox.</summary>
+public sealed class MariaDbRestartTests(ITestOutputHelper output) : DatabaseRestartTests(output)
+{
+    protected override async Task<IPrivateDatabaseServer> StartDatabaseServerAsync() => await PrivateMariaDbServer.StartAsync();
 }
