@@ -137,6 +137,9 @@ export async function experimentsPage({ root, params: [ns], signal }) {
       if (mine !== generation) return;
       rows = page.experiments || [];
       state.next = page.nextPageToken || '';
+      // The search shows only what the caller may read, so an empty page may mean "no access": the namespace's own list
+      // route says so (403) under enforced auth.
+      if (!rows.length && !state.token) await api.listExperiments(ns, { pageSize: 1 }, signal);
       const ids = rows.map(r => r.id);
       const list = await readSummaries(ids, [], signal);
       if (mine !== generation) return;
@@ -158,7 +161,7 @@ export async function experimentsPage({ root, params: [ns], signal }) {
         showError(filterBox, filterError, state.filter, e, offset);
         body.replaceChildren(emptyState('Fix the filter to see experiments.'));
       } else {
-        body.replaceChildren(errorState(e, 'the experiments'));
+        body.replaceChildren(errorState(e, 'the experiments', ns));
       }
       pager.replaceChildren();
     }
