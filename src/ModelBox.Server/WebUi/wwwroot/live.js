@@ -3,15 +3,16 @@
 // enforced-auth server needs. The stream is parsed here as the SSE format says (fields `event`, `data`, `id`, `retry`,
 // comment lines, events ended by a blank line); after a drop it reconnects by itself, sending the last event id it saw
 // as `Last-Event-ID`, so the server resumes after the last change received. Every (re)connect starts with a `ready`
-// event. A page waits for the first one before it reads its data (so nothing committed after its read can be missed) and
-// re-reads on the later ones (a reconnect). A 401 asks for a token (and the stream waits for a sign-in); a 403 (no
-// access to the namespace) ends it and tells the page.
+// event, which every handler gets: a page reads its data at once, without waiting for the stream, and reads it again
+// on `ready` (the watch is then in place, so nothing committed after that read can be missed; after a reconnect it
+// catches what happened while the stream was down). A page that joins a stream already connected gets no `ready`: the
+// watch was in place before its read. A 401 asks for a token (and the stream waits for a sign-in); a 403 (no access to
+// the namespace) ends it and tells the page.
 
 import { api, openStream, ApiError } from './api.js';
 import { signInNeeded } from './auth.js';
 
-const watches = new Map(); // namespace → { controller, handlers, state, error, connected: Promise, closeTimer, lastId }
-const FIRST_READY_WAIT_MS = 500; // a proxy that holds events back must not hold the page back longer than this
+const watches = new Map(); // namespace → { controller, handlers, state, error, closeTimer, lastId, retry }
 const LINGER_MS = 5000;          // pages of one namespace follow each other: keep its stream open in between
 const MAX_RETRY_MS = 30000;
 
@@ -76,7 +77,6 @@ async function readEvents(body, stream, onEvent) {
 
 function open(namespace) {
   const w = { controller: new AbortController(), handlers: new Set(), state: 'connecting', error: null, closeTimer: null, lastId: null, retry: 1000 };
-  w.connected = new Promise(resolve => { w.resolveConnected = resolve; });
   run(namespace, w);
   return w;
 }
@@ -96,13 +96,10 @@ async function run(namespace, w) {
       const response = await openStream(api.changeEventsUrl(namespace), headers, signal);
       await readEvents(response.body, w, ({ event, data }) => {
         if (event === 'ready') {
-          const reconnect = w.everConnected;
           w.state = 'connected';
-          w.everConnected = true;
           failures = 0;
-          w.resolveConnected();
           setIndicator();
-          if (reconnect) deliver(w, { type: 'ready' });
+          deliver(w, { type: 'ready' });
         } else if (event === 'change') {
           let change;
           try { change = JSON.parse(data); } catch { return; }
@@ -122,7 +119,6 @@ async function run(namespace, w) {
         // Refused: no retry with the same credentials. A 401 asks for a token (a sign-in reopens every watch).
         w.state = 'denied';
         w.error = e;
-        w.resolveConnected();
         setIndicator();
         deliver(w, { type: 'error', error: e });
         return;
@@ -149,8 +145,9 @@ export function closeAllWatches() {
 }
 
 // Watches a namespace: handler(change) gets each change ({ type: 'change', sequence, event, objectKind, objectId,
-// changedAt, payload }), { type: 'ready' } after a reconnect (re-read what you show), and { type: 'error', error } when
-// the stream is refused (error.status 401 or 403). Returns { stop, ready, error() }: await `ready` before the first read.
+// changedAt, payload }), { type: 'ready' } when the stream (re)connects (re-read what you show), and { type: 'error',
+// error } when the stream is refused (error.status 401 or 403). Returns { stop, ready, error() }; `ready` is resolved
+// (pages read at once; the `ready` event makes them read again).
 export function watchNamespace(namespace, handler) {
   let w = watches.get(namespace);
   if (!w || w.state === 'denied') {
@@ -162,7 +159,7 @@ export function watchNamespace(namespace, handler) {
   w.handlers.add(handler);
   setIndicator();
   const entry = w;
-  const ready = Promise.race([entry.connected, new Promise(resolve => setTimeout(resolve, FIRST_READY_WAIT_MS))]);
+  const ready = Promise.resolve();
   const stop = () => {
     entry.handlers.delete(handler);
     setIndicator();
