@@ -120,8 +120,11 @@ export async function experimentsPage({ root, params: [ns], signal }) {
   let generation = 0;
 
   // `timed`: a load the user (or the page's opening) asked for sets the moment the benchmark reads; a live re-read not.
+  // A timed read replaced by a later one (a live re-read) hands its mark on to the read that renders.
+  let timedPending = false;
   async function load({ timed = true } = {}) {
     const mine = ++generation;
+    if (timed) timedPending = true;
     syncQuery();
     body.setAttribute('aria-busy', 'true');
     showError(filterBox, filterError, '', null);
@@ -149,7 +152,8 @@ export async function experimentsPage({ root, params: [ns], signal }) {
         if (!summaries.has(s.parentId)) summaries.set(s.parentId, new Map());
         summaries.get(s.parentId).set(s.key, s.last);
       }
-      renderTable(timed);
+      renderTable(timedPending);
+      timedPending = false;
     } catch (e) {
       if (e.name === 'AbortError' || mine !== generation) return;
       body.removeAttribute('aria-busy');
