@@ -133,6 +133,7 @@ public sealed class ModelBoxServer : IAsyncDisposable
         app.Use(server.RouteByListener);
         app.UseRouting();
         app.UseNamespaceRouteValue();
+        app.UseMetricKeyRouteValue();
         app.UseDefaultUnaryDeadline(config);
         app.MapGrpcService<ModelStoreService>().Add(ValidatingMethodProvider.PreferValidatingEndpoints);
         app.MapGrpcService<AccessService>();

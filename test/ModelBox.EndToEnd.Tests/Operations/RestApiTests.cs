@@ -63,6 +63,39 @@ public sealed class RestApiTests(ModelBoxServerFixture server) : IDisposable
     }
 
     [Fact]
+    public async Task A_metric_key_with_a_slash_or_a_percent_sign_reads_through_its_escaped_path_segment()
+    {
+        var ns = "rest-" + Guid.NewGuid().ToString("N")[..8];
+        using var created = await _http.PostAsJsonAsync("/api/v1/experiments", new { name = "keys", @namespace = ns });
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("experimentId").GetString();
+        // "a%2Fb" is a key of its own (a literal percent sign), not "a/b": each must read its own points.
+        string[] keys = ["train/loss", "a%2Fb", "a/b", "100%/top-1", "plain"];
+        var series = keys.Select((key, k) => new
+        {
+            parentId = id,
+            key,
+            values = Enumerable.Range(0, k + 2).Select(s => new { step = s.ToString(System.Globalization.CultureInfo.InvariantCulture), dVal = (double)k }).ToArray(),
+        }).ToArray();
+        using var logged = await _http.PostAsJsonAsync("/api/v1/metrics/batch", new { series });
+        Assert.Equal(HttpStatusCode.OK, logged.StatusCode);
+
+        for (var k = 0; k < keys.Length; k++)
+        {
+            var escaped = Uri.EscapeDataString(keys[k]);
+            using var response = await _http.GetAsync($"/api/v1/objects/{id}/metrics/{escaped}?maxPoints=100");
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{keys[k]} ({escaped}): {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var read = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(keys[k], read.GetProperty("key").GetString());
+            var values = read.GetProperty("values").EnumerateArray().ToList();
+            Assert.Equal(k + 2, values.Count);
+            Assert.All(values, v => Assert.Equal(k, v.GetProperty("dVal").GetDouble()));
+
+            var points = await _http.GetFromJsonAsync<JsonElement>($"/api/v1/objects/{id}/metrics/{escaped}/points");
+            Assert.Equal(k + 2, points.GetProperty("values").GetArrayLength());
+        }
+    }
+
+    [Fact]
     public async Task The_openapi_document_describes_the_routes()
     {
         var document = await _http.GetFromJsonAsync<JsonElement>("/api/v1/openapi.json");

@@ -9,7 +9,7 @@ namespace ModelBox.WebUi.Tests.Infrastructure;
 /// A real ModelBox server on loopback and a real headless Chromium (Debian's <c>chromium</c>, which test.sh installs)
 /// driven by Playwright. Each test opens its own page; uncaught script errors on a page fail the test.
 /// </summary>
-public sealed class WebUiFixture : IAsyncLifetime
+public class WebUiFixture : IAsyncLifetime
 {
     /// <summary>Where test.sh installs Chromium (Debian's package).</summary>
     public const string ChromiumPath = "/usr/bin/chromium";
@@ -17,13 +17,22 @@ public sealed class WebUiFixture : IAsyncLifetime
     private IPlaywright? _playwright;
     private IBrowser? _browser;
 
-    public ModelBoxServerFixture Server { get; } = new();
+    public WebUiFixture()
+        : this(config => config)
+    {
+    }
+
+    /// <summary>A fixture whose server runs with <paramref name="configure"/> applied to its configuration.</summary>
+    protected WebUiFixture(Func<ModelBox.Server.Configuration.ServerConfig, ModelBox.Server.Configuration.ServerConfig> configure) =>
+        Server = new ModelBoxServerFixture { Configure = configure };
+
+    public ModelBoxServerFixture Server { get; }
 
     public HttpClient Http { get; private set; } = null!;
 
     public IBrowser Browser => _browser ?? throw new InvalidOperationException("not started");
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         await Server.InitializeAsync();
         Http = new HttpClient { BaseAddress = new Uri(Server.HttpAddress) };
@@ -58,7 +67,7 @@ public sealed class WebUiFixture : IAsyncLifetime
         return ui;
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_browser is not null)
         {
@@ -88,8 +97,9 @@ public sealed class UiPage : IAsyncDisposable
     /// <summary>Uncaught exceptions of the page's scripts.</summary>
     public ConcurrentQueue<string> Errors { get; } = new();
 
-    /// <summary>Waits until the router rendered the page (its data loaded or its error shown).</summary>
-    public Task WaitReadyAsync() => Page.WaitForFunctionAsync("() => document.documentElement.dataset.page === 'ready'");
+    /// <summary>Waits until the router rendered the page (its data loaded or its error shown), or asks for a token.</summary>
+    public Task WaitReadyAsync() =>
+        Page.WaitForFunctionAsync("() => ['ready', 'sign-in'].includes(document.documentElement.dataset.page)");
 
     /// <summary>Waits until the change stream is connected (so that a change made now is pushed to the page).</summary>
     public Task WaitLiveAsync() => Page.WaitForFunctionAsync("() => document.documentElement.dataset.live === 'connected'");

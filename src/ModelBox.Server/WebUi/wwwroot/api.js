@@ -1,6 +1,9 @@
 // The REST API as the UI uses it: the same /api/v1 routes any client calls (transcoded from the gRPC service), plus the
 // two HTTP endpoints a browser needs (change events, artifact downloads). Every failure becomes an ApiError with the
-// server's message; a server that does not answer becomes an ApiError with status 0.
+// server's message; a server that does not answer becomes an ApiError with status 0. Every request carries the signed-in
+// token (auth.js) as `Authorization: Bearer`; a 401 asks the app for one.
+
+import { withAuth, signInNeeded } from './auth.js';
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -11,6 +14,14 @@ export class ApiError extends Error {
 
   get notFound() { return this.status === 404; }
   get unreachable() { return this.status === 0; }
+  get unauthenticated() { return this.status === 401; }
+  get forbidden() { return this.status === 403; }
+
+  // The namespace a 403 names ("... role on namespace 'team' ..."), or null.
+  get namespace() {
+    const m = /namespace '([^']+)'/.exec(this.message);
+    return m ? m[1] : null;
+  }
 
   // The 1-based character position a filter error names ("... at position 12"), or null.
   get position() {
@@ -25,23 +36,73 @@ async function call(method, path, body, signal) {
     response = await fetch(path, {
       method,
       signal,
-      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      headers: withAuth(body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' }),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
-    throw new ApiError(0, 14, 'the ModelBox server cannot be reached; is it running?');
+    throw unreachable();
   }
   const text = await response.text();
   let json = null;
   if (text) {
     try { json = JSON.parse(text); } catch { json = null; }
   }
-  if (!response.ok) {
-    const message = json && typeof json.message === 'string' ? json.message : `${method} ${path}: HTTP ${response.status}`;
-    throw new ApiError(response.status, json?.code ?? null, message);
-  }
+  if (!response.ok) throw refused(response, json, `${method} ${path}`);
   return json ?? {};
+}
+
+const unreachable = () => new ApiError(0, 14, 'the ModelBox server cannot be reached; is it running?');
+
+// The ApiError of a refused response (its JSON body, when it has one, holds the server's code and message). A 401 also
+// asks the app for a token.
+export function refused(response, json, what) {
+  const message = json && typeof json.message === 'string' ? json.message : `${what}: HTTP ${response.status}`;
+  if (response.status === 401) signInNeeded(message);
+  return new ApiError(response.status, json?.code ?? null, message);
+}
+
+async function refusedResponse(response, what) {
+  let json = null;
+  try { json = JSON.parse(await response.text()); } catch { json = null; }
+  return refused(response, json, what);
+}
+
+// Downloads a file through the raw download route with the token in a header (a link cannot carry one): the bytes come
+// into a Blob, which is then saved under `name`. Without a token the page uses a plain link instead (see app.js), which
+// streams to disk.
+export async function downloadWithToken(href, name, signal) {
+  let response;
+  try {
+    response = await fetch(href, { headers: withAuth({}), signal });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw unreachable();
+  }
+  if (!response.ok) throw await refusedResponse(response, `GET ${href}`);
+  const url = URL.createObjectURL(await response.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name || 'artifact';
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The browser has taken the URL by the next task; the Blob is freed when it is revoked.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+// Opens a streaming GET (the change events): the Response when it is 2xx, else an ApiError (a 401 also asks for a token).
+export async function openStream(href, headers, signal) {
+  let response;
+  try {
+    response = await fetch(href, { headers: withAuth(headers), signal, cache: 'no-store' });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw unreachable();
+  }
+  if (!response.ok) throw await refusedResponse(response, `GET ${href}`);
+  return response;
 }
 
 const get = (path, signal) => call('GET', path, undefined, signal);
@@ -158,24 +219,12 @@ export async function readSeries(refs, { axis = 'step', start = 0, end = null, m
   return Promise.all(refs.map(async r => {
     const from = axis === 'step' ? start : r.startStep ?? 0;
     const to = axis === 'step' ? end : r.endStep ?? null;
-    const s = r.key.includes('/') ? await readSlashedKey(r, from, to, maxPoints, signal)
-      : await get(`/api/v1/objects/${enc(r.parentId)}/metrics/${enc(r.key)}${query({ maxPoints, startStep: from || undefined, endStep: to ?? undefined })}`, signal);
+    // A key with '/' goes in one escaped path segment (train%2Floss); the server reads it back from the raw path.
+    const s = await get(`/api/v1/objects/${enc(r.parentId)}/metrics/${enc(r.key)}${query({ maxPoints, startStep: from || undefined, endStep: to ?? undefined })}`, signal);
     const series = toSeries(r.parentId, r.key, s);
     if (r.startTime !== undefined) series.startTime = r.startTime;
     return series;
   }));
-}
-
-// The per-series REST route cannot carry a key with '/' (the path segment's %2F is not decoded), so on a server without
-// the batch route such a series of an experiment is read through MLflow's chart route for its run (downsampled to at
-// most 2,500 points, without the count of stored points).
-async function readSlashedKey(ref, from, to, maxPoints, signal) {
-  if (!ref.parentId.startsWith('exp-')) return { values: [] };
-  const r = await get('/api/2.0/mlflow/metrics/get-history-bulk-interval' + query({
-    run_ids: ref.parentId.slice(4), metric_key: ref.key, max_results: Math.min(2500, maxPoints), start_step: from || undefined, end_step: to ?? undefined,
-  }), signal);
-  const values = (r.metrics || []).map(m => ({ step: m.step, wallclockTime: Math.floor(Number(m.timestamp) / 1000), dVal: m.value }));
-  return { values, totalPoints: values.length, downsampled: false };
 }
 
 // The series of many objects, without their points: [{ parentId, key, count, last (a point), min, max }]. Only keys

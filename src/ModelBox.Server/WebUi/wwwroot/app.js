@@ -2,6 +2,9 @@
 // settings (filters, selected runs, chart settings), so every URL can be shared. Links navigate without reloading.
 
 import { h } from './ui.js';
+import { downloadWithToken, ApiError } from './api.js';
+import { currentToken, setToken, signOut, onAuthChange } from './auth.js';
+import { closeAllWatches } from './live.js';
 import { namespacesPage } from './pages/namespaces.js';
 import { experimentsPage } from './pages/experiments.js';
 import { experimentPage } from './pages/experiment.js';
@@ -36,7 +39,98 @@ export function setCrumbs(items) {
   document.title = items.length ? `${items[items.length - 1][0]} · ModelBox` : 'ModelBox';
 }
 
+// ---- signing in: a call answered 401 shows this box instead of the page; the token pasted is checked, kept in
+// sessionStorage (auth.js) and the page is rendered again with it. Nothing of it goes into a URL. ----
+
+let signInShown = false;
+
+function showSignIn(message) {
+  const box = document.getElementById('sign-in');
+  const main = document.getElementById('main');
+  if (current) current.controller.abort();
+  const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, placeholder: 'mbx_…', 'aria-describedby': 'sign-in-error' });
+  const error = h('p', { id: 'sign-in-error', class: 'field-error', 'aria-live': 'polite' });
+  const form = h('form', { class: 'panel sign-in', 'aria-labelledby': 'sign-in-title' },
+    h('h1', { id: 'sign-in-title' }, 'Sign in'),
+    h('p', null, 'This server needs an API token to show this page. Paste one (', h('code', null, 'modelbox client tokens create'),
+      ' makes one) or a single sign-on JWT. It is kept for this browser tab only and sent with each request.'),
+    message ? h('p', { class: 'muted server-message' }, message) : null,
+    h('div', { class: 'field' }, h('label', { for: 'token' }, 'API token'), input, error),
+    h('div', { class: 'toolbar' }, h('button', { type: 'submit' }, 'Sign in')));
+  form.addEventListener('submit', async e => {
+    e.preventDefault();
+    const token = input.value.trim();
+    if (!token) return;
+    error.textContent = '';
+    // The token is tried on a call any signed-in caller may make, before it is kept.
+    try {
+      const response = await fetch('/api/v1/namespaces?pageSize=1', { headers: { Accept: 'application/json', Authorization: `Bearer ${token}` } });
+      if (response.status === 401) {
+        const body = await response.json().catch(() => ({}));
+        error.textContent = body.message ?? 'The server did not accept this token.';
+        input.setAttribute('aria-invalid', 'true');
+        input.focus();
+        return;
+      }
+    } catch {
+      error.textContent = 'The ModelBox server cannot be reached; is it running?';
+      return;
+    }
+    setToken(token);
+  });
+  box.replaceChildren(form);
+  box.hidden = false;
+  main.hidden = true;
+  signInShown = true;
+  setCrumbs([['Sign in']]);
+  document.documentElement.dataset.page = 'sign-in';
+  input.focus();
+}
+
+function hideSignIn() {
+  const box = document.getElementById('sign-in');
+  box.hidden = true;
+  box.replaceChildren();
+  document.getElementById('main').hidden = false;
+  signInShown = false;
+}
+
+function showAccount() {
+  const el = document.getElementById('account');
+  el.replaceChildren(currentToken()
+    ? h('button', { type: 'button', id: 'sign-out', class: 'link-button', title: 'Forget the token of this tab', onclick: () => signOut() }, 'Sign out')
+    : []);
+}
+
+onAuthChange(({ reason, message }) => {
+  showAccount();
+  if (reason === 'needed') {
+    if (!signInShown) showSignIn(message);
+    return;
+  }
+  // Signed in or out: the page shown is read again with the new credentials, its change stream too.
+  hideSignIn();
+  closeAllWatches();
+  render();
+});
+
+// A download link of the API cannot carry the token: with one set, the file is fetched with it (downloadWithToken).
+async function downloadClicked(a) {
+  const name = a.getAttribute('download') || '';
+  a.setAttribute('aria-busy', 'true');
+  try {
+    await downloadWithToken(a.getAttribute('href'), name);
+  } catch (e) {
+    if (e instanceof ApiError && e.unauthenticated) return; // the sign-in box is shown
+    const text = e instanceof ApiError && e.forbidden ? `No access to this file: ${e.message}` : `The download failed: ${e.message ?? e}`;
+    a.after(h('span', { class: 'field-error download-error', role: 'alert' }, text));
+  } finally {
+    a.removeAttribute('aria-busy');
+  }
+}
+
 async function render() {
+  if (signInShown) hideSignIn();
   if (current) {
     current.controller.abort();
     try { current.cleanup?.(); } catch { /* a page's cleanup must not stop navigation */ }
@@ -67,7 +161,7 @@ async function render() {
     main.append(h('div', { class: 'state error', role: 'alert' }, h('p', { class: 'state-title' }, 'Something went wrong'), h('p', null, String(e.message ?? e))));
     console.error(e);
   }
-  if (current === entry) document.documentElement.dataset.page = 'ready';
+  if (current === entry && !signInShown) document.documentElement.dataset.page = 'ready';
 }
 
 export function navigate(href, { replace = false } = {}) {
@@ -80,8 +174,15 @@ export function navigate(href, { replace = false } = {}) {
 document.addEventListener('click', e => {
   if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   const a = e.target.closest('a');
-  if (!a || a.target || a.hasAttribute('download')) return;
+  if (!a || a.target) return;
   const url = new URL(a.href, location.href);
+  if (a.hasAttribute('download')) {
+    if (currentToken() && url.origin === location.origin && url.pathname.startsWith('/api/')) {
+      e.preventDefault();
+      downloadClicked(a);
+    }
+    return;
+  }
   if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/ui/')) return;
   e.preventDefault();
   if (url.pathname === location.pathname && url.search === location.search && url.hash) { location.hash = url.hash; return; }
@@ -89,4 +190,5 @@ document.addEventListener('click', e => {
 });
 
 window.addEventListener('popstate', render);
+showAccount();
 render();

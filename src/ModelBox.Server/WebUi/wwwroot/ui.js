@@ -84,14 +84,24 @@ export function formatValue(v) {
 export const emptyState = (text, ...more) => h('div', { class: 'state empty', role: 'status' }, h('p', null, text), ...more);
 export const loadingState = (text = 'Loading…') => h('div', { class: 'state loading', role: 'status', 'aria-busy': 'true' }, text);
 
-export function errorState(error, what) {
+// `namespace`: the namespace the page shows, named by a 403 when the server's message does not name one.
+export function errorState(error, what, namespace) {
   const unreachable = error?.status === 0;
   const notFound = error?.status === 404;
-  const title = unreachable ? 'The server cannot be reached' : notFound ? `${what ?? 'This'} was not found` : `Could not load ${what ?? 'this page'}`;
-  return h('div', { class: `state error ${unreachable ? 'unreachable' : notFound ? 'not-found' : ''}`, role: 'alert' },
+  const forbidden = error?.status === 403;
+  const unauthenticated = error?.status === 401;
+  const deniedNs = forbidden ? (/namespace '([^']+)'/.exec(error.message ?? '')?.[1] ?? namespace) : null;
+  const title = unreachable ? 'The server cannot be reached'
+    : notFound ? `${what ?? 'This'} was not found`
+      : forbidden ? (deniedNs ? `No access to namespace ${deniedNs}` : `No access to ${what ?? 'this page'}`)
+        : unauthenticated ? 'Sign in to see this' : `Could not load ${what ?? 'this page'}`;
+  const kind = unreachable ? 'unreachable' : notFound ? 'not-found' : forbidden ? 'forbidden' : unauthenticated ? 'unauthenticated' : '';
+  return h('div', { class: `state error ${kind}`, role: 'alert', 'data-namespace': deniedNs },
     h('p', { class: 'state-title' }, title),
     h('p', { class: 'state-detail' }, error?.message ?? String(error)),
     unreachable ? h('p', null, 'Start it with ', h('code', null, 'modelbox server start'), ', then ', h('a', { href: location.pathname + location.search }, 'reload'), '.') : null,
+    forbidden ? h('p', null, 'The token you signed in with has no role that may read it. Ask an owner of the namespace for a grant, or sign out and sign in with another token. ',
+      h('a', { href: '/' }, 'The namespaces you can read')) : null,
     notFound ? h('p', null, h('a', { href: '/' }, 'Back to the namespaces')) : null);
 }
 

@@ -119,8 +119,12 @@ export async function experimentsPage({ root, params: [ns], signal }) {
   let summaries = new Map(); // id → Map(key → last value)
   let generation = 0;
 
-  async function load() {
+  // `timed`: a load the user (or the page's opening) asked for sets the moment the benchmark reads; a live re-read not.
+  // A timed read replaced by a later one (a live re-read) hands its mark on to the read that renders.
+  let timedPending = false;
+  async function load({ timed = true } = {}) {
     const mine = ++generation;
+    if (timed) timedPending = true;
     syncQuery();
     body.setAttribute('aria-busy', 'true');
     showError(filterBox, filterError, '', null);
@@ -137,6 +141,9 @@ export async function experimentsPage({ root, params: [ns], signal }) {
       if (mine !== generation) return;
       rows = page.experiments || [];
       state.next = page.nextPageToken || '';
+      // The search shows only what the caller may read, so an empty page may mean "no access": the namespace's own list
+      // route says so (403) under enforced auth.
+      if (!rows.length && !state.token) await api.listExperiments(ns, { pageSize: 1 }, signal);
       const ids = rows.map(r => r.id);
       const list = await readSummaries(ids, [], signal);
       if (mine !== generation) return;
@@ -145,7 +152,8 @@ export async function experimentsPage({ root, params: [ns], signal }) {
         if (!summaries.has(s.parentId)) summaries.set(s.parentId, new Map());
         summaries.get(s.parentId).set(s.key, s.last);
       }
-      renderTable();
+      renderTable(timedPending);
+      timedPending = false;
     } catch (e) {
       if (e.name === 'AbortError' || mine !== generation) return;
       body.removeAttribute('aria-busy');
@@ -158,7 +166,7 @@ export async function experimentsPage({ root, params: [ns], signal }) {
         showError(filterBox, filterError, state.filter, e, offset);
         body.replaceChildren(emptyState('Fix the filter to see experiments.'));
       } else {
-        body.replaceChildren(errorState(e, 'the experiments'));
+        body.replaceChildren(errorState(e, 'the experiments', ns));
       }
       pager.replaceChildren();
     }
@@ -192,8 +200,8 @@ export async function experimentsPage({ root, params: [ns], signal }) {
     return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
   }
 
-  function renderTable() {
-    window.modelboxTimings.tableRendered = performance.now();
+  function renderTable(timed = true) {
+    if (timed) window.modelboxTimings.tableRendered = performance.now();
     body.removeAttribute('aria-busy');
     const [sortField, desc] = state.sort.startsWith('-') ? [state.sort.slice(1), true] : [state.sort, false];
     let shown = rows;
@@ -260,11 +268,23 @@ export async function experimentsPage({ root, params: [ns], signal }) {
   }
 
   // Live: a change to an experiment of this namespace (new run, status, labels, metadata) re-reads the page shown.
-  const reload = debounce(() => load(), 300);
+  // A re-read asked for while a read is on its way waits for it (it must not throw away the page's first read).
+  let reading = null, again = false;
+  const reload = debounce(function reread() {
+    if (reading) { again = true; return; }
+    reading = load({ timed: false }).finally(() => {
+      reading = null;
+      if (again) { again = false; reread(); }
+    });
+  }, 300);
   const live = watchNamespace(ns, change => {
     if (change.type === 'ready' || ['experiment', 'labels', 'metadata'].includes(change.objectKind)) reload();
   });
   await live.ready;
-  await load();
+  reading = load().finally(() => {
+    reading = null;
+    if (again) { again = false; reload(); }
+  });
+  await reading;
   return live.stop;
 }

@@ -47,7 +47,7 @@ export async function modelsPage({ root, params: [ns], signal }) {
         labelError.append(h('span', { class: 'error-message' }, e.message));
         body.replaceChildren(emptyState('Fix the label selector to see models.'));
       } else {
-        body.replaceChildren(errorState(e, 'the models'));
+        body.replaceChildren(errorState(e, 'the models', ns));
       }
       return;
     }
