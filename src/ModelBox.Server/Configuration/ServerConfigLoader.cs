@@ -35,7 +35,7 @@ public static class ServerConfigLoader
             c => c.ArtifactStorage, (c, v) => c with { ArtifactStorage = v }, ["filesystem", "s3"]),
         new("max_upload_size_bytes", "Largest file an upload may carry, in bytes; a bigger one is refused with RESOURCE_EXHAUSTED.",
             c => c.MaxUploadSizeBytes.ToString(CultureInfo.InvariantCulture), (c, v) => c with { MaxUploadSizeBytes = ParsePositive(v, "max_upload_size_bytes") }, IsInteger: true),
-        new("artifacts.sweep_interval_seconds", "Seconds between sweeps of the artifact store, which remove blobs no file record uses (a crash between storing and recording leaves them) and abandoned temporary uploads; every replica sweeps, and 0 sweeps only at start-up.",
+        new("artifacts.sweep_interval_seconds", "Seconds between sweeps of the artifact store, which remove blobs no file record uses (a crash between storing and recording leaves them), abandoned temporary uploads and MLflow multipart uploads untouched for 7 days; every replica sweeps, and 0 sweeps only at start-up.",
             c => Text(c.ArtifactSweepIntervalSeconds), (c, v) => c with { ArtifactSweepIntervalSeconds = Integer(v, "artifacts.sweep_interval_seconds", 0, 7 * 86_400) }, IsInteger: true),
         new("artifacts.sweep_grace_seconds", "How old (in seconds) an unreferenced blob or an idle temporary upload must be before a sweep removes it; keep it longer than any upload takes.",
             c => Text(c.ArtifactSweepGraceSeconds), (c, v) => c with { ArtifactSweepGraceSeconds = Integer(v, "artifacts.sweep_grace_seconds", 60, 30 * 86_400) }, IsInteger: true),

@@ -47,7 +47,7 @@ public sealed class ReplicaAccessTests(PostgresEnforcedReplicaPair replicas) : I
         var experiment = await storeA.CreateExperimentAsync(new CreateExperimentRequest { Namespace = _ns, Name = "seen" });
 
         var readerB = Store(replicas.B, created.Token);
-        Assert.Equal(experiment.ExperimentId, (await readerB.GetExperimentAsync(new GetExperimentRequest { Id = experiment.ExperimentId })).Experiment.Id);
+        Assert.Equal(experiment.ExperimentId, (await GetOnceGrantedAsync(readerB, experiment.ExperimentId)).Id);
         using var cancel = new CancellationTokenSource(Patience);
         using var watch = readerB.WatchNamespace(new WatchNamespaceRequest { Namespace = _ns }, cancellationToken: cancel.Token);
         Assert.True(await watch.ResponseStream.MoveNext(cancel.Token));
@@ -86,7 +86,7 @@ public sealed class ReplicaAccessTests(PostgresEnforcedReplicaPair replicas) : I
         var token = (await adminA.CreateTokenAsync(new CreateTokenRequest { Principal = user })).Token;
         var experiment = await storeA.CreateExperimentAsync(new CreateExperimentRequest { Namespace = _ns, Name = "granted" });
         var readerB = Store(replicas.B, token);
-        await readerB.GetExperimentAsync(new GetExperimentRequest { Id = experiment.ExperimentId });
+        await GetOnceGrantedAsync(readerB, experiment.ExperimentId);
 
         await adminA.RemoveGrantAsync(new RemoveGrantRequest { Principal = user, Namespace = _ns });
 
@@ -103,6 +103,26 @@ public sealed class ReplicaAccessTests(PostgresEnforcedReplicaPair replicas) : I
         });
         Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
         replicas.AssertNoErrorsLogged();
+    }
+
+    /// <summary>
+    /// Reads the experiment through a replica once it has seen the grant made through the other: it serves from its cache
+    /// of the access version for up to the refresh interval, so the first calls may still be refused.
+    /// </summary>
+    private static async Task<Experiment> GetOnceGrantedAsync(ModelStore.ModelStoreClient reader, string id)
+    {
+        using var cancel = new CancellationTokenSource(Patience);
+        while (true)
+        {
+            try
+            {
+                return (await reader.GetExperimentAsync(new GetExperimentRequest { Id = id }, cancellationToken: cancel.Token)).Experiment;
+            }
+            catch (RpcException exception) when (exception.StatusCode == StatusCode.PermissionDenied)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancel.Token);
+            }
+        }
     }
 
     private static CallInvoker WithToken(ModelBoxProcess replica, string token) =>
