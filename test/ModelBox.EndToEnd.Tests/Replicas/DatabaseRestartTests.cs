@@ -92,8 +92,12 @@ public abstract class DatabaseRestartTests(ITestOutputHelper output) : IAsyncLif
     {
         var failLines = server.Output.Split('\n').Where(line => line.Contains(" fail: ", StringComparison.Ordinal)).ToList();
         Assert.Contains(failLines, line => line.Contains(" fail: ModelBox.Server.Observability.MetadataStoreHealthCheck", StringComparison.Ordinal));
+        // A caller whose deadline passed while the database was down resets its request stream; gRPC's own handler logs
+        // that at error level, and it is the caller's doing, not the server's.
         var errors = failLines
             .Where(line => !line.Contains(" fail: ModelBox.Server.Observability.MetadataStoreHealthCheck", StringComparison.Ordinal))
+            .Where(line => !(line.Contains(" fail: Grpc.AspNetCore.Server.ServerCallHandler", StringComparison.Ordinal)
+                && line.Contains("The client reset the request stream", StringComparison.Ordinal)))
             .ToList();
         Assert.True(errors.Count == 0, "the server logged errors:\n" + string.Join('\n', errors));
     }
