@@ -342,7 +342,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    private static async Task<(long Size, string Sha256)> DownloadOnceAsync(ModelStore.ModelStoreClient client, string id)
+    internal static async Task<(long Size, string Sha256)> DownloadOnceAsync(ModelStore.ModelStoreClient client, string id)
     {
         // A bounded wait: a download that stalls fails this suite with its file id instead of holding the whole run.
         using var call = client.DownloadFile(new DownloadFileRequest { FileId = id }, deadline: DateTime.UtcNow.AddMinutes(2));

@@ -98,7 +98,7 @@ public sealed class DownloadAfterRestartTests(ITestOutputHelper output) : IDispo
         {
             try
             {
-                var (size, sha256) = await CrashTests.DownloadAsync(store, file.Id);
+                var (size, sha256) = await CrashTests.DownloadOnceAsync(store, file.Id);
                 Assert.Equal(FileBytes, size);
                 Assert.Equal(file.Sha256, sha256);
                 return;
