@@ -44,6 +44,7 @@ export function selectorToFilter(selector) {
 // Shows a filter error under its box: the message, and the text with the mistake's position marked.
 function showError(box, errorEl, text, error, offset = 0) {
   errorEl.replaceChildren();
+  delete errorEl.dataset.position;
   box.removeAttribute('aria-invalid');
   if (!error) return;
   box.setAttribute('aria-invalid', 'true');
@@ -127,8 +128,9 @@ export async function experimentsPage({ root, params: [ns], signal }) {
     if (timed) timedPending = true;
     syncQuery();
     body.setAttribute('aria-busy', 'true');
-    showError(filterBox, filterError, '', null);
-    showError(labelBox, labelError, '', null);
+    // A shown error stays until this read's answer replaces it: a live re-read of the same bad filter must not make
+    // the message (and the box's invalid mark) blink off and on.
+    const clearErrors = () => { showError(filterBox, filterError, '', null); showError(labelBox, labelError, '', null); };
     const [field, desc] = state.sort.startsWith('-') ? [state.sort.slice(1), true] : [state.sort, false];
     const orderBy = SERVER_SORTS.has(field) ? `${field} ${desc ? 'desc' : 'asc'}` : 'created_at desc';
     const selectorFilter = state.labels ? selectorToFilter(state.labels) : '';
@@ -139,6 +141,7 @@ export async function experimentsPage({ root, params: [ns], signal }) {
         state.labels ? api.listExperiments(ns, { labelSelector: state.labels, pageSize: 1 }, signal) : null,
       ]);
       if (mine !== generation) return;
+      clearErrors();
       rows = page.experiments || [];
       state.next = page.nextPageToken || '';
       // The search shows only what the caller may read, so an empty page may mean "no access": the namespace's own list
@@ -157,6 +160,7 @@ export async function experimentsPage({ root, params: [ns], signal }) {
     } catch (e) {
       if (e.name === 'AbortError' || mine !== generation) return;
       body.removeAttribute('aria-busy');
+      clearErrors();
       if (e instanceof ApiError && e.status === 400 && /label_selector|label selector/i.test(e.message)) {
         showError(labelBox, labelError, state.labels, e);
         body.replaceChildren(emptyState('Fix the label selector to see experiments.'));
