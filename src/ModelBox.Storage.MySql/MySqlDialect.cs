@@ -169,6 +169,9 @@ public sealed class MySqlDialect : SqlDialect, IAsyncDisposable
         MySqlException { IsTransient: true } => DbFailure.Unavailable,
         MySqlException { InnerException: IOException or System.Net.Sockets.SocketException or EndOfStreamException } => DbFailure.Unavailable,
         MySqlEndOfStreamException or EndOfStreamException => DbFailure.Unavailable,
+        // MySqlConnector lets a socket error on a pooled connection through unwrapped (seen on BEGIN after mariadbd was
+        // killed: "Connection reset by peer").
+        System.Net.Sockets.SocketException or IOException => DbFailure.Unavailable,
         _ => DbFailure.Other,
     };
 

@@ -269,7 +269,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         await VerifyMetricsAsync(client, ledger);
-        await VerifyArtifactsAsync(client, ledger);
+        await VerifyArtifactsAsync(client, ledger, server);
     }
 
     private static Task VerifyMetricsAsync(ModelStore.ModelStoreClient client, Ledger ledger) => VerifyBatchesAsync(client, ledger.Batches);
@@ -305,7 +305,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    private static async Task VerifyArtifactsAsync(ModelStore.ModelStoreClient client, Ledger ledger)
+    private static async Task VerifyArtifactsAsync(ModelStore.ModelStoreClient client, Ledger ledger, ChildServer server)
     {
         // Every file any parent lists downloads completely and matches both its recorded hash and the bytes we sent.
         foreach (var parent in ledger.Experiments.Keys)
@@ -314,7 +314,7 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
             {
                 Assert.True(ledger.AttemptedUploads.TryGetValue(file.Path, out var sent), $"file {file.Id} '{file.Path}' was never uploaded");
                 Assert.Equal(sent, file.Sha256);
-                var (size, sha256) = await DownloadAsync(client, file.Id);
+                var (size, sha256) = await DownloadAsync(client, file.Id, server);
                 Assert.True(sha256 == sent, $"file {file.Id} '{file.Path}' downloads {size} bytes with SHA-256 {sha256}, not {sent}");
                 Assert.Equal((long)file.SizeBytes, size);
             }
@@ -322,12 +322,12 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
 
         foreach (var (id, (parent, path, sha256, size)) in ledger.AcknowledgedUploads)
         {
-            var downloaded = await DownloadAsync(client, id);
+            var downloaded = await DownloadAsync(client, id, server);
             Assert.True(downloaded == (size, sha256), $"acknowledged file {id} '{path}' of {parent}: got {downloaded}, expected ({size}, {sha256})");
         }
     }
 
-    internal static async Task<(long Size, string Sha256)> DownloadAsync(ModelStore.ModelStoreClient client, string id)
+    internal static async Task<(long Size, string Sha256)> DownloadAsync(ModelStore.ModelStoreClient client, string id, ChildServer server)
     {
         try
         {
@@ -335,11 +335,24 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         }
         catch (RpcException exception) when (exception.StatusCode == StatusCode.DeadlineExceeded)
         {
-            // The download stall after a restart (docs/reliability.md, open) is not a durability question: report it and
-            // read the file once more, whose bytes must still be right.
-            Console.Error.WriteLine($"download of {id} stalled past its deadline; reading it again");
+            // The download stall after a restart (docs/reliability.md, open) is not a durability question: report it with
+            // what the server logged about it, and read the file once more, whose bytes must still be right.
+            Console.Error.WriteLine($"download of {id} stalled past its deadline; reading it again. The server's log:\n" + StallReport(server));
             return await DownloadOnceAsync(client, id);
         }
+    }
+
+    /// <summary>What the server logged about downloads, warnings and errors, and its last lines: for a stalled download.</summary>
+    internal static string StallReport(ChildServer server)
+    {
+        var lines = server.Output.ToList();
+        return string.Join(
+            '\n',
+            lines.Where(l => l.Contains("DownloadFile", StringComparison.Ordinal) || l.Contains("warn:", StringComparison.Ordinal)
+                    || l.Contains("fail:", StringComparison.Ordinal))
+                .TakeLast(60)
+                .Append("-- last lines --")
+                .Concat(lines.TakeLast(20)));
     }
 
     internal static async Task<(long Size, string Sha256)> DownloadOnceAsync(ModelStore.ModelStoreClient client, string id)

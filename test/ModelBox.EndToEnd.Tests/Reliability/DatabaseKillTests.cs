@@ -75,7 +75,10 @@ public abstract class DatabaseKillTests(ITestOutputHelper output) : IAsyncLifeti
         await stop.CancelAsync();
         await Task.WhenAll(writers);
         output.WriteLine($"acknowledged: {ledger.Summary()}; UNAVAILABLE answers: {ledger.Unavailable}");
-        Assert.True(ledger.Unexpected.IsEmpty, "calls failed with other statuses than UNAVAILABLE:\n" + string.Join('\n', ledger.Unexpected.Take(20)));
+        Assert.True(
+            ledger.Unexpected.IsEmpty,
+            "calls failed with other statuses than UNAVAILABLE:\n" + string.Join('\n', ledger.Unexpected.Take(20))
+            + "\nthe server's error output:\n" + ErrorOutput(server));
         Assert.True(ledger.Unavailable > 0, "the write load never met the outage, so it proves nothing");
 
         // Everything acknowledged is there, through the same ModelBox process that lived through the kills.
@@ -93,6 +96,22 @@ public abstract class DatabaseKillTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Equal(0, await server.StopAsync());
         var (exitCode, stdout, stderr) = await ModelBoxExecutable.RunAsync(["server", "verify"], _environment!, _root);
         Assert.True(exitCode == 0, $"modelbox server verify exited with {exitCode}:\n{stdout}{stderr}");
+    }
+
+    /// <summary>The server's error-level log entries with the lines that follow them (the exception), for a failure message.</summary>
+    private static string ErrorOutput(ModelBoxProcess server)
+    {
+        var lines = server.Output.Split('\n');
+        var picked = new List<string>();
+        for (var i = 0; i < lines.Length && picked.Count < 200; i++)
+        {
+            if (lines[i].Contains(" fail: ", StringComparison.Ordinal) && !lines[i].Contains("MetadataStoreHealthCheck", StringComparison.Ordinal))
+            {
+                picked.AddRange(lines.Skip(i).Take(30));
+            }
+        }
+
+        return string.Join('\n', picked);
     }
 
     /// <summary>Waits until every writer has had two more writes acknowledged: the store works (again). Bounded generously,

@@ -47,8 +47,8 @@ public sealed class DownloadAfterRestartTests(ITestOutputHelper output) : IDispo
             }
 
             // Right after the start: every file at once through the fresh channel, then through the kept one.
-            await Task.WhenAll(files.Select(file => AssertDownloadsAsync(fresh, file, $"cycle {cycle}, fresh channel")));
-            await Task.WhenAll(files.Select(file => AssertDownloadsAsync(new ModelStore.ModelStoreClient(kept), file, $"cycle {cycle}, kept channel")));
+            await Task.WhenAll(files.Select(file => AssertDownloadsAsync(fresh, file, $"cycle {cycle}, fresh channel", server)));
+            await Task.WhenAll(files.Select(file => AssertDownloadsAsync(new ModelStore.ModelStoreClient(kept), file, $"cycle {cycle}, kept channel", server)));
 
             // A download in flight when the server goes away ends with an error, not a hang.
             using var cut = fresh.DownloadFile(new DownloadFileRequest { FileId = files[0].Id }, deadline: DateTime.UtcNow.AddMinutes(3));
@@ -92,7 +92,7 @@ public sealed class DownloadAfterRestartTests(ITestOutputHelper output) : IDispo
 
     /// <summary>Downloads the file whole; a kept channel's first call may meet the dead connection of the previous server
     /// (UNAVAILABLE, retried a few times). A stall ends at the download's deadline (2 minutes) and fails naming the file.</summary>
-    private static async Task AssertDownloadsAsync(ModelStore.ModelStoreClient store, (string Id, string Sha256) file, string when)
+    private static async Task AssertDownloadsAsync(ModelStore.ModelStoreClient store, (string Id, string Sha256) file, string when, ChildServer server)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -108,7 +108,7 @@ public sealed class DownloadAfterRestartTests(ITestOutputHelper output) : IDispo
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.DeadlineExceeded)
             {
-                Assert.Fail($"{when}: the download of {file.Id} stalled (no end within its deadline)");
+                Assert.Fail($"{when}: the download of {file.Id} stalled (no end within its deadline). The server's log:\n{CrashTests.StallReport(server)}");
             }
         }
     }

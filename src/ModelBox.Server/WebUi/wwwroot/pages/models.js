@@ -22,13 +22,14 @@ export async function modelsPage({ root, params: [ns], signal }) {
 
   async function load() {
     replaceQuery({ labels: state.labels, page: state.token });
-    labelError.replaceChildren();
-    labelBox.removeAttribute('aria-invalid');
+    // A shown error stays until this read's answer replaces it (a live re-read must not make it blink).
+    const clearError = () => { labelError.replaceChildren(); labelBox.removeAttribute('aria-invalid'); };
     let page;
     try {
       page = await api.models(ns, { labelSelector: state.labels, pageSize: 50, pageToken: state.token }, signal);
       const models = page.models || [];
       const aliases = await Promise.all(models.map(m => api.modelAliases(m.id, signal).then(r => r.aliases || []).catch(() => [])));
+      clearError();
       body.replaceChildren(models.length ? table([
         { title: 'Name', cell: m => h('a', { href: `/models/${encodeURIComponent(m.id)}` }, m.name) },
         { title: 'Task', cell: m => m.task ?? '' },
@@ -42,6 +43,7 @@ export async function modelsPage({ root, params: [ns], signal }) {
       ], models, { rowAttrs: m => ({ 'data-id': m.id }) }) : emptyState(state.labels ? 'No model matches this selector.' : 'No models in this namespace yet.'));
     } catch (e) {
       if (e.name === 'AbortError') return;
+      clearError();
       if (e instanceof ApiError && e.status === 400) {
         labelBox.setAttribute('aria-invalid', 'true');
         labelError.append(h('span', { class: 'error-message' }, e.message));
