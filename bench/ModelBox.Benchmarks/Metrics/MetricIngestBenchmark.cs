@@ -17,14 +17,13 @@ namespace ModelBox.Benchmarks.Metrics;
 /// </summary>
 public static class MetricIngestBenchmark
 {
-    private const int Keys = 100;
-
-    public static async Task RunIngestAsync(int points)
+    public static async Task RunIngestAsync(int points, int keyCount)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(keyCount, 1);
         await using var server = await BenchServer.StartAsync();
         await using var client = new ModelBoxClient(server.Address);
         var experiment = (await client.CreateExperimentAsync("ingest", "bench@example.com", "bench", Framework.PyTorch)).Value;
-        var keys = Enumerable.Range(0, Keys).Select(k => $"train/metric-{k:000}").ToArray();
+        var keys = Enumerable.Range(0, keyCount).Select(k => $"train/metric-{k:000}").ToArray();
         var time = DateTimeOffset.UtcNow;
 
         var started = Stopwatch.GetTimestamp();
@@ -32,12 +31,12 @@ public static class MetricIngestBenchmark
         {
             for (var i = 0; i < points; i++)
             {
-                await logger.LogAsync(keys[i % Keys], (float)(1.0 / (i + 1)), i / Keys, time);
+                await logger.LogAsync(keys[i % keyCount], (float)(1.0 / (i + 1)), i / keyCount, time);
             }
         }
 
         var sdkElapsed = Stopwatch.GetElapsedTime(started);
-        var stored = (await client.GetMetricSeriesAsync(experiment.Id, keys[0], maxPoints: 2)).TotalPoints * Keys;
+        var stored = (await client.GetMetricSeriesAsync(experiment.Id, keys[0], maxPoints: 2)).TotalPoints * keyCount;
 
         var rawElapsed = await RawInsertAsync(points, keys, time.ToUnixTimeSeconds());
 
@@ -46,7 +45,7 @@ public static class MetricIngestBenchmark
         Console.WriteLine("# Metric ingest: SDK MetricLogger → gRPC (loopback) → embedded SQLite, vs raw Microsoft.Data.Sqlite");
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{points:N0} float points over {Keys} keys of one experiment; .NET {Environment.Version}, {Environment.ProcessorCount} cores; server stored {stored:N0}"));
+            $"{points:N0} float points over {keyCount} keys of one experiment; .NET {Environment.Version}, {Environment.ProcessorCount} cores; server stored {stored:N0}"));
         Console.WriteLine();
         Console.WriteLine("| path | seconds | points/s | vs raw |");
         Console.WriteLine("|---|---:|---:|---:|");
@@ -137,7 +136,7 @@ public static class MetricIngestBenchmark
                 series.Transaction = transaction;
                 series.CommandText = "INSERT INTO metric_series (parent_id, key, point_count) VALUES ('exp-raw', $key, $count)";
                 var key = series.Parameters.Add("$key", SqliteType.Text);
-                series.Parameters.AddWithValue("$count", points / Keys);
+                series.Parameters.AddWithValue("$count", points / keys.Length);
                 foreach (var k in keys)
                 {
                     key.Value = k;
@@ -156,10 +155,10 @@ public static class MetricIngestBenchmark
             insert.Prepare();
             for (var i = 0; i < points; i++)
             {
-                s.Value = (long)(i % Keys) + 1;
-                st.Value = (long)(i / Keys);
+                s.Value = (long)(i % keys.Length) + 1;
+                st.Value = (long)(i / keys.Length);
                 t.Value = time;
-                q.Value = (long)(i / Keys) + 1;
+                q.Value = (long)(i / keys.Length) + 1;
                 n.Value = (double)(float)(1.0 / (i + 1));
                 insert.ExecuteNonQuery();
             }
