@@ -131,14 +131,14 @@ public static class RelationalIngestBenchmark
                     await connection.OpenAsync();
                     await using var transaction = await connection.BeginTransactionAsync();
                     var table = new System.Data.DataTable();
-                    foreach (var (column, type) in new[] { ("series_id", typeof(long)), ("step", typeof(long)), ("time", typeof(long)), ("seq", typeof(long)), ("kind", typeof(short)), ("num", typeof(double)), ("txt", typeof(string)), ("bin", typeof(byte[])) })
+                    foreach (var (column, type) in new[] { ("series_id", typeof(long)), ("step", typeof(long)), ("time", typeof(long)), ("seq", typeof(long)), ("kind", typeof(short)), ("num", typeof(double)), ("txt", typeof(string)), ("bin", typeof(byte[])), ("millis", typeof(int)) })
                     {
                         table.Columns.Add(column, type);
                     }
 
                     for (var i = 0; i < count; i++)
                     {
-                        table.Rows.Add(2_000_000L + ((offset + i) % 10), (long)(offset + i), 1_714_564_800L, (long)(offset + i), (short)1, 0.5, DBNull.Value, DBNull.Value);
+                        table.Rows.Add(2_000_000L + ((offset + i) % 10), (long)(offset + i), 1_714_564_800L, (long)(offset + i), (short)1, 0.5, DBNull.Value, DBNull.Value, 0);
                     }
 
                     var bulk = new MySqlBulkCopy(connection, transaction) { DestinationTableName = "metric_points" };

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using ModelBox.Testing;
 using MySqlConnector;
@@ -18,7 +17,7 @@ public sealed class PrivateMariaDbServer : IPrivateDatabaseServer
     private readonly string _mariadbd;
     private readonly string _root = Directory.CreateTempSubdirectory("modelbox-mariadb-").FullName;
     private readonly string _password = $"private-{Guid.NewGuid():N}";
-    private Process? _process;
+    private readonly OwnedServerProcess _process = new();
 
     private PrivateMariaDbServer(string mariadbd, int port)
     {
@@ -74,22 +73,11 @@ public sealed class PrivateMariaDbServer : IPrivateDatabaseServer
 
     public async Task StartServerAsync()
     {
-        var start = new ProcessStartInfo(_mariadbd) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[]
-        {
+        _process.Start(_mariadbd, [
             "--no-defaults", $"--user={User}", $"--datadir={DataDir}", $"--socket={Socket}", $"--port={Port.ToString(CultureInfo.InvariantCulture)}",
             "--bind-address=127.0.0.1", $"--pid-file={Path.Combine(_root, "mysqld.pid")}", $"--log-error={Path.Combine(_root, "error.log")}",
             "--skip-log-bin", "--max-connections=300", "--innodb-buffer-pool-size=64M",
-        })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        _process = Process.Start(start) ?? throw new InvalidOperationException("mariadbd did not start");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        ]);
         // Start-up includes InnoDB's crash recovery after a kill; a loaded machine makes both slow.
         var patience = DateTime.UtcNow.AddMinutes(3);
         while (true)
@@ -113,35 +101,10 @@ public sealed class PrivateMariaDbServer : IPrivateDatabaseServer
     }
 
     /// <summary>SIGTERM, MariaDB's normal shutdown: connections are closed and InnoDB shuts down cleanly.</summary>
-    public async Task StopServerAsync()
-    {
-        if (_process is { HasExited: false } process)
-        {
-            using (var term = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]))
-            {
-                await term.WaitForExitAsync();
-            }
-
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            await process.WaitForExitAsync(timeout.Token);
-        }
-
-        _process?.Dispose();
-        _process = null;
-    }
+    public Task StopServerAsync() => _process.StopAsync(TimeSpan.FromMinutes(3));
 
     /// <summary>SIGKILL of mariadbd (one process): InnoDB recovers from its redo log at the next start.</summary>
-    public async Task KillServerAsync()
-    {
-        if (_process is { HasExited: false } process)
-        {
-            process.Kill();
-            await process.WaitForExitAsync();
-        }
-
-        _process?.Dispose();
-        _process = null;
-    }
+    public Task KillServerAsync() => _process.KillAsync();
 
     public async ValueTask DisposeAsync()
     {

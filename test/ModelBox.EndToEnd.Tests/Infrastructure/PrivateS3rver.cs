@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 
@@ -14,7 +13,7 @@ public sealed class PrivateS3rver : IAsyncDisposable
 
     private readonly string _main;
     private readonly string _data = Directory.CreateTempSubdirectory("modelbox-s3rver-").FullName;
-    private Process? _process;
+    private readonly OwnedServerProcess _process = new();
 
     private PrivateS3rver(string main, int port)
     {
@@ -39,21 +38,7 @@ public sealed class PrivateS3rver : IAsyncDisposable
     /// <summary>Starts s3rver on the same port and data folder (what it stored is still there) and waits for its port.</summary>
     public async Task StartServerAsync()
     {
-        var start = new ProcessStartInfo("node")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in new[] { _main, "-d", _data, "-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-s" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        _process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process.Start("node", [_main, "-d", _data, "-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-s"]);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (true)
         {
@@ -76,17 +61,7 @@ public sealed class PrivateS3rver : IAsyncDisposable
     }
 
     /// <summary>SIGKILL: connections in flight are cut, nothing is flushed.</summary>
-    public async Task KillAsync()
-    {
-        if (_process is { HasExited: false } process)
-        {
-            process.Kill();
-            await process.WaitForExitAsync();
-        }
-
-        _process?.Dispose();
-        _process = null;
-    }
+    public Task KillAsync() => _process.KillAsync();
 
     public async ValueTask DisposeAsync()
     {
