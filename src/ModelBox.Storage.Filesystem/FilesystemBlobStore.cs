@@ -10,9 +10,10 @@ namespace ModelBox.Storage.Filesystem;
 /// Blobs as files under a base folder: <c>sha256/ab/cd/abcd…</c> for committed blobs and <c>tmp/</c> for uploads in
 /// progress. Both live under the same base folder, so they are on one filesystem and a commit is an atomic rename
 /// after an fsync: a blob is visible only complete, and an acknowledged one survives a crash. Paths derive from the
-/// content hash alone; nothing a client sends ever becomes part of a path.
+/// content hash alone; nothing a client sends ever becomes part of a path. Interrupted resumable uploads are kept under
+/// <c>tmp/resumable/</c> (see FilesystemBlobStore.Partial.cs), out of reach of the sweep of plain temporaries.
 /// </summary>
-public sealed partial class FilesystemBlobStore : IBlobStore, IBlobLinker
+public sealed partial class FilesystemBlobStore : IBlobStore, IBlobLinker, IPartialBlobStore
 {
     // Unbuffered: callers write large chunks already, and an abort must never try to flush bytes a full disk refused.
     private const int WriteBufferSize = 0;
@@ -23,6 +24,7 @@ public sealed partial class FilesystemBlobStore : IBlobStore, IBlobLinker
 
     private readonly string _blobRoot;
     private readonly string _tempRoot;
+    private readonly string _partialRoot;
 
     public FilesystemBlobStore(string baseDirectory)
     {
@@ -30,6 +32,7 @@ public sealed partial class FilesystemBlobStore : IBlobStore, IBlobLinker
         BaseDirectory = Path.GetFullPath(baseDirectory);
         _blobRoot = Path.Combine(BaseDirectory, "sha256");
         _tempRoot = Path.Combine(BaseDirectory, "tmp");
+        _partialRoot = Path.Combine(_tempRoot, "resumable");
         Directory.CreateDirectory(_blobRoot);
         Directory.CreateDirectory(_tempRoot);
     }
@@ -230,12 +233,15 @@ public sealed partial class FilesystemBlobStore : IBlobStore, IBlobLinker
     }
 
     /// <summary>Writes through <paramref name="direct"/> (bypassing the page cache) when the filesystem allows it.</summary>
-    private sealed class Writer(FilesystemBlobStore store, string path, FileStream stream, DirectFileWriter? direct) : IBlobWriter
+    private sealed class Writer(FilesystemBlobStore store, string path, FileStream stream, DirectFileWriter? direct, long length = 0) : IBlobWriter
     {
         private bool _done;
         private bool _sealed;
 
-        public long Length { get; private set; }
+        public long Length { get; private set; } = length;
+
+        /// <summary>True once <see cref="KeepAsync"/> closed the file to be resumed later.</summary>
+        public bool Kept { get; private set; }
 
         public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
         {
@@ -282,6 +288,17 @@ public sealed partial class FilesystemBlobStore : IBlobStore, IBlobLinker
             }
 
             _sealed = true;
+        }
+
+        /// <summary>Makes the bytes durable and closes the file without deleting it (a kept partial upload).</summary>
+        public async Task KeepAsync(CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_done, this);
+            await SealAsync(cancellationToken).ConfigureAwait(false);
+            await stream.DisposeAsync().ConfigureAwait(false);
+            direct?.Dispose();
+            _done = true;
+            Kept = true;
         }
 
         public async Task<bool> CommitAsync(string sha256, CancellationToken cancellationToken = default)

@@ -193,3 +193,56 @@ def test_watch_resumes_by_itself_across_a_server_restart(private_server, namespa
         second = client.create_experiment("after", namespace).id
         assert done.wait(60)
     assert seen == [first, second]
+
+
+def test_metric_series_batch_reads_many_series_in_request_order_as_lists_or_arrays(client, namespace):
+    first = client.create_experiment("batch-a", namespace).id
+    second = client.create_experiment("batch-b", namespace).id
+    for step in range(50):
+        client.log_metrics(first, {"loss": 1.0 / (step + 1), "acc": step / 50}, step)
+    for step in range(0, 100, 2):
+        client.log_metrics(second, {"loss": 2.0 / (step + 1)}, step)
+
+    series = client.get_metric_series_batch([(second, "loss"), (first, "loss"), (first, "missing")])
+    assert [(s.parent_id, s.key) for s in series] == [(second, "loss"), (first, "loss"), (first, "missing")]
+    assert [p.step for p in series[0].points] == list(range(0, 100, 2)) and series[0].total_points == 50
+    assert series[1].points[9].value == pytest.approx(0.1) and not series[1].downsampled and series[1].start_time > 0
+    assert series[2].points == [] and series[2].total_points == 0
+
+    ranged = client.get_metric_series_batch([(first, "acc")], start=10, end=19)
+    assert [p.step for p in ranged[0].points] == list(range(10, 20))
+    small = client.get_metric_series_batch([(first, "loss"), (second, "loss")], max_points=10)
+    assert all(len(s.points) <= 10 and s.downsampled for s in small)
+
+    steps, times, values = client.get_metric_series_batch([(first, "loss")], as_numpy=True)[0].points
+    assert steps.tolist() == list(range(50)) and values[9] == pytest.approx(0.1) and len(times) == 50
+    by_time = client.get_metric_series_batch([(first, "loss")], x_axis="relative_time", start=0)
+    assert len(by_time[0].points) == 50
+    with pytest.raises(modelbox.InvalidArgument, match="x_axis"):
+        client.get_metric_series_batch([(first, "loss")], x_axis="epochs")
+    with pytest.raises(modelbox.InvalidArgument):
+        client.get_metric_series_batch([(first, "loss")], max_points=1)
+
+
+def test_action_and_agent_calls_reach_the_server_and_map_its_answer(client, namespace):
+    # The server answers the action and agent RPCs with UNIMPLEMENTED (docs/reliability.md: a later capability); the
+    # SDK sends well-formed requests and raises the typed error, and rejects bad values before sending.
+    exp = client.create_experiment("actions", namespace).id
+    with pytest.raises(modelbox.Unimplemented):
+        client.create_action(exp, "evaluate", arch="x86_64", params={"dataset": "val"}, predicate="obj.epoch > 3")
+    with pytest.raises(modelbox.Unimplemented):
+        client.list_actions(exp)
+    with pytest.raises(modelbox.Unimplemented):
+        client.register_agent("trainer-agent")
+    with pytest.raises(modelbox.Unimplemented):
+        client.heartbeat("node-1")
+    with pytest.raises(modelbox.Unimplemented):
+        client.get_runnable_action_instances("evaluate", arch="x86_64")
+    with pytest.raises(modelbox.Unimplemented):
+        client.update_action_status("ai-1", "finished", outcome="success", reason="done")
+    with pytest.raises(modelbox.InvalidArgument, match="status"):
+        client.update_action_status("ai-1", "exploded")
+    with pytest.raises(modelbox.InvalidArgument, match="outcome"):
+        client.update_action_status("ai-1", "finished", outcome="maybe")
+    with pytest.raises(modelbox.InvalidArgument, match="params"):
+        client.create_action(exp, "evaluate", params={"x": object()})

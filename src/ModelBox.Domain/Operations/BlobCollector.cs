@@ -12,6 +12,10 @@ public sealed class BlobCollector(IFileRecordStore files, IBlobStore blobs, Time
     public Task<int> CollectTemporariesAsync(TimeSpan idleFor, CancellationToken cancellationToken = default) =>
         blobs.SweepTemporariesAsync(time.GetUtcNow() - idleFor, cancellationToken);
 
+    /// <summary>Removes kept partial uploads (of interrupted resumable uploads) nobody resumed for <paramref name="idleFor"/>.</summary>
+    public Task<int> CollectPartialsAsync(TimeSpan idleFor, CancellationToken cancellationToken = default) =>
+        blobs is IPartialBlobStore partials ? partials.SweepPartialsAsync(time.GetUtcNow() - idleFor, cancellationToken) : Task.FromResult(0);
+
     /// <summary>
     /// Removes committed blobs that no record uses and that were written more than <paramref name="graceAge"/> ago: a
     /// crash between an upload's publish and its record, or between a delete's two transactions, leaves them. Each is

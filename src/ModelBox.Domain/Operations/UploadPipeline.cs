@@ -45,6 +45,16 @@ internal sealed class UploadPipeline : IAsyncDisposable
         }));
     }
 
+    /// <summary>
+    /// Hashes bytes that are stored already (the kept start of a resumed upload) without writing them; only before the
+    /// first <see cref="AddAsync"/>, while the workers have nothing to do.
+    /// </summary>
+    public void HashOnly(ReadOnlySpan<byte> data)
+    {
+        _md5.AppendData(data);
+        _sha256.AppendData(data);
+    }
+
     /// <summary>Hands a chunk to the workers; waits while too many bytes are in flight. Throws a worker's failure.</summary>
     public async ValueTask AddAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
@@ -75,6 +85,24 @@ internal sealed class UploadPipeline : IAsyncDisposable
         }
 
         return (Convert.ToHexStringLower(_md5.GetHashAndReset()), Convert.ToHexStringLower(_sha256.GetHashAndReset()));
+    }
+
+    /// <summary>
+    /// Lets the workers hash and write every chunk handed over so far, then stops them: a resumable upload whose stream
+    /// broke keeps all it received. A worker's failure is not thrown (the broken stream is what the caller reports).
+    /// </summary>
+    public async Task DrainAsync()
+    {
+        _md5Queue.Writer.TryComplete();
+        _writeQueue.Writer.TryComplete();
+        try
+        {
+            await Task.WhenAll(_md5Worker, _writeWorker).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException || _failure is not null)
+        {
+            // What was written stays; the next attempt's checksums decide whether it is good.
+        }
     }
 
     /// <summary>Stops the workers (when the upload failed) and waits for them, so the blob writer is free to be disposed.</summary>

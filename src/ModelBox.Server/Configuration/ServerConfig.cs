@@ -32,6 +32,15 @@ public sealed record ServerConfig
     /// <summary>How old an unreferenced blob or an idle temporary upload must be before a sweep removes it, in seconds.</summary>
     public int ArtifactSweepGraceSeconds { get; init; } = 86_400;
 
+    /// <summary>Bytes of interrupted resumable uploads the server keeps together at most (the least recently written go first).</summary>
+    public long ResumableUploadMaxBytes { get; init; } = Domain.Operations.ArtifactOptions.DefaultResumableMaxBytes;
+
+    /// <summary>Interrupted resumable uploads the server keeps at most.</summary>
+    public int ResumableUploadMaxCount { get; init; } = 64;
+
+    /// <summary>How long an interrupted resumable upload is kept without being resumed, in seconds.</summary>
+    public int ResumableUploadKeepSeconds { get; init; } = 86_400;
+
     /// <summary>Service URL of an S3-compatible server; empty means AWS S3 in <see cref="S3Region"/>.</summary>
     public string S3Endpoint { get; init; } = string.Empty;
 

@@ -8,7 +8,8 @@ namespace ModelBox.Server.Hosting;
 /// Runs the <see cref="BlobCollector"/> in the background: once right after start-up, then every
 /// <see cref="ServerConfig.ArtifactSweepIntervalSeconds"/>. It removes committed blobs that no file record uses (each
 /// under its reference lock in the metadata database, so replicas sweeping at once and uploads of the same bytes stay
-/// safe), temporary uploads idle for longer than the grace age, and MLflow multipart uploads abandoned for a week. A failed
+/// safe), temporary uploads idle for longer than the grace age, kept partial uploads not resumed within
+/// <see cref="ServerConfig.ResumableUploadKeepSeconds"/>, and MLflow multipart uploads abandoned for a week. A failed
 /// sweep is logged and tried again next time.
 /// </summary>
 internal sealed class ArtifactSweeper(
@@ -47,6 +48,7 @@ internal sealed class ArtifactSweeper(
         try
         {
             var temporaries = (temporariesToo ? await collector.CollectTemporariesAsync(grace, stoppingToken) : 0)
+                + await collector.CollectPartialsAsync(TimeSpan.FromSeconds(config.ResumableUploadKeepSeconds), stoppingToken)
                 + multipart.RemoveAbandoned(time.GetUtcNow());
             var blobs = await collector.CollectUnreferencedAsync(grace, stoppingToken);
             if (blobs + temporaries > 0)

@@ -34,7 +34,12 @@ public static class ServiceCollectionExtensions
             sp.GetRequiredService<IChangeSignal>(),
             new ChangeFeedOptions(WatcherBufferSize: config.WatchBufferSize)));
         services.AddSingleton<StreamGuard>();
-        services.AddSingleton(new ArtifactOptions { MaxUploadSizeBytes = config.MaxUploadSizeBytes });
+        services.AddSingleton(new ArtifactOptions
+        {
+            MaxUploadSizeBytes = config.MaxUploadSizeBytes,
+            ResumableMaxBytes = config.ResumableUploadMaxBytes,
+            ResumableMaxCount = config.ResumableUploadMaxCount,
+        });
         services.AddSingleton<ArtifactStore>();
         services.AddSingleton<MlflowExperimentCatalog>();
         services.AddSingleton<MlflowTrackingApi>();

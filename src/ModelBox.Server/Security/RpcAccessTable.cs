@@ -59,6 +59,7 @@ internal static class RpcAccessTable
         // The first frame carries the metadata; later frames (chunks) name nothing.
         On<UploadFileRequest>("UploadFile", Role.Editor, r => r.Metadata is { } m ? [Of(m.ParentId)] : []);
         On<DownloadFileRequest>("DownloadFile", Role.Viewer, r => [Of(r.FileId)]);
+        On<GetUploadStatusRequest>("GetUploadStatus", Role.Editor, r => [Of(r.ParentId)]);
         On<UpdateMetadataRequest>("UpdateMetadata", Role.Editor, r => [Of(r.ParentId)]);
         On<ListMetadataRequest>("ListMetadata", Role.Viewer, r => [Of(r.ParentId)]);
         On<TrackArtifactsRequest>("TrackArtifacts", Role.Editor, r => r.Files.Select(f => Of(f.ParentId)));

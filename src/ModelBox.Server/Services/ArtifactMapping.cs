@@ -19,6 +19,8 @@ internal static class ArtifactMapping
         file.Uri,
         file.SizeBytes);
 
+    public static UploadResume ToUploadResume(this Proto.UploadResume resume) => new(resume.UploadId, resume.Offset);
+
     public static List<NewFile> ToNewFiles(this RepeatedField<Proto.FileMetadata> files) => files.Select(f => f.ToNewFile()).ToList();
 
     public static Proto.FileMetadata ToProto(this FileRecord file) => new()

@@ -24,10 +24,18 @@ public sealed partial class ModelStoreService
     {
         using var slot = streams.EnterUpload(context);
         var file = await requestStream.ReadUploadMetadataAsync(context.CancellationToken);
+        // The metadata frame is still current: its resume field makes the upload resumable.
+        var resume = requestStream.Current.Resume?.ToUploadResume();
         var trailer = new StrongBox<ClaimedChecksums?>();
         var record = await artifacts.UploadAsync(
-            file, requestStream.ReadUploadChunksAsync(trailer, context.CancellationToken), () => trailer.Value, context.CancellationToken);
+            file, requestStream.ReadUploadChunksAsync(trailer, context.CancellationToken), () => trailer.Value, resume, context.CancellationToken);
         return new UploadFileResponse { FileId = record.Id };
+    }
+
+    public override async Task<GetUploadStatusResponse> GetUploadStatus(GetUploadStatusRequest request, ServerCallContext context)
+    {
+        var (received, inProgress) = await artifacts.GetUploadStatusAsync(request.ParentId, request.UploadId, context.CancellationToken);
+        return new GetUploadStatusResponse { ReceivedBytes = (ulong)received, InProgress = inProgress };
     }
 
     public override async Task DownloadFile(DownloadFileRequest request, IServerStreamWriter<DownloadFileResponse> responseStream, ServerCallContext context)

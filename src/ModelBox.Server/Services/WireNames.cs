@@ -22,6 +22,7 @@ internal static class WireNames
         ["dataset version id"] = "dataset_version_id",
         ["parent id"] = "parent_id",
         ["batch id"] = "batch_id",
+        ["upload id"] = "upload_id",
         ["external id"] = "external_id",
         ["unique tags"] = "unique_tags",
         ["derived from"] = "derived_from",

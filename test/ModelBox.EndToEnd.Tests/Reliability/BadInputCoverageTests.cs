@@ -90,6 +90,10 @@ public sealed class BadInputCoverageTests : IDisposable
         ["ListArtifacts with a file id as parent"] = new(StatusCode.InvalidArgument, "is a file", (c, _, _) => c.ListArtifactsAsync(new ListArtifactsRequest { ParentId = UnknownFile }).ResponseAsync),
         ["GetArtifact with an experiment id"] = new(StatusCode.InvalidArgument, "not of a file", (c, _, s) => c.GetArtifactAsync(new GetArtifactRequest { Id = s.Experiment }).ResponseAsync),
         ["GetArtifact unknown file"] = new(StatusCode.NotFound, UnknownFile, (c, _, _) => c.GetArtifactAsync(new GetArtifactRequest { Id = UnknownFile }).ResponseAsync),
+        ["GetUploadStatus without upload id"] = new(StatusCode.InvalidArgument, "upload_id is required", (c, _, s) => c.GetUploadStatusAsync(new GetUploadStatusRequest { ParentId = s.Experiment }).ResponseAsync),
+        ["GetUploadStatus malformed upload id"] = new(StatusCode.InvalidArgument, "upload_id must be", (c, _, s) => c.GetUploadStatusAsync(new GetUploadStatusRequest { ParentId = s.Experiment, UploadId = "../x" }).ResponseAsync),
+        ["GetUploadStatus unknown parent"] = new(StatusCode.NotFound, UnknownExperiment, (c, _, _) => c.GetUploadStatusAsync(new GetUploadStatusRequest { ParentId = UnknownExperiment, UploadId = "u" }).ResponseAsync),
+        ["UploadFile resume without upload id"] = new(StatusCode.InvalidArgument, "resume.upload_id is required", (c, _, s) => UploadFramesAsync(c, new UploadFileRequest { Metadata = new FileMetadata { ParentId = s.Experiment, Path = "r.bin" }, Resume = new UploadResume() })),
         ["DeleteArtifact without id"] = new(StatusCode.InvalidArgument, "id is required", (c, _, _) => c.DeleteArtifactAsync(new DeleteArtifactRequest()).ResponseAsync),
         ["DeleteArtifact unknown file"] = new(StatusCode.NotFound, UnknownFile, (c, _, _) => c.DeleteArtifactAsync(new DeleteArtifactRequest { Id = UnknownFile }).ResponseAsync),
         ["WatchNamespace cancelled while waiting"] = new(StatusCode.Cancelled, "", async (c, _, s) =>

@@ -230,6 +230,7 @@ public sealed partial class AccessMatrixTests(AuthServerFixture fixture)
             new UploadFileRequest { Metadata = new FileMetadata { ParentId = ids.Experiment, Path = "more.bin" } },
             new UploadFileRequest { Chunks = ByteString.CopyFromUtf8("more") });
         Row(s, "DownloadFile", Need.Viewer, new DownloadFileRequest { FileId = ids.File });
+        Row(s, "GetUploadStatus", Need.Editor, new GetUploadStatusRequest { ParentId = ids.Experiment, UploadId = "u1" });
         Row(s, "UpdateMetadata", Need.Editor, new UpdateMetadataRequest { ParentId = ids.Experiment, Metadata = metadata });
         Row(s, "ListMetadata", Need.Viewer, new ListMetadataRequest { ParentId = ids.Experiment });
         Row(s, "TrackArtifacts", Need.Editor, new TrackArtifactsRequest { Files = { new FileMetadata { ParentId = ids.Experiment, Path = "s3://b/k", Checksum = new string('a', 32) } } });

@@ -178,18 +178,9 @@ public abstract class BlobStoreSpecification : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_sweep_frees_unreferenced_blobs_past_the_grace_age_and_keeps_young_and_referenced_ones()
-    {
-        var directory = Directory.CreateTempSubdirectory("modelbox-sweep-").FullName;
-        var dialect = new SqliteDialect(new SqliteStorageOptions { DatabasePath = Path.Combine(directory, "modelbox.db") });
-        var database = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
-        try
+    public Task The_sweep_frees_unreferenced_blobs_past_the_grace_age_and_keeps_young_and_referenced_ones() =>
+        WithExperimentAsync(async (database, experiment) =>
         {
-            await database.MigrateAsync();
-            var t0 = DateTimeOffset.UtcNow;
-            var experiment = ObjectIds.Experiment("sweep", "run");
-            await database.CreateExperimentAsync(new Experiment(
-                experiment, "sweep", "run", "owner", Framework.PyTorch, "", "", "", ExperimentStatus.Running, null, new Dictionary<string, string>(), t0, t0));
             var clock = new ShiftedClock();
             var artifacts = new ArtifactStore(database, database, Store, new ArtifactOptions(), clock);
             var collector = new BlobCollector(database, Store, clock);
@@ -214,12 +205,77 @@ public abstract class BlobStoreSpecification : IAsyncLifetime
             await artifacts.DeleteAsync(file.Id);
             Assert.False(await Store.ExistsAsync(file.Sha256));
             Assert.Equal(0, await collector.CollectUnreferencedAsync(TimeSpan.FromHours(1)));
+        });
+
+    [Fact]
+    public Task A_broken_resumable_upload_resumes_where_the_store_keeps_partial_uploads_and_is_refused_where_it_cannot() =>
+        WithExperimentAsync(async (database, experiment) =>
+        {
+            const int Kept = 5 * 1024 * 1024;
+            var clock = new ShiftedClock();
+            var artifacts = new ArtifactStore(database, database, Store, new ArtifactOptions(), clock);
+            var data = RandomBytes(LargeBlobBytes);
+            var file = new NewFile(experiment, FileType.Model, "big.bin");
+            if (Store is not IPartialBlobStore)
+            {
+                var refused = await Assert.ThrowsAsync<ModelBoxException>(() => artifacts.UploadAsync(file, Chunks(data), null, new UploadResume("u1", 0)));
+                Assert.Equal(ErrorKind.FailedPrecondition, refused.Kind);
+                Assert.Contains("upload without an upload id", refused.Message, StringComparison.Ordinal);
+                return;
+            }
+
+            await Assert.ThrowsAsync<IOException>(() => artifacts.UploadAsync(file, BrokenAfter(data, Kept), null, new UploadResume("u1", 0)));
+            Assert.Equal(((long)Kept, false), await artifacts.GetUploadStatusAsync(experiment, "u1"));
+
+            var record = await artifacts.UploadAsync(
+                file, Chunks(data[Kept..]), () => new ClaimedChecksums(null, Sha(data)), new UploadResume("u1", Kept));
+
+            Assert.Equal(Sha(data), record.Sha256);
+            Assert.Equal(data.LongLength, record.SizeBytes);
+            Assert.Equal(data, await ReadAsync(record.Sha256));
+            Assert.Equal((0L, false), await artifacts.GetUploadStatusAsync(experiment, "u1"));
+
+            // A kept upload nobody resumes goes with the sweep once it was idle for the keep age.
+            await Assert.ThrowsAsync<IOException>(() => artifacts.UploadAsync(file with { Path = "other.bin" }, BrokenAfter(data, 1000), null, new UploadResume("u2", 0)));
+            var collector = new BlobCollector(database, Store, clock);
+            Assert.Equal(0, await collector.CollectPartialsAsync(TimeSpan.FromHours(1)));
+            clock.Shift = TimeSpan.FromHours(2);
+            Assert.Equal(1, await collector.CollectPartialsAsync(TimeSpan.FromHours(1)));
+            Assert.Equal((0L, false), await artifacts.GetUploadStatusAsync(experiment, "u2"));
+        });
+
+    /// <summary>Runs <paramref name="test"/> with a fresh SQLite metadata store holding one experiment.</summary>
+    private static async Task WithExperimentAsync(Func<RelationalMetadataStore, string, Task> test)
+    {
+        var directory = Directory.CreateTempSubdirectory("modelbox-sweep-").FullName;
+        var dialect = new SqliteDialect(new SqliteStorageOptions { DatabasePath = Path.Combine(directory, "modelbox.db") });
+        var database = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
+        try
+        {
+            await database.MigrateAsync();
+            var t0 = DateTimeOffset.UtcNow;
+            var experiment = ObjectIds.Experiment("sweep", "run");
+            await database.CreateExperimentAsync(new Experiment(
+                experiment, "sweep", "run", "owner", Framework.PyTorch, "", "", "", ExperimentStatus.Running, null, new Dictionary<string, string>(), t0, t0));
+            await test(database, experiment);
         }
         finally
         {
             await dialect.DisposeAsync();
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>The first <paramref name="count"/> bytes in 64 KiB chunks, then the stream breaks as a client's would.</summary>
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> BrokenAfter(byte[] data, int count)
+    {
+        for (var offset = 0; offset < count; offset += 64 * 1024)
+        {
+            await Task.Yield();
+            yield return data.AsMemory(offset, Math.Min(64 * 1024, count - offset));
+        }
+
+        throw new IOException("the client went away");
     }
 
     private static async IAsyncEnumerable<ReadOnlyMemory<byte>> Chunks(byte[] data)

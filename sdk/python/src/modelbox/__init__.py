@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from . import modelbox_pb2 as pb
-from .client import Client, CreateResult, DatasetDetails, DatasetRegistration, DatasetUsage, MetricPoint
+from .client import Client, CreateResult, DatasetDetails, DatasetRegistration, DatasetUsage, MetricPoint, MetricSeries
 from .errors import (
     AlreadyExists,
     Conflict,
@@ -26,6 +26,7 @@ from .errors import (
     ResourceExhausted,
     Unauthenticated,
     Unavailable,
+    Unimplemented,
 )
 from .run import Run, init
 
@@ -54,6 +55,6 @@ def watch(
 __all__ = [
     "AlreadyExists", "Client", "Conflict", "CreateResult", "DataLoss", "DatasetDetails", "DatasetRegistration",
     "DatasetUsage", "DeadlineExceeded", "FailedPrecondition",
-    "InvalidArgument", "JournalFull", "MetricPoint", "ModelBoxError", "NotFound", "PermissionDenied",
-    "ResourceExhausted", "Run", "Unauthenticated", "Unavailable", "init", "pb", "pull", "watch",
+    "InvalidArgument", "JournalFull", "MetricPoint", "MetricSeries", "ModelBoxError", "NotFound", "PermissionDenied",
+    "ResourceExhausted", "Run", "Unauthenticated", "Unavailable", "Unimplemented", "init", "pb", "pull", "watch",
 ]

@@ -7,9 +7,12 @@ where a method says so. Every failure raises a :class:`modelbox.errors.ModelBoxE
 from __future__ import annotations
 
 import collections
+import datetime
 import hashlib
 import os
+import platform
 import random
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar, cast
@@ -20,7 +23,9 @@ from . import _convert
 from . import modelbox_pb2 as pb
 from . import modelbox_pb2_grpc as pb_grpc
 from ._config import grpc_target, resolve_server_addr, resolve_token
-from .errors import DataLoss, InvalidArgument, ModelBoxError, NotFound, Unavailable, from_rpc_error
+from .errors import (
+    Conflict, DataLoss, FailedPrecondition, InvalidArgument, ModelBoxError, NotFound, Unavailable, Unimplemented, from_rpc_error,
+)
 
 T = TypeVar("T")
 
@@ -150,10 +155,65 @@ def experiment_id(namespace: str, name: str) -> str:
     return "exp-" + digest.hexdigest()[:32]
 
 
+def default_upload_id(parent_id: str, name: str, path: str) -> str:
+    """The upload id of a resumable upload when none is given: the same for the same parent, name and file (path,
+    size, modification time), so that an upload resumes across processes and restarts from 0 for a changed file."""
+    st = os.stat(path)
+    key = "\0".join((parent_id, name, os.path.abspath(path), str(st.st_size), str(st.st_mtime_ns)))
+    return "py-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+
+
 def point_value(value: pb.MetricsValue) -> float | str | bytes:
     """The value of a MetricsValue, whichever oneof member holds it."""
     kind = value.WhichOneof("value")
     return getattr(value, kind) if kind else 0.0
+
+
+def _series_points(values: Iterable[pb.MetricsValue], as_numpy: bool) -> Any:
+    """Points as a list of :class:`MetricPoint`, or as numpy arrays ``(steps, times, values)``."""
+    points = [MetricPoint(v.step, v.wallclock_time, point_value(v)) for v in values]
+    if not as_numpy:
+        return points
+    import numpy as np  # optional dependency
+
+    return (
+        np.fromiter((p.step for p in points), dtype=np.uint64, count=len(points)),
+        np.fromiter((p.time for p in points), dtype=np.uint64, count=len(points)),
+        np.fromiter((float(p.value) for p in points), dtype=np.float64, count=len(points)),  # type: ignore[arg-type]
+    )
+
+
+def _enum_value(value: str | int, names: Mapping[str, int], field: str) -> int:
+    if isinstance(value, int):
+        return value
+    try:
+        return names[value.lower()]
+    except KeyError:
+        raise InvalidArgument(f"{field}: unknown value '{value}'; one of {sorted(names)}") from None
+
+
+_AXES = {"step": pb.METRIC_AXIS_STEP, "wall_time": pb.METRIC_AXIS_WALL_TIME, "relative_time": pb.METRIC_AXIS_RELATIVE_TIME}
+_TRIGGER_TYPES = {"undefined": pb.TRIGGER_UNDEFINED, "js": pb.TRIGGER_JS}
+_ACTION_STATUSES = {"pending": pb.STATUS_PENDING, "running": pb.STATUS_RUNNING, "finished": pb.STATUS_FINISHED}
+_ACTION_OUTCOMES = {"undefined": pb.OUTCOME_UNDEFINED, "success": pb.OUTCOME_SUCCESS, "failure": pb.OUTCOME_FAILURE}
+
+
+def metric_axis_value(axis: str | int) -> pb.MetricAxis:
+    """A MetricAxis from "step", "wall_time", "relative_time" or its number."""
+    return cast(pb.MetricAxis, _enum_value(axis, _AXES, "x_axis"))
+
+
+class MetricSeries(NamedTuple):
+    """One series of a batch read: its object and key, its points (a list of :class:`MetricPoint`, or numpy arrays
+    ``(steps, times, values)``), how many points the range holds before downsampling, whether the points are a
+    downsampled view, and the Unix seconds of its first point (0 without points)."""
+
+    parent_id: str
+    key: str
+    points: Any
+    total_points: int
+    downsampled: bool
+    start_time: int
 
 
 class Client:
@@ -201,6 +261,7 @@ class Client:
         resolved_token = resolve_token(token, config_path)
         self._channel = grpc.intercept_channel(channel, _BearerToken(resolved_token)) if resolved_token else channel
         self.stub = pb_grpc.ModelStoreStub(self._channel)
+        self.admin = pb_grpc.ModelBoxAdminStub(self._channel)
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -532,16 +593,35 @@ class Client:
         if end_step is not None:
             request.end_step = end_step
         values = self.call(self.stub.GetMetricSeries, request).values
-        points = [MetricPoint(v.step, v.wallclock_time, point_value(v)) for v in values]
-        if not as_numpy:
-            return points
-        import numpy as np  # optional dependency
+        return _series_points(values, as_numpy)
 
-        return (
-            np.fromiter((p.step for p in points), dtype=np.uint64, count=len(points)),
-            np.fromiter((p.time for p in points), dtype=np.uint64, count=len(points)),
-            np.fromiter((float(p.value) for p in points), dtype=np.float64, count=len(points)),  # type: ignore[arg-type]
-        )
+    def get_metric_series_batch(
+        self, series: Iterable[tuple[str, str]], *, x_axis: str | int = "step", start: int = 0, end: int | None = None,
+        max_points: int = 0, as_numpy: bool = False,
+    ) -> list[MetricSeries]:
+        """Many series over one range in one call (what a chart of several runs needs), in the order asked.
+
+        Args:
+            series: ``(parent_id, key)`` pairs, at most 1,000.
+            x_axis: what `start` and `end` measure: ``"step"``, ``"wall_time"`` (Unix seconds) or ``"relative_time"``
+                (seconds since each series' first point).
+            start: first x (inclusive); `end`: last x (inclusive), None for the end.
+            max_points: at most this many points per series, 2 to 100,000 (0: the server's 1,000).
+            as_numpy: each series' points as arrays ``(steps, times, values)`` (numpy installed) instead of a list of
+                :class:`MetricPoint`.
+
+        A series without points in the range (or that does not exist) comes back empty.
+        """
+        request = pb.GetMetricSeriesBatchRequest(x_axis=metric_axis_value(x_axis), start=start, max_points=max_points)
+        for parent_id, key in series:
+            request.series.add(parent_id=parent_id, key=key)
+        if end is not None:
+            request.end = end
+        response = self.call(self.stub.GetMetricSeriesBatch, request)
+        return [
+            MetricSeries(s.parent_id, s.key, _series_points(s.values, as_numpy), s.total_points, s.downsampled, s.start_time)
+            for s in response.series
+        ]
 
     def get_metrics(self, parent_id: str) -> dict[str, list[MetricPoint]]:
         """Every series of an object with all its points, by key."""
@@ -566,31 +646,109 @@ class Client:
 
     def upload_file(
         self, parent_id: str, path: str, *, file_type: str | int | None = None, name: str | None = None,
-        chunk_bytes: int = UPLOAD_CHUNK_BYTES,
+        chunk_bytes: int = UPLOAD_CHUNK_BYTES, resume: bool = True, upload_id: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> pb.FileMetadata:
         """Streams a file to the server, with its SHA-256 computed while sending (verified by the server, which keeps
-        nothing on a mismatch); returns the stored record. Raises :class:`DataLoss` when the checksums differ."""
+        nothing on a mismatch); returns the stored record. Raises :class:`DataLoss` when the checksums differ.
+
+        The upload is resumable (unless ``resume=False``): it carries an upload id (`upload_id`, by default derived from
+        the parent, the name, and the file's path, size and modification time, so that a rerun of the same script
+        resumes too). When the stream breaks with UNAVAILABLE (a server restart, a network cut), it is sent again up
+        to `retries` times with backoff, each time from the bytes the server kept, and the SHA-256 still covers the
+        whole file. Against a server that keeps no partial uploads (S3 artifact store, or a server without resumable
+        uploads) it is a plain upload, sent again from byte 0 on UNAVAILABLE.
+
+        Args:
+            progress: called with (bytes of the file the server has or was sent, file size) when an attempt starts
+                and after each chunk.
+        """
         if not os.path.isfile(path):
             raise InvalidArgument(f"path: '{path}' is not a file")
+        if chunk_bytes <= 0:
+            raise InvalidArgument("chunk_bytes must be positive")
+        name = name or os.path.basename(path)
+        size = os.path.getsize(path)
+        metadata = pb.FileMetadata(parent_id=parent_id, file_type=file_type_value(file_type), path=name)
+        if resume and upload_id is None:
+            upload_id = default_upload_id(parent_id, name, path)
+        resumable = resume
+        attempt = 0
+        while True:
+            try:
+                offset = 0
+                if resumable:
+                    status = self._upload_status(parent_id, cast(str, upload_id))
+                    if status is None:
+                        resumable = False
+                    elif status.in_progress:
+                        # The server still holds the broken stream: ask again after the backoff.
+                        raise Conflict(f"upload {upload_id} of '{name}' is still being received by the server", grpc.StatusCode.ABORTED)
+                    elif status.received_bytes <= size:
+                        offset = status.received_bytes
+                file_id, sha256 = self._send_file(metadata, path, size, offset, upload_id if resumable else None, chunk_bytes, progress)
+                break
+            except (Unavailable, Conflict) as error:
+                retryable = isinstance(error, Unavailable) or error.code == grpc.StatusCode.ABORTED
+                if not retryable or attempt >= self.retries:
+                    raise
+            time.sleep(self._delay(attempt))
+            attempt += 1
+        record = self.get_artifact(file_id)
+        if record.sha256 and record.sha256 != sha256:
+            raise DataLoss(f"the server stored different bytes than were sent (SHA-256 {record.sha256} vs {sha256})")
+        return record
+
+    def get_upload_status(self, parent_id: str, upload_id: str) -> int:
+        """How many bytes of a resumable upload the server kept (0 when none: never started, completed, dropped or
+        swept). Raises :class:`FailedPrecondition` where the server keeps no partial uploads (S3 artifact store)."""
+        return self.call(self.stub.GetUploadStatus, pb.GetUploadStatusRequest(parent_id=parent_id, upload_id=upload_id)).received_bytes
+
+    def _upload_status(self, parent_id: str, upload_id: str) -> pb.GetUploadStatusResponse | None:
+        """What the server kept of a resumable upload; None when it keeps no partial uploads (S3) or predates them."""
+        try:
+            return self.call(self.stub.GetUploadStatus, pb.GetUploadStatusRequest(parent_id=parent_id, upload_id=upload_id), idempotent=False)
+        except (FailedPrecondition, Unimplemented):
+            return None
+
+    def _send_file(
+        self, metadata: pb.FileMetadata, path: str, size: int, offset: int, upload_id: str | None, chunk_bytes: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> tuple[str, str]:
+        """One UploadFile stream: the bytes from `offset` (the server has those before it), and the SHA-256 of the whole
+        file in the checksums frame. Returns the file id and that SHA-256."""
         sha256 = hashlib.sha256()
 
         def frames() -> Iterator[pb.UploadFileRequest]:
-            yield pb.UploadFileRequest(metadata=pb.FileMetadata(
-                parent_id=parent_id, file_type=file_type_value(file_type), path=name or os.path.basename(path)))
+            first = pb.UploadFileRequest(metadata=metadata)
+            if upload_id is not None:
+                first.resume.upload_id = upload_id
+                first.resume.offset = offset
             with open(path, "rb") as f:
+                kept = offset
+                while kept:
+                    chunk = f.read(min(chunk_bytes, kept))
+                    if not chunk:
+                        raise DataLoss(f"'{path}' became shorter than the {offset} bytes the server kept of it")
+                    sha256.update(chunk)
+                    kept -= len(chunk)
+                yield first
+                sent = offset
+                if progress is not None:
+                    progress(sent, size)
                 while chunk := f.read(chunk_bytes):
                     sha256.update(chunk)
                     yield pb.UploadFileRequest(chunks=chunk)
+                    sent += len(chunk)
+                    if progress is not None:
+                        progress(sent, size)
             yield pb.UploadFileRequest(checksums=pb.UploadChecksums(sha256=sha256.hexdigest()))
 
         try:
             file_id = self.stub.UploadFile(frames()).file_id
         except grpc.RpcError as e:
             raise from_rpc_error(e, self.server_addr) from None
-        record = self.get_artifact(file_id)
-        if record.sha256 and record.sha256 != sha256.hexdigest():
-            raise DataLoss(f"the server stored different bytes than were sent (SHA-256 {record.sha256} vs {sha256.hexdigest()})")
-        return record
+        return file_id, sha256.hexdigest()
 
     def get_artifact(self, file_id: str) -> pb.FileMetadata:
         """The record of one file (no bytes)."""
@@ -715,6 +873,53 @@ class Client:
             raise NotFound(f"model version {version.id} ({reference}) has no files")
         return [self.download_file(f.id, os.path.join(directory, os.path.basename(f.path) or f.id)) for f in files]
 
+    # ---- actions and agents ----
+
+    def create_action(
+        self, object_id: str, name: str, *, object_type: str = "", arch: str = "", params: Mapping[str, Any] | None = None,
+        predicate: str = "", trigger_type: str | int = "js",
+    ) -> datetime.datetime:
+        """Creates an action on an object, run by agents of `arch` when its trigger `predicate` (JavaScript) holds;
+        `params` (JSON values) go to the agent. Returns when it was created."""
+        request = pb.CreateActionRequest(name=name, object_id=object_id, object_type=object_type, arch=arch)
+        _convert.fill_values(request.params, params, "params")
+        if predicate:
+            request.trigger.predicate = predicate
+            request.trigger.type = cast(pb.TriggerType, _enum_value(trigger_type, _TRIGGER_TYPES, "trigger_type"))
+        return _datetime(self.call(self.stub.CreateActions, request, idempotent=False).created_at)
+
+    def list_actions(self, object_id: str) -> list[pb.Action]:
+        """The actions of an object, each with the states of its instances."""
+        return list(self.call(self.stub.ListActions, pb.ListActionsRequest(object_id=object_id)).actions)
+
+    def register_agent(self, agent_name: str, *, host_name: str | None = None, ip_addr: str = "", arch: str | None = None) -> str:
+        """Registers this machine as an agent that runs actions (admins only); returns its node id. The host name and
+        architecture default to this machine's."""
+        node = pb.NodeInfo(host_name=host_name if host_name is not None else socket.gethostname(), ip_addr=ip_addr,
+                           arch=arch if arch is not None else platform.machine())
+        return self.call(self.admin.RegisterAgent, pb.RegisterAgentRequest(node_info=node, agent_name=agent_name), idempotent=False).node_id
+
+    def heartbeat(self, node_id: str) -> None:
+        """Keeps an agent's registration alive."""
+        request = pb.HeartbeatRequest(node_id=node_id)
+        request.at.CopyFrom(_convert.timestamp(None))
+        self.call(self.admin.Heartbeat, request)
+
+    def get_runnable_action_instances(self, action_name: str, *, arch: str = "") -> list[pb.RunnableAction]:
+        """The instances of an action an agent of `arch` may run now."""
+        return list(self.call(self.admin.GetRunnableActionInstances, pb.GetRunnableActionInstancesRequest(
+            action_name=action_name, arch=arch), idempotent=False).instances)
+
+    def update_action_status(
+        self, instance_id: str, status: str | int, *, outcome: str | int = "undefined", reason: str = "", when: float | None = None,
+    ) -> None:
+        """Reports an action instance's progress: `status` ``"pending"``, ``"running"`` or ``"finished"``, and when
+        finished its `outcome` (``"success"`` or ``"failure"``) and `reason`."""
+        self.call(self.admin.UpdateActionStatus, pb.UpdateActionStatusRequest(
+            action_instance_id=instance_id, status=_enum_value(status, _ACTION_STATUSES, "status"),
+            outcome=_enum_value(outcome, _ACTION_OUTCOMES, "outcome"), outcome_reason=reason,
+            udpate_time=int(when if when is not None else time.time())))
+
     # ---- change stream ----
 
     def watch(
@@ -775,6 +980,11 @@ class _BearerToken(
         return continuation(self._details(details), requests)
 
 
+def _datetime(ts: Any) -> datetime.datetime:
+    """A google.protobuf.Timestamp as an aware UTC datetime."""
+    return datetime.datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, tz=datetime.timezone.utc)
+
+
 def event_request(parent_id: str, name: str, source: str, metadata: Mapping[str, Any] | None, when: Any) -> pb.LogEventRequest:
     """A LogEventRequest (shared by the client and the run's background logger)."""
     if not name:
@@ -787,4 +997,4 @@ def event_request(parent_id: str, name: str, source: str, metadata: Mapping[str,
     return request
 
 
-__all__ = ["Client", "CreateResult", "DatasetDetails", "DatasetRegistration", "DatasetUsage", "MetricPoint", "ModelBoxError"]
+__all__ = ["Client", "CreateResult", "DatasetDetails", "DatasetRegistration", "DatasetUsage", "MetricPoint", "MetricSeries", "ModelBoxError"]

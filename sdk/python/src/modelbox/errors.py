@@ -63,6 +63,10 @@ class Unauthenticated(PermissionDenied):
     """The server enforces access control and the call carried no valid API token (see ``Client(token=...)``)."""
 
 
+class Unimplemented(ModelBoxError):
+    """The server does not offer this call: an older server, or a capability it does not serve (yet)."""
+
+
 class JournalFull(ModelBoxError):
     """The offline journal reached its size limit while the server was unreachable; nothing more can be kept."""
 
@@ -80,6 +84,7 @@ _BY_CODE: dict[grpc.StatusCode, type[ModelBoxError]] = {
     grpc.StatusCode.DATA_LOSS: DataLoss,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.UNIMPLEMENTED: Unimplemented,
 }
 
 
