@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
@@ -17,7 +18,9 @@ namespace ModelBox.Benchmarks;
 /// "enforced"</c> (a viewer's API token: authentication, the grant check and the object's namespace on every call)
 /// and, in the same run, against the same kind of server with auth off. The two are measured in alternating rounds so
 /// that the machine's noise falls on both; the ratio of the totals is the result (goal: at least 85 %).
-/// Usage: auth [--seconds 5] [--concurrency 64] [--rounds 3] [--experiments 1000]
+/// Then the first sight of many objects: one GetMetricSummaries call naming objects the server has not seen yet (new
+/// ones each round), whose namespaces the enforced server looks up (together, in one read) before the call reads them.
+/// Usage: auth [--seconds 5] [--concurrency 64] [--rounds 3] [--experiments 1000] [--unseen 1000]
 /// </summary>
 public static class AuthBenchmark
 {
@@ -27,6 +30,7 @@ public static class AuthBenchmark
         var concurrency = 64;
         var rounds = 3;
         var experiments = 1000;
+        var unseen = 1000;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             var value = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
@@ -36,6 +40,7 @@ public static class AuthBenchmark
                 case "--concurrency": concurrency = (int)value; break;
                 case "--rounds": rounds = (int)value; break;
                 case "--experiments": experiments = (int)value; break;
+                case "--unseen": unseen = (int)value; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -89,6 +94,32 @@ public static class AuthBenchmark
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"goal: enforced >= 85% of off at concurrency {concurrency}: {ratio:P1} ({(ratio >= 0.85 ? "met" : "MISSED")})"));
+
+        var firstOff = new List<TimeSpan>();
+        var firstOn = new List<TimeSpan>();
+        for (var round = 0; round < rounds; round++)
+        {
+            for (var side = 0; side < 2; side++)
+            {
+                var off = (side + round) % 2 == 0;
+                var server = off ? open : enforced;
+                var ids = await server.CreateExperimentsAsync($"unseen-{round}", unseen);
+                (off ? firstOff : firstOn).Add(await server.SummariesAsync(ids));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| operation | mean ms | min ms |");
+        Console.WriteLine("|---|---:|---:|");
+        foreach (var (name, results) in new[] { ("auth off", firstOff), ("auth enforced", firstOn) })
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| GetMetricSummaries of {unseen} objects first seen, {name} | {results.Average(r => r.TotalMilliseconds):0.0} | {results.Min(r => r.TotalMilliseconds):0.0} |"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"first sight of {unseen} objects, enforced / off: {firstOn.Average(r => r.TotalMilliseconds) / firstOff.Average(r => r.TotalMilliseconds):0.00}x"));
     }
 
     private sealed class BenchServer : IAsyncDisposable
@@ -98,15 +129,18 @@ public static class AuthBenchmark
         private readonly string _dataDir;
         private readonly string[] _ids;
         private readonly ModelStore.ModelStoreClient _store;
+        private readonly ModelStore.ModelStoreClient _setup;
         private long _next;
 
-        private BenchServer(ModelBoxServer server, GrpcChannel channel, string dataDir, string[] ids, ModelStore.ModelStoreClient store)
+        private BenchServer(
+            ModelBoxServer server, GrpcChannel channel, string dataDir, string[] ids, ModelStore.ModelStoreClient store, ModelStore.ModelStoreClient setup)
         {
             _server = server;
             _channel = channel;
             _dataDir = dataDir;
             _ids = ids;
             _store = store;
+            _setup = setup;
         }
 
         public static async Task<BenchServer> StartAsync(bool enforced, int experiments)
@@ -138,13 +172,30 @@ public static class AuthBenchmark
             await server.StartAsync();
             var channel = GrpcChannel.ForAddress(server.GrpcAddress);
             var setup = new ModelStore.ModelStoreClient(WithToken(channel, adminToken));
-            var ids = new string[experiments];
+            var ids = await CreateExperimentsAsync(setup, "get", experiments);
+            return new BenchServer(server, channel, dataDir, ids, new ModelStore.ModelStoreClient(WithToken(channel, viewerToken)), setup);
+        }
+
+        /// <summary>Creates experiments no call has named yet (not timed).</summary>
+        public Task<string[]> CreateExperimentsAsync(string prefix, int count) => CreateExperimentsAsync(_setup, prefix, count);
+
+        private static async Task<string[]> CreateExperimentsAsync(ModelStore.ModelStoreClient setup, string prefix, int count)
+        {
+            var ids = new string[count];
             for (var i = 0; i < ids.Length; i++)
             {
-                ids[i] = (await setup.CreateExperimentAsync(new CreateExperimentRequest { Namespace = "bench", Name = $"get-{i}" })).ExperimentId;
+                ids[i] = (await setup.CreateExperimentAsync(new CreateExperimentRequest { Namespace = "bench", Name = $"{prefix}-{i}" })).ExperimentId;
             }
 
-            return new BenchServer(server, channel, dataDir, ids, new ModelStore.ModelStoreClient(WithToken(channel, viewerToken)));
+            return ids;
+        }
+
+        /// <summary>How long one GetMetricSummaries call naming <paramref name="ids"/> takes.</summary>
+        public async Task<TimeSpan> SummariesAsync(string[] ids)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await _store.GetMetricSummariesAsync(new GetMetricSummariesRequest { ParentIds = { ids } });
+            return Stopwatch.GetElapsedTime(started);
         }
 
         public async Task GetExperiment() =>

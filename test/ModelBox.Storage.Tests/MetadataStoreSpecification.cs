@@ -864,6 +864,35 @@ public abstract class MetadataStoreSpecification : StoreSpecification
         Assert.False((await Store.FindObjectAsync(checkpoint.Id))!.Deleted);
     }
 
+    [Fact]
+    public async Task FindObjects_answers_many_ids_of_every_kind_at_once_as_FindObject_does_one()
+    {
+        var experiment = (await Store.CreateExperimentAsync(Experiment("find-many", "run", T0))).Value;
+        var checkpoint = (await Store.CreateCheckpointAsync(Checkpoint(experiment.Id, 1, T0))).Value;
+        var model = (await Store.CreateModelAsync(Model("find-many/models", "m", T0))).Value;
+        var version = (await Store.CreateModelVersionAsync(Version(model.Id, "1", T0))).Value;
+        await Store.DeleteModelAsync(model.Id, T0.AddSeconds(1));
+        // More than one query's worth of ids of one kind.
+        var many = new List<string>();
+        for (var i = 0; i < 600; i++)
+        {
+            many.Add((await Store.CreateExperimentAsync(Experiment("find-many/bulk", $"run-{i}", T0))).Value.Id);
+        }
+
+        string[] named = [experiment.Id, checkpoint.Id, model.Id, version.Id, ObjectIds.Experiment("find-many", "missing"), "not-an-id", experiment.Id];
+        var found = await Store.FindObjectsAsync([.. named, .. many]);
+
+        foreach (var id in named)
+        {
+            Assert.Equal(await Store.FindObjectAsync(id), found.GetValueOrDefault(id));
+        }
+
+        Assert.Equal(4 + many.Count, found.Count);
+        Assert.All(many, id => Assert.Equal(new ObjectRef(id, ObjectKind.Experiment, "find-many/bulk", false), found[id]));
+        Assert.True(found[version.Id].Deleted);
+        Assert.Empty(await Store.FindObjectsAsync([]));
+    }
+
     protected static Experiment Experiment(string @namespace, string name, DateTimeOffset at) => new(
         ObjectIds.Experiment(@namespace, name),
         @namespace,

@@ -318,16 +318,9 @@ public sealed class MetricLog(IMetadataStore objects, IMetricStore metrics, Time
         var parents = parentIds.Select((id, i) => ParentId(id, ParentIds[i])).Distinct(StringComparer.Ordinal).ToList();
         var validKeys = keys.Select((key, i) => Key(key, Keys[i])).Distinct(StringComparer.Ordinal).ToList();
         var found = new List<MetricSeriesSummary>();
-        // Deleted objects' series are hidden like the objects.
-        var visible = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var parentId in parents)
-        {
-            if (await objects.FindObjectAsync(parentId, cancellationToken).ConfigureAwait(false) is { Deleted: false })
-            {
-                visible.Add(parentId);
-            }
-        }
-
+        // Deleted objects' series are hidden like the objects (looked up in one read, not one per object).
+        var located = await objects.FindObjectsAsync(parents, cancellationToken).ConfigureAwait(false);
+        var visible = located.Values.Where(o => !o.Deleted).Select(o => o.Id);
         foreach (var chunk in visible.Order(StringComparer.Ordinal).Chunk(MaxBatchSeries))
         {
             found.AddRange(await metrics.ReadSeriesSummariesAsync(chunk, validKeys, cancellationToken).ConfigureAwait(false));

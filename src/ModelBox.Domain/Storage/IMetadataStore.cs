@@ -82,6 +82,12 @@ public interface IMetadataStore
     /// </summary>
     Task<ObjectRef?> FindObjectAsync(string id, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// <see cref="FindObjectAsync"/> for many ids in one read (a batch call, a page of results): keyed by id; ids that
+    /// name nothing are absent.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, ObjectRef>> FindObjectsAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default);
+
     /// <summary>Cheap round trip used by health checks.</summary>
     Task PingAsync(CancellationToken cancellationToken = default);
 }

@@ -18,10 +18,11 @@ public sealed class ModelBoxProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly Task _drain;
 
-    private ModelBoxProcess(Process process, int grpcPort)
+    private ModelBoxProcess(Process process, int grpcPort, int prometheusPort)
     {
         _process = process;
         GrpcPort = grpcPort;
+        PrometheusAddress = $"http://127.0.0.1:{prometheusPort}";
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
         Store = new ModelStore.ModelStoreClient(Channel);
         Health = new Health.HealthClient(Channel);
@@ -31,6 +32,9 @@ public sealed class ModelBoxProcess : IAsyncDisposable
     public int GrpcPort { get; }
 
     public string Address => $"127.0.0.1:{GrpcPort}";
+
+    /// <summary>The Prometheus listener's URL (its metrics are this process's alone).</summary>
+    public string PrometheusAddress { get; }
 
     public GrpcChannel Channel { get; }
 
@@ -55,13 +59,14 @@ public sealed class ModelBoxProcess : IAsyncDisposable
     public static async Task<ModelBoxProcess> StartAsync(IReadOnlyDictionary<string, string> environment, string workingDirectory)
     {
         var grpcPort = ModelBoxExecutable.FreePort();
+        var prometheusPort = ModelBoxExecutable.FreePort();
         var variables = new Dictionary<string, string>(environment)
         {
             ["MODELBOX_LISTEN_ADDR"] = $"127.0.0.1:{grpcPort}",
             ["MODELBOX_HTTP_LISTEN_ADDR"] = $"127.0.0.1:{ModelBoxExecutable.FreePort()}",
-            ["MODELBOX_PROMETHEUS_LISTEN_ADDR"] = $"127.0.0.1:{ModelBoxExecutable.FreePort()}",
+            ["MODELBOX_PROMETHEUS_LISTEN_ADDR"] = $"127.0.0.1:{prometheusPort}",
         };
-        var server = new ModelBoxProcess(ModelBoxExecutable.Start(["server", "start"], variables, workingDirectory), grpcPort);
+        var server = new ModelBoxProcess(ModelBoxExecutable.Start(["server", "start"], variables, workingDirectory), grpcPort, prometheusPort);
         try
         {
             await server.WaitUntilServingAsync(TimeSpan.FromSeconds(60));

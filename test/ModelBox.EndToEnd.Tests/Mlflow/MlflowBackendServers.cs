@@ -1,5 +1,4 @@
 using ModelBox.EndToEnd.Tests.Infrastructure;
-using ModelBox.Server.Configuration;
 using ModelBox.Testing;
 
 namespace ModelBox.EndToEnd.Tests.Mlflow;
@@ -15,13 +14,8 @@ public abstract class MlflowBackendServer(string backend) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _database = await ServerTestDatabase.CreateAsync(backend, "modelbox_mlflow");
-        var connectionString = _database.ConnectionString;
-        _server = new ModelBoxServerFixture
-        {
-            Configure = config => backend == "postgres"
-                ? config with { MetadataStorage = "postgres", Postgres = new DatabaseServerConfig { ConnectionString = connectionString } }
-                : config with { MetadataStorage = "mysql", MySql = new DatabaseServerConfig { ConnectionString = connectionString } },
-        };
+        var database = _database;
+        _server = new ModelBoxServerFixture { Configure = config => config.Use(database) };
         await _server.InitializeAsync();
     }
 

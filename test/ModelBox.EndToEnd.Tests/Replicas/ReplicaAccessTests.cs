@@ -6,10 +6,10 @@ using ModelBox.Protocol;
 namespace ModelBox.EndToEnd.Tests.Replicas;
 
 /// <summary>
-/// Two replicas on PostgreSQL with auth enforced and a one-second access refresh: the admin is bootstrapped before they
-/// start (so neither makes one of its own).
+/// Two replicas with auth enforced and a one-second access refresh: the admin is bootstrapped before they start (so
+/// neither makes one of its own).
 /// </summary>
-public sealed class PostgresEnforcedReplicaPair() : ReplicaPair("postgres")
+public abstract class EnforcedReplicaPair(string backend) : ReplicaPair(backend)
 {
     public string AdminToken { get; private set; } = string.Empty;
 
@@ -27,8 +27,15 @@ public sealed class PostgresEnforcedReplicaPair() : ReplicaPair("postgres")
     }
 }
 
+/// <summary>Two enforcing replicas on PostgreSQL: LISTEN/NOTIFY wakes the other replica's watchers.</summary>
+public sealed class PostgresEnforcedReplicaPair() : EnforcedReplicaPair("postgres");
+
+/// <summary>Two enforcing replicas on MariaDB: each polls the change log for the other's commits.</summary>
+public sealed class MySqlEnforcedReplicaPair() : EnforcedReplicaPair("mysql");
+
 /// <summary>A revocation made through one replica holds on the other within seconds: for new calls and for an open watch.</summary>
-public sealed class ReplicaAccessTests(PostgresEnforcedReplicaPair replicas) : IClassFixture<PostgresEnforcedReplicaPair>
+public abstract class ReplicaAccessTests<TPair>(TPair replicas) : IClassFixture<TPair>
+    where TPair : EnforcedReplicaPair
 {
     /// <summary>Far above the one-second refresh: how long the other replica may take before it must refuse.</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
@@ -136,3 +143,7 @@ public sealed class ReplicaAccessTests(PostgresEnforcedReplicaPair replicas) : I
 
     private static Access.AccessClient AccessOf(ModelBoxProcess replica, string token) => new(WithToken(replica, token));
 }
+
+public sealed class PostgresReplicaAccessTests(PostgresEnforcedReplicaPair replicas) : ReplicaAccessTests<PostgresEnforcedReplicaPair>(replicas);
+
+public sealed class MySqlReplicaAccessTests(MySqlEnforcedReplicaPair replicas) : ReplicaAccessTests<MySqlEnforcedReplicaPair>(replicas);

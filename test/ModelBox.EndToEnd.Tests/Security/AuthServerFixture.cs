@@ -18,14 +18,25 @@ namespace ModelBox.EndToEnd.Tests.Security;
 /// </summary>
 public sealed class AuthServerFixture : IAsyncLifetime
 {
-    private readonly LocalOidcIssuer _issuer = new();
-    private ModelBoxServerFixture? _server;
+    private readonly EnforcedOidcServer _enforced;
+
+    public AuthServerFixture()
+    {
+        _enforced = new EnforcedOidcServer(
+            // Every call asks the store whether access changed: revocations hold at once, so tests need no waiting.
+            config => config with { AuthRefreshSeconds = 0 },
+            logging =>
+            {
+                logging.SetMinimumLevel(LogLevel.Trace);
+                logging.AddProvider(new CollectingLoggerProvider(Logs));
+            });
+    }
 
     public ConcurrentQueue<string> Logs { get; } = new();
 
-    public ModelBoxServerFixture Server => _server ?? throw new InvalidOperationException("not started");
+    public ModelBoxServerFixture Server => _enforced.Server;
 
-    public LocalOidcIssuer Issuer => _issuer;
+    public LocalOidcIssuer Issuer => _enforced.Issuer;
 
     public string Root { get; } = "acl-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -39,33 +50,12 @@ public sealed class AuthServerFixture : IAsyncLifetime
     /// <summary>Every token this fixture made or was shown, whole: none may appear in a log line.</summary>
     public List<string> Secrets { get; } = [];
 
-    public GrpcChannel Channel { get; private set; } = null!;
+    public GrpcChannel Channel => _enforced.Channel;
 
     public async Task InitializeAsync()
     {
-        await _issuer.StartAsync();
-        _server = new ModelBoxServerFixture
-        {
-            Configure = config => config with
-            {
-                AuthMode = "enforced",
-                // Every call asks the store whether access changed: revocations hold at once, so tests need no waiting.
-                AuthRefreshSeconds = 0,
-                AuthFailuresPerMinute = 1_000_000,
-                OidcIssuer = _issuer.Issuer,
-                OidcAudience = LocalOidcIssuer.Audience,
-                OidcRequireHttps = false,
-            },
-            ConfigureLogging = logging =>
-            {
-                logging.SetMinimumLevel(LogLevel.Trace);
-                logging.AddProvider(new CollectingLoggerProvider(Logs));
-            },
-        };
-        await _server.InitializeAsync();
-        Channel = GrpcChannel.ForAddress(_server.Address);
-
-        var directory = _server.Server.Services.GetRequiredService<AccessDirectory>();
+        await _enforced.InitializeAsync();
+        var directory = Server.Server.Services.GetRequiredService<AccessDirectory>();
         var admin = (await directory.BootstrapAdminAsync("root", force: true))!.Value;
         Add("admin", admin.Token);
         var root = await directory.AuthenticateTokenAsync(admin.Token);
@@ -77,7 +67,7 @@ public sealed class AuthServerFixture : IAsyncLifetime
         }
 
         await directory.SetGrantAsync(root, "group:ml-owners", Team, "owner");
-        Add("oidc-group-user", _issuer.Token("carol", ["ml-owners", "unrelated"]));
+        Add("oidc-group-user", Issuer.Token("carol", ["ml-owners", "unrelated"]));
 
         Tokens["no-token"] = null;
         Add("malformed", "mbx_this-is-not-a-token");
@@ -88,12 +78,12 @@ public sealed class AuthServerFixture : IAsyncLifetime
         Add("revoked", revoked.Token);
         // An expired token: stored with an expiry already past, as a token made earlier would be.
         var (expired, prefix) = ApiTokens.Create();
-        await _server.Server.Services.GetRequiredService<IAccessStore>().CreateTokenAsync(new StoredToken(
+        await Server.Server.Services.GetRequiredService<IAccessStore>().CreateTokenAsync(new StoredToken(
             new ModelBox.Domain.Access.ApiToken(prefix, "user:viewer", "expired", DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddDays(-1), null, null),
             ApiTokens.Hash(expired)));
         Add("expired", expired);
-        Add("expired-jwt", _issuer.Token("carol", ["ml-owners"], lifetime: TimeSpan.FromMinutes(-2)));
-        Add("forged-jwt", _issuer.Token("carol", ["ml-owners"], foreignKey: true));
+        Add("expired-jwt", Issuer.Token("carol", ["ml-owners"], lifetime: TimeSpan.FromMinutes(-2)));
+        Add("forged-jwt", Issuer.Token("carol", ["ml-owners"], foreignKey: true));
     }
 
     public global::Grpc.Core.Metadata Headers(string caller) =>
@@ -116,16 +106,7 @@ public sealed class AuthServerFixture : IAsyncLifetime
         Secrets.Add(token);
     }
 
-    public async Task DisposeAsync()
-    {
-        Channel?.Dispose();
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-
-        await _issuer.DisposeAsync();
-    }
+    public Task DisposeAsync() => _enforced.DisposeAsync();
 
     private sealed class CollectingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
     {

@@ -1,6 +1,4 @@
 using Grpc.Core;
-using Grpc.Net.Client;
-using ModelBox.EndToEnd.Tests.Infrastructure;
 using ModelBox.Protocol;
 
 namespace ModelBox.EndToEnd.Tests.Security;
@@ -15,56 +13,35 @@ public sealed class OidcKeyRotationTests : IAsyncLifetime
     /// <summary>How long the server may take to fetch the new keys (it refreshes on an unknown key id, at most every few seconds).</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    private readonly LocalOidcIssuer _issuer = new();
-    private ModelBoxServerFixture _server = null!;
-    private GrpcChannel _channel = null!;
+    private readonly EnforcedOidcServer _server = new();
 
-    public async Task InitializeAsync()
-    {
-        await _issuer.StartAsync();
-        _server = new ModelBoxServerFixture
-        {
-            Configure = config => config with
-            {
-                AuthMode = "enforced",
-                AuthFailuresPerMinute = 1_000_000,
-                OidcIssuer = _issuer.Issuer,
-                OidcAudience = LocalOidcIssuer.Audience,
-                OidcRequireHttps = false,
-            },
-        };
-        await _server.InitializeAsync();
-        _channel = GrpcChannel.ForAddress(_server.Address);
-    }
+    private LocalOidcIssuer Issuer => _server.Issuer;
 
-    public async Task DisposeAsync()
-    {
-        _channel.Dispose();
-        await _server.DisposeAsync();
-        await _issuer.DisposeAsync();
-    }
+    public Task InitializeAsync() => _server.InitializeAsync();
+
+    public Task DisposeAsync() => _server.DisposeAsync();
 
     [Fact]
     public async Task Tokens_of_a_rotated_key_are_accepted_without_a_restart_and_those_of_the_removed_key_refused()
     {
-        var before = _issuer.Token("carol", ["ml"]);
+        var before = Issuer.Token("carol", ["ml"]);
         Assert.Equal("user:carol", (await WhoAmIAsync(before)).Principal);
 
-        var oldKey = _issuer.RotateKey();
-        var rotated = _issuer.Token("carol", ["ml"]);
+        var oldKey = Issuer.RotateKey();
+        var rotated = Issuer.Token("carol", ["ml"]);
         using var cancel = new CancellationTokenSource(Patience);
         var first = await WhoAmIUntilAcceptedAsync(rotated, cancel.Token);
         Assert.Equal("user:carol", first.Principal);
 
         // The server now knows only the new key: a token the old key signs (as a leaked key would) is refused.
-        var stale = _issuer.Token("carol", ["ml"], signingKey: oldKey);
+        var stale = Issuer.Token("carol", ["ml"], signingKey: oldKey);
         var refused = await Assert.ThrowsAsync<RpcException>(() => WhoAmIAsync(stale));
         Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
         Assert.Equal("user:carol", (await WhoAmIAsync(rotated)).Principal);
     }
 
     private async Task<WhoAmIResponse> WhoAmIAsync(string token, CancellationToken cancellationToken = default) =>
-        await new Access.AccessClient(_channel).WhoAmIAsync(
+        await new Access.AccessClient(_server.Channel).WhoAmIAsync(
             new WhoAmIRequest(), new global::Grpc.Core.Metadata { { "authorization", "Bearer " + token } }, cancellationToken: cancellationToken);
 
     /// <summary>
