@@ -14,12 +14,17 @@ namespace ModelBox.Storage.S3;
 /// uploads in progress. An upload buffers one part at a time (bounded memory): a blob smaller than a part is written
 /// with one PUT straight to its content key at commit (a PUT is atomic); a larger one streams as a multipart upload to
 /// a temporary key, which S3 shows to nobody until it completes, and is then copied to its content key server-side.
-/// Aborting (or a failure) aborts the multipart upload. Keys derive from the content hash alone.
+/// Aborting (or a failure) aborts the multipart upload. Keys derive from the content hash alone. A write whose address is
+/// known up front (<see cref="IAddressedBlobWriting"/>: copy-data, restore) streams its multipart upload to the content key
+/// itself, which S3 shows to nobody until the upload is completed at commit: no server-side copy.
 /// </summary>
-public sealed class S3BlobStore : IBlobStore, IDisposable
+public sealed class S3BlobStore : IBlobStore, IAddressedBlobWriting, IDisposable
 {
     /// <summary>The largest object a single CopyObject may copy; bigger ones are copied part by part.</summary>
     private const long MaxSingleCopyBytes = 5L * 1024 * 1024 * 1024;
+
+    /// <summary>The smallest part buffer of an addressed write.</summary>
+    private const int MinimumBufferBytes = 64 * 1024;
 
     private const string TempPrefix = "tmp/";
     private const string BlobPrefix = "sha256/";
@@ -66,7 +71,18 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     public Task<IBlobWriter> BeginWriteAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return Task.FromResult<IBlobWriter>(new Writer(this, TempPrefix + Guid.NewGuid().ToString("N")));
+        return Task.FromResult<IBlobWriter>(new Writer(this, TempPrefix + Guid.NewGuid().ToString("N"), address: null, _options.PartSizeBytes));
+    }
+
+    /// <summary>
+    /// The part buffer is only as large as the blob (a small blob does not hold a whole part's memory), and a byte larger,
+    /// so that a blob smaller than a part never fills it (a full buffer is sent as a part of a multipart upload).
+    /// </summary>
+    public Task<IBlobWriter> BeginWriteAsync(string sha256, long length, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var buffer = (int)Math.Clamp(length + 1, MinimumBufferBytes, _options.PartSizeBytes);
+        return Task.FromResult<IBlobWriter>(new Writer(this, BlobKey(sha256), sha256, buffer));
     }
 
     public async Task<Stream?> OpenReadAsync(string sha256, long offset = 0, long? length = null, CancellationToken cancellationToken = default)
@@ -175,7 +191,10 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
 
     private sealed record TemporaryItem(string Key, DateTimeOffset LastWrite, string? UploadId);
 
-    /// <summary>Completed temporary objects (a crash between complete and copy) and multipart uploads in progress.</summary>
+    /// <summary>
+    /// Completed temporary objects (a crash between complete and copy) and multipart uploads in progress: to temporary keys,
+    /// and to content keys (addressed writes).
+    /// </summary>
     private async IAsyncEnumerable<TemporaryItem> ListTemporaryItemsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var objects = new ListObjectsV2Request { BucketName = Bucket, Prefix = TempPrefix };
@@ -192,19 +211,22 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         }
         while (page.IsTruncated == true);
 
-        List<MultipartUpload> uploads;
-        try
+        var uploads = new List<MultipartUpload>();
+        foreach (var prefix in new[] { TempPrefix, BlobPrefix })
         {
-            // One page is plenty for a sweep that runs again later.
-            var response = await Call(() => _s3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = Bucket, Prefix = TempPrefix }, cancellationToken))
-                .ConfigureAwait(false);
-            uploads = response.MultipartUploads ?? [];
-        }
-        catch (AmazonS3Exception exception) when (exception.StatusCode is HttpStatusCode.NotImplemented or HttpStatusCode.MethodNotAllowed)
-        {
-            // Some S3-compatible servers cannot list uploads; a bucket lifecycle rule (AbortIncompleteMultipartUpload)
-            // is the remedy there.
-            uploads = [];
+            try
+            {
+                // One page is plenty for a sweep that runs again later.
+                var response = await Call(() => _s3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = Bucket, Prefix = prefix }, cancellationToken))
+                    .ConfigureAwait(false);
+                uploads.AddRange(response.MultipartUploads ?? []);
+            }
+            catch (AmazonS3Exception exception) when (exception.StatusCode is HttpStatusCode.NotImplemented or HttpStatusCode.MethodNotAllowed)
+            {
+                // Some S3-compatible servers cannot list uploads; a bucket lifecycle rule (AbortIncompleteMultipartUpload)
+                // is the remedy there.
+                break;
+            }
         }
 
         foreach (var upload in uploads)
@@ -254,14 +276,18 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         $"the S3 artifact store (bucket '{Bucket}'{(string.IsNullOrEmpty(_options.Endpoint) ? string.Empty : $" at {_options.Endpoint}")}) is unreachable: {exception.Message}",
         exception);
 
-    /// <summary>Buffers one part at a time; see the class remarks for the commit protocol.</summary>
-    private sealed class Writer(S3BlobStore store, string tempKey) : IBlobWriter
+    /// <summary>
+    /// Buffers one part at a time (<paramref name="bufferBytes"/>, a part or less); see the class remarks for the commit
+    /// protocol. With an <paramref name="address"/>, <paramref name="tempKey"/> is that blob's content key, and the
+    /// multipart upload is completed only at commit.
+    /// </summary>
+    private sealed class Writer(S3BlobStore store, string tempKey, string? address, int bufferBytes) : IBlobWriter
     {
         // S3 allows 10,000 parts: grow the part size as an upload gets long, so the limit is never reached.
         private const int PartsPerSizeStep = 2000;
 
         private readonly List<PartETag> _parts = [];
-        private byte[] _buffer = new byte[store._options.PartSizeBytes];
+        private byte[] _buffer = new byte[bufferBytes];
         private int _filled;
         private string? _uploadId;
         private bool _tempCompleted;
@@ -296,7 +322,8 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             }
 
             // A blob smaller than a part stays in memory and is written with one PUT at commit; a larger one is completed
-            // now under its temporary key (invisible to readers), so that the commit only copies it.
+            // now under its temporary key (invisible to readers), so that the commit only copies it. An addressed upload
+            // sends its last part now and is completed at commit (completing it publishes it).
             if (_uploadId is not null)
             {
                 if (_filled > 0)
@@ -304,10 +331,14 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
                     await UploadPartAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                await store.Call(() => store._s3.CompleteMultipartUploadAsync(
-                    new CompleteMultipartUploadRequest { BucketName = store.Bucket, Key = tempKey, UploadId = _uploadId, PartETags = _parts },
-                    cancellationToken)).ConfigureAwait(false);
-                _tempCompleted = true;
+                if (address is null)
+                {
+                    await store.Call(() => store._s3.CompleteMultipartUploadAsync(
+                        new CompleteMultipartUploadRequest { BucketName = store.Bucket, Key = tempKey, UploadId = _uploadId, PartETags = _parts },
+                        cancellationToken)).ConfigureAwait(false);
+                    _tempCompleted = true;
+                }
+
                 _buffer = [];
             }
 
@@ -318,8 +349,22 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         {
             ObjectDisposedException.ThrowIf(_done, this);
             var key = BlobKey(sha256);
+            if (address is not null && !string.Equals(sha256, address, StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"this write is of the blob {address}, not {sha256}", nameof(sha256));
+            }
+
             await SealAsync(cancellationToken).ConfigureAwait(false);
-            if (await store.ObjectExistsAsync(key, cancellationToken).ConfigureAwait(false))
+            if (address is not null && _uploadId is not null)
+            {
+                await store.Call(() => store._s3.CompleteMultipartUploadAsync(
+                    new CompleteMultipartUploadRequest { BucketName = store.Bucket, Key = key, UploadId = _uploadId, PartETags = _parts },
+                    cancellationToken)).ConfigureAwait(false);
+                _done = true;
+                return true;
+            }
+
+            if (address is null && await store.ObjectExistsAsync(key, cancellationToken).ConfigureAwait(false))
             {
                 await DisposeAsync().ConfigureAwait(false);
                 return false;

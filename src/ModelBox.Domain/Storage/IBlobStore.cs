@@ -36,6 +36,22 @@ public interface IBlobStore
     Task<int> SweepTemporariesAsync(DateTimeOffset idleSince, CancellationToken cancellationToken = default);
 }
 
+/// <summary>
+/// A blob store that can write a blob whose address is known before its bytes, as a copy or a restore from another store
+/// knows it (they hash on the way and commit only when the bytes match the address): the bytes may go straight to their
+/// place, invisible until <see cref="IBlobWriter.CommitAsync"/>, which then needs no second copy. Commit must be given the
+/// same address; a blob already there is replaced by the same bytes.
+/// </summary>
+public interface IAddressedBlobWriting
+{
+    /// <summary>
+    /// Starts writing the blob <paramref name="sha256"/> of <paramref name="length"/> bytes (a store may size its buffers
+    /// by it: the caller checks the bytes against the address and the length and commits only when they match); dispose
+    /// the writer without committing to abort it.
+    /// </summary>
+    Task<IBlobWriter> BeginWriteAsync(string sha256, long length, CancellationToken cancellationToken = default);
+}
+
 /// <summary>A temporary blob being written. Disposing it without <see cref="CommitAsync"/> deletes it.</summary>
 public interface IBlobWriter : IAsyncDisposable
 {

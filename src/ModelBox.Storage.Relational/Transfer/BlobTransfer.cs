@@ -53,7 +53,11 @@ public static class BlobTransfer
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
-            var writer = await target.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+            // The address is known: a store that can write straight to it (S3: a multipart upload to the content key, completed
+            // at commit) saves the copy from a temporary.
+            var writer = target is IAddressedBlobWriting addressed
+                ? await addressed.BeginWriteAsync(blob.Sha256, blob.Size, cancellationToken).ConfigureAwait(false)
+                : await target.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
             await using (writer.ConfigureAwait(false))
             {
                 int read;

@@ -19,10 +19,11 @@ public sealed record TableComparison(string Table, long SourceRows, long TargetR
 /// <summary>
 /// Copies everything of one deployment into another, whatever their databases and blob stores: every data table in
 /// foreign-key order with ids, change sequences and cursors as they are (metric points through the target's bulk path),
-/// the counters moved past them, then every referenced blob (hashed on the way). Memory is one page of rows and one
-/// batch, whatever the size. Progress is kept in the target (<see cref="ModelBoxTables.CopyProgressTable"/>), written in
-/// the same transaction as each batch, so a copy that is killed resumes after its last committed batch; the table is
-/// dropped when the copy has been compared and found equal.
+/// the counters moved past them, then every referenced blob (hashed on the way, <see cref="BlobConcurrency"/> at a time).
+/// Memory is one page of rows, three batches (see <see cref="TableImporter"/>) and the blobs in flight, whatever the
+/// size. Progress is kept in the target (<see cref="ModelBoxTables.CopyProgressTable"/>), written in the same transaction
+/// as each batch, so a copy that is killed resumes after its last committed batch; the table is dropped when the copy has
+/// been compared and found equal.
 /// </summary>
 public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDialect target, IBlobStore targetBlobs)
 {
@@ -31,9 +32,19 @@ public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDia
     /// <summary>Rows per committed batch in the target.</summary>
     public int BatchRows { get; init; } = 20_000;
 
+    /// <summary>
+    /// Blobs copied at once. Each holds one part buffer of the target store (S3: a part; the filesystem: none) and one copy
+    /// buffer, so memory stays bounded; several in flight hide each request's latency.
+    /// </summary>
+    public int BlobConcurrency { get; init; } = 4;
+
     /// <summary>Whether the target holds an unfinished copy to resume.</summary>
-    public async Task<bool> IsResumingAsync(CancellationToken cancellationToken)
+    public Task<bool> IsResumingAsync(CancellationToken cancellationToken) => IsResumingAsync(target, cancellationToken);
+
+    /// <summary>Whether <paramref name="target"/> holds an unfinished copy to resume.</summary>
+    public static async Task<bool> IsResumingAsync(SqlDialect target, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(target);
         var connection = await target.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -80,22 +91,39 @@ public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDia
 
             await importer.FinishAsync(cancellationToken).ConfigureAwait(false);
 
-            long blobs = 0;
-            await foreach (var blob in BlobTransfer.ReferencedAsync(source, sourceConnection, null, cancellationToken).ConfigureAwait(false))
-            {
-                if (!await targetBlobs.ExistsAsync(blob.Sha256, cancellationToken).ConfigureAwait(false))
-                {
-                    var stream = await sourceBlobs.OpenReadAsync(blob.Sha256, cancellationToken: cancellationToken).ConfigureAwait(false)
-                        ?? throw new InvalidDataException($"blob {blob.Sha256} is referenced by the source but missing from its blob store (`modelbox server verify` on the source lists what is lost)");
-                    await using (stream.ConfigureAwait(false))
-                    {
-                        await BlobTransfer.CopyAsync(stream, targetBlobs, blob, "the source", cancellationToken).ConfigureAwait(false);
-                    }
-                }
+            await CopyBlobsAsync(sourceConnection, progress, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
+    /// <summary>
+    /// Every blob the source's file records reference that the target lacks, <see cref="BlobConcurrency"/> at a time (the
+    /// references are read a page at a time, in address order); progress is reported in order of completion, one report at a time.
+    /// </summary>
+    private async Task CopyBlobsAsync(DbConnection sourceConnection, IProgress<CopyProgress>? progress, CancellationToken cancellationToken)
+    {
+        long blobs = 0;
+        var reporting = new Lock();
+        var options = new ParallelOptions { MaxDegreeOfParallelism = BlobConcurrency, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(BlobTransfer.ReferencedAsync(source, sourceConnection, null, cancellationToken), options, async (blob, token) =>
+        {
+            if (!await targetBlobs.ExistsAsync(blob.Sha256, token).ConfigureAwait(false))
+            {
+                var stream = await sourceBlobs.OpenReadAsync(blob.Sha256, cancellationToken: token).ConfigureAwait(false)
+                    ?? throw new InvalidDataException(
+                        $"blob {blob.Sha256} is referenced by the source but missing from its blob store: lost (`modelbox server verify` on the source "
+                        + "lists what is lost), or deleted after the snapshot of a served source was taken (its file deleted during the copy: "
+                        + "empty the target and copy again)");
+                await using (stream.ConfigureAwait(false))
+                {
+                    await BlobTransfer.CopyAsync(stream, targetBlobs, blob, "the source", token).ConfigureAwait(false);
+                }
+            }
+
+            lock (reporting)
+            {
                 progress?.Report(new CopyProgress("blobs", "blobs", ++blobs));
             }
-        }
+        }).ConfigureAwait(false);
     }
 
     /// <summary>Compares every table of source and target: row counts and a hash of all rows in key order.</summary>

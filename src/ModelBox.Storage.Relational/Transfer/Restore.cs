@@ -72,12 +72,31 @@ public static class TargetDatabase
 /// </summary>
 public sealed class BackupRestorer(SqlDialect target, IBlobStore targetBlobs)
 {
-    /// <summary>Whether the restore migrates the backup forward first: an embedded store's snapshot (a whole SQLite database)
-    /// of an older schema is copied and migrated to this build's schema, then imported.</summary>
-    public static bool MigratesSnapshot(BackupManifest manifest)
+    /// <summary>
+    /// Whether the restore migrates the backup forward first: a backup of an older schema becomes a SQLite database at this
+    /// build's schema, which is then imported. An embedded store's snapshot is copied and migrated; a logical export
+    /// (PostgreSQL/MySQL) is loaded into a scratch SQLite database migrated to the export's version
+    /// (<see cref="ImportOlderExportAsync"/>), which is then migrated. The backup itself stays as it was.
+    /// </summary>
+    public static bool MigratesForward(BackupManifest manifest)
     {
         ArgumentNullException.ThrowIfNull(manifest);
-        return manifest.MetadataKind == "sqlite" && manifest.SchemaVersion < SchemaMigrations.LatestVersion;
+        return manifest.SchemaVersion < SchemaMigrations.LatestVersion;
+    }
+
+    /// <summary>
+    /// Imports the table exports of <paramref name="manifest"/>, made at an older schema version, into
+    /// <paramref name="scratch"/>: an empty database migrated to exactly that version (it has the tables and columns the
+    /// export has; the migrations to this build's then run on it like on any older database).
+    /// </summary>
+    public static async Task ImportOlderExportAsync(string folder, BackupManifest manifest, SqlDialect scratch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        // The tables of an older schema are some of this build's (no migration drops a table), in the same foreign-key order.
+        var exported = ExportedTables(manifest);
+        var importer = new TableImporter(scratch);
+        await ImportTablesAsync(folder, manifest, importer, ModelBoxTables.Data.Where(t => exported.Contains(t.Name)), null, cancellationToken).ConfigureAwait(false);
+        await importer.FinishAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task RestoreAsync(
@@ -85,10 +104,10 @@ public sealed class BackupRestorer(SqlDialect target, IBlobStore targetBlobs)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(openSnapshot);
-        // An embedded store's snapshot of an older schema arrives here migrated forward (openSnapshot opens a migrated
-        // copy, see MigratesSnapshot); table exports are imported column by column and must match this build's schema.
+        // A backup of an older schema arrives here as a SQLite snapshot migrated forward (openSnapshot opens the migrated
+        // database, see MigratesForward); table exports are imported column by column and must match this build's schema.
         if (manifest.SchemaVersion > SchemaMigrations.LatestVersion
-            || (manifest.SchemaVersion < SchemaMigrations.LatestVersion && !MigratesSnapshot(manifest)))
+            || (manifest.SchemaVersion < SchemaMigrations.LatestVersion && manifest.MetadataKind != "sqlite"))
         {
             throw new InvalidDataException(
                 $"the backup has schema version {manifest.SchemaVersion} and this build {SchemaMigrations.LatestVersion}: restore it with the ModelBox "
@@ -129,31 +148,55 @@ public sealed class BackupRestorer(SqlDialect target, IBlobStore targetBlobs)
         }
         else
         {
-            var exported = manifest.Metadata.Select(f => f.Table).ToHashSet(StringComparer.Ordinal);
-            var unknown = exported.Where(t => t is null || !ModelBoxTables.Data.Any(d => d.Name == t)).ToList();
+            var exported = ExportedTables(manifest);
             var missing = ModelBoxTables.Data.Where(d => !exported.Contains(d.Name)).Select(d => d.Name).ToList();
-            if (unknown.Count > 0 || missing.Count > 0)
+            if (missing.Count > 0)
             {
-                throw new UnknownTableException(
-                    $"the backup's tables differ from this build's: unknown {string.Join(", ", unknown)}; missing {string.Join(", ", missing)}");
+                throw new UnknownTableException($"the backup's tables differ from this build's: missing {string.Join(", ", missing)}");
             }
 
-            foreach (var table in ModelBoxTables.Data)
-            {
-                progress?.Report($"table {table.Name}");
-                var path = Path.Combine(folder, manifest.Metadata.Single(f => f.Table == table.Name).Path);
-                var (name, columns) = RowFile.ReadHeader(path);
-                if (name != table.Name)
-                {
-                    throw new InvalidDataException($"{path} holds table '{name}', not '{table.Name}'");
-                }
-
-                await importer.ImportAsync(table, columns, RowFile.ReadAsync(path, cancellationToken), null, null, cancellationToken).ConfigureAwait(false);
-            }
+            await ImportTablesAsync(folder, manifest, importer, ModelBoxTables.Data, progress, cancellationToken).ConfigureAwait(false);
         }
 
         await importer.FinishAsync(cancellationToken).ConfigureAwait(false);
         progress?.Report("blobs");
+        await RestoreBlobsAsync(folder, manifest, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The tables a logical export holds; throws <see cref="UnknownTableException"/> naming any this build does not know.</summary>
+    private static HashSet<string> ExportedTables(BackupManifest manifest)
+    {
+        var exported = manifest.Metadata.Select(f => f.Table ?? f.Path).ToHashSet(StringComparer.Ordinal);
+        var unknown = exported.Where(t => !ModelBoxTables.Data.Any(d => d.Name == t)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new UnknownTableException($"the backup's tables differ from this build's: unknown {string.Join(", ", unknown)}");
+        }
+
+        return exported;
+    }
+
+    /// <summary>The table exports of <paramref name="tables"/>, each through <paramref name="importer"/>.</summary>
+    private static async Task ImportTablesAsync(
+        string folder, BackupManifest manifest, TableImporter importer, IEnumerable<TransferTable> tables, IProgress<string>? progress,
+        CancellationToken cancellationToken)
+    {
+        foreach (var table in tables)
+        {
+            progress?.Report($"table {table.Name}");
+            var path = Path.Combine(folder, manifest.Metadata.Single(f => f.Table == table.Name).Path);
+            var (name, columns) = RowFile.ReadHeader(path);
+            if (name != table.Name)
+            {
+                throw new InvalidDataException($"{path} holds table '{name}', not '{table.Name}'");
+            }
+
+            await importer.ImportAsync(table, columns, RowFile.ReadAsync(path, cancellationToken), null, null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RestoreBlobsAsync(string folder, BackupManifest manifest, CancellationToken cancellationToken)
+    {
         await foreach (var blob in BackupFolder.ReadBlobListAsync(folder, cancellationToken).ConfigureAwait(false))
         {
             if (await targetBlobs.ExistsAsync(blob.Sha256, cancellationToken).ConfigureAwait(false))

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text;
+using System.Threading.Channels;
 
 namespace ModelBox.Storage.Relational.Transfer;
 
@@ -45,28 +46,75 @@ public sealed class TableImporter(SqlDialect dialect)
                     $"table '{table.Name}' has columns ({string.Join(", ", targetColumns)}) in the target but ({string.Join(", ", columns)}) in the source");
             }
 
+            // The source is read one batch ahead on another task while the target commits the batch before: reading and
+            // writing overlap, and memory stays at three batches (the one read, the one waiting, the one written).
+            var batches = Channel.CreateBounded<List<object?[]>>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var reader = Task.Run(() => ReadBatchesAsync(rows, batches.Writer, stop.Token), CancellationToken.None);
+            long total = 0;
+            var finished = false;
+            try
+            {
+                while (await batches.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    while (batches.Reader.TryRead(out var batch))
+                    {
+                        total += await CommitBatchAsync(connection, table, columns, types, batch, total, afterBatch, cancellationToken).ConfigureAwait(false);
+                        progress?.Report(total);
+                    }
+                }
+
+                finished = true;
+            }
+            finally
+            {
+                if (!finished)
+                {
+                    await stop.CancelAsync().ConfigureAwait(false);
+                    try
+                    {
+                        await reader.ConfigureAwait(false);
+                    }
+                    catch (Exception)
+                    {
+                        // The write failed (or was cancelled): that failure is the one reported, the reader only stopped.
+                    }
+                }
+            }
+
+            // A failed read ends the batches early: its exception is the import's.
+            await reader.ConfigureAwait(false);
+            return total;
+        }
+    }
+
+    /// <summary>Cuts <paramref name="rows"/> into batches of at most <see cref="BatchRows"/> rows and <see cref="BatchBytes"/> bytes.</summary>
+    private async Task ReadBatchesAsync(IAsyncEnumerable<object?[]> rows, ChannelWriter<List<object?[]>> batches, CancellationToken cancellationToken)
+    {
+        try
+        {
             var batch = new List<object?[]>();
-            long bytes = 0, total = 0;
+            long bytes = 0;
             await foreach (var row in rows.WithCancellation(cancellationToken).ConfigureAwait(false))
             {
                 batch.Add(row);
                 bytes += SizeOf(row);
                 if (batch.Count >= BatchRows || bytes >= BatchBytes)
                 {
-                    total += await CommitBatchAsync(connection, table, columns, types, batch, total, afterBatch, cancellationToken).ConfigureAwait(false);
-                    progress?.Report(total);
-                    batch.Clear();
+                    await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                    batch = [];
                     bytes = 0;
                 }
             }
 
             if (batch.Count > 0)
             {
-                total += await CommitBatchAsync(connection, table, columns, types, batch, total, afterBatch, cancellationToken).ConfigureAwait(false);
-                progress?.Report(total);
+                await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
             }
-
-            return total;
+        }
+        finally
+        {
+            batches.TryComplete();
         }
     }
 
@@ -115,7 +163,9 @@ public sealed class TableImporter(SqlDialect dialect)
         var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
-            if (string.Equals(table.Name, "metric_points", StringComparison.Ordinal))
+            // The bulk path writes every column of this build's points (an older schema's table, a restore's scratch
+            // database, takes plain INSERTs of the columns it has).
+            if (string.Equals(table.Name, "metric_points", StringComparison.Ordinal) && columns.Count == PointColumnCount)
             {
                 await dialect.InsertPointsAsync(connection, transaction, ToPoints(columns, batch), cancellationToken).ConfigureAwait(false);
             }
@@ -171,6 +221,9 @@ public sealed class TableImporter(SqlDialect dialect)
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>The columns of this build's <c>metric_points</c>, which <see cref="PointRow"/> carries.</summary>
+    private const int PointColumnCount = 9;
 
     private static List<PointRow> ToPoints(IReadOnlyList<string> columns, List<object?[]> rows)
     {

@@ -34,8 +34,18 @@ public sealed class DataFolderLock : IDisposable
     /// Creates the data folder when it is missing and locks it; throws <see cref="ConfigurationException"/> naming the
     /// holder's PID when another server has it.
     /// </summary>
-    public static DataFolderLock Acquire(string dataDir)
+    public static DataFolderLock Acquire(string dataDir) =>
+        TryAcquire(dataDir, out var holder) ?? throw new ConfigurationException(
+            $"the data folder {Path.GetFullPath(dataDir)} is in use by another ModelBox server ({(holder is null ? "PID unknown" : $"PID {holder}")}); " +
+            "two servers on one embedded database would miss each other's changes: stop that server, or give this one its own data_dir");
+
+    /// <summary>
+    /// Like <see cref="Acquire"/>, but null when another process holds the lock (a server serving the folder), with that
+    /// process's PID in <paramref name="holder"/> when it is known.
+    /// </summary>
+    public static DataFolderLock? TryAcquire(string dataDir, out string? holder)
     {
+        holder = null;
         var folder = Path.GetFullPath(dataDir);
         var created = !Directory.Exists(folder);
         try
@@ -56,10 +66,8 @@ public sealed class DataFolderLock : IDisposable
         }
         catch (IOException)
         {
-            var holder = ReadPid(pidPath);
-            throw new ConfigurationException(
-                $"the data folder {folder} is in use by another ModelBox server ({(holder is null ? "PID unknown" : $"PID {holder}")}); " +
-                "two servers on one embedded database would miss each other's changes: stop that server, or give this one its own data_dir");
+            holder = ReadPid(pidPath);
+            return null;
         }
         catch (UnauthorizedAccessException ex)
         {

@@ -86,27 +86,44 @@ internal static class BackupCommands
                 return 1;
             }
 
-            // A snapshot of an older schema: a copy of it is migrated forward (the backup itself stays as it was, checksums intact).
-            var migrated = BackupRestorer.MigratesSnapshot(manifest) ? Directory.CreateTempSubdirectory("modelbox-restore-") : null;
+            // A backup of an older schema: a SQLite copy of it is migrated forward (the backup itself stays as it was, checksums
+            // intact). An embedded store's snapshot is copied; a logical export is loaded into a scratch database at its version.
+            var migrated = BackupRestorer.MigratesForward(manifest) ? Directory.CreateTempSubdirectory("modelbox-restore-") : null;
             Func<string, SqlDialect> openSnapshot = OpenSnapshot;
-            if (migrated is not null)
-            {
-                var copy = Path.Combine(migrated.FullName, BackupFolder.SnapshotFile);
-                File.Copy(Path.Combine(folder, BackupFolder.SnapshotFile), copy);
-                Console.Error.WriteLine($"migrating the backup's snapshot from schema version {manifest.SchemaVersion} to {SchemaMigrations.LatestVersion} (in a copy)...");
-                var writable = new SqliteDialect(new SqliteStorageOptions { DatabasePath = copy });
-                await using (writable)
-                {
-                    await new RelationalMetadataStore(writable, new InProcessChangeSignal()).MigrateAsync(cancellationToken);
-                }
-
-                openSnapshot = _ => OpenSnapshot(copy);
-            }
-
+            var restored = manifest;
             try
             {
+                if (migrated is not null)
+                {
+                    var copy = Path.Combine(migrated.FullName, BackupFolder.SnapshotFile);
+                    if (manifest.MetadataKind == "sqlite")
+                    {
+                        File.Copy(Path.Combine(folder, BackupFolder.SnapshotFile), copy);
+                    }
+
+                    var writable = new SqliteDialect(new SqliteStorageOptions { DatabasePath = copy });
+                    await using (writable)
+                    {
+                        var store = new RelationalMetadataStore(writable, new InProcessChangeSignal());
+                        if (manifest.MetadataKind != "sqlite")
+                        {
+                            Console.Error.WriteLine($"loading the backup's tables into a scratch database at schema version {manifest.SchemaVersion}...");
+                            await store.MigrateAsync(manifest.SchemaVersion, cancellationToken);
+                            await BackupRestorer.ImportOlderExportAsync(folder, manifest, writable, cancellationToken);
+                        }
+
+                        Console.Error.WriteLine(
+                            $"migrating the backup's {(manifest.MetadataKind == "sqlite" ? "snapshot" : "tables")} from schema version {manifest.SchemaVersion} "
+                            + $"to {SchemaMigrations.LatestVersion} (in a copy)...");
+                        await store.MigrateAsync(cancellationToken);
+                    }
+
+                    openSnapshot = _ => OpenSnapshot(copy);
+                    restored = manifest with { MetadataKind = "sqlite" };
+                }
+
                 await new BackupRestorer(deployment.Dialect, deployment.Blobs).RestoreAsync(
-                    folder, manifest, openSnapshot, new Progress<string>(step => Console.Error.WriteLine($"restoring {step}...")), cancellationToken);
+                    folder, restored, openSnapshot, new Progress<string>(step => Console.Error.WriteLine($"restoring {step}...")), cancellationToken);
             }
             finally
             {

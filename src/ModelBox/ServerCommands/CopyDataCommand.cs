@@ -11,21 +11,32 @@ internal static class CopyDataCommand
 {
     public static Command Create()
     {
-        var from = new Option<string>("--from-config") { Description = "TOML configuration of the deployment to copy from (its server must be stopped)", Required = true };
+        var from = new Option<string>("--from-config")
+        {
+            Description = "TOML configuration of the deployment to copy from (an embedded one may be served meanwhile: it is copied from a snapshot)",
+            Required = true,
+        };
         var to = new Option<string>("--to-config") { Description = "TOML configuration of the empty deployment to copy into (e.g. PostgreSQL + S3)", Required = true };
         var batchRows = new Option<int>("--batch-rows") { Description = "Rows per committed batch in the target", DefaultValueFactory = _ => 20_000 };
         // For the interruption tests: hold still after this many committed batches, so that a SIGKILL lands mid-copy.
         var holdAfterBatches = new Option<int?>("--hold-after-batches") { Hidden = true };
+        var blobConcurrency = new Option<int>("--blob-concurrency") { Description = "Blobs copied at once", DefaultValueFactory = _ => 4 };
         var sample = new Option<int?>("--verify-sample") { Description = "After the copy, read and hash N random blobs of the target instead of all of them" };
         var copy = new Command("copy-data",
             "Copy all metadata, metric points, change records and blobs from one configuration to another (e.g. embedded -> PostgreSQL + S3) with "
             + "ids and change sequences as they are; resumable after an interruption (run it again), verified at the end")
-        { from, to, batchRows, sample, holdAfterBatches };
+        { from, to, batchRows, blobConcurrency, sample, holdAfterBatches };
         copy.SetAction(async (parseResult, cancellationToken) =>
         {
             if (parseResult.GetValue(batchRows) < 1)
             {
                 await Console.Error.WriteLineAsync("error: --batch-rows: must be at least 1");
+                return 2;
+            }
+
+            if (parseResult.GetValue(blobConcurrency) is < 1 or > 64)
+            {
+                await Console.Error.WriteLineAsync("error: --blob-concurrency: must be from 1 to 64");
                 return 2;
             }
 
@@ -49,19 +60,28 @@ internal static class CopyDataCommand
                     return 1;
                 }
 
-                // Neither side may be served meanwhile: the source must hold still for the copy to be one state (and resumable),
-                // and the target must not take writes before it holds everything.
-                using var sourceLock = config.MetadataStorage == "integrated" ? DataFolderLock.Acquire(config.DataDir) : null;
+                // The target must not take writes before it holds everything. The source must hold still for the copy to be
+                // one state (and resumable): an embedded source is locked like a server locks it, or, while a server serves
+                // it, copied from a snapshot (see SourceSnapshot).
                 using var targetLock = target.MetadataStorage == "integrated" ? DataFolderLock.Acquire(target.DataDir) : null;
                 await using var sourceDeployment = Deployment.Open(config, readOnly: true);
                 await using var targetDeployment = Deployment.Open(target, readOnly: false);
                 await targetDeployment.Store.MigrateAsync(cancellationToken);
-                var copier = new DataCopier(sourceDeployment.Dialect, sourceDeployment.Blobs, targetDeployment.Dialect, targetDeployment.Blobs)
+                var resuming = await DataCopier.IsResumingAsync(targetDeployment.Dialect, cancellationToken);
+                await using var snapshot = config.MetadataStorage == "integrated"
+                    ? await SourceSnapshot.OpenAsync(sourceDeployment, target, resuming, cancellationToken)
+                    : null;
+                var copier = new DataCopier(snapshot?.Dialect ?? sourceDeployment.Dialect, sourceDeployment.Blobs, targetDeployment.Dialect, targetDeployment.Blobs)
                 {
                     BatchRows = parseResult.GetValue(batchRows),
+                    BlobConcurrency = parseResult.GetValue(blobConcurrency),
                 };
-                var resuming = await copier.IsResumingAsync(cancellationToken);
                 Console.WriteLine($"{(resuming ? "resuming the copy" : "copying")} from {sourceDeployment.Describe} to {targetDeployment.Describe}");
+                if (snapshot?.Describe is { } described)
+                {
+                    Console.WriteLine(described);
+                }
+
                 try
                 {
                     await RunWithProgressAsync(copier, parseResult.GetValue(holdAfterBatches), cancellationToken);
@@ -83,8 +103,8 @@ internal static class CopyDataCommand
                 if (different.Count > 0)
                 {
                     await Console.Error.WriteLineAsync(
-                        $"error: the target differs from the source in {string.Join(", ", different)}: was the source written to during the copy? "
-                        + "Empty the target and copy again with the source server stopped");
+                        $"error: the target differs from the source in {string.Join(", ", different)}: was the source written to during the copy "
+                        + "(a PostgreSQL/MySQL source), or between an interrupted copy and its resume? Empty the target and copy again");
                     return 1;
                 }
 
@@ -94,6 +114,11 @@ internal static class CopyDataCommand
                 }
 
                 await copier.CompleteAsync(cancellationToken);
+                if (snapshot is not null)
+                {
+                    await snapshot.DeleteAsync();
+                }
+
                 Console.WriteLine("copy complete and verified");
                 return 0;
             });

@@ -180,6 +180,59 @@ public abstract class BackupRestoreTests : IAsyncLifetime
         Assert.Contains("is damaged", sampled.Stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Populates the source and backs it up, lets <paramref name="undo"/> turn the backup into what schema version 12 wrote
+    /// (the data set logs whole seconds, so undoing migration 13 loses nothing; a newer migration must be undone there as
+    /// well), rewrites the manifest to match, and restores it: the restore announces <paramref name="announced"/>, verifies
+    /// clean, and the target reads the same as the source did. Returns the backup folder.
+    /// </summary>
+    protected async Task<string> RestoreAsOlderSchemaAsync(Func<string, Task> undo, params string[] announced)
+    {
+        var data = new DeploymentDataSet("old-schema-" + Guid.NewGuid().ToString("N")[..8]);
+        var backup = Path.Combine(Root, "backup");
+        string before;
+        await using (var source = await ModelBoxProcess.StartAsync(Source, Root))
+        {
+            await using var client = new ModelBoxClient(source.Address);
+            await data.PopulateAsync(client, Root);
+            before = await data.SnapshotAsync(client, Root);
+        }
+
+        var made = await ModelBoxExecutable.RunAsync(["server", "backup", "--output", backup], Source, Root);
+        Assert.True(made.ExitCode == 0, made.Stdout + made.Stderr);
+
+        await undo(backup);
+        var manifest = await BackupFolder.ReadManifestAsync(backup, CancellationToken.None);
+        var metadata = new List<BackupFile>();
+        foreach (var file in manifest.Metadata)
+        {
+            var path = Path.Combine(backup, file.Path);
+            metadata.Add(file with { Bytes = new FileInfo(path).Length, Sha256 = await Sha256Async(path) });
+        }
+
+        File.Delete(Path.Combine(backup, BackupFolder.ManifestFile));
+        await BackupFolder.WriteManifestAsync(backup, manifest with { SchemaVersion = 12, Metadata = metadata }, CancellationToken.None);
+
+        var restore = await ModelBoxExecutable.RunAsync(["server", "restore", "--input", backup], Target, Root);
+        Assert.True(restore.ExitCode == 0, restore.Stdout + restore.Stderr);
+        foreach (var line in announced)
+        {
+            Assert.Contains(line, restore.Stderr, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("clean: no findings", restore.Stdout, StringComparison.Ordinal);
+        await using var target = await ModelBoxProcess.StartAsync(Target, Root);
+        await using var restored = new ModelBoxClient(target.Address);
+        Assert.Equal(before, await data.SnapshotAsync(restored, Root));
+        return backup;
+    }
+
+    protected static async Task<string> Sha256Async(string path)
+    {
+        await using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream));
+    }
+
     /// <summary>Damages a blob of a filesystem store under <paramref name="dataDir"/>.</summary>
     protected static async Task DamageFilesystemBlobAsync(string dataDir, string sha256)
     {
@@ -207,49 +260,14 @@ public sealed class SqliteBackupRestoreTests : BackupRestoreTests
     [Fact]
     public async Task A_backup_made_at_an_older_schema_version_is_migrated_forward_by_restore_and_reads_the_same()
     {
-        var data = new DeploymentDataSet("old-schema-" + Guid.NewGuid().ToString("N")[..8]);
-        var backup = Path.Combine(Root, "backup");
-        string before;
-        await using (var source = await ModelBoxProcess.StartAsync(Source, Root))
-        {
-            await using var client = new ModelBoxClient(source.Address);
-            await data.PopulateAsync(client, Root);
-            before = await data.SnapshotAsync(client, Root);
-        }
+        // The snapshot as schema version 12 wrote it: migration 13 added metric_points.millis.
+        var backup = await RestoreAsOlderSchemaAsync(
+            backup => ExecuteAsync(Path.Combine(backup, BackupFolder.SnapshotFile), "ALTER TABLE metric_points DROP COLUMN millis; DELETE FROM \"VersionInfo\" WHERE \"Version\" >= 13;"),
+            "migrating the backup's snapshot from schema version 12");
 
-        var made = await ModelBoxExecutable.RunAsync(["server", "backup", "--output", backup], Source, Root);
-        Assert.True(made.ExitCode == 0, made.Stdout + made.Stderr);
-
-        // The backup as schema version 12 wrote it: migration 13 added metric_points.millis (the data set logs whole seconds,
-        // so nothing is lost). A newer migration must be undone here as well.
-        var snapshot = Path.Combine(backup, BackupFolder.SnapshotFile);
-        await ExecuteAsync(snapshot, "ALTER TABLE metric_points DROP COLUMN millis; DELETE FROM \"VersionInfo\" WHERE \"Version\" >= 13;");
-        var manifest = await BackupFolder.ReadManifestAsync(backup, CancellationToken.None);
-        var sha256 = await Sha256Async(snapshot);
-        manifest = manifest with
-        {
-            SchemaVersion = 12,
-            Metadata = [.. manifest.Metadata.Select(f => f.Path == BackupFolder.SnapshotFile ? f with { Bytes = new FileInfo(snapshot).Length, Sha256 = sha256 } : f)],
-        };
-        File.Delete(Path.Combine(backup, BackupFolder.ManifestFile));
-        await BackupFolder.WriteManifestAsync(backup, manifest, CancellationToken.None);
-
-        var restore = await ModelBoxExecutable.RunAsync(["server", "restore", "--input", backup], Target, Root);
-        Assert.True(restore.ExitCode == 0, restore.Stdout + restore.Stderr);
-        Assert.Contains("migrating the backup's snapshot from schema version 12", restore.Stderr, StringComparison.Ordinal);
-        Assert.Contains("clean: no findings", restore.Stdout, StringComparison.Ordinal);
         // The backup itself is left as it was: it still checks against its manifest.
-        Assert.Equal(sha256, await Sha256Async(snapshot));
-
-        await using var target = await ModelBoxProcess.StartAsync(Target, Root);
-        await using var restored = new ModelBoxClient(target.Address);
-        Assert.Equal(before, await data.SnapshotAsync(restored, Root));
-    }
-
-    private static async Task<string> Sha256Async(string path)
-    {
-        await using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream));
+        var manifest = await BackupFolder.ReadManifestAsync(backup, CancellationToken.None);
+        Assert.Equal(manifest.Metadata.Single().Sha256, await Sha256Async(Path.Combine(backup, BackupFolder.SnapshotFile)));
     }
 
     private static async Task ExecuteAsync(string database, string sql)
@@ -300,6 +318,25 @@ public abstract class ServerDatabaseBackupRestoreTests(string backend, bool s3) 
     }
 
     protected override bool BlobsOnFilesystem => _sourceBucket is null;
+
+    [Fact]
+    public async Task A_logical_export_made_at_an_older_schema_version_is_migrated_forward_by_restore_and_reads_the_same() =>
+        // The export as schema version 12 wrote it: migration 13 added metric_points.millis.
+        await RestoreAsOlderSchemaAsync(
+            async backup =>
+            {
+                var manifest = await BackupFolder.ReadManifestAsync(backup, CancellationToken.None);
+                var path = Path.Combine(backup, manifest.Metadata.Single(f => f.Table == "metric_points").Path);
+                var (table, columns) = RowFile.ReadHeader(path);
+                var millis = columns.ToList().IndexOf("millis");
+                Assert.True(millis >= 0);
+                await RowFile.WriteAsync(
+                    path + ".v12", table, [.. columns.Where(c => c != "millis")],
+                    RowFile.ReadAsync(path, CancellationToken.None).Select(row => row.Where((_, i) => i != millis).ToArray()), CancellationToken.None);
+                File.Move(path + ".v12", path, overwrite: true);
+            },
+            "loading the backup's tables into a scratch database at schema version 12",
+            "migrating the backup's tables from schema version 12");
 
     protected override Task DamageBlobAsync(string sha256) =>
         _sourceBucket is { } bucket ? bucket.DamageAsync(sha256) : DamageFilesystemBlobAsync(Path.Combine(Root, "source"), sha256);

@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using ModelBox.Client;
 using ModelBox.EndToEnd.Tests.Infrastructure;
@@ -10,7 +13,8 @@ namespace ModelBox.EndToEnd.Tests.Maintenance;
 /// <summary>
 /// `modelbox server copy-data` from the embedded deployment into another, killed with SIGKILL after its first committed
 /// batch and run again: it resumes, verifies, and the target then reads the same through the API as the source did,
-/// including a watcher's cursor from before the move.
+/// including a watcher's cursor from before the move. From a source that a server serves under a write load, the copy
+/// reads a snapshot: the target holds exactly what was committed when it was taken, also after a kill and a resume.
 /// </summary>
 public abstract class CopyDataTests : IAsyncLifetime
 {
@@ -56,24 +60,7 @@ public abstract class CopyDataTests : IAsyncLifetime
         string[] copyArgs = ["server", "copy-data", "--from-config", from, "--to-config", to, "--batch-rows", "50"];
 
         // SIGKILL in the middle of the metric points: the copy holds still after its 30th committed batch until killed.
-        using (var first = ModelBoxExecutable.Start([.. copyArgs, "--hold-after-batches", "30"], workingDirectory: Root))
-        {
-            var stdout = first.StandardOutput.ReadToEndAsync();
-            string? line;
-            var seen = new List<string>();
-            while ((line = await first.StandardError.ReadLineAsync()) is not null && !line.StartsWith("holding after 30 batches", StringComparison.Ordinal))
-            {
-                seen.Add(line);
-            }
-
-            if (line is null)
-            {
-                Assert.Fail("the copy ended before it could be interrupted:\n" + string.Join("\n", seen) + await stdout);
-            }
-            first.Kill();
-            await first.WaitForExitAsync();
-            await stdout;
-        }
+        await RunUntilHeldThenKillAsync(copyArgs, 30);
 
         // Part of the points are in, in whole batches.
         Assert.InRange(await CopiedRowsAsync() ?? 0, 1, 9012);
@@ -102,19 +89,113 @@ public abstract class CopyDataTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Copy_data_refuses_while_the_source_server_runs()
+    public async Task A_copy_from_a_serving_server_holds_what_was_committed_at_its_snapshot_and_resumes_from_that_snapshot()
     {
         var sourceDir = Path.Combine(Root, "source");
-        await using var source = await ModelBoxProcess.StartAsync(new Dictionary<string, string> { ["MODELBOX_DATA_DIR"] = sourceDir }, Root);
+        var data = new DeploymentDataSet("online-" + Guid.NewGuid().ToString("N")[..8]);
+        var loadNamespace = "load-" + Guid.NewGuid().ToString("N")[..8];
         var from = Path.Combine(Root, "from.toml");
         await File.WriteAllTextAsync(from, $"data_dir = \"{sourceDir}\"\n");
         var to = Path.Combine(Root, "to.toml");
         await File.WriteAllTextAsync(to, $"data_dir = \"{Path.Combine(Root, "target")}\"\n{TargetToml}");
+        string[] copyArgs = ["server", "copy-data", "--from-config", from, "--to-config", to, "--batch-rows", "50"];
 
-        var refused = await ModelBoxExecutable.RunAsync(["server", "copy-data", "--from-config", from, "--to-config", to], workingDirectory: Root);
+        await using var source = await ModelBoxProcess.StartAsync(new Dictionary<string, string> { ["MODELBOX_DATA_DIR"] = sourceDir }, Root);
+        await using var client = new ModelBoxClient(source.Address);
+        await data.PopulateAsync(client, Root, pointsPerSeries: 300);
+        var before = await data.SnapshotAsync(client, Root);
 
-        Assert.Equal(1, refused.ExitCode);
-        Assert.Contains("in use by another ModelBox server", refused.Stderr, StringComparison.Ordinal);
+        // The write load: one writer, so that what it wrote is one history (per run: create, log points, upload), of which
+        // a snapshot holds a prefix. A run is listed once all three were acknowledged.
+        var runs = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var run = (await client.CreateExperimentAsync($"run-{i}", "o", loadNamespace, Framework.Unknown)).Value;
+                await client.LogMetricsBatchAsync([new MetricSeriesPoints(run.Id, "loss", Enumerable.Range(0, 40)
+                    .Select(step => new MetricPoint(step, DateTimeOffset.FromUnixTimeSeconds(1_700_000_000 + step), MetricValue.FromDouble(1.0 / (step + i + 1))))
+                    .ToList())]);
+                using var bytes = new MemoryStream(RandomNumberGenerator.GetBytes(10_000 + i));
+                await client.UploadFileAsync(run.Id, bytes, $"weights-{i}.bin");
+                runs.Enqueue(run.Id);
+            }
+        });
+        await WaitForRunsAsync(runs, writer, 3);
+        var acknowledgedBefore = runs.Count;
+
+        // Interrupted (SIGKILL) after its 5th committed batch, then run again while the server keeps taking writes.
+        var first = await RunUntilHeldThenKillAsync(copyArgs, 5);
+        Assert.Contains("the source is served (PID ", first, StringComparison.Ordinal);
+        Assert.Single(Directory.GetFiles(Path.Combine(sourceDir, "copy-data"), "*.sqlite"));
+        var resumed = await ModelBoxExecutable.RunAsync(copyArgs, workingDirectory: Root);
+        Assert.True(resumed.ExitCode == 0, resumed.Stdout + resumed.Stderr);
+        Assert.Contains("resuming from the snapshot of the source taken", resumed.Stdout, StringComparison.Ordinal);
+        Assert.Contains("copy complete and verified", resumed.Stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(sourceDir, "copy-data")));
+
+        // One more run acknowledged after the copy ended: it cannot be in the snapshot.
+        await WaitForRunsAsync(runs, writer, runs.Count + 1);
+        await stop.CancelAsync();
+        await writer;
+        var history = runs.ToArray();
+
+        await using var target = await ModelBoxProcess.StartAsync(TargetEnvironment, Root);
+        await using var copied = new ModelBoxClient(target.Address);
+        Assert.Equal(before, await data.SnapshotAsync(copied, Root));
+        var present = (await copied.ListExperimentsAsync(loadNamespace).ToListAsync()).Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
+        var prefix = history.TakeWhile(present.Contains).Count();
+        Assert.Equal(present.Count, prefix);
+        Assert.InRange(prefix, acknowledgedBefore, history.Length - 1);
+        for (var i = 0; i < prefix; i++)
+        {
+            var sourceMetrics = JsonSerializer.Serialize(await client.GetMetricsAsync(history[i]));
+            var targetMetrics = JsonSerializer.Serialize(await copied.GetMetricsAsync(history[i]));
+            var sourceFiles = await client.ListArtifactsAsync(history[i]);
+            var targetFiles = await copied.ListArtifactsAsync(history[i]);
+            // The last run of the snapshot may have been caught between its writes; every earlier one is whole.
+            var last = i == prefix - 1;
+            Assert.True(targetMetrics == sourceMetrics || (last && targetMetrics == "[]"), $"run {i}: {targetMetrics} in the target, {sourceMetrics} in the source");
+            Assert.True(targetFiles.SequenceEqual(sourceFiles) || (last && targetFiles.Count == 0), $"run {i}: {targetFiles.Count} files in the target");
+        }
+    }
+
+    /// <summary>Runs copy-data until it holds still after <paramref name="batches"/> committed batches, kills it; returns its stdout.</summary>
+    private async Task<string> RunUntilHeldThenKillAsync(string[] copyArgs, int batches)
+    {
+        using var copy = ModelBoxExecutable.Start([.. copyArgs, "--hold-after-batches", batches.ToString(CultureInfo.InvariantCulture)], workingDirectory: Root);
+        var stdout = copy.StandardOutput.ReadToEndAsync();
+        string? line;
+        var seen = new List<string>();
+        while ((line = await copy.StandardError.ReadLineAsync()) is not null && !line.StartsWith($"holding after {batches} batches", StringComparison.Ordinal))
+        {
+            seen.Add(line);
+        }
+
+        if (line is null)
+        {
+            Assert.Fail("the copy ended before it could be interrupted:\n" + string.Join("\n", seen) + await stdout);
+        }
+
+        copy.Kill();
+        await copy.WaitForExitAsync();
+        return await stdout;
+    }
+
+    private static async Task WaitForRunsAsync(ConcurrentQueue<string> runs, Task writer, int count)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while (runs.Count < count)
+        {
+            if (writer.IsCompleted)
+            {
+                await writer; // its failure
+                Assert.Fail("the writer stopped");
+            }
+
+            await Task.Delay(20, timeout.Token);
+        }
     }
 }
 

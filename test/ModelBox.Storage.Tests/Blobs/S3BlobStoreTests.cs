@@ -79,6 +79,32 @@ public sealed class S3BlobStoreTests : BlobStoreSpecification
         Assert.Equal(data, await ReadAsync(Sha(data)));
     }
 
+    [Fact]
+    public async Task An_addressed_write_goes_to_its_content_key_unseen_until_commit_and_leaves_nothing_when_aborted()
+    {
+        var data = RandomBytes(LargeBlobBytes);
+        var sha = Sha(data);
+        var store = (IAddressedBlobWriting)Store;
+        await using (var aborted = await store.BeginWriteAsync(sha, data.Length))
+        {
+            await aborted.WriteAsync(data);
+        }
+
+        Assert.False(await Store.ExistsAsync(sha));
+        Assert.Empty(await ListKeysAsync());
+
+        await using var writer = await store.BeginWriteAsync(sha, data.Length);
+        await writer.WriteAsync(data);
+        await writer.SealAsync();
+        // Every part is sent, and nothing is visible yet.
+        Assert.False(await Store.ExistsAsync(sha));
+        await Assert.ThrowsAsync<ArgumentException>(() => writer.CommitAsync(Sha(RandomBytes(10))));
+        Assert.True(await writer.CommitAsync(sha));
+
+        Assert.Equal([$"sha256/{sha[..2]}/{sha[2..4]}/{sha}"], await ListKeysAsync());
+        Assert.Equal(data, await ReadAsync(sha));
+    }
+
     /// <summary>
     /// s3rver cannot list multipart uploads in progress, so the visible temporaries are completed temporary objects:
     /// what a crash between "complete" and "copy" leaves.
