@@ -197,6 +197,15 @@ if [[ ! -f "$mlflow_js_dir/node_modules/mlflow/package.json" ]] || ! grep -q "\"
     (cd "$mlflow_js_dir" && npm install --no-audit --no-fund --silent --no-save "mlflow@$mlflow_js_version" >/dev/null)
 fi
 export MODELBOX_TEST_MLFLOW_JS="$mlflow_js_dir/node_modules"
+# A download that stalls in the reliability tests reports the managed stacks of the server and of the test process,
+# taken with dotnet-stack (pinned, kept in .tools/) while it still hangs.
+dotnet_stack_version=10.0.750501
+dotnet_stack_dir="$root/.tools/dotnet-stack"
+if [[ ! -x "$dotnet_stack_dir/dotnet-stack" ]]; then
+    echo "==> installing dotnet-stack $dotnet_stack_version into .tools/"
+    dotnet tool install --tool-path "$dotnet_stack_dir" dotnet-stack --version "$dotnet_stack_version" >/dev/null
+fi
+export PATH="$PATH:$dotnet_stack_dir"
 # s3rver decodes x-amz-copy-source with decodeURI, which leaves %2F encoded; S3 decodes the whole header (the AWS SDK
 # encodes the '/' between bucket and key). Apply S3's behaviour so server-side copies work as they do on S3.
 sed -i "s/decodeURI(ctx.headers\['x-amz-copy-source'\])/decodeURIComponent(ctx.headers['x-amz-copy-source'])/" \

@@ -41,14 +41,19 @@ public sealed partial class ModelStoreService
     public override async Task DownloadFile(DownloadFileRequest request, IServerStreamWriter<DownloadFileResponse> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
+        var trace = context.GetHttpContext().TraceIdentifier;
+        ServerLog.DownloadPhase(phaseLogger, request.FileId, trace, "entered");
         // The window covers the read buffer and the chunk waiting in the transport; under memory pressure it is smaller
         // than asked, and so are the chunks (clients take chunks of any size).
         using var lease = await streams.EnterDownloadAsync(context, 2L * DownloadChunkSize(request.ChunkSizeBytes));
+        ServerLog.DownloadPhase(phaseLogger, request.FileId, trace, "window " + lease.Window);
         var chunkBytes = (int)(lease.Window / 2);
         var download = await artifacts.OpenDownloadAsync(request.FileId, request.Offset, request.Length, cancellationToken);
+        ServerLog.DownloadPhase(phaseLogger, request.FileId, trace, "opened " + download.Length);
         await using (download)
         {
             await responseStream.WriteAsync(new DownloadFileResponse { Metadata = download.File.ToProto() }, cancellationToken);
+            ServerLog.DownloadPhase(phaseLogger, request.FileId, trace, "metadata written");
             var buffer = ArrayPool<byte>.Shared.Rent(chunkBytes);
             try
             {
@@ -62,6 +67,8 @@ public sealed partial class ModelStoreService
                     ModelBoxMetrics.BytesDownloaded.Add(read);
                     sent += read;
                 }
+
+                ServerLog.DownloadPhase(phaseLogger, request.FileId, trace, "sent " + sent);
             }
             finally
             {

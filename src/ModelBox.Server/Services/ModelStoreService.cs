@@ -25,4 +25,5 @@ public sealed partial class ModelStoreService(
     ArtifactStore artifacts,
     ObjectDetails details,
     StreamGuard streams,
-    ServerConfig config) : ModelStore.ModelStoreBase;
+    ServerConfig config,
+    ILogger<ModelStoreService> phaseLogger) : ModelStore.ModelStoreBase;

@@ -38,6 +38,16 @@ public sealed class ChildServer : IAsyncDisposable
     /// <summary>Lines the server logged at error or critical level (simple console format: "fail:" / "crit:").</summary>
     public IEnumerable<string> ErrorLines => _output.Where(l => l.Contains("fail:", StringComparison.Ordinal) || l.Contains("crit:", StringComparison.Ordinal));
 
+    /// <summary>
+    /// Log levels for a server whose downloads a test watches: every call's status and duration and each download's
+    /// phases (window, blob opened, first message written, bytes sent), so that a stalled download shows how far it got.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> DownloadDiagnostics { get; } = new Dictionary<string, string>
+    {
+        ["Logging__LogLevel__ModelBox.Server.Services.ModelStoreService"] = "Debug",
+        ["Logging__LogLevel__ModelBox.Server.Observability.CallTelemetryInterceptor"] = "Debug",
+    };
+
     /// <summary>Starts the server on <paramref name="dataDir"/> and waits until its health check answers SERVING. The gRPC
     /// listener takes <paramref name="grpcPort"/> when given (a restart on the port clients know), a free port otherwise.</summary>
     public static async Task<ChildServer> StartAsync(
@@ -111,7 +121,7 @@ public sealed class ChildServer : IAsyncDisposable
 
     private void Keep(string? line)
     {
-        if (line is not null && _output.Count < 20_000)
+        if (line is not null && _output.Count < 100_000)
         {
             _output.Enqueue(line);
         }

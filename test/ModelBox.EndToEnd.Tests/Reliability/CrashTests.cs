@@ -17,7 +17,8 @@ namespace ModelBox.EndToEnd.Tests.Reliability;
 /// database), concurrent writers of every kind, SIGKILL at random moments, restart, and after every restart: every
 /// acknowledged write is there, no partial or unverified artifact is visible, metric batches are all-or-nothing, the
 /// store's own integrity check passes, and start-up left no temporary blob behind. Reproduce a failure with
-/// MODELBOX_CRASH_SEED=&lt;seed printed in the message&gt;.
+/// MODELBOX_CRASH_SEED=&lt;seed printed in the message&gt;; MODELBOX_CRASH_CYCLES=&lt;n&gt; runs n kill-and-restart cycles
+/// instead of <see cref="Cycles"/> (a longer hunt for a rare failure).
 /// </summary>
 public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -33,6 +34,10 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
 
     /// <summary>The environment that selects the metadata backend under test (empty: the embedded SQLite store).</summary>
     protected virtual IReadOnlyDictionary<string, string>? Storage => null;
+
+    /// <summary>The child server's environment: the backend under test and the download diagnostics.</summary>
+    private Dictionary<string, string> ServerEnvironment =>
+        new[] { Storage ?? new Dictionary<string, string>(), ChildServer.DownloadDiagnostics }.SelectMany(e => e).ToDictionary();
 
     /// <summary>The backend's own consistency check, run after every restart (<paramref name="final"/> false) and after the
     /// last graceful stop (true).</summary>
@@ -66,9 +71,10 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         ChildServer? server = null;
         try
         {
-            for (cycle = 1; cycle <= Cycles; cycle++)
+            var cycles = int.TryParse(Environment.GetEnvironmentVariable("MODELBOX_CRASH_CYCLES"), CultureInfo.InvariantCulture, out var c) ? c : Cycles;
+            for (cycle = 1; cycle <= cycles; cycle++)
             {
-                server = await ChildServer.StartAsync(_dataDir, Storage);
+                server = await ChildServer.StartAsync(_dataDir, ServerEnvironment);
                 await VerifyAsync(server, ledger);
 
                 using var stop = new CancellationTokenSource();
@@ -91,8 +97,8 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
                 server = null;
             }
 
-            cycle = Cycles + 1;
-            server = await ChildServer.StartAsync(_dataDir, Storage);
+            cycle = cycles + 1;
+            server = await ChildServer.StartAsync(_dataDir, ServerEnvironment);
             await VerifyAsync(server, ledger);
             await server.StopAsync();
             Assert.Empty(server.ErrorLines);
@@ -331,47 +337,65 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
     {
         try
         {
-            return await DownloadOnceAsync(client, id);
+            return await DownloadOnceAsync(client, id, server);
         }
         catch (RpcException exception) when (exception.StatusCode == StatusCode.DeadlineExceeded)
         {
             // The download stall after a restart (docs/reliability.md, open) is not a durability question: report it with
             // what the server logged about it, and read the file once more, whose bytes must still be right.
-            Console.Error.WriteLine($"download of {id} stalled past its deadline; reading it again. The server's log:\n" + StallReport(server));
+            Console.Error.WriteLine(
+                $"download of {id} stalled past its deadline; reading it again. {exception.Message}\nThe server's log:\n" + StallReport(server, id));
             return await DownloadOnceAsync(client, id);
         }
     }
 
-    /// <summary>What the server logged about downloads, warnings and errors, and its last lines: for a stalled download.</summary>
-    internal static string StallReport(ChildServer server)
+    /// <summary>What the server logged about a stalled download: the lines naming its file (each phase it reached, and the
+    /// call's end with its status), its last download and call lines, warnings and errors, and its last lines.</summary>
+    internal static string StallReport(ChildServer server, string fileId)
     {
         var lines = server.Output.ToList();
         return string.Join(
             '\n',
-            lines.Where(l => l.Contains("DownloadFile", StringComparison.Ordinal) || l.Contains("warn:", StringComparison.Ordinal)
-                    || l.Contains("fail:", StringComparison.Ordinal))
-                .TakeLast(60)
+            lines.Where(l => l.Contains(fileId, StringComparison.Ordinal))
+                .Append("-- the last download and call lines, warnings and errors --")
+                .Concat(lines.Where(l => l.Contains("DownloadFile", StringComparison.Ordinal) || l.Contains("warn:", StringComparison.Ordinal)
+                    || l.Contains("fail:", StringComparison.Ordinal)).TakeLast(40))
                 .Append("-- last lines --")
                 .Concat(lines.TakeLast(20)));
     }
 
-    internal static async Task<(long Size, string Sha256)> DownloadOnceAsync(ModelStore.ModelStoreClient client, string id)
+    internal static async Task<(long Size, string Sha256)> DownloadOnceAsync(ModelStore.ModelStoreClient client, string id, ChildServer? server = null)
     {
-        // A bounded wait: a download that stalls fails this suite with its file id instead of holding the whole run.
-        using var call = client.DownloadFile(new DownloadFileRequest { FileId = id }, deadline: DateTime.UtcNow.AddMinutes(2));
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long size = 0;
-        await foreach (var frame in call.ResponseStream.ReadAllAsync())
+        // A bounded wait: a download that stalls fails this suite with its file id instead of holding the whole run. Long
+        // before that, what the call and both processes are doing is captured for the failure message.
+        await using var capture = new StallCapture($"the download of {id}", server, StallCaptureAfter);
+        try
         {
-            if (frame.StreamFrameCase == DownloadFileResponse.StreamFrameOneofCase.Chunks)
+            using var call = client.DownloadFile(new DownloadFileRequest { FileId = id }, deadline: DateTime.UtcNow.AddMinutes(2));
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            long size = 0;
+            _ = call.ResponseHeadersAsync.ContinueWith(_ => capture.HeadersReceived(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            await foreach (var frame in call.ResponseStream.ReadAllAsync())
             {
-                hash.AppendData(frame.Chunks.Span);
-                size += frame.Chunks.Length;
+                capture.MessageReceived(frame.Chunks.Length);
+                if (frame.StreamFrameCase == DownloadFileResponse.StreamFrameOneofCase.Chunks)
+                {
+                    hash.AppendData(frame.Chunks.Span);
+                    size += frame.Chunks.Length;
+                }
             }
-        }
 
-        return (size, Convert.ToHexStringLower(hash.GetHashAndReset()));
+            return (size, Convert.ToHexStringLower(hash.GetHashAndReset()));
+        }
+        catch (RpcException exception) when (exception.StatusCode == StatusCode.DeadlineExceeded)
+        {
+            throw new RpcException(exception.Status, $"{exception.Message}; {capture.ClientView()}\n{capture.Report}");
+        }
     }
+
+    /// <summary>When a download's state is captured (a download of at most 24 MiB on loopback takes seconds).</summary>
+    private static readonly TimeSpan StallCaptureAfter = TimeSpan.FromSeconds(
+        int.TryParse(Environment.GetEnvironmentVariable("MODELBOX_STALL_CAPTURE_SECONDS"), CultureInfo.InvariantCulture, out var seconds) ? seconds : 45);
 
     /// <summary>One LogMetricsBatch call's points: steps FirstStep.. with the value step * 0.5.</summary>
     internal sealed class MetricBatch(string parentId, string key, long firstStep, int count)

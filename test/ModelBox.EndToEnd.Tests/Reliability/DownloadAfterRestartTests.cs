@@ -21,7 +21,8 @@ public sealed class DownloadAfterRestartTests(ITestOutputHelper output) : IDispo
     private const int FileBytes = 24 * 1024 * 1024;
     private const int Cycles = 4;
 
-    private static readonly Dictionary<string, string> ShortDrain = new() { ["MODELBOX_SHUTDOWN_TIMEOUT_SECONDS"] = "5" };
+    private static readonly Dictionary<string, string> ShortDrain =
+        new(ChildServer.DownloadDiagnostics) { ["MODELBOX_SHUTDOWN_TIMEOUT_SECONDS"] = "5" };
 
     private readonly string _dataDir = Directory.CreateTempSubdirectory("modelbox-download-restart-").FullName;
 
@@ -98,7 +99,7 @@ public sealed class DownloadAfterRestartTests(ITestOutputHelper output) : IDispo
         {
             try
             {
-                var (size, sha256) = await CrashTests.DownloadOnceAsync(store, file.Id);
+                var (size, sha256) = await CrashTests.DownloadOnceAsync(store, file.Id, server);
                 Assert.Equal(FileBytes, size);
                 Assert.Equal(file.Sha256, sha256);
                 return;
@@ -108,7 +109,7 @@ public sealed class DownloadAfterRestartTests(ITestOutputHelper output) : IDispo
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.DeadlineExceeded)
             {
-                Assert.Fail($"{when}: the download of {file.Id} stalled (no end within its deadline). The server's log:\n{CrashTests.StallReport(server)}");
+                Assert.Fail($"{when}: the download of {file.Id} stalled (no end within its deadline). The server's log:\n{CrashTests.StallReport(server, file.Id)}");
             }
         }
     }
