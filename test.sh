@@ -203,7 +203,9 @@ dotnet_stack_version=10.0.750501
 dotnet_stack_dir="$root/.tools/dotnet-stack"
 if [[ ! -x "$dotnet_stack_dir/dotnet-stack" ]]; then
     echo "==> installing dotnet-stack $dotnet_stack_version into .tools/"
-    dotnet tool install --tool-path "$dotnet_stack_dir" dotnet-stack --version "$dotnet_stack_version" >/dev/null
+    # Only a diagnostic: without it a stall is still reported, just without stacks.
+    dotnet tool install --tool-path "$dotnet_stack_dir" dotnet-stack --version "$dotnet_stack_version" >/dev/null ||
+        echo "warning: dotnet-stack could not be installed; a stalled download will be reported without stacks" >&2
 fi
 export PATH="$PATH:$dotnet_stack_dir"
 # s3rver decodes x-amz-copy-source with decodeURI, which leaves %2F encoded; S3 decodes the whole header (the AWS SDK
