@@ -170,8 +170,9 @@ public sealed class MySqlDialect : SqlDialect, IAsyncDisposable
         MySqlException { InnerException: IOException or System.Net.Sockets.SocketException or EndOfStreamException } => DbFailure.Unavailable,
         MySqlEndOfStreamException or EndOfStreamException => DbFailure.Unavailable,
         // MySqlConnector lets a socket error on a pooled connection through unwrapped (seen on BEGIN after mariadbd was
-        // killed: "Connection reset by peer").
-        System.Net.Sockets.SocketException or IOException => DbFailure.Unavailable,
+        // killed: "Connection reset by peer"). Only a socket error: an IOException may be the caller's own work inside the
+        // transaction (a blob store's disk), which is not the database being away.
+        System.Net.Sockets.SocketException => DbFailure.Unavailable,
         _ => DbFailure.Other,
     };
 
