@@ -39,6 +39,6 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 20, EventName = "StoreUnavailable", Level = LogLevel.Warning, Message = "{Method}: the metadata store is unavailable ({Reason})")]
     public static partial void StoreUnavailable(ILogger logger, string method, string reason);
 
-    [LoggerMessage(EventId = 90, EventName = "DownloadPhase", Level = LogLevel.Debug, Message = "DownloadFile {FileId} on {Request}: {Phase}")]
-    public static partial void DownloadPhase(ILogger logger, string fileId, string request, string phase);
+    [LoggerMessage(EventId = 90, EventName = "DownloadPhase", Level = LogLevel.Debug, Message = "DownloadFile {FileId} on {Request}: {Phase} {Bytes}")]
+    public static partial void DownloadPhase(ILogger logger, string fileId, string request, string phase, long bytes);
 }

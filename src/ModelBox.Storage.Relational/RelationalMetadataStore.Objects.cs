@@ -10,32 +10,10 @@ public sealed partial class RelationalMetadataStore
     private const int LocateChunk = 500;
 
     /// <summary>Where an object is (its kind and namespace, and whether it or an ancestor is deleted); null when unknown.</summary>
-    internal static async Task<ObjectRef?> LocateAsync(DbSession session, string id, CancellationToken cancellationToken)
-    {
-        if (!ObjectIds.TryGetKind(id, out var kind) || LocationSource(kind) is not { } source)
-        {
-            return null;
-        }
+    internal static async Task<ObjectRef?> LocateAsync(DbSession session, string id, CancellationToken cancellationToken) =>
+        (await LocateManyAsync(session, [id], cancellationToken).ConfigureAwait(false)).GetValueOrDefault(id);
 
-        var row = await session.QuerySingleOrDefaultAsync<LocationRow>(
-            $"SELECT {source.Columns} FROM {source.From} WHERE {source.IdColumn} = @Id", new { Id = id }, cancellationToken).ConfigureAwait(false);
-        if (row is null)
-        {
-            return null;
-        }
-
-        var deleted = row.DeletedAt is not null;
-        if (row.ParentId is not null)
-        {
-            // An event is hidden with the object it belongs to.
-            var parent = await LocateAsync(session, row.ParentId, cancellationToken).ConfigureAwait(false);
-            deleted = parent is null || parent.Deleted;
-        }
-
-        return new ObjectRef(id, kind, row.Namespace, deleted);
-    }
-
-    /// <summary><see cref="LocateAsync"/> for many ids: one query per kind (and per few hundred ids), not one per id.</summary>
+    /// <summary>Where objects are (see <see cref="LocateAsync"/>): one query per kind (and per few hundred ids), not one per id.</summary>
     internal static async Task<Dictionary<string, ObjectRef>> LocateManyAsync(
         DbSession session, IEnumerable<string> ids, CancellationToken cancellationToken)
     {

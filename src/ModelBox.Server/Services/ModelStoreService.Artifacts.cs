@@ -41,19 +41,20 @@ public sealed partial class ModelStoreService
     public override async Task DownloadFile(DownloadFileRequest request, IServerStreamWriter<DownloadFileResponse> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
-        var trace = context.GetHttpContext().TraceIdentifier;
-        ServerLog.DownloadPhase(phaseLogger, request.FileId, trace, "entered");
+        // Debug-level phases, for a download that stalls (docs/reliability.md); nothing is formatted when debug is off.
+        var trace = logger.IsEnabled(LogLevel.Debug) ? context.GetHttpContext().TraceIdentifier : string.Empty;
+        ServerLog.DownloadPhase(logger, request.FileId, trace, "entered", 0);
         // The window covers the read buffer and the chunk waiting in the transport; under memory pressure it is smaller
         // than asked, and so are the chunks (clients take chunks of any size).
         using var lease = await streams.EnterDownloadAsync(context, 2L * DownloadChunkSize(request.ChunkSizeBytes));
-        ServerLog.DownloadPhase(phaseLogger, request.FileId, trace, "window " + lease.Window);
+        ServerLog.DownloadPhase(logger, request.FileId, trace, "window", lease.Window);
         var chunkBytes = (int)(lease.Window / 2);
         var download = await artifacts.OpenDownloadAsync(request.FileId, request.Offset, request.Length, cancellationToken);
-        ServerLog.DownloadPhase(phaseLogger, request.FileId, trace, "opened " + download.Length);
+        ServerLog.DownloadPhase(logger, request.FileId, trace, "opened", download.Length);
         await using (download)
         {
             await responseStream.WriteAsync(new DownloadFileResponse { Metadata = download.File.ToProto() }, cancellationToken);
-            ServerLog.DownloadPhase(phaseLogger, request.FileId, trace, "metadata written");
+            ServerLog.DownloadPhase(logger, request.FileId, trace, "metadata written", 0);
             var buffer = ArrayPool<byte>.Shared.Rent(chunkBytes);
             try
             {
@@ -68,7 +69,7 @@ public sealed partial class ModelStoreService
                     sent += read;
                 }
 
-                ServerLog.DownloadPhase(phaseLogger, request.FileId, trace, "sent " + sent);
+                ServerLog.DownloadPhase(logger, request.FileId, trace, "sent", sent);
             }
             finally
             {

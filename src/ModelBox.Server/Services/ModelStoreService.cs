@@ -26,4 +26,4 @@ public sealed partial class ModelStoreService(
     ObjectDetails details,
     StreamGuard streams,
     ServerConfig config,
-    ILogger<ModelStoreService> phaseLogger) : ModelStore.ModelStoreBase;
+    ILogger<ModelStoreService> logger) : ModelStore.ModelStoreBase;
