@@ -97,3 +97,25 @@ def test_an_upload_resumes_in_a_later_call_and_a_plain_upload_still_works(privat
         assert record.sha256 == hashlib.sha256(data).hexdigest()
         plain = client.upload_file(exp, str(src), name="plain.bin", resume=False)
         assert plain.sha256 == record.sha256 and plain.path == "plain.bin"
+
+
+def test_an_error_raised_while_sending_reaches_the_caller_as_itself(client, namespace, tmp_path):
+    # grpc consumes the request frames on its own thread and reports anything raised there as UNKNOWN; the SDK raises the
+    # original error (here the caller's progress callback) instead, and the server keeps no file.
+    src = tmp_path / "cut.bin"
+    src.write_bytes(os.urandom(3 * MiB))
+    exp = client.create_experiment("progress-error", namespace).id
+
+    class Stop(Exception):
+        pass
+
+    def progress(done: int, total: int) -> None:
+        if done >= MiB:
+            raise Stop(f"stopped at {done} of {total}")
+
+    try:
+        client.upload_file(exp, str(src), chunk_bytes=256 * 1024, progress=progress)
+        raise AssertionError("the upload finished although its progress callback raised")
+    except Stop as stop:
+        assert "stopped at" in str(stop)
+    assert [f for f in client.list_artifacts(exp)] == []

@@ -660,8 +660,8 @@ class Client:
         uploads) it is a plain upload, sent again from byte 0 on UNAVAILABLE.
 
         Args:
-            progress: called with (bytes of the file the server has or was sent, file size) when an attempt starts
-                and after each chunk.
+            progress: called with (bytes of the file the server kept or was sent in this attempt, file size) when an
+                attempt starts and after each chunk; an exception it raises ends the upload and is raised here.
         """
         if not os.path.isfile(path):
             raise InvalidArgument(f"path: '{path}' is not a file")
@@ -718,35 +718,47 @@ class Client:
         """One UploadFile stream: the bytes from `offset` (the server has those before it), and the SHA-256 of the whole
         file in the checksums frame. Returns the file id and that SHA-256."""
         sha256 = hashlib.sha256()
+        # The bytes the server kept are hashed here, before the call: grpc runs the request iterator on its own thread
+        # and turns anything raised there into UNKNOWN "Exception iterating requests!", so errors of ours (a file that
+        # became shorter) and of the caller's progress callback are kept and raised after the call instead.
+        with open(path, "rb") as f:
+            kept = offset
+            while kept:
+                chunk = f.read(min(chunk_bytes, kept))
+                if not chunk:
+                    raise DataLoss(f"'{path}' became shorter than the {offset} bytes the server kept of it")
+                sha256.update(chunk)
+                kept -= len(chunk)
+        failure: list[BaseException] = []
 
         def frames() -> Iterator[pb.UploadFileRequest]:
-            first = pb.UploadFileRequest(metadata=metadata)
-            if upload_id is not None:
-                first.resume.upload_id = upload_id
-                first.resume.offset = offset
-            with open(path, "rb") as f:
-                kept = offset
-                while kept:
-                    chunk = f.read(min(chunk_bytes, kept))
-                    if not chunk:
-                        raise DataLoss(f"'{path}' became shorter than the {offset} bytes the server kept of it")
-                    sha256.update(chunk)
-                    kept -= len(chunk)
-                yield first
-                sent = offset
-                if progress is not None:
-                    progress(sent, size)
-                while chunk := f.read(chunk_bytes):
-                    sha256.update(chunk)
-                    yield pb.UploadFileRequest(chunks=chunk)
-                    sent += len(chunk)
+            try:
+                first = pb.UploadFileRequest(metadata=metadata)
+                if upload_id is not None:
+                    first.resume.upload_id = upload_id
+                    first.resume.offset = offset
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    yield first
+                    sent = offset
                     if progress is not None:
                         progress(sent, size)
-            yield pb.UploadFileRequest(checksums=pb.UploadChecksums(sha256=sha256.hexdigest()))
+                    while chunk := f.read(chunk_bytes):
+                        sha256.update(chunk)
+                        yield pb.UploadFileRequest(chunks=chunk)
+                        sent += len(chunk)
+                        if progress is not None:
+                            progress(sent, size)
+                yield pb.UploadFileRequest(checksums=pb.UploadChecksums(sha256=sha256.hexdigest()))
+            except BaseException as error:  # noqa: BLE001 - re-raised after the call, on the caller's thread
+                failure.append(error)
+                raise
 
         try:
             file_id = self.stub.UploadFile(frames()).file_id
         except grpc.RpcError as e:
+            if failure and not isinstance(failure[0], GeneratorExit):
+                raise failure[0] from None
             raise from_rpc_error(e, self.server_addr) from None
         return file_id, sha256.hexdigest()
 
