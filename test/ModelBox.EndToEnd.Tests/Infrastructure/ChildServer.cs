@@ -14,6 +14,7 @@ public sealed class ChildServer : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly ConcurrentQueue<string> _errors = new();
 
     private ChildServer(Process process, int port)
     {
@@ -36,7 +37,7 @@ public sealed class ChildServer : IAsyncDisposable
     public IEnumerable<string> Output => _output;
 
     /// <summary>Lines the server logged at error or critical level (simple console format: "fail:" / "crit:").</summary>
-    public IEnumerable<string> ErrorLines => _output.Where(l => l.Contains("fail:", StringComparison.Ordinal) || l.Contains("crit:", StringComparison.Ordinal));
+    public IEnumerable<string> ErrorLines => _errors;
 
     /// <summary>
     /// Log levels for a server whose downloads a test watches: every call's status and duration and each download's
@@ -119,11 +120,23 @@ public sealed class ChildServer : IAsyncDisposable
         _process.Dispose();
     }
 
+    /// <summary>Keeps the last 100,000 lines (a stall is at the end of a long debug log) and every error line apart, so
+    /// that none is lost to the bound.</summary>
     private void Keep(string? line)
     {
-        if (line is not null && _output.Count < 100_000)
+        if (line is null)
         {
-            _output.Enqueue(line);
+            return;
+        }
+
+        _output.Enqueue(line);
+        while (_output.Count > 100_000 && _output.TryDequeue(out _))
+        {
+        }
+
+        if ((line.Contains("fail:", StringComparison.Ordinal) || line.Contains("crit:", StringComparison.Ordinal)) && _errors.Count < 10_000)
+        {
+            _errors.Enqueue(line);
         }
     }
 
