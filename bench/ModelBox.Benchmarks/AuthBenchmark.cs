@@ -56,8 +56,8 @@ public static class AuthBenchmark
         var duration = TimeSpan.FromSeconds(seconds);
         // Both servers run in this process: the first seconds of load are spent in the JIT's tier-up (rounds measured
         // then were 70-160 % apart for the same code), so each side first runs unmeasured until its code is steady.
-        await LoadRunner.MeasureAsync("warm-up, auth off", open.GetExperiment, concurrency, TimeSpan.Zero, TimeSpan.FromSeconds(6));
-        await LoadRunner.MeasureAsync("warm-up, auth enforced", enforced.GetExperiment, concurrency, TimeSpan.Zero, TimeSpan.FromSeconds(6));
+        await LoadRunner.WarmUpAsync(open.GetExperiment, concurrency, TimeSpan.FromSeconds(6));
+        await LoadRunner.WarmUpAsync(enforced.GetExperiment, concurrency, TimeSpan.FromSeconds(6));
         var offResults = new List<CellResult>();
         var onResults = new List<CellResult>();
         for (var round = 0; round < rounds; round++)

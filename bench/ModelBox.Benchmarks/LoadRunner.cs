@@ -28,6 +28,9 @@ public static class LoadRunner
         return new CellResult(operation, concurrency, all.Length, elapsed, PercentileMs(all, 0.50), PercentileMs(all, 0.99));
     }
 
+    /// <summary>Runs the load for <paramref name="duration"/> without measuring it (the JIT's tier-up, caches).</summary>
+    public static Task WarmUpAsync(Func<Task> call, int concurrency, TimeSpan duration) => RunWorkersAsync(call, concurrency, duration);
+
     private static async Task<List<long>[]> RunWorkersAsync(Func<Task> call, int concurrency, TimeSpan duration)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
