@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using ModelBox.Protocol;
@@ -37,6 +38,14 @@ public sealed class ModelBoxProcess : IAsyncDisposable
     public string PrometheusAddress { get; }
 
     public GrpcChannel Channel { get; }
+
+    /// <summary>Calls over <see cref="Channel"/> that carry <paramref name="token"/> as a bearer token.</summary>
+    public CallInvoker WithToken(string token) =>
+        Channel.Intercept(metadata =>
+        {
+            metadata.Add("authorization", "Bearer " + token);
+            return metadata;
+        });
 
     public ModelStore.ModelStoreClient Store { get; }
 

@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using ModelBox.EndToEnd.Tests.Infrastructure;
 using ModelBox.Protocol;
 
@@ -132,16 +131,9 @@ public abstract class ReplicaAccessTests<TPair>(TPair replicas) : IClassFixture<
         }
     }
 
-    private static CallInvoker WithToken(ModelBoxProcess replica, string token) =>
-        replica.Channel.Intercept(metadata =>
-        {
-            metadata.Add("authorization", "Bearer " + token);
-            return metadata;
-        });
+    private static ModelStore.ModelStoreClient Store(ModelBoxProcess replica, string token) => new(replica.WithToken(token));
 
-    private static ModelStore.ModelStoreClient Store(ModelBoxProcess replica, string token) => new(WithToken(replica, token));
-
-    private static Access.AccessClient AccessOf(ModelBoxProcess replica, string token) => new(WithToken(replica, token));
+    private static Access.AccessClient AccessOf(ModelBoxProcess replica, string token) => new(replica.WithToken(token));
 }
 
 public sealed class PostgresReplicaAccessTests(PostgresEnforcedReplicaPair replicas) : ReplicaAccessTests<PostgresEnforcedReplicaPair>(replicas);

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using ModelBox.EndToEnd.Tests.Infrastructure;
 using ModelBox.Protocol;
 
@@ -49,11 +48,11 @@ public sealed partial class NamespaceLookupTests : IAsyncLifetime
     public async Task Summaries_of_many_unseen_objects_take_a_few_reads_not_one_per_object_and_still_refuse_an_unreadable_one()
     {
         var server = _server!;
-        var admin = new ModelStore.ModelStoreClient(WithToken(server, _adminToken));
-        var access = new Access.AccessClient(WithToken(server, _adminToken));
+        var admin = new ModelStore.ModelStoreClient(server.WithToken(_adminToken));
+        var access = new Access.AccessClient(server.WithToken(_adminToken));
         await access.CreatePrincipalAsync(new CreatePrincipalRequest { Principal = "user:viewer" });
         await access.SetGrantAsync(new SetGrantRequest { Principal = "user:viewer", Namespace = "lookups/team", Role = "viewer" });
-        var viewer = new ModelStore.ModelStoreClient(WithToken(server, (await access.CreateTokenAsync(new CreateTokenRequest { Principal = "user:viewer" })).Token));
+        var viewer = new ModelStore.ModelStoreClient(server.WithToken((await access.CreateTokenAsync(new CreateTokenRequest { Principal = "user:viewer" })).Token));
 
         var ids = new List<string>();
         for (var i = 0; i < Objects; i++)
@@ -98,11 +97,4 @@ public sealed partial class NamespaceLookupTests : IAsyncLifetime
 
     [GeneratedRegex(@"^modelbox_storage_duration_seconds_count\{[^}]*operation=""read""[^}]*\} (?<count>\S+)$", RegexOptions.Multiline)]
     private static partial Regex ReadCount();
-
-    private static CallInvoker WithToken(ModelBoxProcess server, string token) =>
-        server.Channel.Intercept(metadata =>
-        {
-            metadata.Add("authorization", "Bearer " + token);
-            return metadata;
-        });
 }

@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using ModelBox.Domain;
@@ -131,11 +130,7 @@ public abstract partial class PreAccessControlUpgradeTests : IAsyncLifetime
         // The first start made the admin and printed its token once, outside the logs.
         var (principal, token) = await BootstrapTokenAsync(server);
         Assert.Equal("user:admin", principal);
-        var invoker = server.Channel.Intercept(metadata =>
-        {
-            metadata.Add("authorization", "Bearer " + token);
-            return metadata;
-        });
+        var invoker = server.WithToken(token);
         var who = await new Access.AccessClient(invoker).WhoAmIAsync(new WhoAmIRequest());
         Assert.Equal(("enforced", "user:admin", true), (who.AuthMode, who.Principal, who.Admin));
 
