@@ -37,7 +37,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
         {
             // Cancellation should look like cancellation to callers, not like a failed call.
             ThrowOperationCanceledOnCancellation = true,
-            HttpHandler = _options.HttpHandler ?? new SocketsHttpHandler
+            HttpHandler = _options.HttpHandler ?? new Http1ListenerProbe(new SocketsHttpHandler
             {
                 // A download streams a whole file over one HTTP/2 stream. With the default 64 KiB starting window the
                 // server waits for a window update after every chunk until the window has grown; start large instead.
@@ -46,7 +46,7 @@ public sealed partial class ModelBoxClient : IAsyncDisposable
                 PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
                 KeepAlivePingDelay = TimeSpan.FromSeconds(60),
                 KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
-            },
+            }),
             DisposeHttpClient = _options.HttpHandler is null,
         };
         _channel = GrpcChannel.ForAddress(ToUri(Address), channelOptions);

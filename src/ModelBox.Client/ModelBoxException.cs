@@ -58,13 +58,14 @@ public class ModelBoxException : Exception
 
     /// <summary>
     /// An HTTP/1.1-only listener (Kestrel's REST and metrics endpoints) answers the gRPC client's HTTP/2 preface with
-    /// HTTP_1_1_REQUIRED (0xd), which would otherwise surface as a transport error of two nested exception messages.
+    /// HTTP_1_1_REQUIRED (0xd), which would otherwise surface as a transport error of two nested exception messages; when
+    /// the handler lost that code, <see cref="Http1ListenerProbe"/> found out by asking over HTTP/1.1.
     /// </summary>
     private static bool IsHttp1Only(RpcException exception)
     {
         for (var error = exception.Status.DebugException; error is not null; error = error.InnerException)
         {
-            if (error is System.Net.Http.HttpProtocolException { ErrorCode: 0xd })
+            if (error is System.Net.Http.HttpProtocolException { ErrorCode: 0xd } or Http1OnlyListenerException)
             {
                 return true;
             }
