@@ -343,8 +343,16 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         {
             // The download stall after a restart (docs/reliability.md, open) is not a durability question: report it with
             // what the server logged about it, and read the file once more, whose bytes must still be right.
-            Console.Error.WriteLine(
-                $"download of {id} stalled past its deadline; reading it again. {exception.Message}\nThe server's log:\n" + StallReport(server, id));
+            var report = $"download of {id} stalled past its deadline; reading it again. {exception.Message}\nThe server's log:\n" + StallReport(server, id);
+            Console.Error.WriteLine(report);
+
+            // xUnit does not show a passing test's console; test.sh prints every report it finds here at the end of the run.
+            if (Environment.GetEnvironmentVariable("MODELBOX_STALL_REPORTS") is { Length: > 0 } reports)
+            {
+                Directory.CreateDirectory(reports);
+                await File.WriteAllTextAsync(Path.Combine(reports, $"stall-{DateTime.UtcNow:yyyyMMddTHHmmss}-{id}.txt"), report);
+            }
+
             return await DownloadOnceAsync(client, id);
         }
     }
