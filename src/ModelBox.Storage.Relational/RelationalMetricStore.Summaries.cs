@@ -312,15 +312,26 @@ public sealed partial class RelationalMetricStore
         }
     }
 
-    /// <summary>Writes the slots' summaries, replacing stored rows of the same buckets (one upsert per row).</summary>
+    /// <summary>
+    /// Writes the slots' summaries: a slot the table holds (<see cref="Slot.Stored"/>, read or proven by a tail under the
+    /// series' row lock) replaces its row, every other slot is a new row, inserted through the dialect's bulk path.
+    /// </summary>
     private static async Task WriteSlotsAsync(
         DbSession session, IEnumerable<KeyValuePair<(long Series, int Shift, long Bucket), Slot>> slots, CancellationToken cancellationToken)
     {
-        var rows = slots.Where(pair => !pair.Value.Builder.IsEmpty)
-            .Select(pair => SummaryRow(pair.Key.Series, pair.Key.Shift, pair.Key.Bucket, pair.Value.Builder.ToSummary()))
-            .ToList();
+        var (fresh, stored) = (new List<object[]>(), new List<object[]>());
+        foreach (var (key, slot) in slots)
+        {
+            if (!slot.Builder.IsEmpty)
+            {
+                (slot.Stored ? stored : fresh).Add(SummaryRow(key.Series, key.Shift, key.Bucket, slot.Builder.ToSummary()));
+            }
+        }
+
         await session.Dialect.InsertNumericRowsAsync(
-            session.Connection, session.Transaction, "metric_summaries", SummaryTableColumns, rows, cancellationToken, keyColumns: 3).ConfigureAwait(false);
+            session.Connection, session.Transaction, "metric_summaries", SummaryTableColumns, fresh, cancellationToken).ConfigureAwait(false);
+        await session.Dialect.InsertNumericRowsAsync(
+            session.Connection, session.Transaction, "metric_summaries", SummaryTableColumns, stored, cancellationToken, keyColumns: 3).ConfigureAwait(false);
     }
 
     private static readonly string[] SummaryTableColumns = ["series_id", "step_shift", "bucket", .. SummaryColumns.Split(", ")];

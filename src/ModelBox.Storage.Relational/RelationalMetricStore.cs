@@ -17,6 +17,12 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
 
     private readonly RelationalMetadataStore _database = database ?? throw new ArgumentNullException(nameof(database));
 
+    /// <summary>
+    /// Benchmark only (metrics-ingest --upkeep-cost, relational-ingest): appends skip the summaries, so the benchmarks can
+    /// report what keeping them costs. Summaries of a store written this way are wrong; nothing else sets it.
+    /// </summary>
+    internal static bool SkipSummariesForBenchmark { get; set; }
+
     public Task<long> AppendAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -225,7 +231,11 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
         }
 
         await session.Dialect.InsertPointsAsync(session.Connection, session.Transaction, rows, cancellationToken).ConfigureAwait(false);
-        await UpdateSummariesAsync(session, summarized, tails, cancellationToken).ConfigureAwait(false);
+        if (!SkipSummariesForBenchmark)
+        {
+            await UpdateSummariesAsync(session, summarized, tails, cancellationToken).ConfigureAwait(false);
+        }
+
         return count;
     }
 
