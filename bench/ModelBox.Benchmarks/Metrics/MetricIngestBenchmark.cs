@@ -18,19 +18,20 @@ namespace ModelBox.Benchmarks.Metrics;
 /// </summary>
 public static class MetricIngestBenchmark
 {
-    public static async Task RunIngestAsync(int points, int keyCount, bool upkeepCost = false)
+    public static async Task RunIngestAsync(int points, int keyCount, bool upkeepCost = false, int inFlight = 2)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keyCount, 1);
         var keys = Enumerable.Range(0, keyCount).Select(k => $"train/metric-{k:000}").ToArray();
         var time = DateTimeOffset.UtcNow;
-        var (sdkElapsed, stored) = await SdkIngestAsync(points, keys, time);
+        var options = new MetricLoggerOptions { MaxConcurrentSends = inFlight };
+        var (sdkElapsed, stored) = await SdkIngestAsync(points, keys, time, options);
         TimeSpan? bareElapsed = null;
         if (upkeepCost)
         {
             RelationalMetricStore.SkipSummariesForBenchmark = true;
             try
             {
-                bareElapsed = (await SdkIngestAsync(points, keys, time)).Elapsed;
+                bareElapsed = (await SdkIngestAsync(points, keys, time, options)).Elapsed;
             }
             finally
             {
@@ -45,7 +46,7 @@ public static class MetricIngestBenchmark
         Console.WriteLine("# Metric ingest: SDK MetricLogger → gRPC (loopback) → embedded SQLite, vs raw Microsoft.Data.Sqlite");
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{points:N0} float points over {keyCount} keys of one experiment; .NET {Environment.Version}, {Environment.ProcessorCount} cores; server stored {stored:N0}"));
+            $"{points:N0} float points over {keyCount} keys of one experiment, {inFlight} batches in flight; .NET {Environment.Version}, {Environment.ProcessorCount} cores; server stored {stored:N0}"));
         Console.WriteLine();
         Console.WriteLine("| path | seconds | points/s | vs raw |");
         Console.WriteLine("|---|---:|---:|---:|");
@@ -65,13 +66,13 @@ public static class MetricIngestBenchmark
 
     /// <summary>Logs the points through the SDK into a fresh in-process server: the time until all are acknowledged, and
     /// how many the server reports stored.</summary>
-    private static async Task<(TimeSpan Elapsed, long Stored)> SdkIngestAsync(int points, string[] keys, DateTimeOffset time)
+    private static async Task<(TimeSpan Elapsed, long Stored)> SdkIngestAsync(int points, string[] keys, DateTimeOffset time, MetricLoggerOptions options)
     {
         await using var server = await BenchServer.StartAsync();
         await using var client = new ModelBoxClient(server.Address);
         var experiment = (await client.CreateExperimentAsync("ingest", "bench@example.com", "bench", Framework.PyTorch)).Value;
         var started = Stopwatch.GetTimestamp();
-        await using (var logger = client.CreateMetricLogger(experiment.Id))
+        await using (var logger = client.CreateMetricLogger(experiment.Id, options))
         {
             for (var i = 0; i < points; i++)
             {
