@@ -65,7 +65,9 @@ public static class RelationalIngestBenchmark
             await using var dialect = new PostgresDialect(new PostgresStorageOptions { ConnectionString = connectionString });
             var store = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
             await store.MigrateAsync();
+            await WarmUpAsync(new RelationalMetricStore(store), batch, writers);
             var storeTime = await StorePathAsync(new RelationalMetricStore(store), points, batch, writers);
+            var bareTime = await WithoutSummariesAsync(new RelationalMetricStore(store), points, batch, writers);
             var rawTime = await ParallelAsync(points, batch, writers, async (offset, count) =>
             {
                 await using var connection = new NpgsqlConnection(connectionString);
@@ -93,6 +95,7 @@ public static class RelationalIngestBenchmark
                 await transaction.CommitAsync();
             });
             Print("postgres", "store port: AppendAsync (upsert series + COPY + commit)", storeTime, points, rawTime);
+            Print("postgres", BareNote(storeTime, bareTime), bareTime, points, rawTime);
             Print("postgres", "raw: binary COPY in a transaction, same table", rawTime, points, rawTime);
         }
     }
@@ -105,7 +108,9 @@ public static class RelationalIngestBenchmark
             await using var dialect = new MySqlDialect(new MySqlStorageOptions { ConnectionString = connectionString });
             var store = new RelationalMetadataStore(dialect, new InProcessChangeSignal());
             await store.MigrateAsync();
+            await WarmUpAsync(new RelationalMetricStore(store), batch, writers);
             var storeTime = await StorePathAsync(new RelationalMetricStore(store), points, batch, writers);
+            var bareTime = await WithoutSummariesAsync(new RelationalMetricStore(store), points, batch, writers);
             var rawInsert = await ParallelAsync(points, batch, writers, async (offset, count) =>
             {
                 await using var connection = new MySqlConnection(connectionString);
@@ -153,6 +158,7 @@ public static class RelationalIngestBenchmark
             }
 
             Print("mysql", "store port: AppendAsync (upsert series + multi-row INSERT + commit)", storeTime, points, rawInsert);
+            Print("mysql", BareNote(storeTime, bareTime), bareTime, points, rawInsert);
             Print("mysql", $"raw: {batch}-row INSERT statements in a transaction, same table", rawInsert, points, rawInsert);
             if (rawBulk is { } bulkTime)
             {
@@ -165,7 +171,29 @@ public static class RelationalIngestBenchmark
         }
     }
 
-    private static Task<TimeSpan> StorePathAsync(IMetricStore store, int points, int batch, int writers) =>
+    /// <summary>A few appends into runs of their own before the clock starts (JIT, connection pool, prepared statements).</summary>
+    private static Task WarmUpAsync(IMetricStore store, int batch, int writers) =>
+        StorePathAsync(store, 2 * batch * writers, batch, writers, "exp-warm");
+
+    /// <summary>The store path with summary upkeep switched off (a benchmark-only switch), into runs of their own.</summary>
+    private static async Task<TimeSpan> WithoutSummariesAsync(IMetricStore store, int points, int batch, int writers)
+    {
+        RelationalMetricStore.SkipSummariesForBenchmark = true;
+        try
+        {
+            return await StorePathAsync(store, points, batch, writers, "exp-bare");
+        }
+        finally
+        {
+            RelationalMetricStore.SkipSummariesForBenchmark = false;
+        }
+    }
+
+    private static string BareNote(TimeSpan withSummaries, TimeSpan without) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"store port without summary upkeep (benchmark-only switch; summaries cost {1 - (without.TotalSeconds / withSummaries.TotalSeconds):P0} of the rate)");
+
+    private static Task<TimeSpan> StorePathAsync(IMetricStore store, int points, int batch, int writers, string runPrefix = "exp-bench") =>
         ParallelAsync(points, batch, writers, async (offset, count) =>
         {
             var series = Enumerable.Range(0, 10).Select(s => new List<MetricPoint>(count / 10 + 1)).ToArray();
@@ -176,7 +204,7 @@ public static class RelationalIngestBenchmark
 
             // Appends go round-robin to one of `writers` runs, so concurrent appends mostly touch different series, as concurrent
             // training runs do (appends to one series take turns on its row lock, which hands out the point seq numbers).
-            var run = $"exp-bench-{offset / batch % writers}";
+            var run = $"{runPrefix}-{offset / batch % writers}";
             await store.AppendAsync(series.Select((p, s) => new MetricSeriesPoints(run, $"loss/{s}", p)).ToList());
         });
 

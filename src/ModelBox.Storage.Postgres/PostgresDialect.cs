@@ -143,6 +143,12 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
             return;
         }
 
+        if (keyColumns == 0 && rows.Count >= CopyThreshold)
+        {
+            await CopyNumericRowsAsync((NpgsqlConnection)connection, table, columns, rows, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         await using var command = ((NpgsqlConnection)connection).CreateCommand();
         command.Transaction = (NpgsqlTransaction)transaction;
         command.CommandTimeout = CommandTimeoutSeconds;
@@ -171,6 +177,32 @@ public sealed class PostgresDialect : SqlDialect, IAsyncDisposable
 
         command.CommandText = sql;
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>New rows of longs and doubles by binary COPY (no conflict check: the caller knows the keys are new).</summary>
+    private static async Task CopyNumericRowsAsync(
+        NpgsqlConnection connection, string table, IReadOnlyList<string> columns, IReadOnlyList<object[]> rows, CancellationToken cancellationToken)
+    {
+        var importer = await connection.BeginBinaryImportAsync(
+            $"COPY {table} ({string.Join(", ", columns)}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
+        {
+            foreach (var row in rows)
+            {
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                for (var c = 0; c < row.Length; c++)
+                {
+                    await (row[c] switch
+                    {
+                        long integer => importer.WriteAsync(integer, NpgsqlDbType.Bigint, cancellationToken),
+                        double real => importer.WriteAsync(real, NpgsqlDbType.Double, cancellationToken),
+                        _ => throw new ArgumentException($"column {columns[c]} holds neither a long nor a double", nameof(rows)),
+                    }).ConfigureAwait(false);
+                }
+            }
+
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public override string OverridingIdentity => " OVERRIDING SYSTEM VALUE";

@@ -96,31 +96,45 @@ public sealed partial class RelationalMetricStore
             }
         }
 
-        // The buckets the points fall in, at every resolution (consecutive points mostly share theirs).
-        var slots = new Dictionary<(long Series, int Shift, long Bucket), Slot>();
-        var recent = new Slot?[AllShifts.Length];
-        var recentBucket = new long[AllShifts.Length];
+        // Each point is folded once, into its series' bucket at the finest resolution (in arrival order, so ties in series
+        // order keep theirs); a coarser bucket then merges the finest buckets it spans, which hold disjoint steps.
+        var fine = new List<(long SeriesId, Dictionary<long, Slot> Buckets)>(series.Count);
         foreach (var (id, _, chunks) in series)
         {
-            Array.Clear(recent);
+            var buckets = new Dictionary<long, Slot>();
+            Slot? recent = null;
+            var recentBucket = 0L;
             foreach (var points in chunks)
             {
                 foreach (var point in points)
                 {
-                    for (var i = 0; i < AllShifts.Length; i++)
+                    var bucket = point.Step >> AllShifts[0];
+                    if (recent is null || recentBucket != bucket)
                     {
-                        var bucket = point.Step >> AllShifts[i];
-                        if (recent[i] is null || recentBucket[i] != bucket)
+                        if (!buckets.TryGetValue(bucket, out recent))
                         {
-                            var key = (id, AllShifts[i], bucket);
-                            if (!slots.TryGetValue(key, out var slot))
-                            {
-                                slots.Add(key, slot = new Slot { Touched = true });
-                            }
-
-                            (recent[i], recentBucket[i]) = (slot, bucket);
+                            buckets.Add(bucket, recent = new Slot());
                         }
+
+                        recentBucket = bucket;
                     }
+
+                    recent.Builder.Add(point);
+                }
+            }
+
+            fine.Add((id, buckets));
+        }
+
+        // The buckets the points fall in, at every resolution.
+        var slots = new Dictionary<(long Series, int Shift, long Bucket), Slot>();
+        foreach (var (id, buckets) in fine)
+        {
+            foreach (var bucket in buckets.Keys)
+            {
+                foreach (var shift in AllShifts)
+                {
+                    slots.TryAdd((id, shift, bucket >> (shift - AllShifts[0])), new Slot { Touched = true });
                 }
             }
         }
@@ -171,27 +185,25 @@ public sealed partial class RelationalMetricStore
         }
 
         // Buckets at or before a series' tail may hold a summary that no tail gave: those are read.
-        var toLoad = slots.Where(pair => !pair.Value.Stored && pair.Key.Bucket <= known[pair.Key.Series][Array.IndexOf(AllShifts, pair.Key.Shift)])
-            .ToDictionary(pair => pair.Key, pair => pair.Value);
+        var toLoad = new Dictionary<(long Series, int Shift, long Bucket), Slot>();
+        foreach (var (key, slot) in slots)
+        {
+            if (!slot.Stored && key.Bucket <= known[key.Series][Array.IndexOf(AllShifts, key.Shift)])
+            {
+                toLoad.Add(key, slot);
+            }
+        }
+
         await LoadStoredSlotsAsync(session, toLoad, cancellationToken).ConfigureAwait(false);
 
-        foreach (var (id, _, chunks) in series)
+        foreach (var (id, buckets) in fine)
         {
-            Array.Clear(recent);
-            foreach (var points in chunks)
+            foreach (var (bucket, partial) in buckets)
             {
-                foreach (var point in points)
+                var summary = partial.Builder.ToSummary();
+                foreach (var shift in AllShifts)
                 {
-                    for (var i = 0; i < AllShifts.Length; i++)
-                    {
-                        var bucket = point.Step >> AllShifts[i];
-                        if (recent[i] is null || recentBucket[i] != bucket)
-                        {
-                            (recent[i], recentBucket[i]) = (slots[(id, AllShifts[i], bucket)], bucket);
-                        }
-
-                        recent[i]!.Builder.Add(point);
-                    }
+                    slots[(id, shift, bucket >> (shift - AllShifts[0]))].Builder.Merge(summary);
                 }
             }
         }
@@ -300,15 +312,26 @@ public sealed partial class RelationalMetricStore
         }
     }
 
-    /// <summary>Writes the slots' summaries, replacing stored rows of the same buckets (one upsert per row).</summary>
+    /// <summary>
+    /// Writes the slots' summaries: a slot the table holds (<see cref="Slot.Stored"/>, read or proven by a tail under the
+    /// series' row lock) replaces its row, every other slot is a new row, inserted through the dialect's bulk path.
+    /// </summary>
     private static async Task WriteSlotsAsync(
         DbSession session, IEnumerable<KeyValuePair<(long Series, int Shift, long Bucket), Slot>> slots, CancellationToken cancellationToken)
     {
-        var rows = slots.Where(pair => !pair.Value.Builder.IsEmpty)
-            .Select(pair => SummaryRow(pair.Key.Series, pair.Key.Shift, pair.Key.Bucket, pair.Value.Builder.ToSummary()))
-            .ToList();
+        var (fresh, stored) = (new List<object[]>(), new List<object[]>());
+        foreach (var (key, slot) in slots)
+        {
+            if (!slot.Builder.IsEmpty)
+            {
+                (slot.Stored ? stored : fresh).Add(SummaryRow(key.Series, key.Shift, key.Bucket, slot.Builder.ToSummary()));
+            }
+        }
+
         await session.Dialect.InsertNumericRowsAsync(
-            session.Connection, session.Transaction, "metric_summaries", SummaryTableColumns, rows, cancellationToken, keyColumns: 3).ConfigureAwait(false);
+            session.Connection, session.Transaction, "metric_summaries", SummaryTableColumns, fresh, cancellationToken).ConfigureAwait(false);
+        await session.Dialect.InsertNumericRowsAsync(
+            session.Connection, session.Transaction, "metric_summaries", SummaryTableColumns, stored, cancellationToken, keyColumns: 3).ConfigureAwait(false);
     }
 
     private static readonly string[] SummaryTableColumns = ["series_id", "step_shift", "bucket", .. SummaryColumns.Split(", ")];

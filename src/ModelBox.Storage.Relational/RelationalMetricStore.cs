@@ -17,6 +17,12 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
 
     private readonly RelationalMetadataStore _database = database ?? throw new ArgumentNullException(nameof(database));
 
+    /// <summary>
+    /// Benchmark only (metrics-ingest --upkeep-cost, relational-ingest): appends skip the summaries, so the benchmarks can
+    /// report what keeping them costs. Summaries of a store written this way are wrong; nothing else sets it.
+    /// </summary>
+    internal static bool SkipSummariesForBenchmark { get; set; }
+
     public Task<long> AppendAsync(IReadOnlyList<MetricSeriesPoints> batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -225,7 +231,11 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
         }
 
         await session.Dialect.InsertPointsAsync(session.Connection, session.Transaction, rows, cancellationToken).ConfigureAwait(false);
-        await UpdateSummariesAsync(session, summarized, tails, cancellationToken).ConfigureAwait(false);
+        if (!SkipSummariesForBenchmark)
+        {
+            await UpdateSummariesAsync(session, summarized, tails, cancellationToken).ConfigureAwait(false);
+        }
+
         return count;
     }
 
@@ -261,31 +271,16 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
         DbSession session, List<(string Parent, string Key, long Count)> series, CancellationToken cancellationToken)
     {
         var added = new Dictionary<(string Parent, string Key), long>(series.Count);
-        await using var command = session.Connection.CreateCommand();
-        command.Transaction = session.Transaction;
-        command.CommandTimeout = session.Dialect.CommandTimeoutSeconds;
-        command.CommandText = session.Dialect.UpsertSeriesSql(series.Count);
-        for (var i = 0; i < series.Count; i++)
+        foreach (var (parent, key, count) in series)
         {
-            Add(command, $"p{i}", series[i].Parent);
-            Add(command, $"k{i}", series[i].Key);
-            Add(command, $"c{i}", series[i].Count);
-            added[(series[i].Parent, series[i].Key)] = series[i].Count;
+            added[(parent, key)] = count;
         }
 
         var result = new Dictionary<(string Parent, string Key), (long Id, long NextSeq)>(series.Count);
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        foreach (var (id, parent, key, pointCount) in await session.Dialect.UpsertSeriesAsync(
+            session.Connection, session.Transaction, series, cancellationToken).ConfigureAwait(false))
         {
-            do
-            {
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    var key = (reader.GetString(1), reader.GetString(2));
-                    var pointCount = reader.GetInt64(3);
-                    result[key] = (reader.GetInt64(0), pointCount - added[key] + 1);
-                }
-            }
-            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+            result[(parent, key)] = (id, pointCount - added[(parent, key)] + 1);
         }
 
         if (result.Count != series.Count)

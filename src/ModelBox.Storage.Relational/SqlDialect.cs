@@ -122,6 +122,37 @@ public abstract class SqlDialect
 
     private readonly ConcurrentDictionary<int, string> _upsertSeriesSql = new();
 
+    /// <summary>
+    /// Runs <see cref="UpsertSeriesSql"/> for <paramref name="series"/> (parent id, key, new points) inside the caller's
+    /// transaction and returns <c>id, parent_id, key, point_count</c> of every row it touched, in any order.
+    /// </summary>
+    public virtual async Task<List<(long Id, string Parent, string Key, long PointCount)>> UpsertSeriesAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<(string Parent, string Key, long Count)> series, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandTimeout = CommandTimeoutSeconds;
+        command.CommandText = UpsertSeriesSql(series.Count);
+        for (var i = 0; i < series.Count; i++)
+        {
+            AddParameter(command, $"p{i}", series[i].Parent);
+            AddParameter(command, $"k{i}", series[i].Key);
+            AddParameter(command, $"c{i}", series[i].Count);
+        }
+
+        var rows = new List<(long Id, string Parent, string Key, long PointCount)>(series.Count);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        do
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                rows.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3)));
+            }
+        }
+        while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        return rows;
+    }
+
     /// <summary>The dialect's <see cref="UpsertSeriesSql"/> for <paramref name="rows"/> rows (portable quoting).</summary>
     protected abstract string BuildUpsertSeries(int rows);
 

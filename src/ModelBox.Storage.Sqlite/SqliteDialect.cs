@@ -190,6 +190,51 @@ public sealed class SqliteDialect : SqlDialect, IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// The series upsert bound by position through SQLite's C API (its parameters are numbered in the order they appear:
+    /// <c>@p{i}</c>, <c>@k{i}</c>, <c>@c{i}</c> are 3i+1, 3i+2, 3i+3), for the reason given at <see cref="InsertPointsAsync"/>.
+    /// </summary>
+    public override Task<List<(long Id, string Parent, string Key, long PointCount)>> UpsertSeriesAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<(string Parent, string Key, long Count)> series, CancellationToken cancellationToken)
+    {
+        var database = ((SqliteConnection)connection).Handle!;
+        var rc = raw.sqlite3_prepare_v2(database, UpsertSeriesSql(series.Count), out var statement);
+        SqliteException.ThrowExceptionForRC(rc, database);
+        var rows = new List<(long Id, string Parent, string Key, long PointCount)>(series.Count);
+        using (statement)
+        {
+            if (raw.sqlite3_bind_parameter_count(statement) != 3 * series.Count
+                || raw.sqlite3_bind_parameter_name(statement, 3 * series.Count).utf8_to_string() != $"@c{series.Count - 1}")
+            {
+                throw new InvalidOperationException("the series upsert's parameters are not numbered as bound");
+            }
+
+            for (var i = 0; i < series.Count; i++)
+            {
+                raw.sqlite3_bind_text(statement, (3 * i) + 1, series[i].Parent);
+                raw.sqlite3_bind_text(statement, (3 * i) + 2, series[i].Key);
+                raw.sqlite3_bind_int64(statement, (3 * i) + 3, series[i].Count);
+            }
+
+            while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
+            {
+                rows.Add((
+                    raw.sqlite3_column_int64(statement, 0),
+                    raw.sqlite3_column_text(statement, 1).utf8_to_string(),
+                    raw.sqlite3_column_text(statement, 2).utf8_to_string(),
+                    raw.sqlite3_column_int64(statement, 3)));
+            }
+
+            if (rc != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(rc, database);
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(rows);
+    }
+
     public override Task InsertPointsAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<PointRow> points, CancellationToken cancellationToken)
     {

@@ -131,6 +131,65 @@ public struct MetricSummaryBuilder
         }
     }
 
+    /// <summary>
+    /// Adds the summary of points that all arrived after every point summarised so far: the same result as adding those
+    /// points one by one (up to the rounding of the sum), since a tie in series order goes to the later arrival for
+    /// <see cref="MetricSummary.Last"/> and to the earlier one otherwise.
+    /// </summary>
+    public void Merge(in MetricSummary later)
+    {
+        if (later.Count == 0)
+        {
+            return;
+        }
+
+        if (_count == 0)
+        {
+            (_first, _last) = (later.First, later.Last);
+        }
+        else
+        {
+            if (MetricSummary.SortsBefore(later.First, _first))
+            {
+                _first = later.First;
+            }
+
+            if (!MetricSummary.SortsBefore(later.Last, _last))
+            {
+                _last = later.Last;
+            }
+        }
+
+        _count += later.Count;
+        if (later.NumericCount == 0)
+        {
+            return;
+        }
+
+        _nanCount += later.NanCount;
+        _sum += later.Sum;
+        if (_numericCount == 0)
+        {
+            (_min, _max) = (later.Min, later.Max);
+        }
+        else
+        {
+            var belowMin = MetricSummary.CompareValues(later.Min.Number, _min.Number);
+            if (belowMin < 0 || (belowMin == 0 && MetricSummary.SortsBefore(later.Min, _min)))
+            {
+                _min = later.Min;
+            }
+
+            var aboveMax = MetricSummary.CompareValues(later.Max.Number, _max.Number);
+            if (aboveMax > 0 || (aboveMax == 0 && MetricSummary.SortsBefore(later.Max, _max)))
+            {
+                _max = later.Max;
+            }
+        }
+
+        _numericCount += later.NumericCount;
+    }
+
     /// <summary>The summary of everything added.</summary>
     public readonly MetricSummary ToSummary() => new(_count, _numericCount, _nanCount, _sum, _first, _last, _min, _max);
 }
