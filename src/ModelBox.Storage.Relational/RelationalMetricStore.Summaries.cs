@@ -575,15 +575,14 @@ public sealed partial class RelationalMetricStore
     }
 
     /// <summary>
-    /// The summaries of buckets <paramref name="fromBucket"/> to <paramref name="toBucket"/> of one chart resolution, by
-    /// bucket. Reading a column costs far more than stepping to the next row (each is a call into the driver), so the
-    /// database packs a row's small integers into fewer columns (<see cref="ChartSummarySql"/>) and
-    /// <see cref="ReadChartSummary"/> unpacks them; a row whose values do not fit is read from its own columns.
+    /// The summaries of buckets <paramref name="fromBucket"/> to <paramref name="toBucket"/> of one resolution, by bucket,
+    /// straight into <paramref name="into"/> (no bucket numbers: a chart read needs only the summaries).
     /// </summary>
     private static async Task ReadChartSummariesAsync(
         DbSession session, long seriesId, int shift, long fromBucket, long toBucket, List<MetricSummary> into, CancellationToken cancellationToken)
     {
-        await using var command = session.CreateCommand(ChartSummarySql[Array.IndexOf(ChartShifts, shift)]);
+        await using var command = session.CreateCommand(
+            $"SELECT {SummaryColumns} FROM metric_summaries WHERE series_id = @Series AND step_shift = @Shift AND bucket BETWEEN @From AND @To ORDER BY bucket");
         Add(command, "Series", seriesId);
         Add(command, "Shift", (long)shift);
         Add(command, "From", fromBucket);
@@ -591,64 +590,7 @@ public sealed partial class RelationalMetricStore
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            into.Add(ReadChartSummary(reader, shift));
-        }
-    }
-
-    private const long Bits21 = 1L << 21;
-    private const long Bits31 = 1L << 31;
-
-    /// <summary>
-    /// Per chart resolution: 0 first_step; 1 the last, min and max steps as offsets in the bucket (shift bits each, 3 × 18
-    /// at most); 2-3 the four times, two per column, when all are within [0, 2^31) (else -1); 4 the three counts, 21 bits
-    /// each, when the count is below 2^21 (else -1); 5 kinds and nonfinite; 6-10 sum, first, last, min and max values;
-    /// then the plain columns the -1 cases read: 11-14 the times, 15-17 the counts.
-    /// </summary>
-    private static readonly string[] ChartSummarySql = [.. ChartShifts.Select(shift =>
-    {
-        static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
-        var (size, square, t, c) = (N(1L << shift), N(1L << (2 * shift)), N(Bits31), N(Bits21));
-        var times = $"first_time >= 0 AND first_time < {t} AND last_time >= 0 AND last_time < {t} "
-            + $"AND min_time >= 0 AND min_time < {t} AND max_time >= 0 AND max_time < {t}";
-        return $"SELECT first_step, (last_step - bucket * {size}) + (min_step - bucket * {size}) * {size} + (max_step - bucket * {size}) * {square}, "
-            + $"CASE WHEN {times} THEN first_time + last_time * {t} ELSE -1 END, CASE WHEN {times} THEN min_time + max_time * {t} ELSE -1 END, "
-            + $"CASE WHEN point_count < {c} THEN point_count + num_count * {c} + nan_count * {N(Bits21 * Bits21)} ELSE -1 END, "
-            + "kinds + 65536 * nonfinite, num_sum, first_val, last_val, min_val, max_val, first_time, last_time, min_time, max_time, point_count, num_count, nan_count "
-            + "FROM metric_summaries WHERE series_id = @Series AND step_shift = @Shift AND bucket BETWEEN @From AND @To ORDER BY bucket";
-    })];
-
-    /// <summary>A summary from a row of <see cref="ChartSummarySql"/> of resolution <paramref name="shift"/>.</summary>
-    private static MetricSummary ReadChartSummary(DbDataReader reader, int shift)
-    {
-        var firstStep = reader.GetInt64(0);
-        var mask = (1L << shift) - 1;
-        var bucketStart = firstStep & ~mask;
-        var offsets = reader.GetInt64(1);
-        var (firstTime, lastTime) = Pair(reader, 2, 11, Bits31);
-        var (minTime, maxTime) = Pair(reader, 3, 13, Bits31);
-        var counts = reader.GetInt64(4);
-        var (count, numeric, nan) = counts >= 0
-            ? (counts & (Bits21 - 1), (counts >> 21) & (Bits21 - 1), counts >> 42)
-            : (reader.GetInt64(15), reader.GetInt64(16), reader.GetInt64(17));
-        var flags = reader.GetInt64(5);
-        var (kinds, nonfinite) = (flags & 0xFFFF, flags >> 16);
-        MetricPoint Point(long step, long time, int index) => new(
-            step, time, (MetricValueKind)((kinds >> (4 * index)) & 0xF), FromCode(reader.GetDouble(7 + index), (nonfinite >> (2 * (index + 1))) & 3));
-
-        return new MetricSummary(
-            count,
-            numeric,
-            nan,
-            FromCode(reader.GetDouble(6), nonfinite & 3),
-            Point(firstStep, firstTime, 0),
-            Point(bucketStart + (offsets & mask), lastTime, 1),
-            Point(bucketStart + ((offsets >> shift) & mask), minTime, 2),
-            Point(bucketStart + (offsets >> (2 * shift)), maxTime, 3));
-
-        static (long A, long B) Pair(DbDataReader reader, int packed, int plain, long size)
-        {
-            var value = reader.GetInt64(packed);
-            return value >= 0 ? (value % size, value / size) : (reader.GetInt64(plain), reader.GetInt64(plain + 1));
+            into.Add(ReadSummary(reader, 0));
         }
     }
 
