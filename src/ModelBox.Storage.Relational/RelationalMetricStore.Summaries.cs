@@ -470,15 +470,14 @@ public sealed partial class RelationalMetricStore
                         }
                         else
                         {
-                            var summaries = new List<MetricSummary>((int)Math.Min(segment.To - segment.From + 1, 4096));
-                            await ReadChartSummariesAsync(session, seriesId, segment.Shift, segment.From, segment.To, summaries, cancellationToken).ConfigureAwait(false);
-                            foreach (var summary in summaries)
+                            var summaries = await ReadSummariesAsync(session, seriesId, segment.Shift, segment.From, segment.To, cancellationToken).ConfigureAwait(false);
+                            foreach (var bucket in summaries)
                             {
-                                total += summary.Count;
-                                numeric &= summary.IsNumeric;
+                                total += bucket.Summary.Count;
+                                numeric &= bucket.Summary.IsNumeric;
                             }
 
-                            units.Add((null, summaries));
+                            units.Add((null, summaries.Select(bucket => bucket.Summary).ToList()));
                         }
                     }
 
@@ -571,26 +570,6 @@ public sealed partial class RelationalMetricStore
         if ((to & mask) != mask)
         {
             Cover((lastWhole + 1) << shift, to, level - 1, first, last, plan);
-        }
-    }
-
-    /// <summary>
-    /// The summaries of buckets <paramref name="fromBucket"/> to <paramref name="toBucket"/> of one resolution, by bucket,
-    /// straight into <paramref name="into"/> (no bucket numbers: a chart read needs only the summaries).
-    /// </summary>
-    private static async Task ReadChartSummariesAsync(
-        DbSession session, long seriesId, int shift, long fromBucket, long toBucket, List<MetricSummary> into, CancellationToken cancellationToken)
-    {
-        await using var command = session.CreateCommand(
-            $"SELECT {SummaryColumns} FROM metric_summaries WHERE series_id = @Series AND step_shift = @Shift AND bucket BETWEEN @From AND @To ORDER BY bucket");
-        Add(command, "Series", seriesId);
-        Add(command, "Shift", (long)shift);
-        Add(command, "From", fromBucket);
-        Add(command, "To", toBucket);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            into.Add(ReadSummary(reader, 0));
         }
     }
 
