@@ -63,8 +63,8 @@ public abstract partial class MetricStoreSpecification
     public async Task A_chart_read_hands_over_every_stored_summary_exactly()
     {
         // Times past 2^31 seconds (year 2038) and at 0 beside ordinary ones, NaN and infinities, several points per step:
-        // a chart read (its own query, straight into the scanner) must hand over exactly what the store keeps, the
-        // summaries a plain bucket read returns.
+        // a chart read must hand over exactly what the store keeps, the summaries a plain bucket read returns (a guard for
+        // any faster way of reading them).
         var random = new Random(5);
         var points = Enumerable.Range(0, 6_000).Select(i =>
         {
