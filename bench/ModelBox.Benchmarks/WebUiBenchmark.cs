@@ -18,7 +18,7 @@ namespace ModelBox.Benchmarks;
 /// "drawn" as the page reports it (every chart holds data, the table shows rows), beside the raw API time for the same
 /// data: the very requests the page made (recorded from the browser), replayed with HttpClient over 6 connections as a
 /// browser uses them. The difference is what the UI itself costs (scripts, JSON parsing, drawing).
-/// <c>webui [--keys 20] [--points 1000000] [--runs 100] [--compare-points 1000000] [--table-runs 10000] [--repeat 5]</c>.
+/// <c>webui [--keys 20] [--points 1000000] [--runs 100] [--compare-points 1000000] [--compare-stride 1] [--table-runs 10000] [--repeat 5] [--only page,compare,zoom,table,filter]</c>.
 /// <para>`webui-screenshots [--out docs/images]`: screenshots of the main views over a small realistic project.</para>
 /// </summary>
 public static class WebUiBenchmark
@@ -31,8 +31,28 @@ public static class WebUiBenchmark
         var points = Option(args, "--points", 1_000_000);
         var runs = Option(args, "--runs", 100);
         var comparePoints = Option(args, "--compare-points", 1_000_000);
+        // --compare-stride N: the compare runs log every Nth step (a quick run: 100,000 points × stride 10 span the same
+        // 1M steps, so the zoom reads the same stored buckets as the full size).
+        var compareStride = Option(args, "--compare-stride", 1);
+        var compareSteps = (long)comparePoints * compareStride;
         var tableRuns = Option(args, "--table-runs", 10_000);
         var repeat = Option(args, "--repeat", 5);
+        // --only page,compare,zoom,table,filter: the views to measure (and seed); all by default.
+        var only = OptionText(args, "--only", "page,compare,zoom,table,filter").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        if (!only.Contains("page"))
+        {
+            keys = 0;
+        }
+
+        if (!only.Overlaps(["compare", "zoom"]))
+        {
+            runs = 0;
+        }
+
+        if (!only.Overlaps(["table", "filter"]))
+        {
+            tableRuns = 0;
+        }
 
         await using var host = await Host.StartAsync();
         var log = host.Server.Services.GetRequiredService<MetricLog>();
@@ -46,7 +66,7 @@ public static class WebUiBenchmark
             compare.Add(await host.ExperimentAsync("bench-ui-compare", $"run-{i:D3}", new { lr = 0.001 * (i + 1) }));
         }
 
-        await LogAsync(log, [.. compare.Select(id => (id, "loss"))], comparePoints);
+        await LogAsync(log, [.. compare.Select(id => (id, "loss"))], comparePoints, compareStride);
         var table = new List<string>();
         for (var i = 0; i < tableRuns; i++)
         {
@@ -54,44 +74,62 @@ public static class WebUiBenchmark
         }
 
         await LogAsync(log, [.. table.SelectMany(id => Enumerable.Range(0, 5).Select(k => (id, $"m{k}")))], 1);
-        Console.WriteLine($"seeded in {seed.Elapsed.TotalSeconds:F1} s: 1 run × {keys} keys × {points:N0} points; {runs} runs × 1 key × {comparePoints:N0} points; {tableRuns:N0} runs × 5 metrics");
+        Console.WriteLine($"seeded in {seed.Elapsed.TotalSeconds:F1} s: 1 run × {keys} keys × {points:N0} points; {runs} runs × 1 key × {comparePoints:N0} points (every {compareStride} steps); {tableRuns:N0} runs × 5 metrics");
 
         await using var browser = await Browser.LaunchAsync(host.Server.HttpAddress);
         var rows = new List<(string What, double Ui, double Raw, int Requests)>();
 
         // Times are the page's own (performance.now(), from navigation start or from the action), so Playwright's
         // round trips are not counted.
-        rows.Add(await MeasureAsync(browser, host, repeat, $"experiment page, {keys} keys × {points:N0} points: all charts drawn",
-            page => page.GotoAsync($"/experiments/{single}"), AllChartsDrawn(keys),
-            "() => Math.max(...[...window.modelboxCharts.values()].map(c => c.drawnAt))"));
+        if (only.Contains("page"))
+        {
+            rows.Add(await MeasureAsync(browser, host, repeat, $"experiment page, {keys} keys × {points:N0} points: all charts drawn",
+                page => page.GotoAsync($"/experiments/{single}"), AllChartsDrawn(keys),
+                "() => Math.max(...[...window.modelboxCharts.values()].map(c => c.drawnAt))"));
+        }
 
         var compareUrl = $"/compare?ns=bench-ui-compare&ids={string.Join(',', compare)}";
-        rows.Add(await MeasureAsync(browser, host, repeat, $"compare {runs} runs × 1 key × {comparePoints:N0} points: chart drawn",
-            page => page.GotoAsync(compareUrl), AllChartsDrawn(1), "() => window.modelboxCharts.get('compare:loss').drawnAt"));
-        rows.Add(await MeasureAsync(browser, host, repeat, $"compare {runs} runs: zoom re-read (10% of the steps) drawn",
-            async page =>
-            {
-                await page.GotoAsync(compareUrl);
-                await page.WaitForFunctionAsync(AllChartsDrawn(1));
-            },
-            "() => { const c = window.modelboxCharts.get('compare:loss'); return c.reads >= 2 && c.state === 'drawn'; }",
-            "() => { const c = window.modelboxCharts.get('compare:loss'); return c.drawnAt - c.zoomedAt; }",
-            action: page => page.EvaluateAsync($"() => window.modelboxCharts.get('compare:loss').zoomTo({comparePoints / 2}, {comparePoints / 2 + comparePoints / 10})")));
+        if (only.Contains("compare"))
+        {
+            rows.Add(await MeasureAsync(browser, host, repeat, $"compare {runs} runs × 1 key × {comparePoints:N0} points: chart drawn",
+                page => page.GotoAsync(compareUrl), AllChartsDrawn(1), "() => window.modelboxCharts.get('compare:loss').drawnAt"));
+        }
 
-        rows.Add(await MeasureAsync(browser, host, repeat, $"experiments table, {tableRuns:N0} runs × 5 metric columns: first page",
-            page => page.GotoAsync("/namespaces/bench-ui-table"),
-            "() => document.querySelectorAll('table.experiments tbody tr').length === 50 && document.documentElement.dataset.page === 'ready'",
-            "() => window.modelboxTimings.tableRendered"));
-        rows.Add(await MeasureAsync(browser, host, repeat, $"experiments table, {tableRuns:N0} runs: filter applied",
-            async page =>
-            {
-                await page.GotoAsync("/namespaces/bench-ui-table");
-                await page.WaitForFunctionAsync("() => document.querySelectorAll('table.experiments tbody tr').length === 50 && document.documentElement.dataset.page === 'ready'");
-                await page.FillAsync("#filter", "metadata.batch = 256 and metadata.lr < 0.005");
-            },
-            "() => window.modelboxTimings.tableRendered > window.modelboxTimings.filterSubmitted",
-            "() => window.modelboxTimings.tableRendered - window.modelboxTimings.filterSubmitted",
-            action: page => page.PressAsync("#filter", "Enter")));
+        if (only.Contains("zoom"))
+        {
+            rows.Add(await MeasureAsync(browser, host, repeat, $"compare {runs} runs: zoom re-read (10% of the steps) drawn",
+                async page =>
+                {
+                    await page.GotoAsync(compareUrl);
+                    await page.WaitForFunctionAsync(AllChartsDrawn(1));
+                },
+                "() => { const c = window.modelboxCharts.get('compare:loss'); return c.reads >= 2 && c.state === 'drawn'; }",
+                "() => { const c = window.modelboxCharts.get('compare:loss'); return c.drawnAt - c.zoomedAt; }",
+                action: page => page.EvaluateAsync($"() => window.modelboxCharts.get('compare:loss').zoomTo({compareSteps / 2}, {(compareSteps / 2) + (compareSteps / 10)})")));
+            await ZoomBreakdownAsync(host, log, repeat);
+        }
+
+        if (only.Contains("table"))
+        {
+            rows.Add(await MeasureAsync(browser, host, repeat, $"experiments table, {tableRuns:N0} runs × 5 metric columns: first page",
+                page => page.GotoAsync("/namespaces/bench-ui-table"),
+                "() => document.querySelectorAll('table.experiments tbody tr').length === 50 && document.documentElement.dataset.page === 'ready'",
+                "() => window.modelboxTimings.tableRendered"));
+        }
+
+        if (only.Contains("filter"))
+        {
+            rows.Add(await MeasureAsync(browser, host, repeat, $"experiments table, {tableRuns:N0} runs: filter applied",
+                async page =>
+                {
+                    await page.GotoAsync("/namespaces/bench-ui-table");
+                    await page.WaitForFunctionAsync("() => document.querySelectorAll('table.experiments tbody tr').length === 50 && document.documentElement.dataset.page === 'ready'");
+                    await page.FillAsync("#filter", "metadata.batch = 256 and metadata.lr < 0.005");
+                },
+                "() => window.modelboxTimings.tableRendered > window.modelboxTimings.filterSubmitted",
+                "() => window.modelboxTimings.tableRendered - window.modelboxTimings.filterSubmitted",
+                action: page => page.PressAsync("#filter", "Enter")));
+        }
 
         Console.WriteLine();
         Console.WriteLine("| view | UI (Chromium) median ms | raw API median ms (same requests) | UI / raw | requests |");
@@ -185,6 +223,143 @@ public static class WebUiBenchmark
         return 0;
     }
 
+    /// <summary>The zoom request the page made last (the breakdown replays it).</summary>
+    private static (string Url, string Body)? _lastBatchRead;
+
+    /// <summary>
+    /// Where the zoom re-read's server time goes: the page's last batch read replayed over REST (HTTP, JSON and all), the
+    /// same read through the domain operation (store, downsampler; no HTTP or JSON), and the store's summary scans alone
+    /// (with a scanner that only counts), each the median of <paramref name="repeat"/> after one warm-up.
+    /// </summary>
+    private static async Task ZoomBreakdownAsync(Host host, MetricLog log, int repeat)
+    {
+        if (_lastBatchRead is not var (url, body))
+        {
+            return;
+        }
+
+        using var json = System.Text.Json.JsonDocument.Parse(body);
+        var root = json.RootElement;
+        var refs = root.GetProperty("series").EnumerateArray()
+            .Select(s => ((string?)s.GetProperty("parentId").GetString(), (string?)s.GetProperty("key").GetString())).ToList();
+        var start = ulong.Parse(root.GetProperty("start").GetString()!, CultureInfo.InvariantCulture);
+        var end = ulong.Parse(root.GetProperty("end").GetString()!, CultureInfo.InvariantCulture);
+        var maxPoints = root.GetProperty("maxPoints").GetInt32();
+        var store = host.Server.Services.GetRequiredService<ModelBox.Domain.Storage.IMetricStore>();
+        long bytes = 0;
+
+        async Task<double> TimeAsync(Func<Task> action)
+        {
+            var samples = new List<double>();
+            for (var i = 0; i < repeat + 1; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                await action();
+                if (i > 0)
+                {
+                    samples.Add(sw.Elapsed.TotalMilliseconds);
+                }
+            }
+
+            return Median(samples);
+        }
+
+        var rest = await TimeAsync(async () =>
+        {
+            using var response = await host.Http.PostAsync(url, new StringContent(body, Encoding.UTF8, "application/json"));
+            bytes = (await response.Content.ReadAsByteArrayAsync()).Length;
+        });
+        var domain = await TimeAsync(() => log.GetSeriesBatchAsync(refs, MetricAxis.Step, start, end, maxPoints));
+        var scans = await TimeAsync(() => Parallel.ForEachAsync(refs, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (r, token) =>
+            await store.ScanSummarizedAsync(r.Item1!, r.Item2!, (long)start, (long)end, new CountingScanner(Math.Max(1, (maxPoints - 2) / 2), maxPoints), token)));
+
+        // Raw Microsoft.Data.Sqlite on one connection over the 2^6 rows of the range: stepped selecting only the key, stepped
+        // selecting every column (SQLite decodes the row while stepping), and every column read.
+        await using var raw = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={host.DatabasePath};Mode=ReadOnly");
+        await raw.OpenAsync();
+        var ids = new List<long>();
+        foreach (var (parent, key) in refs)
+        {
+            await using var find = raw.CreateCommand();
+            find.CommandText = "SELECT id FROM metric_series WHERE parent_id = $p AND \"key\" = $k";
+            find.Parameters.AddWithValue("$p", parent);
+            find.Parameters.AddWithValue("$k", key);
+            ids.Add((long)(await find.ExecuteScalarAsync())!);
+        }
+
+        const string columns = "bucket, point_count, num_count, nan_count, first_step, first_time, last_step, last_time, min_step, min_time, max_step, max_time, kinds, nonfinite, num_sum, first_val, last_val, min_val, max_val";
+        long rows = 0;
+        double RawScan(string select, bool readAll)
+        {
+            var samples = new List<double>();
+            for (var i = 0; i < repeat + 1; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                rows = 0;
+                foreach (var id in ids)
+                {
+                    using var command = raw.CreateCommand();
+                    command.CommandText = $"SELECT {select} FROM metric_summaries WHERE series_id = $s AND step_shift = 6 AND bucket BETWEEN $f AND $t";
+                    command.Parameters.AddWithValue("$s", id);
+                    command.Parameters.AddWithValue("$f", (long)start >> 6);
+                    command.Parameters.AddWithValue("$t", (long)end >> 6);
+                    using var reader = command.ExecuteReader();
+                    while (reader.Read())
+                    {
+                        rows++;
+                        if (readAll)
+                        {
+                            double sum = 0;
+                            for (var c = 0; c < 14; c++)
+                            {
+                                sum += reader.GetInt64(c);
+                            }
+
+                            for (var c = 14; c < 19; c++)
+                            {
+                                sum += reader.GetDouble(c);
+                            }
+
+                            rows += sum == double.MinValue ? 1 : 0;
+                        }
+                    }
+                }
+
+                if (i > 0)
+                {
+                    samples.Add(sw.Elapsed.TotalMilliseconds);
+                }
+            }
+
+            return Median(samples);
+        }
+
+        var stepped = RawScan("bucket", readAll: false);
+        var decoded = RawScan(columns, readAll: false);
+        var read = RawScan(columns, readAll: true);
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"zoom breakdown ({refs.Count} series, steps {start}..{end}, max_points {maxPoints}): REST {rest:F0} ms ({bytes:N0} bytes); domain batch read {domain:F0} ms; store summary scans alone {scans:F0} ms; raw SQLite, one connection, {rows:N0} rows of 2^6: stepped selecting only the key {stepped:F0} ms, stepped selecting all 19 columns {decoded:F0} ms, and reading them {read:F0} ms"));
+    }
+
+    /// <summary>A summary scanner that only counts what the store hands it.</summary>
+    private sealed class CountingScanner(int buckets, int keepsEveryPointUpTo) : ModelBox.Domain.Storage.IMetricSummaryScanner
+    {
+        public long Items { get; private set; }
+
+        public int Buckets => buckets;
+
+        public int KeepsEveryPointUpTo => keepsEveryPointUpTo;
+
+        public void Begin(long firstStep, long lastStep)
+        {
+        }
+
+        public void Add(in MetricPoint point) => Items++;
+
+        public void AddSummary(in MetricSummary summary) => Items++;
+    }
+
     private static string AllChartsDrawn(int count) =>
         $"() => {{ const c = [...window.modelboxCharts.values()].filter(c => c.series !== undefined && c.reads !== undefined); return c.length >= {count} && c.every(c => c.reads >= 1 && c.state === 'drawn'); }}";
 
@@ -192,7 +367,7 @@ public static class WebUiBenchmark
         new(id, key, [.. Enumerable.Range(0, count).Select(s => MetricPoint.OfDouble(s, 1_764_600_000 + (2L * s), value(s)))]);
 
     /// <summary>Logs <paramref name="count"/> points into each series, through the domain's metric log (as the RPCs do).</summary>
-    private static async Task LogAsync(MetricLog log, (string Id, string Key)[] series, int count)
+    private static async Task LogAsync(MetricLog log, (string Id, string Key)[] series, int count, int stride = 1)
     {
         const int chunk = 50_000;
         var random = new Random(1);
@@ -203,8 +378,8 @@ public static class WebUiBenchmark
                 var points = new MetricPoint[Math.Min(chunk, count - from)];
                 for (var i = 0; i < points.Length; i++)
                 {
-                    var step = from + i;
-                    points[i] = MetricPoint.OfDouble(step, 1_764_600_000 + step, Math.Exp(-step / (count / 4.0)) + (random.NextDouble() * 0.05));
+                    var step = (long)(from + i) * stride;
+                    points[i] = MetricPoint.OfDouble(step, 1_764_600_000 + step, Math.Exp(-step / (count * stride / 4.0)) + (random.NextDouble() * 0.05));
                 }
 
                 await log.LogBatchAsync([new MetricSeriesPoints(s.Id, s.Key, points)], token);
@@ -252,6 +427,11 @@ public static class WebUiBenchmark
             await page.Context.CloseAsync();
             // The raw API: the same requests, with HttpClient, 6 at a time (a browser's connections per host).
             var replay = recorded.Select(r => (r.Method, r.Url, r.PostData)).ToList();
+            if (replay.LastOrDefault(r => r.Url.Contains("/series/batch-get", StringComparison.Ordinal)) is { PostData: { } lastBody } lastRead)
+            {
+                _lastBatchRead = (lastRead.Url, lastBody);
+            }
+
             requests = replay.Count;
             var sw = Stopwatch.StartNew();
             await Parallel.ForEachAsync(replay, new ParallelOptions { MaxDegreeOfParallelism = 6 }, async (r, token) =>
@@ -308,6 +488,8 @@ public static class WebUiBenchmark
         public ModelBoxServer Server { get; }
 
         public HttpClient Http { get; }
+
+        public string DatabasePath => Path.Combine(_dataDir, "modelbox.db");
 
         public static async Task<Host> StartAsync()
         {
