@@ -10,14 +10,17 @@ namespace ModelBox.Storage.Relational;
 /// Summaries of metric series (table <c>metric_summaries</c>, migration 10): fixed step buckets at a few resolutions,
 /// folded at ingest in the transaction of the points. A bucket is a step range (2^shift steps), so a point logged late,
 /// out of order or twice lands in a bucket known from its step alone, and is folded into the stored summary without
-/// reading any other point: summaries stay exact, and stay right after raw points are deleted. Resolutions 2^6, 2^10,
-/// 2^14 and 2^18 steps are 16× apart, so a downsampled read touches at most 16 stored buckets per chart bucket; shift 63 is
+/// reading any other point: summaries stay exact, and stay right after raw points are deleted. Resolutions 2^6 to 2^18
+/// steps are 4× apart, so a downsampled read touches at most 4 stored buckets per chart bucket; shift 63 is
 /// the whole series (the "last loss" of a runs table).
 /// </summary>
 public sealed partial class RelationalMetricStore
 {
-    /// <summary>The chart resolutions, finest first.</summary>
-    private static readonly int[] ChartShifts = [6, 10, 14, 18];
+    /// <summary>
+    /// The chart resolutions, finest first, a factor of four apart: a read takes the coarsest one with enough buckets, so it
+    /// reads at most four stored buckets per bucket it returns (migration 14 added 8, 12 and 16).
+    /// </summary>
+    private static readonly int[] ChartShifts = [6, 8, 10, 12, 14, 16, 18];
 
     /// <summary>The resolution that holds the whole series in bucket 0.</summary>
     internal const int WholeSeriesShift = 63;
@@ -405,7 +408,8 @@ public sealed partial class RelationalMetricStore
     }
 
     /// <summary>
-    /// Builds the summaries of the series that existed before migration 10 from their points, one series per transaction
+    /// Builds the summaries of the series in the backlog: those that existed before migration 10 from their points, those
+    /// that existed before migration 14 (new resolutions) from their finest buckets; one series per transaction
     /// (its row locked, so appends wait and then fold into the finished summaries). Replicas may run it together.
     /// </summary>
     internal static async Task BuildSummaryBacklogAsync(RelationalMetadataStore database, CancellationToken cancellationToken)
@@ -431,24 +435,43 @@ public sealed partial class RelationalMetricStore
                         return 0;
                     }
 
-                    // In series order, a point with the same step and time as an earlier one arrived later: what the builder assumes.
+                    // A series that has its finest buckets (from before migration 14) gets the other resolutions by merging them.
                     var slots = new Dictionary<(long Series, int Shift, long Bucket), Slot>();
-                    await using (var command = session.CreateCommand($"SELECT {PointColumns} FROM metric_points WHERE series_id = @Series ORDER BY step, \"time\", seq"))
+                    foreach (var finest in await ReadSummariesAsync(session, seriesId, AllShifts[0], long.MinValue >> AllShifts[0], long.MaxValue >> AllShifts[0], cancellationToken).ConfigureAwait(false))
                     {
-                        Add(command, "Series", seriesId);
-                        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        foreach (var shift in AllShifts)
                         {
-                            var point = ReadPoint(reader, 0);
-                            foreach (var shift in AllShifts)
+                            var key = (seriesId, shift, (finest.FirstStep >> AllShifts[0]) >> (shift - AllShifts[0]));
+                            if (!slots.TryGetValue(key, out var slot))
                             {
-                                var key = (seriesId, shift, point.Step >> shift);
-                                if (!slots.TryGetValue(key, out var slot))
-                                {
-                                    slots.Add(key, slot = new Slot());
-                                }
+                                slots.Add(key, slot = new Slot());
+                            }
 
-                                slot.Builder.Add(point);
+                            slot.Builder.Merge(finest.Summary);
+                        }
+                    }
+
+                    // Otherwise from its points. In series order, a point with the same step and time as an earlier one arrived
+                    // later: what the builder assumes.
+                    if (slots.Count == 0)
+                    {
+                        await using (var command = session.CreateCommand($"SELECT {PointColumns} FROM metric_points WHERE series_id = @Series ORDER BY step, \"time\", seq"))
+                        {
+                            Add(command, "Series", seriesId);
+                            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                            {
+                                var point = ReadPoint(reader, 0);
+                                foreach (var shift in AllShifts)
+                                {
+                                    var key = (seriesId, shift, point.Step >> shift);
+                                    if (!slots.TryGetValue(key, out var slot))
+                                    {
+                                        slots.Add(key, slot = new Slot());
+                                    }
+
+                                    slot.Builder.Add(point);
+                                }
                             }
                         }
                     }

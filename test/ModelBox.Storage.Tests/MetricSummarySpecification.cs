@@ -180,6 +180,34 @@ public abstract partial class MetricStoreSpecification
         Assert.Equal((54_321L, 1e9), (max.Step, max.Number));
     }
 
+    [Fact]
+    public async Task Resolutions_a_series_lacks_are_rebuilt_from_its_finest_buckets_exactly()
+    {
+        var random = new Random(21);
+        for (var b = 0; b < 6; b++)
+        {
+            await Store.AppendAsync([new MetricSeriesPoints(Run, "loss", Enumerable.Range(0, 2_000).Select(_ => RandomPoint(random, 300_000)).ToArray())]);
+        }
+
+        var replica = Factory.OpenReplica(new InProcessChangeSignal());
+        try
+        {
+            // What migration 14 finds in a database written before it: no buckets of 2^8, 2^12 and 2^16 steps, and the
+            // migration puts every series in the backlog. The rebuild merges the finest buckets (it reads no point then).
+            await replica.WriteAsync(session => session.ExecuteAsync("DELETE FROM metric_summaries WHERE step_shift IN (8, 12, 16)", null, default), default);
+            await replica.WriteAsync(session => session.ExecuteAsync("INSERT INTO metric_summary_backlog (series_id) SELECT id FROM metric_series", null, default), default);
+
+            await RelationalMetricStore.BuildSummaryBacklogAsync(replica, default);
+
+            Assert.Contains(8, Store.SummaryStepShifts);
+            await AssertBucketsMatchPointsAsync(Store);
+        }
+        finally
+        {
+            await ((IAsyncDisposable)replica.Dialect).DisposeAsync();
+        }
+    }
+
     /// <summary>Every stored bucket of <see cref="Run"/>'s "loss", at every resolution, equals a brute-force summary of its points.</summary>
     private static async Task<IReadOnlyList<MetricPoint>> AssertBucketsMatchPointsAsync(IMetricStore store)
     {
