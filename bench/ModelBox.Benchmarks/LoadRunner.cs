@@ -49,7 +49,8 @@ public static class LoadRunner
         return await Task.WhenAll(workers);
     }
 
-    private static double PercentileMs(long[] sortedTicks, double quantile)
+    /// <summary>The nearest-rank percentile of sorted Stopwatch tick samples, in milliseconds.</summary>
+    internal static double PercentileMs(long[] sortedTicks, double quantile)
     {
         if (sortedTicks.Length == 0)
         {

@@ -27,6 +27,12 @@ if (args.Length > 0 && args[0] == "copy-data")
     return;
 }
 
+if (args.Length > 0 && args[0] == "backup")
+{
+    Environment.ExitCode = await BackupBenchmark.RunAsync(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "search")
 {
     await SearchBenchmark.RunAsync(args[1..]);

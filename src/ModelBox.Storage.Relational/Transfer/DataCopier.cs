@@ -13,6 +13,12 @@ namespace ModelBox.Storage.Relational.Transfer;
 /// </summary>
 public readonly record struct CopyProgress(string Stage, string Item, long Done);
 
+/// <summary>
+/// A file of the source's snapshot that the source deleted (and whose blob it removed) before the copy reached the blob:
+/// the copy applies the deletion to the target, at the time the source made it.
+/// </summary>
+public sealed record DeletedFile(string FileId, string Sha256, DateTimeOffset DeletedAt);
+
 /// <summary>One table compared after a copy: rows on each side and whether the rows hash equal (in key order).</summary>
 public sealed record TableComparison(string Table, long SourceRows, long TargetRows, bool Equal);
 
@@ -37,6 +43,22 @@ public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDia
     /// buffer, so memory stays bounded; several in flight hide each request's latency.
     /// </summary>
     public int BlobConcurrency { get; init; } = 4;
+
+    /// <summary>
+    /// The live database of a served source when <c>source</c> is a snapshot of it (null when the source itself is read,
+    /// held still). A blob the snapshot references that the live store no longer has is then checked against it: when no
+    /// live file record uses the blob any more, its files were deleted after the snapshot, and the copy applies those
+    /// deletions to the target through <see cref="TargetFiles"/> instead of failing (<see cref="DeletedAfterSnapshot"/>).
+    /// </summary>
+    public SqlDialect? LiveSource { get; init; }
+
+    /// <summary>The target's file records, through which a deletion made after the snapshot is applied (with its change record).</summary>
+    public IFileRecordStore? TargetFiles { get; init; }
+
+    private readonly List<DeletedFile> _deleted = [];
+
+    /// <summary>The snapshot's files the source deleted before their blobs were copied; the target does not hold them either.</summary>
+    public IReadOnlyList<DeletedFile> DeletedAfterSnapshot => _deleted;
 
     /// <summary>Whether the target holds an unfinished copy to resume.</summary>
     public Task<bool> IsResumingAsync(CancellationToken cancellationToken) => IsResumingAsync(target, cancellationToken);
@@ -98,21 +120,29 @@ public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDia
     /// <summary>
     /// Every blob the source's file records reference that the target lacks, <see cref="BlobConcurrency"/> at a time (the
     /// references are read a page at a time, in address order); progress is reported in order of completion, one report at a time.
+    /// Blobs of files deleted after the snapshot (see <see cref="LiveSource"/>) are skipped and those files deleted from the target.
     /// </summary>
     private async Task CopyBlobsAsync(DbConnection sourceConnection, IProgress<CopyProgress>? progress, CancellationToken cancellationToken)
     {
         long blobs = 0;
         var reporting = new Lock();
+        var gone = new List<BlobReference>();
         var options = new ParallelOptions { MaxDegreeOfParallelism = BlobConcurrency, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(BlobTransfer.ReferencedAsync(source, sourceConnection, null, cancellationToken), options, async (blob, token) =>
         {
             if (!await targetBlobs.ExistsAsync(blob.Sha256, token).ConfigureAwait(false))
             {
-                var stream = await sourceBlobs.OpenReadAsync(blob.Sha256, cancellationToken: token).ConfigureAwait(false)
-                    ?? throw new InvalidDataException(
-                        $"blob {blob.Sha256} is referenced by the source but missing from its blob store: lost (`modelbox server verify` on the source "
-                        + "lists what is lost), or deleted after the snapshot of a served source was taken (its file deleted during the copy: "
-                        + "empty the target and copy again)");
+                var stream = await OpenSourceBlobAsync(blob, token).ConfigureAwait(false);
+                if (stream is null)
+                {
+                    lock (reporting)
+                    {
+                        gone.Add(blob);
+                    }
+
+                    return;
+                }
+
                 await using (stream.ConfigureAwait(false))
                 {
                     await BlobTransfer.CopyAsync(stream, targetBlobs, blob, "the source", token).ConfigureAwait(false);
@@ -124,6 +154,83 @@ public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDia
                 progress?.Report(new CopyProgress("blobs", "blobs", ++blobs));
             }
         }).ConfigureAwait(false);
+
+        _deleted.Clear();
+        foreach (var blob in gone.OrderBy(b => b.Sha256, StringComparer.Ordinal))
+        {
+            await DeleteFromTargetAsync(sourceConnection, blob, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The source's bytes of <paramref name="blob"/>; null when they are gone because every file that used them was deleted
+    /// from the served source after the snapshot. A blob missing for any other reason fails the copy, naming its files.
+    /// </summary>
+    private async Task<Stream?> OpenSourceBlobAsync(BlobReference blob, CancellationToken cancellationToken)
+    {
+        var stream = await sourceBlobs.OpenReadAsync(blob.Sha256, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (stream is not null || LiveSource is null)
+        {
+            return stream ?? throw await MissingBlobAsync(blob, lostOnly: true, cancellationToken).ConfigureAwait(false);
+        }
+
+        var connection = await LiveSource.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var used = await connection.ExecuteScalarAsync<long>(new CommandDefinition(LiveSource.Sql(
+                "SELECT COUNT(*) FROM files WHERE sha256 = @Sha256 AND stored = @Stored"),
+                new { blob.Sha256, Stored = true }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (used == 0)
+            {
+                return null;
+            }
+        }
+
+        // A live record uses it: the same bytes uploaded again since (read again: the upload stores them before its record
+        // commits), or lost.
+        return await sourceBlobs.OpenReadAsync(blob.Sha256, cancellationToken: cancellationToken).ConfigureAwait(false)
+            ?? throw await MissingBlobAsync(blob, lostOnly: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<InvalidDataException> MissingBlobAsync(BlobReference blob, bool lostOnly, CancellationToken cancellationToken)
+    {
+        var connection = await source.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var files = await FilesOfAsync(connection, blob.Sha256, cancellationToken).ConfigureAwait(false);
+            return new InvalidDataException(
+                $"blob {blob.Sha256} of file {string.Join(", ", files)} is missing from the source's blob store"
+                + (lostOnly ? string.Empty : ", and the source still has a file record that uses it")
+                + ": it is lost (`modelbox server verify` on the source lists every lost blob; delete those files or restore their blobs, then run the copy again)");
+        }
+    }
+
+    /// <summary>The ids of the stored file records of the snapshot that use the blob.</summary>
+    private async Task<List<string>> FilesOfAsync(DbConnection sourceConnection, string sha256, CancellationToken cancellationToken) =>
+        (await sourceConnection.QueryAsync<string>(new CommandDefinition(source.Sql(
+            "SELECT id FROM files WHERE sha256 = @Sha256 AND stored = @Stored ORDER BY id"),
+            new { Sha256 = sha256, Stored = true }, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToList();
+
+    /// <summary>
+    /// Applies the source's deletions of the files that used <paramref name="blob"/> to the target, at the times the source
+    /// made them, each with its change record (a file already deleted by an earlier, interrupted run is left as it is).
+    /// </summary>
+    private async Task DeleteFromTargetAsync(DbConnection sourceConnection, BlobReference blob, CancellationToken cancellationToken)
+    {
+        var targetFiles = TargetFiles ?? throw new InvalidOperationException("a copy from a snapshot needs the target's file records");
+        var live = await LiveSource!.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (live.ConfigureAwait(false))
+        {
+            foreach (var id in await FilesOfAsync(sourceConnection, blob.Sha256, cancellationToken).ConfigureAwait(false))
+            {
+                var micros = await live.ExecuteScalarAsync<long?>(new CommandDefinition(LiveSource.Sql(
+                    "SELECT MAX(changed_at) FROM changes WHERE object_id = @Id AND \"change\" = 'deleted'"),
+                    new { Id = id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                var at = micros is { } m ? RelationalValues.FromMicros(m) : DateTimeOffset.UtcNow;
+                await targetFiles.DeleteFileAsync(id, at, cancellationToken).ConfigureAwait(false);
+                _deleted.Add(new DeletedFile(id, blob.Sha256, at));
+            }
+        }
     }
 
     /// <summary>Compares every table of source and target: row counts and a hash of all rows in key order.</summary>
@@ -133,8 +240,8 @@ public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDia
         foreach (var table in ModelBoxTables.Data)
         {
             progress?.Report(new CopyProgress("verify", table.Name, 0));
-            var (sourceRows, sourceHash) = await DigestAsync(source, table, cancellationToken).ConfigureAwait(false);
-            var (targetRows, targetHash) = await DigestAsync(target, table, cancellationToken).ConfigureAwait(false);
+            var (sourceRows, sourceHash) = await DigestAsync(source, table, SkipDeletedFiles(table), cancellationToken).ConfigureAwait(false);
+            var (targetRows, targetHash) = await DigestAsync(target, table, SkipDeletionChanges(table), cancellationToken).ConfigureAwait(false);
             comparisons.Add(new TableComparison(table.Name, sourceRows, targetRows, sourceRows == targetRows && sourceHash == targetHash));
         }
 
@@ -167,7 +274,45 @@ public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDia
         }
     }
 
-    private static async Task<(long Rows, string Hash)> DigestAsync(SqlDialect dialect, TransferTable table, CancellationToken cancellationToken)
+    /// <summary>The snapshot's records of the files deleted after it are not in the target (see <see cref="DeletedAfterSnapshot"/>).</summary>
+    private Func<IReadOnlyList<string>, object?[], bool>? SkipDeletedFiles(TransferTable table)
+    {
+        if (_deleted.Count == 0 || table.Name != "files")
+        {
+            return null;
+        }
+
+        var ids = _deleted.Select(d => d.FileId).ToHashSet(StringComparer.Ordinal);
+        return (columns, row) => row[IndexOf(columns, "id")] is string id && ids.Contains(id);
+    }
+
+    /// <summary>The change records of those deletions are in the target only.</summary>
+    private Func<IReadOnlyList<string>, object?[], bool>? SkipDeletionChanges(TransferTable table)
+    {
+        if (_deleted.Count == 0 || table.Name != "changes")
+        {
+            return null;
+        }
+
+        var ids = _deleted.Select(d => d.FileId).ToHashSet(StringComparer.Ordinal);
+        return (columns, row) => row[IndexOf(columns, "change")] is "deleted" && row[IndexOf(columns, "object_id")] is string id && ids.Contains(id);
+    }
+
+    private static int IndexOf(IReadOnlyList<string> columns, string name)
+    {
+        for (var i = 0; i < columns.Count; i++)
+        {
+            if (string.Equals(columns[i], name, StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        throw new InvalidDataException($"the table has no column {name}");
+    }
+
+    private static async Task<(long Rows, string Hash)> DigestAsync(
+        SqlDialect dialect, TransferTable table, Func<IReadOnlyList<string>, object?[], bool>? skip, CancellationToken cancellationToken)
     {
         var connection = await dialect.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -179,6 +324,11 @@ public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDia
             long rows = 0;
             await foreach (var row in TableRows.ReadAsync(dialect, connection, null, table, columns, null, PageRows, cancellationToken).ConfigureAwait(false))
             {
+                if (skip?.Invoke(columns, row) == true)
+                {
+                    continue;
+                }
+
                 TableRows.Hash(hash, row);
                 rows++;
             }

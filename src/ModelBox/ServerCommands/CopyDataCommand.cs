@@ -75,6 +75,8 @@ internal static class CopyDataCommand
                 {
                     BatchRows = parseResult.GetValue(batchRows),
                     BlobConcurrency = parseResult.GetValue(blobConcurrency),
+                    LiveSource = snapshot?.Dialect is null ? null : sourceDeployment.Dialect,
+                    TargetFiles = targetDeployment.Files,
                 };
                 Console.WriteLine($"{(resuming ? "resuming the copy" : "copying")} from {sourceDeployment.Describe} to {targetDeployment.Describe}");
                 if (snapshot?.Describe is { } described)
@@ -90,6 +92,13 @@ internal static class CopyDataCommand
                 {
                     await Console.Error.WriteLineAsync($"error: {ex.Message}");
                     return 1;
+                }
+
+                foreach (var deleted in copier.DeletedAfterSnapshot)
+                {
+                    Console.WriteLine(
+                        $"file {deleted.FileId} (blob {deleted.Sha256}) was deleted from the source at {deleted.DeletedAt:u}, after the snapshot, "
+                        + "and its blob removed: the target holds its deletion too (a change record of the target's own)");
                 }
 
                 var comparisons = await copier.CompareAsync(null, cancellationToken);

@@ -28,6 +28,8 @@ internal sealed class Deployment : IAsyncDisposable
 
     public IMetadataStore Store => _services.GetRequiredService<IMetadataStore>();
 
+    public IFileRecordStore Files => _services.GetRequiredService<IFileRecordStore>();
+
     public IBlobStore Blobs => _services.GetRequiredService<IBlobStore>();
 
     /// <summary>Where the metadata lives, for messages.</summary>

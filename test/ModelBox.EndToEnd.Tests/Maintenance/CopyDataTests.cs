@@ -161,6 +161,79 @@ public abstract class CopyDataTests : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// A file of the snapshot that a client deletes while the copy runs (its blob is removed with it) is deleted in the
+    /// target too, with a change record, instead of the target holding a record whose blob is missing or the copy failing.
+    /// </summary>
+    [Fact]
+    public async Task A_file_deleted_from_a_serving_source_after_the_snapshot_is_deleted_in_the_target_too_and_verify_is_clean()
+    {
+        var sourceDir = Path.Combine(Root, "source");
+        var data = new DeploymentDataSet("gone-" + Guid.NewGuid().ToString("N")[..8]);
+        var from = Path.Combine(Root, "from.toml");
+        await File.WriteAllTextAsync(from, $"data_dir = \"{sourceDir}\"\n");
+        var to = Path.Combine(Root, "to.toml");
+        await File.WriteAllTextAsync(to, $"data_dir = \"{Path.Combine(Root, "target")}\"\n{TargetToml}");
+        string[] copyArgs = ["server", "copy-data", "--from-config", from, "--to-config", to, "--batch-rows", "50"];
+
+        await using var source = await ModelBoxProcess.StartAsync(new Dictionary<string, string> { ["MODELBOX_DATA_DIR"] = sourceDir }, Root);
+        await using var client = new ModelBoxClient(source.Address);
+        await data.PopulateAsync(client, Root, pointsPerSeries: 300);
+        var before = await data.SnapshotAsync(client, Root);
+        var filesNamespace = "files-" + Guid.NewGuid().ToString("N")[..8];
+        var run = (await client.CreateExperimentAsync("doomed-files", "o", filesNamespace, Framework.Unknown)).Value;
+        var keptBytes = RandomNumberGenerator.GetBytes(20_000);
+        using (var bytes = new MemoryStream(keptBytes))
+        {
+            await client.UploadFileAsync(run.Id, bytes, "kept.bin");
+        }
+
+        ArtifactFile doomed;
+        using (var bytes = new MemoryStream(RandomNumberGenerator.GetBytes(30_000)))
+        {
+            doomed = await client.UploadFileAsync(run.Id, bytes, "doomed.bin");
+        }
+
+        // The snapshot is taken and part of the rows copied; then the file is deleted and, as no other record uses its
+        // bytes, its blob removed from the source's store; the resumed copy (same snapshot) meets the snapshot's record.
+        Assert.Contains("the source is served (PID ", await RunUntilHeldThenKillAsync(copyArgs, 5), StringComparison.Ordinal);
+        await client.DeleteArtifactAsync(doomed.Id);
+        var resumed = await ModelBoxExecutable.RunAsync(copyArgs, workingDirectory: Root);
+        Assert.True(resumed.ExitCode == 0, resumed.Stdout + resumed.Stderr);
+        Assert.Contains($"file {doomed.Id} (blob {doomed.Sha256}) was deleted from the source at ", resumed.Stdout, StringComparison.Ordinal);
+        Assert.Contains("files: ", resumed.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("DIFFERENT", resumed.Stdout, StringComparison.Ordinal);
+        Assert.Contains("copy complete and verified", resumed.Stdout, StringComparison.Ordinal);
+        var verified = await ModelBoxExecutable.RunAsync(["server", "verify", "--config-path", to], workingDirectory: Root);
+        Assert.True(verified.ExitCode == 0, verified.Stdout + verified.Stderr);
+
+        await using var target = await ModelBoxProcess.StartAsync(TargetEnvironment, Root);
+        await using var copied = new ModelBoxClient(target.Address);
+        Assert.Equal(before, await data.SnapshotAsync(copied, Root));
+        var kept = Assert.Single(await copied.ListArtifactsAsync(run.Id));
+        Assert.Equal("kept.bin", kept.Path);
+        var local = Path.Combine(Root, "kept.bin");
+        await copied.DownloadFileAsync(kept.Id, local);
+        Assert.Equal(keptBytes, await File.ReadAllBytesAsync(local));
+
+        // The target's change log says so: a watcher sees the file created, then deleted (at the source's time of deletion).
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var ofDoomed = new List<Change>();
+        await foreach (var change in copied.WatchNamespaceAsync(filesNamespace, 0, timeout.Token))
+        {
+            if (change.ObjectId == doomed.Id)
+            {
+                ofDoomed.Add(change);
+                if (change.Kind == ChangeKind.Deleted)
+                {
+                    break;
+                }
+            }
+        }
+
+        Assert.Equal([ChangeKind.Created, ChangeKind.Deleted], ofDoomed.Select(c => c.Kind));
+    }
+
     /// <summary>Runs copy-data until it holds still after <paramref name="batches"/> committed batches, kills it; returns its stdout.</summary>
     private async Task<string> RunUntilHeldThenKillAsync(string[] copyArgs, int batches)
     {
