@@ -273,8 +273,11 @@ public static class WebUiBenchmark
         var scans = await TimeAsync(() => Parallel.ForEachAsync(refs, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (r, token) =>
             await store.ScanSummarizedAsync(r.Item1!, r.Item2!, (long)start, (long)end, new CountingScanner(Math.Max(1, (maxPoints - 2) / 2), maxPoints), token)));
 
-        // Raw Microsoft.Data.Sqlite on one connection over the 2^6 rows of the range: stepped selecting only the key, stepped
-        // selecting every column (SQLite decodes the row while stepping), and every column read.
+        // Raw Microsoft.Data.Sqlite on one connection over the rows of the resolution the store reads for this range (the
+        // coarsest with enough buckets): stepped selecting only the key, stepped selecting every column (SQLite decodes the row
+        // while stepping), and every column read.
+        var shift = ModelBox.Storage.Relational.RelationalMetricStore.ChartShifts.Reverse().FirstOrDefault(
+            s => (long)(end >> s) - (long)(start >> s) + 1 >= Math.Max(1, (maxPoints - 2) / 2), ModelBox.Storage.Relational.RelationalMetricStore.ChartShifts[0]);
         await using var raw = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={host.DatabasePath};Mode=ReadOnly");
         await raw.OpenAsync();
         var ids = new List<long>();
@@ -299,10 +302,11 @@ public static class WebUiBenchmark
                 foreach (var id in ids)
                 {
                     using var command = raw.CreateCommand();
-                    command.CommandText = $"SELECT {select} FROM metric_summaries WHERE series_id = $s AND step_shift = 6 AND bucket BETWEEN $f AND $t";
+                    command.CommandText = $"SELECT {select} FROM metric_summaries WHERE series_id = $s AND step_shift = $shift AND bucket BETWEEN $f AND $t";
+                    command.Parameters.AddWithValue("$shift", (long)shift);
                     command.Parameters.AddWithValue("$s", id);
-                    command.Parameters.AddWithValue("$f", (long)start >> 6);
-                    command.Parameters.AddWithValue("$t", (long)end >> 6);
+                    command.Parameters.AddWithValue("$f", (long)start >> shift);
+                    command.Parameters.AddWithValue("$t", (long)end >> shift);
                     using var reader = command.ExecuteReader();
                     while (reader.Read())
                     {
@@ -339,7 +343,7 @@ public static class WebUiBenchmark
         var read = RawScan(columns, readAll: true);
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"zoom breakdown ({refs.Count} series, steps {start}..{end}, max_points {maxPoints}): REST {rest:F0} ms ({bytes:N0} bytes); domain batch read {domain:F0} ms; store summary scans alone {scans:F0} ms; raw SQLite, one connection, {rows:N0} rows of 2^6: stepped selecting only the key {stepped:F0} ms, stepped selecting all 19 columns {decoded:F0} ms, and reading them {read:F0} ms"));
+            $"zoom breakdown ({refs.Count} series, steps {start}..{end}, max_points {maxPoints}): REST {rest:F0} ms ({bytes:N0} bytes); domain batch read {domain:F0} ms; store summary scans alone {scans:F0} ms; raw SQLite, one connection, {rows:N0} rows of 2^{shift}: stepped selecting only the key {stepped:F0} ms, stepped selecting all 19 columns {decoded:F0} ms, and reading them {read:F0} ms"));
     }
 
     /// <summary>A summary scanner that only counts what the store hands it.</summary>

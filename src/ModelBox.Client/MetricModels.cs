@@ -152,6 +152,10 @@ public sealed record MetricLoggerOptions
     /// <summary>How many points may wait in memory; <see cref="MetricLogger.LogAsync"/> waits while the buffer is full.</summary>
     public int MaxBufferedPoints { get; init; } = 100_000;
 
-    /// <summary>How many batches may be on their way to the server at once.</summary>
-    public int MaxConcurrentSends { get; init; } = 2;
+    /// <summary>
+    /// How many batches may be on their way to the server at once. Four let the server's group commit find batches queued
+    /// behind the one it commits and fold them into one transaction (2 million points over 100 keys: about 270k points/s
+    /// with four, 225k with two, on the embedded store).
+    /// </summary>
+    public int MaxConcurrentSends { get; init; } = 4;
 }

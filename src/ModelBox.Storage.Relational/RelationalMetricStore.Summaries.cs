@@ -20,7 +20,7 @@ public sealed partial class RelationalMetricStore
     /// The chart resolutions, finest first, a factor of four apart: a read takes the coarsest one with enough buckets, so it
     /// reads at most four stored buckets per bucket it returns (migration 14 added 8, 12 and 16).
     /// </summary>
-    private static readonly int[] ChartShifts = [6, 8, 10, 12, 14, 16, 18];
+    internal static readonly int[] ChartShifts = [6, 8, 10, 12, 14, 16, 18];
 
     /// <summary>The resolution that holds the whole series in bucket 0.</summary>
     internal const int WholeSeriesShift = 63;

@@ -15,7 +15,7 @@ public static class MetricBenchmarks
                 await MetricLayoutBenchmark.RunAsync(points);
                 break;
             case "metrics-ingest":
-                await MetricIngestBenchmark.RunIngestAsync(points, Option(args, "--keys", 100), args.Contains("--upkeep-cost"), Option(args, "--in-flight", 2));
+                await MetricIngestBenchmark.RunIngestAsync(points, Option(args, "--keys", 100), args.Contains("--upkeep-cost"), Option(args, "--in-flight", 4));
                 break;
             case "metrics-series":
                 await MetricIngestBenchmark.RunSeriesAsync(Option(args, "--points", 1_000_000), Option(args, "--calls", 50));

@@ -18,7 +18,7 @@ namespace ModelBox.Benchmarks.Metrics;
 /// </summary>
 public static class MetricIngestBenchmark
 {
-    public static async Task RunIngestAsync(int points, int keyCount, bool upkeepCost = false, int inFlight = 2)
+    public static async Task RunIngestAsync(int points, int keyCount, bool upkeepCost = false, int inFlight = 4)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keyCount, 1);
         var keys = Enumerable.Range(0, keyCount).Select(k => $"train/metric-{k:000}").ToArray();
