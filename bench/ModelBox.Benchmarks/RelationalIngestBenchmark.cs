@@ -18,19 +18,26 @@ namespace ModelBox.Benchmarks;
 /// run (PostgreSQL binary COPY; MySQL multi-row INSERT and MySqlBulkCopy). Reads the test variables
 /// MODELBOX_TEST_POSTGRES_CONNECTION_STRING / MODELBOX_TEST_MYSQL_CONNECTION_STRING (admin-capable) and uses a fresh
 /// database per backend, dropped afterwards.
-/// Usage: relational-ingest [points=400000] [batch=1000] [writers=4]
+/// Usage: relational-ingest [points=400000] [batch=1000] [writers=4] [sparse]. Point i of the run goes to series i % 10 at
+/// step i / 10: ten metrics per step, as a training loop logs them. With <c>sparse</c>, at step i instead (each series every
+/// 10th step: about ten times as many summary buckets per point).
 /// </summary>
 public static class RelationalIngestBenchmark
 {
+    private static bool _sparse;
+
+    private static long StepOf(int index) => _sparse ? index : index / 10;
+
     public static async Task<int> RunAsync(string[] args)
     {
         var points = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 400_000;
         var batch = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000;
-        var writers = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4;
+        var writers = args.Length > 2 && args[2] != "sparse" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4;
+        _sparse = args.Contains("sparse");
         Console.WriteLine("# Metric ingest on server databases: store port vs the raw bulk path");
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{points:N0} points per path, {batch} points per append (10 series of one of {writers} runs), {writers} concurrent writers, .NET {Environment.Version}, {Environment.ProcessorCount} cores"));
+            $"{points:N0} points per path, {batch} points per append (10 series of one of {writers} runs, {(_sparse ? "each series every 10th step" : "10 series per step")}), {writers} concurrent writers, .NET {Environment.Version}, {Environment.ProcessorCount} cores"));
         Console.WriteLine();
         Console.WriteLine("| backend | path | seconds | points/s | store vs raw |");
         Console.WriteLine("|---|---|---:|---:|---:|");
@@ -80,7 +87,7 @@ public static class RelationalIngestBenchmark
                     {
                         await importer.StartRowAsync();
                         await importer.WriteAsync(1_000_000L + ((offset + i) % 10), NpgsqlDbType.Bigint);
-                        await importer.WriteAsync((long)(offset + i), NpgsqlDbType.Bigint);
+                        await importer.WriteAsync(StepOf(offset + i), NpgsqlDbType.Bigint);
                         await importer.WriteAsync(1_714_564_800L, NpgsqlDbType.Bigint);
                         await importer.WriteAsync((long)(offset + i), NpgsqlDbType.Bigint);
                         await importer.WriteAsync((short)1, NpgsqlDbType.Smallint);
@@ -120,7 +127,7 @@ public static class RelationalIngestBenchmark
                 for (var i = 0; i < count; i++)
                 {
                     sql.Append(i == 0 ? "" : ",").Append(CultureInfo.InvariantCulture,
-                        $"({1_000_000 + ((offset + i) % 10)},{offset + i},1714564800,{offset + i},1,0.5,NULL,NULL)");
+                        $"({1_000_000 + ((offset + i) % 10)},{StepOf(offset + i)},1714564800,{offset + i},1,0.5,NULL,NULL)");
                 }
 
                 await new MySqlCommand(sql.ToString(), connection, transaction).ExecuteNonQueryAsync();
@@ -143,7 +150,7 @@ public static class RelationalIngestBenchmark
 
                     for (var i = 0; i < count; i++)
                     {
-                        table.Rows.Add(2_000_000L + ((offset + i) % 10), (long)(offset + i), 1_714_564_800L, (long)(offset + i), (short)1, 0.5, DBNull.Value, DBNull.Value, 0);
+                        table.Rows.Add(2_000_000L + ((offset + i) % 10), StepOf(offset + i), 1_714_564_800L, (long)(offset + i), (short)1, 0.5, DBNull.Value, DBNull.Value, 0);
                     }
 
                     var bulk = new MySqlBulkCopy(connection, transaction) { DestinationTableName = "metric_points" };
@@ -199,7 +206,7 @@ public static class RelationalIngestBenchmark
             var series = Enumerable.Range(0, 10).Select(s => new List<MetricPoint>(count / 10 + 1)).ToArray();
             for (var i = 0; i < count; i++)
             {
-                series[(offset + i) % 10].Add(MetricPoint.OfFloat(offset + i, 1_714_564_800, 0.5f));
+                series[(offset + i) % 10].Add(MetricPoint.OfFloat(StepOf(offset + i), 1_714_564_800, 0.5f));
             }
 
             // Appends go round-robin to one of `writers` runs, so concurrent appends mostly touch different series, as concurrent
