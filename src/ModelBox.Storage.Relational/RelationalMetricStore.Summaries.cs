@@ -49,6 +49,51 @@ public sealed partial class RelationalMetricStore
         public bool Touched;
     }
 
+    /// <summary>A series' points folded into its buckets at the finest resolution, in arrival order.</summary>
+    private sealed class FinestBuckets
+    {
+        private Slot? _recent;
+        private long _recentBucket;
+
+        public Dictionary<long, Slot> Buckets { get; } = [];
+
+        public void Add(MetricPoint point)
+        {
+            // Consecutive points mostly share their bucket.
+            var bucket = point.Step >> AllShifts[0];
+            if (_recent is null || _recentBucket != bucket)
+            {
+                if (!Buckets.TryGetValue(bucket, out _recent))
+                {
+                    Buckets.Add(bucket, _recent = new Slot());
+                }
+
+                _recentBucket = bucket;
+            }
+
+            _recent.Builder.Add(point);
+        }
+    }
+
+    /// <summary>
+    /// Merges the summary of a series' finest bucket into the bucket of every resolution that spans it (adding the slots
+    /// that are missing): finest buckets hold disjoint steps, so merging them equals adding their points one by one.
+    /// </summary>
+    private static void MergeIntoEveryResolution(
+        Dictionary<(long Series, int Shift, long Bucket), Slot> slots, long seriesId, long finestBucket, in MetricSummary summary)
+    {
+        foreach (var shift in AllShifts)
+        {
+            var key = (seriesId, shift, finestBucket >> (shift - AllShifts[0]));
+            if (!slots.TryGetValue(key, out var slot))
+            {
+                slots.Add(key, slot = new Slot());
+            }
+
+            slot.Builder.Merge(summary);
+        }
+    }
+
     /// <summary>
     /// The newest bucket of a series at each resolution (index as <see cref="AllShifts"/>), with its summary, as a
     /// committed append left them when the series held <paramref name="PointCount"/> points. Point counts only grow and
@@ -104,29 +149,16 @@ public sealed partial class RelationalMetricStore
         var fine = new List<(long SeriesId, Dictionary<long, Slot> Buckets)>(series.Count);
         foreach (var (id, _, chunks) in series)
         {
-            var buckets = new Dictionary<long, Slot>();
-            Slot? recent = null;
-            var recentBucket = 0L;
+            var finest = new FinestBuckets();
             foreach (var points in chunks)
             {
                 foreach (var point in points)
                 {
-                    var bucket = point.Step >> AllShifts[0];
-                    if (recent is null || recentBucket != bucket)
-                    {
-                        if (!buckets.TryGetValue(bucket, out recent))
-                        {
-                            buckets.Add(bucket, recent = new Slot());
-                        }
-
-                        recentBucket = bucket;
-                    }
-
-                    recent.Builder.Add(point);
+                    finest.Add(point);
                 }
             }
 
-            fine.Add((id, buckets));
+            fine.Add((id, finest.Buckets));
         }
 
         // The buckets the points fall in, at every resolution.
@@ -203,11 +235,7 @@ public sealed partial class RelationalMetricStore
         {
             foreach (var (bucket, partial) in buckets)
             {
-                var summary = partial.Builder.ToSummary();
-                foreach (var shift in AllShifts)
-                {
-                    slots[(id, shift, bucket >> (shift - AllShifts[0]))].Builder.Merge(summary);
-                }
+                MergeIntoEveryResolution(slots, id, bucket, partial.Builder.ToSummary());
             }
         }
 
@@ -435,45 +463,23 @@ public sealed partial class RelationalMetricStore
                         return 0;
                     }
 
-                    // A series that has its finest buckets (from before migration 14) gets the other resolutions by merging them.
-                    var slots = new Dictionary<(long Series, int Shift, long Bucket), Slot>();
-                    foreach (var finest in await ReadSummariesAsync(session, seriesId, AllShifts[0], long.MinValue >> AllShifts[0], long.MaxValue >> AllShifts[0], cancellationToken).ConfigureAwait(false))
+                    // A series that has its finest buckets (from before migration 14) gets the other resolutions by merging them;
+                    // one from before migration 10 gets its finest buckets from its points first. In series order, a point with
+                    // the same step and time as an earlier one arrived later: what the builder assumes.
+                    var finest = await ReadSummariesAsync(
+                        session, seriesId, AllShifts[0], long.MinValue >> AllShifts[0], long.MaxValue >> AllShifts[0], cancellationToken).ConfigureAwait(false);
+                    if (finest.Count == 0)
                     {
-                        foreach (var shift in AllShifts)
-                        {
-                            var key = (seriesId, shift, (finest.FirstStep >> AllShifts[0]) >> (shift - AllShifts[0]));
-                            if (!slots.TryGetValue(key, out var slot))
-                            {
-                                slots.Add(key, slot = new Slot());
-                            }
-
-                            slot.Builder.Merge(finest.Summary);
-                        }
+                        var fromPoints = new FinestBuckets();
+                        await ReadPointsAsync(session, seriesId, long.MinValue, long.MaxValue, fromPoints.Add, cancellationToken).ConfigureAwait(false);
+                        finest = [.. fromPoints.Buckets.Select(pair => new MetricBucket(
+                            pair.Key << AllShifts[0], (pair.Key << AllShifts[0]) + ((1L << AllShifts[0]) - 1), pair.Value.Builder.ToSummary()))];
                     }
 
-                    // Otherwise from its points. In series order, a point with the same step and time as an earlier one arrived
-                    // later: what the builder assumes.
-                    if (slots.Count == 0)
+                    var slots = new Dictionary<(long Series, int Shift, long Bucket), Slot>();
+                    foreach (var bucket in finest)
                     {
-                        await using (var command = session.CreateCommand($"SELECT {PointColumns} FROM metric_points WHERE series_id = @Series ORDER BY step, \"time\", seq"))
-                        {
-                            Add(command, "Series", seriesId);
-                            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                            {
-                                var point = ReadPoint(reader, 0);
-                                foreach (var shift in AllShifts)
-                                {
-                                    var key = (seriesId, shift, point.Step >> shift);
-                                    if (!slots.TryGetValue(key, out var slot))
-                                    {
-                                        slots.Add(key, slot = new Slot());
-                                    }
-
-                                    slot.Builder.Add(point);
-                                }
-                            }
-                        }
+                        MergeIntoEveryResolution(slots, seriesId, bucket.FirstStep >> AllShifts[0], bucket.Summary);
                     }
 
                     await session.ExecuteAsync("DELETE FROM metric_summaries WHERE series_id = @Id", new { Id = seriesId }, cancellationToken).ConfigureAwait(false);

@@ -8,7 +8,8 @@ namespace ModelBox.Storage.Relational;
 public sealed partial class RelationalMetricStore
 {
     /// <summary>
-    /// Folds the points of <paramref name="seriesId"/> into buckets at every resolution, as the backlog build does, and
+    /// Adds each point of <paramref name="seriesId"/> to its bucket at every resolution (on its own, not by the merges ingest
+    /// and the backlog build use), and
     /// compares them with the stored rows of <c>metric_summaries</c>: the same buckets, and in each the same counts and the
     /// same first, last, lowest and highest point. The finite sum is compared to a relative 1e-9, since ingest adds in
     /// arrival order and this in step order. Returns what differs first, or null. Run it in a snapshot transaction (an append
