@@ -240,8 +240,8 @@ public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDia
         foreach (var table in ModelBoxTables.Data)
         {
             progress?.Report(new CopyProgress("verify", table.Name, 0));
-            var (sourceRows, sourceHash) = await DigestAsync(source, table, SkipDeletedFiles(table), cancellationToken).ConfigureAwait(false);
-            var (targetRows, targetHash) = await DigestAsync(target, table, SkipDeletionChanges(table), cancellationToken).ConfigureAwait(false);
+            var (sourceRows, sourceHash) = await DigestAsync(source, table, DeletedFileRows(table, targetSide: false), cancellationToken).ConfigureAwait(false);
+            var (targetRows, targetHash) = await DigestAsync(target, table, DeletedFileRows(table, targetSide: true), cancellationToken).ConfigureAwait(false);
             comparisons.Add(new TableComparison(table.Name, sourceRows, targetRows, sourceRows == targetRows && sourceHash == targetHash));
         }
 
@@ -274,28 +274,25 @@ public sealed class DataCopier(SqlDialect source, IBlobStore sourceBlobs, SqlDia
         }
     }
 
-    /// <summary>The snapshot's records of the files deleted after it are not in the target (see <see cref="DeletedAfterSnapshot"/>).</summary>
-    private Func<IReadOnlyList<string>, object?[], bool>? SkipDeletedFiles(TransferTable table)
+    /// <summary>
+    /// What the comparison leaves out for the files deleted after the snapshot (<see cref="DeletedAfterSnapshot"/>): on the
+    /// source side their file records (the target has none), on the target side their deletions' change records (the
+    /// snapshot has none). Null when nothing is left out of <paramref name="table"/>.
+    /// </summary>
+    private Func<IReadOnlyList<string>, object?[], bool>? DeletedFileRows(TransferTable table, bool targetSide)
     {
-        if (_deleted.Count == 0 || table.Name != "files")
+        if (_deleted.Count == 0 || table.Name != (targetSide ? "changes" : "files"))
         {
             return null;
         }
 
         var ids = _deleted.Select(d => d.FileId).ToHashSet(StringComparer.Ordinal);
-        return (columns, row) => row[IndexOf(columns, "id")] is string id && ids.Contains(id);
-    }
-
-    /// <summary>The change records of those deletions are in the target only.</summary>
-    private Func<IReadOnlyList<string>, object?[], bool>? SkipDeletionChanges(TransferTable table)
-    {
-        if (_deleted.Count == 0 || table.Name != "changes")
+        (int Id, int Change)? at = null;
+        return (columns, row) =>
         {
-            return null;
-        }
-
-        var ids = _deleted.Select(d => d.FileId).ToHashSet(StringComparer.Ordinal);
-        return (columns, row) => row[IndexOf(columns, "change")] is "deleted" && row[IndexOf(columns, "object_id")] is string id && ids.Contains(id);
+            at ??= (IndexOf(columns, targetSide ? "object_id" : "id"), targetSide ? IndexOf(columns, "change") : -1);
+            return row[at.Value.Id] is string id && ids.Contains(id) && (!targetSide || row[at.Value.Change] is "deleted");
+        };
     }
 
     private static int IndexOf(IReadOnlyList<string> columns, string name)

@@ -53,11 +53,7 @@ public abstract class CopyDataTests : IAsyncLifetime
             cursor = (await data.ChangesAsync(client))[^1].Sequence;
         }
 
-        var from = Path.Combine(Root, "from.toml");
-        await File.WriteAllTextAsync(from, $"data_dir = \"{sourceDir}\"\n");
-        var to = Path.Combine(Root, "to.toml");
-        await File.WriteAllTextAsync(to, $"data_dir = \"{Path.Combine(Root, "target")}\"\n{TargetToml}");
-        string[] copyArgs = ["server", "copy-data", "--from-config", from, "--to-config", to, "--batch-rows", "50"];
+        var copyArgs = await CopyArgsAsync(sourceDir);
 
         // SIGKILL in the middle of the metric points: the copy holds still after its 30th committed batch until killed.
         await RunUntilHeldThenKillAsync(copyArgs, 30);
@@ -65,7 +61,7 @@ public abstract class CopyDataTests : IAsyncLifetime
         // Part of the points are in, in whole batches.
         Assert.InRange(await CopiedRowsAsync() ?? 0, 1, 9012);
 
-        var interrupted = await ModelBoxExecutable.RunAsync(["server", "verify", "--config-path", to], workingDirectory: Root);
+        var interrupted = await ModelBoxExecutable.RunAsync(["server", "verify", "--config-path", TargetConfig], workingDirectory: Root);
         Assert.Equal(1, interrupted.ExitCode);
         Assert.Contains("FINDING [copy-data]", interrupted.Stdout, StringComparison.Ordinal);
 
@@ -94,11 +90,7 @@ public abstract class CopyDataTests : IAsyncLifetime
         var sourceDir = Path.Combine(Root, "source");
         var data = new DeploymentDataSet("online-" + Guid.NewGuid().ToString("N")[..8]);
         var loadNamespace = "load-" + Guid.NewGuid().ToString("N")[..8];
-        var from = Path.Combine(Root, "from.toml");
-        await File.WriteAllTextAsync(from, $"data_dir = \"{sourceDir}\"\n");
-        var to = Path.Combine(Root, "to.toml");
-        await File.WriteAllTextAsync(to, $"data_dir = \"{Path.Combine(Root, "target")}\"\n{TargetToml}");
-        string[] copyArgs = ["server", "copy-data", "--from-config", from, "--to-config", to, "--batch-rows", "50"];
+        var copyArgs = await CopyArgsAsync(sourceDir);
 
         await using var source = await ModelBoxProcess.StartAsync(new Dictionary<string, string> { ["MODELBOX_DATA_DIR"] = sourceDir }, Root);
         await using var client = new ModelBoxClient(source.Address);
@@ -170,11 +162,7 @@ public abstract class CopyDataTests : IAsyncLifetime
     {
         var sourceDir = Path.Combine(Root, "source");
         var data = new DeploymentDataSet("gone-" + Guid.NewGuid().ToString("N")[..8]);
-        var from = Path.Combine(Root, "from.toml");
-        await File.WriteAllTextAsync(from, $"data_dir = \"{sourceDir}\"\n");
-        var to = Path.Combine(Root, "to.toml");
-        await File.WriteAllTextAsync(to, $"data_dir = \"{Path.Combine(Root, "target")}\"\n{TargetToml}");
-        string[] copyArgs = ["server", "copy-data", "--from-config", from, "--to-config", to, "--batch-rows", "50"];
+        var copyArgs = await CopyArgsAsync(sourceDir);
 
         await using var source = await ModelBoxProcess.StartAsync(new Dictionary<string, string> { ["MODELBOX_DATA_DIR"] = sourceDir }, Root);
         await using var client = new ModelBoxClient(source.Address);
@@ -204,7 +192,7 @@ public abstract class CopyDataTests : IAsyncLifetime
         Assert.Contains("files: ", resumed.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("DIFFERENT", resumed.Stdout, StringComparison.Ordinal);
         Assert.Contains("copy complete and verified", resumed.Stdout, StringComparison.Ordinal);
-        var verified = await ModelBoxExecutable.RunAsync(["server", "verify", "--config-path", to], workingDirectory: Root);
+        var verified = await ModelBoxExecutable.RunAsync(["server", "verify", "--config-path", TargetConfig], workingDirectory: Root);
         Assert.True(verified.ExitCode == 0, verified.Stdout + verified.Stderr);
 
         await using var target = await ModelBoxProcess.StartAsync(TargetEnvironment, Root);
@@ -233,6 +221,18 @@ public abstract class CopyDataTests : IAsyncLifetime
 
         Assert.Equal([ChangeKind.Created, ChangeKind.Deleted], ofDoomed.Select(c => c.Kind));
     }
+
+    /// <summary>The arguments of a copy-data from the embedded store in <paramref name="sourceDir"/> to this class's target, 50 rows a batch.</summary>
+    private async Task<string[]> CopyArgsAsync(string sourceDir)
+    {
+        var from = Path.Combine(Root, "from.toml");
+        await File.WriteAllTextAsync(from, $"data_dir = \"{sourceDir}\"\n");
+        await File.WriteAllTextAsync(TargetConfig, $"data_dir = \"{Path.Combine(Root, "target")}\"\n{TargetToml}");
+        return ["server", "copy-data", "--from-config", from, "--to-config", TargetConfig, "--batch-rows", "50"];
+    }
+
+    /// <summary>The target's configuration file, which <see cref="CopyArgsAsync"/> writes.</summary>
+    private string TargetConfig => Path.Combine(Root, "to.toml");
 
     /// <summary>Runs copy-data until it holds still after <paramref name="batches"/> committed batches, kills it; returns its stdout.</summary>
     private async Task<string> RunUntilHeldThenKillAsync(string[] copyArgs, int batches)
