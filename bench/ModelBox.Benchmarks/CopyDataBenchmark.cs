@@ -77,11 +77,12 @@ public static class CopyDataBenchmark
         {
             // The source: an embedded store with the objects, points and blobs.
             await using var source = new SqliteDialect(new SqliteStorageOptions { DatabasePath = Path.Combine(scratch, "modelbox.db") });
-            await new RelationalMetadataStore(source, new InProcessChangeSignal()).MigrateAsync();
+            var sourceStore = new RelationalMetadataStore(source, new InProcessChangeSignal());
+            await sourceStore.MigrateAsync();
             var sourceBlobs = new FilesystemBlobStore(Path.Combine(scratch, "blobs"));
             var blobs = BlobSizes(options.BlobMib);
             var rows = await SeedAsync(source, sourceBlobs, options.Points, options.Objects, blobs);
-            await new RelationalMetadataStore(source, new InProcessChangeSignal()).MigrateAsync();
+            await sourceStore.MigrateAsync(); // builds the seeded series' summaries (the seed put them in the backlog)
             await using (var connection = await source.DataSource.OpenConnectionAsync())
             await using (var count = connection.CreateCommand())
             {
