@@ -117,7 +117,7 @@ public static class BackupBenchmark
             Directory.Delete(scratch, recursive: true);
         }
 
-        static void Row(int round, string phase, LoadResult result, long? bytes)
+        static void Row(int round, string phase, CellResult result, long? bytes)
         {
             var rate = bytes is { } b ? string.Create(CultureInfo.InvariantCulture, $"{b / 1e6 / result.Elapsed.TotalSeconds:N0}") : "";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -217,12 +217,11 @@ public static class BackupBenchmark
         return (experiments, points);
     }
 
-    private sealed record LoadResult(long Calls, TimeSpan Elapsed, double P50Ms, double P99Ms);
-
     /// <summary>Closed-loop writers, each on its own run: a 100-point metric batch per call, a new run every 10th call.</summary>
     private sealed class WriteLoad(ModelBoxClient client, string[] runs)
     {
         private readonly long[] _steps = new long[runs.Length];
+        private readonly long[] _calls = new long[runs.Length];
 
         public static async Task<WriteLoad> CreateAsync(ModelBoxClient client, int concurrency)
         {
@@ -236,48 +235,23 @@ public static class BackupBenchmark
         }
 
         /// <summary>Runs the load for <paramref name="duration"/>, or while <paramref name="beside"/> runs; its time is the phase's.</summary>
-        public async Task<LoadResult> RunAsync(TimeSpan? duration, Func<Task>? beside)
+        public Task<CellResult> RunAsync(TimeSpan? duration, Func<Task>? beside) =>
+            LoadRunner.MeasureWhileAsync("write load", CallAsync, runs.Length, beside ?? (() => Task.Delay(duration!.Value)));
+
+        private async Task CallAsync(int worker)
         {
-            using var stop = new CancellationTokenSource();
-            var started = Stopwatch.GetTimestamp();
-            var workers = Enumerable.Range(0, runs.Length).Select(worker => Task.Run(async () =>
+            var call = _calls[worker]++;
+            if (call % 10 == 9)
             {
-                var ticks = new List<long>(4096);
-                for (var call = 0; !stop.IsCancellationRequested; call++)
-                {
-                    var before = Stopwatch.GetTimestamp();
-                    if (call % 10 == 9)
-                    {
-                        await client.CreateExperimentAsync($"load-{worker}-{call}", "o", "load", Framework.Unknown);
-                    }
-                    else
-                    {
-                        var first = _steps[worker];
-                        _steps[worker] += 100;
-                        await client.LogMetricsBatchAsync([new MetricSeriesPoints(runs[worker], "loss", Enumerable.Range(0, 100)
-                            .Select(k => new MetricPoint(first + k, DateTimeOffset.FromUnixTimeSeconds(1_700_000_000 + first + k), MetricValue.FromDouble(1.0 / (first + k + 1))))
-                            .ToList())]);
-                    }
-
-                    ticks.Add(Stopwatch.GetTimestamp() - before);
-                }
-
-                return ticks;
-            })).ToList();
-            if (beside is not null)
-            {
-                await beside();
-            }
-            else
-            {
-                await Task.Delay(duration!.Value);
+                await client.CreateExperimentAsync($"load-{worker}-{call}", "o", "load", Framework.Unknown);
+                return;
             }
 
-            var elapsed = Stopwatch.GetElapsedTime(started);
-            await stop.CancelAsync();
-            var all = (await Task.WhenAll(workers)).SelectMany(t => t).ToArray();
-            Array.Sort(all);
-            return new LoadResult(all.Length, elapsed, LoadRunner.PercentileMs(all, 0.50), LoadRunner.PercentileMs(all, 0.99));
+            var first = _steps[worker];
+            _steps[worker] += 100;
+            await client.LogMetricsBatchAsync([new MetricSeriesPoints(runs[worker], "loss", Enumerable.Range(0, 100)
+                .Select(k => new MetricPoint(first + k, DateTimeOffset.FromUnixTimeSeconds(1_700_000_000 + first + k), MetricValue.FromDouble(1.0 / (first + k + 1))))
+                .ToList())]);
         }
     }
 }

@@ -17,10 +17,23 @@ public static class LoadRunner
     public static async Task<CellResult> MeasureAsync(
         string operation, Func<Task> call, int concurrency, TimeSpan warmUp, TimeSpan duration)
     {
-        await RunWorkersAsync(call, concurrency, warmUp);
+        await WarmUpAsync(call, concurrency, warmUp);
+        return await MeasureWhileAsync(operation, _ => call(), concurrency, () => Task.Delay(duration));
+    }
 
+    /// <summary>
+    /// The load of <paramref name="concurrency"/> workers (<paramref name="call"/> gets the worker's index) measured for as
+    /// long as <paramref name="until"/> runs: the load beside a job, or for a time (<c>() => Task.Delay(...)</c>). The elapsed
+    /// time ends with the last call, which every worker finishes after <paramref name="until"/> (its samples are counted).
+    /// </summary>
+    public static async Task<CellResult> MeasureWhileAsync(string operation, Func<int, Task> call, int concurrency, Func<Task> until)
+    {
+        using var stop = new CancellationTokenSource();
         var started = Stopwatch.GetTimestamp();
-        var samples = await RunWorkersAsync(call, concurrency, duration);
+        var workers = RunWorkersAsync(call, concurrency, stop.Token);
+        await until();
+        await stop.CancelAsync();
+        var samples = await workers;
         var elapsed = Stopwatch.GetElapsedTime(started);
 
         var all = samples.SelectMany(s => s).ToArray();
@@ -29,18 +42,21 @@ public static class LoadRunner
     }
 
     /// <summary>Runs the load for <paramref name="duration"/> without measuring it (the JIT's tier-up, caches).</summary>
-    public static Task WarmUpAsync(Func<Task> call, int concurrency, TimeSpan duration) => RunWorkersAsync(call, concurrency, duration);
-
-    private static async Task<List<long>[]> RunWorkersAsync(Func<Task> call, int concurrency, TimeSpan duration)
+    public static async Task WarmUpAsync(Func<Task> call, int concurrency, TimeSpan duration)
     {
-        var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        using var stop = new CancellationTokenSource(duration);
+        await RunWorkersAsync(_ => call(), concurrency, stop.Token);
+    }
+
+    private static async Task<List<long>[]> RunWorkersAsync(Func<int, Task> call, int concurrency, CancellationToken stop)
+    {
+        var workers = Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
         {
             var ticks = new List<long>(4096);
-            while (Stopwatch.GetTimestamp() < deadline)
+            while (!stop.IsCancellationRequested)
             {
                 var before = Stopwatch.GetTimestamp();
-                await call();
+                await call(worker);
                 ticks.Add(Stopwatch.GetTimestamp() - before);
             }
 
