@@ -51,6 +51,12 @@ if (args.Length > 0 && args[0] == "rest")
     return;
 }
 
+if (args.Length > 0 && args[0] == "http2-guard")
+{
+    await Http2GuardBenchmark.RunAsync(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "auth")
 {
     await AuthBenchmark.RunAsync(args[1..]);

@@ -39,6 +39,10 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 20, EventName = "StoreUnavailable", Level = LogLevel.Warning, Message = "{Method}: the metadata store is unavailable ({Reason})")]
     public static partial void StoreUnavailable(ILogger logger, string method, string reason);
 
+    [LoggerMessage(EventId = 12, EventName = "Http2GuardUnavailable", Level = LogLevel.Warning,
+        Message = "This ASP.NET Core's Kestrel lacks the internals the HTTP/2 stream-reuse guard reads; a rare call may hang until its deadline (docs/reliability.md)")]
+    public static partial void Http2GuardUnavailable(ILogger logger);
+
     [LoggerMessage(EventId = 90, EventName = "DownloadPhase", Level = LogLevel.Debug, Message = "DownloadFile {FileId} on {Request}: {Phase} {Bytes}")]
     public static partial void DownloadPhase(ILogger logger, string fileId, string request, string phase, long bytes);
 }

@@ -39,6 +39,11 @@ public static class ModelBoxMetrics
     /// waiting in watchers' buffers or in a catch-up page).</summary>
     public static readonly UpDownCounter<long> StreamMemory = Meter.CreateUpDownCounter<long>("modelbox.streams.memory_bytes", "By", "Buffer memory held for streams, by kind");
 
+    /// <summary>HTTP/2 streams Kestrel reused with a stale "scheduled" flag that the server cleared (see the server's
+    /// Http2StreamReuseGuard); each is a call that would otherwise have hung.</summary>
+    public static readonly Counter<long> Http2StaleSchedules = Meter.CreateCounter<long>(
+        "modelbox.http2.stale_schedules", "{stream}", "Reused HTTP/2 streams whose stale scheduled flag was cleared (calls that would have hung)");
+
     /// <summary>Storage operation latency in seconds, by backend and operation (read or write).</summary>
     public static readonly Histogram<double> StorageDuration = Meter.CreateHistogram<double>("modelbox.storage.duration", "s", "Storage operation latency, by backend and operation");
 }

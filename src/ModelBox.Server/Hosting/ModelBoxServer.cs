@@ -130,6 +130,8 @@ public sealed class ModelBoxServer : IAsyncDisposable
 
         var app = builder.Build();
         var server = new ModelBoxServer(app, config, grpc!, http!, prometheus!);
+        // First: a reused HTTP/2 stream must be repaired before anything writes its response.
+        app.UseHttp2StreamReuseGuard();
         app.Use(server.RouteByListener);
         app.UseRouting();
         app.UseNamespaceRouteValue();
@@ -168,6 +170,10 @@ public sealed class ModelBoxServer : IAsyncDisposable
         var logger = _app.Services.GetRequiredService<ILogger<ModelBoxServer>>();
         var (_, schema) = await MigrateAsync(cancellationToken);
         ServerLog.SchemaReady(logger, Config.MetadataStorage, Config.MetadataLocation, schema.CurrentVersion);
+        if (!Http2StreamReuseGuard.IsAvailable)
+        {
+            ServerLog.Http2GuardUnavailable(logger);
+        }
 
         // Uploads a previous run left half-way are invisible; free their space. (Unreferenced committed blobs take a listing
         // of the whole store: the background sweeper does them, starting now, without holding up start-up.)

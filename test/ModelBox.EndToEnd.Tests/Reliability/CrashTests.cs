@@ -333,33 +333,9 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    internal static async Task<(long Size, string Sha256)> DownloadAsync(ModelStore.ModelStoreClient client, string id, ChildServer server)
-    {
-        try
-        {
-            return await DownloadOnceAsync(client, id, server);
-        }
-        catch (RpcException exception) when (exception.StatusCode == StatusCode.DeadlineExceeded)
-        {
-            // The download stall after a restart (docs/reliability.md, open) is not a durability question: report it with
-            // what the server logged about it, and read the file once more, whose bytes must still be right.
-            var report = $"download of {id} stalled past its deadline; reading it again. {exception.Message}\nThe server's log:\n" + StallReport(server, id);
-            Console.Error.WriteLine(report);
-
-            // xUnit does not show a passing test's console; test.sh prints every report it finds here at the end of the run.
-            if (Environment.GetEnvironmentVariable("MODELBOX_STALL_REPORTS") is { Length: > 0 } reports)
-            {
-                Directory.CreateDirectory(reports);
-                await File.WriteAllTextAsync(Path.Combine(reports, $"stall-{DateTime.UtcNow:yyyyMMddTHHmmss}-{id}.txt"), report);
-            }
-
-            return await DownloadOnceAsync(client, id);
-        }
-    }
-
     /// <summary>What the server logged about a stalled download: the lines naming its file (each phase it reached, and the
     /// call's end with its status), its last download and call lines, warnings and errors, and its last lines.</summary>
-    internal static string StallReport(ChildServer server, string fileId)
+    private static string StallReport(ChildServer server, string fileId)
     {
         var lines = server.Output.ToList();
         return string.Join(
@@ -372,10 +348,14 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
                 .Concat(lines.TakeLast(20)));
     }
 
-    internal static async Task<(long Size, string Sha256)> DownloadOnceAsync(ModelStore.ModelStoreClient client, string id, ChildServer? server = null)
+    /// <summary>
+    /// Downloads a file whole: its size and SHA-256. A bounded wait: a download that stalls fails with its file id instead
+    /// of holding the whole run, and long before that, what the call and both processes are doing is captured for the
+    /// failure message, with what the server logged about the file. (The stall these suites used to meet after a restart
+    /// was Kestrel's HTTP/2 stream-reuse race, which the server's Http2StreamReuseGuard now repairs: docs/reliability.md.)
+    /// </summary>
+    internal static async Task<(long Size, string Sha256)> DownloadAsync(ModelStore.ModelStoreClient client, string id, ChildServer server)
     {
-        // A bounded wait: a download that stalls fails this suite with its file id instead of holding the whole run. Long
-        // before that, what the call and both processes are doing is captured for the failure message.
         await using var capture = new StallCapture($"the download of {id}", server, StallCaptureAfter);
         try
         {
@@ -397,7 +377,8 @@ public abstract class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         }
         catch (RpcException exception) when (exception.StatusCode == StatusCode.DeadlineExceeded)
         {
-            throw new RpcException(exception.Status, $"{exception.Message}; {capture.ClientView()}\n{capture.Report}");
+            throw new RpcException(
+                exception.Status, $"the download of {id} stalled: {exception.Message}; {capture.ClientView()}\n{capture.Report}\nThe server's log:\n{StallReport(server, id)}");
         }
     }
 
