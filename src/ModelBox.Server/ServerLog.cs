@@ -43,6 +43,10 @@ internal static partial class ServerLog
         Message = "This ASP.NET Core's Kestrel lacks the internals the HTTP/2 stream-reuse guard reads; a rare call may hang until its deadline (docs/reliability.md)")]
     public static partial void Http2GuardUnavailable(ILogger logger);
 
+    [LoggerMessage(EventId = 13, EventName = "MetricBatchIdsForgotten", Level = LogLevel.Information,
+        Message = "Forgot {Count} metric batch ids stored more than {Hours} hours ago (metrics.batch_id_retention_hours)")]
+    public static partial void MetricBatchIdsForgotten(ILogger logger, long count, int hours);
+
     [LoggerMessage(EventId = 90, EventName = "DownloadPhase", Level = LogLevel.Debug, Message = "DownloadFile {FileId} on {Request}: {Phase} {Bytes}")]
     public static partial void DownloadPhase(ILogger logger, string fileId, string request, string phase, long bytes);
 }

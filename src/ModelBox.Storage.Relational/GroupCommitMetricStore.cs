@@ -60,6 +60,9 @@ public sealed class GroupCommitMetricStore : IMetricStore, IAsyncDisposable
         string batchId, IReadOnlyList<MetricSeriesPoints> batch, bool skipStoredPoints = false, CancellationToken cancellationToken = default) =>
         _inner.AppendOnceAsync(batchId, batch, skipStoredPoints, cancellationToken);
 
+    public Task<long> ForgetBatchIdsAsync(DateTimeOffset storedBefore, CancellationToken cancellationToken = default) =>
+        _inner.ForgetBatchIdsAsync(storedBefore, cancellationToken);
+
     public Task<IReadOnlyList<MetricSeries>> ReadLatestAsync(string parentId, CancellationToken cancellationToken = default) =>
         _inner.ReadLatestAsync(parentId, cancellationToken);
 

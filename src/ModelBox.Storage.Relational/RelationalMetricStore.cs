@@ -77,6 +77,28 @@ public sealed partial class RelationalMetricStore(RelationalMetadataStore databa
             cancellationToken);
     }
 
+    public async Task<long> ForgetBatchIdsAsync(DateTimeOffset storedBefore, CancellationToken cancellationToken = default)
+    {
+        // In short transactions of at most 10,000 ids, so that the write lock (SQLite) or the row locks are held briefly.
+        // The derived table is what MySQL needs to take a LIMIT in a subquery of the table it deletes from.
+        const string Delete = """
+            DELETE FROM metric_batches WHERE batch_id IN (
+                SELECT batch_id FROM (SELECT batch_id FROM metric_batches WHERE created_at < @Cutoff LIMIT 10000) AS old)
+            """;
+        var cutoff = storedBefore.ToUnixTimeSeconds();
+        long forgotten = 0;
+        int deleted;
+        do
+        {
+            deleted = await _database.WriteAsync(session => session.ExecuteAsync(Delete, new { Cutoff = cutoff }, cancellationToken), cancellationToken)
+                .ConfigureAwait(false);
+            forgotten += deleted;
+        }
+        while (deleted > 0);
+
+        return forgotten;
+    }
+
     /// <summary>
     /// Runs an append in a write transaction and, once it committed, publishes the summary tails it left (a retried
     /// attempt starts over with none).

@@ -27,6 +27,20 @@ public abstract partial class MetricStoreSpecification
     }
 
     [Fact]
+    public async Task Batch_ids_stored_before_a_time_are_forgotten_and_a_forgotten_id_stores_its_batch_again()
+    {
+        Assert.Equal(3, await Store.AppendOnceAsync("kept", StepsBatch(0, 3)));
+        Assert.Equal(0, await Store.ForgetBatchIdsAsync(DateTimeOffset.UtcNow.AddHours(-1)));
+        Assert.Equal(3, await Store.AppendOnceAsync("kept", StepsBatch(0, 3)));
+
+        // Ids are stored with their time in whole seconds: two seconds ahead covers every id stored so far.
+        Assert.Equal(1, await Store.ForgetBatchIdsAsync(DateTimeOffset.UtcNow.AddSeconds(2)));
+        Assert.Equal(0, await Store.ForgetBatchIdsAsync(DateTimeOffset.UtcNow.AddSeconds(2)));
+        Assert.Equal(2, await Store.AppendOnceAsync("kept", StepsBatch(10, 2)));
+        Assert.Equal([0L, 1, 2, 10, 11], Assert.Single(await Store.ReadAllAsync(Run)).Points.Select(p => p.Step));
+    }
+
+    [Fact]
     public async Task One_batch_id_sent_at_once_through_two_replicas_is_stored_once()
     {
         var replica = Factory.OpenReplica(new InProcessChangeSignal());

@@ -27,6 +27,13 @@ public interface IMetricStore
     Task<long> AppendOnceAsync(
         string batchId, IReadOnlyList<MetricSeriesPoints> batch, bool skipStoredPoints = false, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Forgets the ids of batches stored before <paramref name="storedBefore"/>: a later <see cref="AppendOnceAsync"/> with
+    /// such an id stores its batch again. Returns how many ids were forgotten. Without it the ids (a row per batch) would
+    /// grow for as long as the deployment lives; a client retries within minutes, so ids older than days protect nothing.
+    /// </summary>
+    Task<long> ForgetBatchIdsAsync(DateTimeOffset storedBefore, CancellationToken cancellationToken = default);
+
     /// <summary>Every series of an object with only its last point (highest step, then latest time, then arrival), by ascending key.</summary>
     Task<IReadOnlyList<MetricSeries>> ReadLatestAsync(string parentId, CancellationToken cancellationToken = default);
 

@@ -32,6 +32,9 @@ public sealed record ServerConfig
     /// <summary>How old an unreferenced blob or an idle temporary upload must be before a sweep removes it, in seconds.</summary>
     public int ArtifactSweepGraceSeconds { get; init; } = 86_400;
 
+    /// <summary>Hours a metric batch id is remembered (a retry with it is stored once); 0 remembers every id forever.</summary>
+    public int MetricBatchIdRetentionHours { get; init; } = 720;
+
     /// <summary>Bytes of interrupted resumable uploads the server keeps together at most (the least recently written go first).</summary>
     public long ResumableUploadMaxBytes { get; init; } = Domain.Operations.ArtifactOptions.DefaultResumableMaxBytes;
 

@@ -45,6 +45,8 @@ public static class ServerConfigLoader
             c => Text(c.ResumableUploadMaxCount), (c, v) => c with { ResumableUploadMaxCount = Integer(v, "artifacts.resumable_max_count", 0, 1_000_000) }, IsInteger: true),
         new("artifacts.resumable_keep_seconds", "How long (in seconds) an interrupted resumable upload is kept without being resumed before a sweep removes it.",
             c => Text(c.ResumableUploadKeepSeconds), (c, v) => c with { ResumableUploadKeepSeconds = Integer(v, "artifacts.resumable_keep_seconds", 60, 30 * 86_400) }, IsInteger: true),
+        new("metrics.batch_id_retention_hours", "Hours a metric batch id (LogMetricsBatch's batch_id, and the id of every MLflow metrics request) is remembered, so that a retry of the batch is stored once; each sweep (artifacts.sweep_interval_seconds) forgets older ones. 0 remembers them forever (a row of about 100 bytes per batch).",
+            c => Text(c.MetricBatchIdRetentionHours), (c, v) => c with { MetricBatchIdRetentionHours = Integer(v, "metrics.batch_id_retention_hours", 0, 10 * 366 * 24) }, IsInteger: true),
         new("storage.synchronous", "Durability of the embedded database (integrated): \"normal\" (a commit survives a crash of the server process; the last commits before a power loss or OS crash may be lost) or \"full\" (every commit is synced to disk before it is acknowledged, at one fsync per group commit).",
             c => c.StorageSynchronous, (c, v) => c with { StorageSynchronous = v }, ["normal", "full"]),
         new("filesystem.base_dir", "Blob folder of the filesystem artifact store; empty means \"<data_dir>/blobs\".",

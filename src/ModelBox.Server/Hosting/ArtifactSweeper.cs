@@ -1,4 +1,5 @@
 using ModelBox.Domain.Operations;
+using ModelBox.Domain.Storage;
 using ModelBox.Server.Configuration;
 using ModelBox.Server.Mlflow;
 
@@ -9,11 +10,13 @@ namespace ModelBox.Server.Hosting;
 /// <see cref="ServerConfig.ArtifactSweepIntervalSeconds"/>. It removes committed blobs that no file record uses (each
 /// under its reference lock in the metadata database, so replicas sweeping at once and uploads of the same bytes stay
 /// safe), temporary uploads idle for longer than the grace age, kept partial uploads not resumed within
-/// <see cref="ServerConfig.ResumableUploadKeepSeconds"/>, and MLflow multipart uploads abandoned for a week. A failed
-/// sweep is logged and tried again next time.
+/// <see cref="ServerConfig.ResumableUploadKeepSeconds"/>, and MLflow multipart uploads abandoned for a week; and it
+/// forgets metric batch ids older than <see cref="ServerConfig.MetricBatchIdRetentionHours"/>. A failed sweep is logged and
+/// tried again next time.
 /// </summary>
 internal sealed class ArtifactSweeper(
-    BlobCollector collector, MlflowMultipartUploads multipart, ServerConfig config, TimeProvider time, ILogger<ArtifactSweeper> logger)
+    BlobCollector collector, MlflowMultipartUploads multipart, IMetricStore metrics, ServerConfig config, TimeProvider time,
+    ILogger<ArtifactSweeper> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -54,6 +57,15 @@ internal sealed class ArtifactSweeper(
             if (blobs + temporaries > 0)
             {
                 ServerLog.ArtifactStoreSwept(logger, blobs, temporaries);
+            }
+
+            if (config.MetricBatchIdRetentionHours > 0)
+            {
+                var forgotten = await metrics.ForgetBatchIdsAsync(time.GetUtcNow().AddHours(-config.MetricBatchIdRetentionHours), stoppingToken);
+                if (forgotten > 0)
+                {
+                    ServerLog.MetricBatchIdsForgotten(logger, forgotten, config.MetricBatchIdRetentionHours);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
